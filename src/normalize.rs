@@ -1,0 +1,443 @@
+//! Text normalisation: the one definition of "a word" shared by posts and queries (SPEC §4).
+//!
+//! A post's text and every query word go through the same folding, so that `réclamation`,
+//! `RECLAMATION` and `reclamation` are one word: compatibility decomposition (the NFKC family),
+//! combining marks dropped (accents), lower case, `œ`→`oe`, `æ`→`ae`, `ß`→`ss` and a few letters
+//! that Unicode does not decompose (`ø`, `ł`, `đ`…). A word is a run of letters and digits;
+//! everything else separates words (spaces, punctuation, both apostrophes, hyphens, emoji).
+//! Invisible format characters (zero-width space, soft hyphen, bidi marks) are ignored inside a
+//! word rather than splitting it, so `co\u{200B}lis` is still `colis`. URLs (`http://`, `https://`,
+//! `www.`) are skipped whole. A word directly after `#` or `@` (itself not glued to a previous
+//! word) is a hashtag or a mention.
+//!
+//! The hot path is [`for_each_word`]: one pass over the bytes, no allocation per word, and words
+//! that are already lower-case ASCII are handed out as slices of the input. Each word carries its
+//! position (0, 1, 2…) and its byte range in the original text, so that alerts can quote the
+//! original. What the words mean is the matcher's business, not this module's. HTML to text is the
+//! sources' job (they hand over plain text).
+
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
+use unicode_normalization::char::{decompose_compatible, is_combining_mark};
+use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
+
+/// What preceded a word: nothing special, `#` or `@`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WordKind {
+    /// An ordinary word.
+    Plain = 0,
+    /// The body of a `#hashtag`.
+    Hashtag = 1,
+    /// The body of an `@mention`.
+    Mention = 2,
+}
+
+/// One word of a text, as handed to [`for_each_word`]'s callback.
+#[derive(Debug, Clone, Copy)]
+pub struct Word<'a> {
+    /// The folded word: lower case, no accents, UTF-8.
+    pub text: &'a [u8],
+    /// Position of the word in the text: 0 for the first word, 1 for the next…
+    pub pos: u32,
+    /// Byte offset of the word's first character in the original text.
+    pub start: usize,
+    /// Byte offset just past the word's last character in the original text.
+    pub end: usize,
+    /// Hashtag, mention or plain.
+    pub kind: WordKind,
+}
+
+/// An owned word, for callers that want the whole list (tests, FTS, `vigie match`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NormWord {
+    /// The folded word.
+    pub text: String,
+    /// Position in the text.
+    pub pos: u32,
+    /// Byte range in the original text.
+    pub start: usize,
+    /// End of the byte range in the original text.
+    pub end: usize,
+    /// Hashtag, mention or plain.
+    pub kind: WordKind,
+}
+
+/// Every word of `text`, folded, with positions and original byte ranges.
+pub fn words(text: &str) -> Vec<NormWord> {
+    let mut out = Vec::new();
+    let mut buf = Vec::new();
+    for_each_word(text, &mut buf, |w| {
+        out.push(NormWord {
+            // The folded bytes are built from whole UTF-8 encodings only.
+            text: String::from_utf8_lossy(w.text).into_owned(),
+            pos: w.pos,
+            start: w.start,
+            end: w.end,
+            kind: w.kind,
+        })
+    });
+    out
+}
+
+/// The folded words of `text` joined by single spaces (what full-text search indexes).
+pub fn folded(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut buf = Vec::new();
+    for_each_word(text, &mut buf, |w| {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&String::from_utf8_lossy(w.text));
+    });
+    out
+}
+
+/// The NFKC form of `text`, borrowed when it already is (regexes run on it, SPEC §4).
+pub fn nfkc(text: &str) -> Cow<'_, str> {
+    if text.is_ascii() || is_nfkc_quick(text.chars()) == IsNormalized::Yes {
+        Cow::Borrowed(text)
+    } else {
+        Cow::Owned(text.nfkc().collect())
+    }
+}
+
+// Byte classes of the ASCII fast path.
+const SEP: u8 = 0;
+const LOWER: u8 = 1; // a-z, 0-9: already folded
+const UPPER: u8 = 2; // A-Z
+const HASH: u8 = 3;
+const AT: u8 = 4;
+const NON_ASCII: u8 = 5;
+
+static CLASS: [u8; 256] = {
+    let mut t = [SEP; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = match b as u8 {
+            b'a'..=b'z' | b'0'..=b'9' => LOWER,
+            b'A'..=b'Z' => UPPER,
+            b'#' => HASH,
+            b'@' => AT,
+            0x80..=0xff => NON_ASCII,
+            _ => SEP,
+        };
+        b += 1;
+    }
+    t
+};
+
+/// What one non-ASCII character contributes to the folded text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fold {
+    /// A letter or digit: append these folded bytes (possibly empty).
+    Word([u8; 7], u8),
+    /// A combining mark or an invisible format character: part of the word, adds nothing.
+    Ignore,
+    /// Anything else: ends the current word.
+    Sep,
+}
+
+/// Characters below this are folded from a table built once.
+const TABLE_END: u32 = 0x0250;
+
+fn fold_table() -> &'static [Fold] {
+    static TABLE: OnceLock<Vec<Fold>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        (0x80..TABLE_END)
+            .map(|cp| char::from_u32(cp).map_or(Fold::Sep, fold_slow))
+            .collect()
+    })
+}
+
+#[inline]
+fn fold_char(c: char) -> Fold {
+    let cp = c as u32;
+    if cp < TABLE_END {
+        fold_table()[(cp - 0x80) as usize]
+    } else {
+        fold_slow(c)
+    }
+}
+
+/// Letters that compatibility decomposition leaves alone but a French reader treats as others.
+fn special_fold(c: char) -> Option<&'static str> {
+    Some(match c {
+        'œ' => "oe",
+        'æ' => "ae",
+        'ß' | 'ẞ' => "ss",
+        'ø' => "o",
+        'ł' => "l",
+        'đ' | 'ð' => "d",
+        'ħ' => "h",
+        'ı' => "i",
+        'þ' => "th",
+        'ς' => "σ",
+        _ => return None,
+    })
+}
+
+/// Invisible characters that must not split a word (soft hyphen, zero-width, bidi controls, BOM).
+fn is_invisible(c: char) -> bool {
+    matches!(c as u32,
+        0x00AD | 0x034F | 0x061C | 0x180E | 0x200B..=0x200F | 0x202A..=0x202E
+        | 0x2060..=0x2064 | 0x2066..=0x206F | 0xFEFF)
+}
+
+fn fold_slow(c: char) -> Fold {
+    if is_invisible(c) || is_combining_mark(c) {
+        return Fold::Ignore;
+    }
+    // U+02BC (modifier letter apostrophe) is a letter to Unicode but an apostrophe to writers.
+    if !c.is_alphanumeric() || c == '\u{02BC}' {
+        return Fold::Sep;
+    }
+    let mut out = String::new();
+    decompose_compatible(c, |d| {
+        if is_combining_mark(d) {
+            return;
+        }
+        for l in d.to_lowercase() {
+            match special_fold(l) {
+                Some(s) => out.push_str(s),
+                None if l.is_alphanumeric() => out.push(l),
+                None => {}
+            }
+        }
+    });
+    let bytes = out.as_bytes();
+    let mut buf = [0u8; 7];
+    let n = bytes.len().min(7);
+    // Longer expansions (a handful of CJK compatibility squares) are cut at a char boundary.
+    let n = (0..=n).rev().find(|&k| out.is_char_boundary(k)).unwrap_or(0);
+    buf[..n].copy_from_slice(&bytes[..n]);
+    Fold::Word(buf, n as u8)
+}
+
+#[inline]
+fn starts_with_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    hay.len() >= needle.len() && hay[..needle.len()].eq_ignore_ascii_case(needle)
+}
+
+/// Whether a URL starts at `i` (`http://`, `https://`, `www.`).
+#[inline]
+fn url_at(bytes: &[u8], i: usize) -> bool {
+    let rest = &bytes[i..];
+    starts_with_ignore_case(rest, b"http://")
+        || starts_with_ignore_case(rest, b"https://")
+        || starts_with_ignore_case(rest, b"www.")
+}
+
+/// The end of the URL starting at `i`: the next whitespace or `<`, `>`, `"`.
+fn skip_url(text: &str, i: usize) -> usize {
+    text[i..]
+        .char_indices()
+        .find(|&(_, c)| c.is_whitespace() || matches!(c, '<' | '>' | '"'))
+        .map_or(text.len(), |(k, _)| i + k)
+}
+
+#[inline]
+fn decode(text: &str, i: usize) -> char {
+    // `i` is always at a char boundary: the scan only stops on ASCII bytes or whole chars.
+    text[i..].chars().next().unwrap_or('\u{FFFD}')
+}
+
+/// Calls `f` with every word of `text`, in order. `buf` is scratch space, reused across calls.
+pub fn for_each_word<F: FnMut(Word<'_>)>(text: &str, buf: &mut Vec<u8>, mut f: F) {
+    let bytes = text.as_bytes();
+    let n = bytes.len();
+    let mut i = 0;
+    let mut pos = 0u32;
+    let mut pending = WordKind::Plain;
+    while i < n {
+        // Between words: find the next word start, remembering a `#` or `@` right before it.
+        let b = bytes[i];
+        match CLASS[b as usize] {
+            SEP => {
+                pending = WordKind::Plain;
+                i += 1;
+                continue;
+            }
+            HASH => {
+                pending = WordKind::Hashtag;
+                i += 1;
+                continue;
+            }
+            AT => {
+                pending = WordKind::Mention;
+                i += 1;
+                continue;
+            }
+            NON_ASCII => {
+                let c = decode(text, i);
+                match fold_char(c) {
+                    Fold::Word(..) => {}
+                    Fold::Ignore => {
+                        i += c.len_utf8();
+                        continue;
+                    }
+                    Fold::Sep => {
+                        pending = WordKind::Plain;
+                        i += c.len_utf8();
+                        continue;
+                    }
+                }
+            }
+            _ => {
+                if matches!(b | 0x20, b'h' | b'w') && url_at(bytes, i) {
+                    i = skip_url(text, i);
+                    pending = WordKind::Plain;
+                    continue;
+                }
+            }
+        }
+        let start = i;
+        let kind = pending;
+        pending = WordKind::Plain;
+        // Fast path: a run of lower-case ASCII letters and digits ending on ASCII.
+        while i < n && CLASS[bytes[i] as usize] == LOWER {
+            i += 1;
+        }
+        if i > start && (i == n || matches!(CLASS[bytes[i] as usize], SEP | HASH | AT)) {
+            f(Word {
+                text: &bytes[start..i],
+                pos,
+                start,
+                end: i,
+                kind,
+            });
+            pos += 1;
+            // A `#` or `@` glued to the end of a word does not start a hashtag or mention.
+            if i < n && CLASS[bytes[i] as usize] != SEP {
+                i += 1;
+            }
+            continue;
+        }
+        // Slow path: fold character by character into `buf`.
+        buf.clear();
+        buf.extend_from_slice(&bytes[start..i]);
+        let mut end = i;
+        while i < n {
+            let b = bytes[i];
+            match CLASS[b as usize] {
+                LOWER => buf.push(b),
+                UPPER => buf.push(b | 0x20),
+                NON_ASCII => {
+                    let c = decode(text, i);
+                    match fold_char(c) {
+                        Fold::Word(s, len) => {
+                            buf.extend_from_slice(&s[..len as usize]);
+                            i += c.len_utf8();
+                            end = i;
+                        }
+                        Fold::Ignore => i += c.len_utf8(),
+                        Fold::Sep => break,
+                    }
+                    continue;
+                }
+                _ => break,
+            }
+            i += 1;
+            end = i;
+        }
+        if !buf.is_empty() {
+            f(Word {
+                text: buf,
+                pos,
+                start,
+                end,
+                kind,
+            });
+            pos += 1;
+        }
+        if i < n && matches!(CLASS[bytes[i] as usize], HASH | AT) {
+            i += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(s: &str) -> Vec<String> {
+        words(s).into_iter().map(|w| w.text).collect()
+    }
+
+    #[test]
+    fn folding_table() {
+        let cases: &[(&str, &[&str])] = &[
+            ("Réclamation", &["reclamation"]),
+            ("RÉCLAMATION", &["reclamation"]),
+            ("réclamation", &["reclamation"]),
+            ("re\u{301}clamation", &["reclamation"]),
+            ("cœur ŒUVRE", &["coeur", "oeuvre"]),
+            ("Ærosol straße STRASSE", &["aerosol", "strasse", "strasse"]),
+            ("ﬁn ＣＯＬＩＳ", &["fin", "colis"]),
+            ("l’objet l'objet", &["l", "objet", "l", "objet"]),
+            ("colis-retard", &["colis", "retard"]),
+            ("RETARD!!! 😡😡 colis", &["retard", "colis"]),
+            ("co\u{200B}lis ré\u{AD}clamation", &["colis", "reclamation"]),
+            ("N°12 çà", &["n", "12", "ca"]),
+            ("", &[]),
+            ("   ...  ", &[]),
+        ];
+        for (input, want) in cases {
+            assert_eq!(texts(input), *want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn urls_are_removed() {
+        assert_eq!(
+            texts("voir https://laposte.fr/colis/suivi et (http://x.fr/a) www.colis.fr/x fin"),
+            ["voir", "et", "fin"]
+        );
+        // Only at a word start: `xhttp` is a word.
+        assert_eq!(texts("HTTPS://COLIS.FR colis"), ["colis"]);
+    }
+
+    #[test]
+    fn hashtags_and_mentions() {
+        let w = words("#Colis @LaPoste a#b mail@x.fr # colis @ retard ##double");
+        let got: Vec<(&str, WordKind)> = w.iter().map(|w| (w.text.as_str(), w.kind)).collect();
+        use WordKind::*;
+        assert_eq!(
+            got,
+            [
+                ("colis", Hashtag),
+                ("laposte", Mention),
+                ("a", Plain),
+                ("b", Plain),
+                ("mail", Plain),
+                ("x", Plain),
+                ("fr", Plain),
+                ("colis", Plain),
+                ("retard", Plain),
+                ("double", Hashtag),
+            ]
+        );
+    }
+
+    #[test]
+    fn positions_and_offsets_point_into_the_original() {
+        let text = "Mon COLIS n’est pas arrivé";
+        let w = words(text);
+        let pos: Vec<u32> = w.iter().map(|w| w.pos).collect();
+        assert_eq!(pos, [0, 1, 2, 3, 4, 5]);
+        assert_eq!(&text[w[1].start..w[1].end], "COLIS");
+        assert_eq!(&text[w[5].start..w[5].end], "arrivé");
+        assert_eq!(w[3].text, "est");
+    }
+
+    #[test]
+    fn folded_joins_words() {
+        assert_eq!(folded("L'objet CASSÉ, vraiment !"), "l objet casse vraiment");
+    }
+
+    #[test]
+    fn nfkc_borrows_normal_text() {
+        assert!(matches!(nfkc("colis"), Cow::Borrowed(_)));
+        assert_eq!(nfkc("ﬁn"), "fin");
+    }
+}
