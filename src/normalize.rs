@@ -209,7 +209,10 @@ fn fold_slow(c: char) -> Fold {
     let mut buf = [0u8; 7];
     let n = bytes.len().min(7);
     // Longer expansions (a handful of CJK compatibility squares) are cut at a char boundary.
-    let n = (0..=n).rev().find(|&k| out.is_char_boundary(k)).unwrap_or(0);
+    let n = (0..=n)
+        .rev()
+        .find(|&k| out.is_char_boundary(k))
+        .unwrap_or(0);
     buf[..n].copy_from_slice(&bytes[..n]);
     Fold::Word(buf, n as u8)
 }
@@ -432,7 +435,10 @@ mod tests {
 
     #[test]
     fn folded_joins_words() {
-        assert_eq!(folded("L'objet CASSÉ, vraiment !"), "l objet casse vraiment");
+        assert_eq!(
+            folded("L'objet CASSÉ, vraiment !"),
+            "l objet casse vraiment"
+        );
     }
 
     #[test]

@@ -77,7 +77,10 @@ pub struct RuleSpec {
 
 impl RuleSpec {
     /// A rule with a query and nothing else, for tests and benchmarks.
-    pub fn with_query(name: &str, query: &str) -> Result<RuleSpec, crate::matcher::query::QueryError> {
+    pub fn with_query(
+        name: &str,
+        query: &str,
+    ) -> Result<RuleSpec, crate::matcher::query::QueryError> {
         Ok(RuleSpec {
             name: name.to_string(),
             query: Some(Query::parse(query)?),

@@ -1,2 +1,430 @@
-//! placeholder
+//! `RuleSet`: every rule compiled together, and the one pass that finds which rules a post hits.
+//!
+//! `compile` breaks every query into terms (a word, a prefix, a phrase, a hashtag, a mention),
+//! and every term into literal words, shared across rules. `matches` then makes one pass over
+//! the post's words (`normalize::for_each_word`), looking each word up in the dictionary of
+//! literals (`dict`). Only when a literal occurred does it assemble phrases (consecutive
+//! positions), pick the rules that use an occurred term, and evaluate those rules' expressions
+//! (`eval`). Rules that can match without any literal (`NOT spam`, a regex-only rule) are
+//! evaluated on every post. Source globs, excluded authors and regexes (run on the NFKC text,
+//! ANDed with the query, any regex of the list) are checked last, for candidate rules only.
+
+pub mod dict;
+pub mod eval;
 pub mod query;
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use regex::Regex;
+use serde::Serialize;
+
+use crate::config::RuleSpec;
+use crate::normalize::{self, WordKind};
+use crate::post::Post;
+use dict::{Dict, NONE};
+use eval::{CExpr, Occurrences};
+use query::{Expr, Term};
+
+/// One rule that a post hits, with the words that made it match.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    /// The rule's name.
+    pub rule: Arc<str>,
+    /// The rule's index in the order given to `compile`.
+    #[serde(skip)]
+    pub rule_index: usize,
+    /// The matched words, in text order.
+    pub matched: Vec<Match>,
+}
+
+/// A matched word, phrase or regex match, quoted from the original text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Match {
+    /// The query term as written (`retard*`, `"objet cassé"`, `/regex/`).
+    pub term: String,
+    /// The matched text, quoted from the post.
+    pub text: String,
+    /// The word position of the first matched word (none for a regex match).
+    pub position: Option<u32>,
+    /// Byte offset of the match in the post's text (in its NFKC form for a regex match).
+    pub start: usize,
+    /// Byte offset just past the match.
+    pub end: usize,
+}
+
+/// A rule cannot be compiled.
+#[derive(Debug, thiserror::Error)]
+#[error("rule \"{rule}\": {message}")]
+pub struct CompileError {
+    /// The rule's name.
+    pub rule: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+#[derive(Debug)]
+struct CompiledRule {
+    name: Arc<str>,
+    expr: Option<CExpr>,
+    regex: Vec<Regex>,
+    sources: Option<GlobSet>,
+    exclude_authors: Vec<String>,
+    positive_terms: Vec<u32>,
+}
+
+#[derive(Debug)]
+struct CTerm {
+    lits: Vec<u32>,
+    raw: String,
+}
+
+/// All rules, compiled into one dictionary of literal words.
+#[derive(Debug)]
+pub struct RuleSet {
+    rules: Vec<CompiledRule>,
+    dict: Dict,
+    terms: Vec<CTerm>,
+    /// literal id → terms whose first literal it is.
+    first_lit_terms: Vec<Vec<u32>>,
+    /// term id → rules that use it.
+    term_rules: Vec<Vec<u32>>,
+    /// Rules evaluated on every post.
+    always: Vec<u32>,
+}
+
+/// Scratch space reused across posts (one per thread in `matches`).
+#[derive(Debug, Default)]
+pub struct Scratch {
+    buf: Vec<u8>,
+    /// (position, literal) for every literal found.
+    occ: Vec<(u32, u32)>,
+    /// (position, start, end) of every word that produced a literal.
+    ranges: Vec<(u32, usize, usize)>,
+    term_occ: Vec<(u32, u32, u32)>,
+    rule_mark: Vec<u32>,
+    epoch: u32,
+    cands: Vec<u32>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+/// Normalises an author for comparison: lower case, no leading `@`.
+fn author_key(a: &str) -> String {
+    a.trim().trim_start_matches('@').to_lowercase()
+}
+
+#[derive(Default)]
+struct Builder {
+    lits: HashMap<(Vec<u8>, WordKind, bool), u32>,
+    terms: HashMap<Vec<u32>, u32>,
+    cterms: Vec<CTerm>,
+}
+
+impl Builder {
+    fn lit(&mut self, word: &str, kind: WordKind, prefix: bool) -> u32 {
+        let n = self.lits.len() as u32;
+        *self
+            .lits
+            .entry((word.as_bytes().to_vec(), kind, prefix))
+            .or_insert(n)
+    }
+
+    fn term(&mut self, t: &Term) -> u32 {
+        let last = t.words.len() - 1;
+        let lits: Vec<u32> = t
+            .words
+            .iter()
+            .enumerate()
+            .map(|(i, (w, k))| self.lit(w, *k, t.prefix && i == last))
+            .collect();
+        let n = self.cterms.len() as u32;
+        *self.terms.entry(lits.clone()).or_insert_with(|| {
+            self.cterms.push(CTerm {
+                lits,
+                raw: t.raw.clone(),
+            });
+            n
+        })
+    }
+
+    fn expr(&mut self, e: &Expr) -> CExpr {
+        match e {
+            Expr::Term(t) => CExpr::Term(self.term(t)),
+            Expr::And(v) => CExpr::And(v.iter().map(|e| self.expr(e)).collect()),
+            Expr::Or(v) => CExpr::Or(v.iter().map(|e| self.expr(e)).collect()),
+            Expr::Not(e) => CExpr::Not(Box::new(self.expr(e))),
+            Expr::Near(a, b, n) => CExpr::Near(Box::new(self.expr(a)), Box::new(self.expr(b)), *n),
+        }
+    }
+}
+
+impl RuleSet {
+    /// Compiles every rule into one matcher.
+    pub fn compile(specs: &[RuleSpec]) -> Result<RuleSet, CompileError> {
+        let mut b = Builder::default();
+        let mut rules = Vec::with_capacity(specs.len());
+        for spec in specs {
+            let expr = spec.query.as_ref().map(|q| b.expr(&q.expr));
+            let sources = if spec.sources.is_empty() {
+                None
+            } else {
+                let mut gs = GlobSetBuilder::new();
+                for g in &spec.sources {
+                    gs.add(Glob::new(g).map_err(|e| CompileError {
+                        rule: spec.name.clone(),
+                        message: format!("sources: {e}"),
+                    })?);
+                }
+                Some(gs.build().map_err(|e| CompileError {
+                    rule: spec.name.clone(),
+                    message: format!("sources: {e}"),
+                })?)
+            };
+            let mut positive_terms = Vec::new();
+            if let Some(e) = &expr {
+                e.positive_terms(false, &mut positive_terms);
+                positive_terms.sort_unstable();
+                positive_terms.dedup();
+            }
+            rules.push(CompiledRule {
+                name: Arc::from(spec.name.as_str()),
+                expr,
+                regex: spec.regex.clone(),
+                sources,
+                exclude_authors: spec.exclude_authors.iter().map(|a| author_key(a)).collect(),
+                positive_terms,
+            });
+        }
+        let n_lits = b.lits.len();
+        let mut first_lit_terms = vec![Vec::new(); n_lits];
+        for (i, t) in b.cterms.iter().enumerate() {
+            first_lit_terms[t.lits[0] as usize].push(i as u32);
+        }
+        let mut term_rules = vec![Vec::new(); b.cterms.len()];
+        let mut always = Vec::new();
+        let empty = Occurrences { items: &[] };
+        for (r, rule) in rules.iter().enumerate() {
+            match &rule.expr {
+                Some(e) => {
+                    if e.eval(&empty) {
+                        always.push(r as u32);
+                    }
+                    let mut ts = Vec::new();
+                    e.terms(&mut ts);
+                    ts.sort_unstable();
+                    ts.dedup();
+                    for t in ts {
+                        term_rules[t as usize].push(r as u32);
+                    }
+                }
+                None => always.push(r as u32),
+            }
+        }
+        let dict = Dict::build(
+            b.lits
+                .into_iter()
+                .map(|((word, kind, prefix), id)| (word, kind, prefix, id)),
+        );
+        Ok(RuleSet {
+            rules,
+            dict,
+            terms: b.cterms,
+            first_lit_terms,
+            term_rules,
+            always,
+        })
+    }
+
+    /// Number of rules.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+
+    /// Whether there is no rule.
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+
+    /// The rule names, in compile order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.rules.iter().map(|r| &*r.name)
+    }
+
+    /// Distinct literal words, and approximate heap bytes of the dictionary.
+    pub fn stats(&self) -> (usize, usize) {
+        (self.dict.len(), self.dict.heap_bytes())
+    }
+
+    /// The rules `post` hits, in compile order.
+    pub fn matches(&self, post: &Post) -> Vec<Hit> {
+        SCRATCH.with(|s| self.matches_with(post, &mut s.borrow_mut()))
+    }
+
+    /// `matches` with caller-owned scratch space.
+    pub fn matches_with(&self, post: &Post, s: &mut Scratch) -> Vec<Hit> {
+        s.occ.clear();
+        s.ranges.clear();
+        let dict = &self.dict;
+        let prefix_lens = dict.prefix_lens();
+        let (occ, ranges) = (&mut s.occ, &mut s.ranges);
+        normalize::for_each_word(&post.text, &mut s.buf, |w| {
+            let before = occ.len();
+            let k = w.kind as usize;
+            let mut add = |id: u32| {
+                if id != NONE {
+                    occ.push((w.pos, id));
+                }
+            };
+            if let Some(e) = dict.get(w.text, dict::hash(w.text)) {
+                add(e.exact[0]);
+                add(e.prefix[0]);
+                if k != 0 {
+                    add(e.exact[k]);
+                    add(e.prefix[k]);
+                }
+            }
+            for &len in prefix_lens {
+                if len >= w.text.len() {
+                    break;
+                }
+                let p = &w.text[..len];
+                if let Some(e) = dict.get(p, dict::hash(p)) {
+                    add(e.prefix[0]);
+                    if k != 0 {
+                        add(e.prefix[k]);
+                    }
+                }
+            }
+            if occ.len() > before {
+                ranges.push((w.pos, w.start, w.end));
+            }
+        });
+        if s.occ.is_empty() && self.always.is_empty() {
+            return Vec::new();
+        }
+        self.evaluate(post, s)
+    }
+
+    /// Phrases, candidate rules and their expressions, once some literal occurred.
+    fn evaluate(&self, post: &Post, s: &mut Scratch) -> Vec<Hit> {
+        s.occ.sort_unstable();
+        s.term_occ.clear();
+        for &(pos, lit) in &s.occ {
+            for &t in &self.first_lit_terms[lit as usize] {
+                let lits = &self.terms[t as usize].lits;
+                let complete = lits[1..]
+                    .iter()
+                    .enumerate()
+                    .all(|(k, &l)| s.occ.binary_search(&(pos + k as u32 + 1, l)).is_ok());
+                if complete {
+                    s.term_occ.push((t, pos, pos + lits.len() as u32 - 1));
+                }
+            }
+        }
+        s.term_occ.sort_unstable();
+        s.term_occ.dedup();
+        // Candidate rules: those using an occurred term, and those that need no literal.
+        s.epoch = s.epoch.wrapping_add(1);
+        if s.epoch == 0 || s.rule_mark.len() < self.rules.len() {
+            s.rule_mark.clear();
+            s.rule_mark.resize(self.rules.len(), 0);
+            s.epoch = 1;
+        }
+        s.cands.clear();
+        let mut last_term = NONE;
+        for &(t, _, _) in &s.term_occ {
+            if t == last_term {
+                continue;
+            }
+            last_term = t;
+            for &r in &self.term_rules[t as usize] {
+                if s.rule_mark[r as usize] != s.epoch {
+                    s.rule_mark[r as usize] = s.epoch;
+                    s.cands.push(r);
+                }
+            }
+        }
+        for &r in &self.always {
+            if s.rule_mark[r as usize] != s.epoch {
+                s.rule_mark[r as usize] = s.epoch;
+                s.cands.push(r);
+            }
+        }
+        s.cands.sort_unstable();
+        let occ = Occurrences { items: &s.term_occ };
+        let mut nfkc = None;
+        let mut hits = Vec::new();
+        for &r in &s.cands {
+            let rule = &self.rules[r as usize];
+            if let (Some(globs), Some(src)) = (&rule.sources, &post.source) {
+                if !globs.is_match(src) {
+                    continue;
+                }
+            }
+            if let Some(author) = &post.author {
+                if !rule.exclude_authors.is_empty()
+                    && rule.exclude_authors.contains(&author_key(author))
+                {
+                    continue;
+                }
+            }
+            if let Some(e) = &rule.expr {
+                if !e.eval(&occ) {
+                    continue;
+                }
+            }
+            let mut matched = Vec::new();
+            if !rule.regex.is_empty() {
+                let text = nfkc.get_or_insert_with(|| normalize::nfkc(&post.text));
+                let found = rule
+                    .regex
+                    .iter()
+                    .find_map(|re| re.find(text).map(|m| (re, m)));
+                let Some((re, m)) = found else { continue };
+                matched.push(Match {
+                    term: format!("/{}/", re.as_str()),
+                    text: m.as_str().to_string(),
+                    position: None,
+                    start: m.start(),
+                    end: m.end(),
+                });
+            }
+            for &t in &rule.positive_terms {
+                for &(_, p0, p1) in occ.of(t) {
+                    let (start, end) = (self.word_range(s, p0).0, self.word_range(s, p1).1);
+                    matched.push(Match {
+                        term: self.terms[t as usize].raw.clone(),
+                        text: post.text.get(start..end).unwrap_or_default().to_string(),
+                        position: Some(p0),
+                        start,
+                        end,
+                    });
+                }
+            }
+            matched.sort_by(|a, b| (a.start, a.end, &a.term).cmp(&(b.start, b.end, &b.term)));
+            matched.dedup();
+            hits.push(Hit {
+                rule: rule.name.clone(),
+                rule_index: r as usize,
+                matched,
+            });
+        }
+        hits
+    }
+
+    /// The original byte range of the word at `pos` (which produced a literal).
+    fn word_range(&self, s: &Scratch, pos: u32) -> (usize, usize) {
+        match s.ranges.binary_search_by_key(&pos, |r| r.0) {
+            Ok(i) => (s.ranges[i].1, s.ranges[i].2),
+            Err(_) => (0, 0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -72,7 +72,10 @@ impl std::error::Error for QueryError {}
 impl QueryError {
     /// The query with a caret under the error's column, for error output.
     pub fn caret(&self, query: &str) -> String {
-        format!("    {query}\n    {}^", " ".repeat(self.column.saturating_sub(1)))
+        format!(
+            "    {query}\n    {}^",
+            " ".repeat(self.column.saturating_sub(1))
+        )
     }
 }
 
@@ -81,11 +84,7 @@ impl Query {
     pub fn parse(text: &str) -> Result<Query, QueryError> {
         let tokens = lex(text)?;
         let end = text.chars().count() + 1;
-        let mut p = Parser {
-            tokens,
-            i: 0,
-            end,
-        };
+        let mut p = Parser { tokens, i: 0, end };
         if p.tokens.is_empty() {
             return Err(err(1, "empty query"));
         }
@@ -164,7 +163,11 @@ fn term(body: &str, raw: String, col: usize) -> Result<Term, QueryError> {
         None => (body, false),
     };
     if let Some(k) = body.chars().position(|c| c == '*') {
-        let offset = if raw.starts_with(closing_quote_prefix) { 1 } else { 0 };
+        let offset = if raw.starts_with(closing_quote_prefix) {
+            1
+        } else {
+            0
+        };
         return Err(err(
             col + offset + k,
             "'*' is only allowed at the end of a word",
@@ -368,7 +371,10 @@ impl Parser {
             }
             Tok::And | Tok::Or | Tok::Near(_) => Err(err(
                 t.col,
-                format!("{} needs a word, phrase or '(' on its left", t.tok.describe()),
+                format!(
+                    "{} needs a word, phrase or '(' on its left",
+                    t.tok.describe()
+                ),
             )),
             other => Err(err(
                 t.col,
@@ -428,7 +434,10 @@ mod tests {
             ("colis OR retard perdu", "(or colis (and retard perdu))"),
             ("NOT spam", "(not spam)"),
             ("colis -suspect", "(and colis (not suspect))"),
-            ("colis -\"colis suspect\"", "(and colis (not \"colis suspect\"))"),
+            (
+                "colis -\"colis suspect\"",
+                "(and colis (not \"colis suspect\"))",
+            ),
             ("retard*", "retard*"),
             ("\"objet cassé\"", "\"objet casse\""),
             ("« objet cassé »", "\"objet casse\""),
@@ -439,7 +448,10 @@ mod tests {
             ("e-commerce", "\"e commerce\""),
             ("colis NEAR/3 perdu", "(near/3 colis perdu)"),
             ("a b NEAR/2 c", "(and a (near/2 b c))"),
-            ("(colis OR lettre) NEAR/5 (perdu* OR égaré*)", "(near/5 (or colis lettre) (or perdu* egare*))"),
+            (
+                "(colis OR lettre) NEAR/5 (perdu* OR égaré*)",
+                "(near/5 (or colis lettre) (or perdu* egare*))",
+            ),
             ("a NEAR/1 b NEAR/2 c", "(near/2 (near/1 a b) c)"),
             ("NOT NOT a", "(not (not a))"),
             ("-(a OR b) c", "(and (not (or a b)) c)"),
@@ -479,6 +491,9 @@ mod tests {
     #[test]
     fn caret_sits_under_the_column() {
         let e = Query::parse("(colis OR lettre").unwrap_err();
-        assert_eq!(e.caret("(colis OR lettre"), "    (colis OR lettre\n                    ^");
+        assert_eq!(
+            e.caret("(colis OR lettre"),
+            "    (colis OR lettre\n                    ^"
+        );
     }
 }

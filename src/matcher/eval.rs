@@ -1,0 +1,157 @@
+//! Evaluating a compiled query over the term occurrences of one post.
+//!
+//! By the time a rule is evaluated, the dictionary pass has found every literal word in the post
+//! and `mod` has assembled them into term occurrences: `(term, first word position, last word
+//! position)`, sorted by term. This module owns what the operators mean over those positions:
+//! AND, OR, NOT, and NEAR/n ("an occurrence of each side at most n words apart, in either
+//! order"). It never looks at text.
+
+/// A query whose terms are replaced by term ids shared across all rules.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CExpr {
+    /// A term id.
+    Term(u32),
+    /// Every part.
+    And(Vec<CExpr>),
+    /// Any part.
+    Or(Vec<CExpr>),
+    /// Not the part.
+    Not(Box<CExpr>),
+    /// Both sides at most n words apart.
+    Near(Box<CExpr>, Box<CExpr>, u32),
+}
+
+/// A span of word positions, inclusive.
+pub type Span = (u32, u32);
+
+/// The occurrences of every term in one post, sorted by term id.
+pub struct Occurrences<'a> {
+    /// `(term, start position, end position)`, sorted by term.
+    pub items: &'a [(u32, u32, u32)],
+}
+
+impl Occurrences<'_> {
+    /// The occurrences of one term.
+    #[inline]
+    pub fn of(&self, term: u32) -> &[(u32, u32, u32)] {
+        let lo = self.items.partition_point(|o| o.0 < term);
+        let hi = lo + self.items[lo..].partition_point(|o| o.0 == term);
+        &self.items[lo..hi]
+    }
+}
+
+/// Words between two spans: 0 when they overlap, otherwise the position difference.
+#[inline]
+fn distance(a: Span, b: Span) -> u32 {
+    if a.1 < b.0 {
+        b.0 - a.1
+    } else if b.1 < a.0 {
+        a.0 - b.1
+    } else {
+        0
+    }
+}
+
+impl CExpr {
+    /// Whether the expression holds for the post.
+    pub fn eval(&self, occ: &Occurrences<'_>) -> bool {
+        match self {
+            CExpr::Term(t) => !occ.of(*t).is_empty(),
+            CExpr::And(v) => v.iter().all(|e| e.eval(occ)),
+            CExpr::Or(v) => v.iter().any(|e| e.eval(occ)),
+            CExpr::Not(e) => !e.eval(occ),
+            CExpr::Near(..) => !self.spans(occ).is_empty(),
+        }
+    }
+
+    /// The spans where the expression occurs (for NEAR operands). The parser keeps NOT out of
+    /// NEAR, so a NOT here has no position and yields nothing.
+    pub fn spans(&self, occ: &Occurrences<'_>) -> Vec<Span> {
+        match self {
+            CExpr::Term(t) => occ.of(*t).iter().map(|o| (o.1, o.2)).collect(),
+            CExpr::Or(v) => v.iter().flat_map(|e| e.spans(occ)).collect(),
+            CExpr::And(v) => {
+                let parts: Vec<Vec<Span>> = v.iter().map(|e| e.spans(occ)).collect();
+                if parts.iter().any(|p| p.is_empty()) {
+                    Vec::new()
+                } else {
+                    parts.concat()
+                }
+            }
+            CExpr::Not(_) => Vec::new(),
+            CExpr::Near(a, b, n) => {
+                let (sa, sb) = (a.spans(occ), b.spans(occ));
+                let mut out = Vec::new();
+                for &x in &sa {
+                    for &y in &sb {
+                        if distance(x, y) <= *n {
+                            out.push((x.0.min(y.0), x.1.max(y.1)));
+                        }
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// Terms that count for the post (not under an odd number of NOTs), for reporting matches.
+    pub fn positive_terms(&self, negated: bool, out: &mut Vec<u32>) {
+        match self {
+            CExpr::Term(t) if !negated => out.push(*t),
+            CExpr::Term(_) => {}
+            CExpr::And(v) | CExpr::Or(v) => v.iter().for_each(|e| e.positive_terms(negated, out)),
+            CExpr::Not(e) => e.positive_terms(!negated, out),
+            CExpr::Near(a, b, _) => {
+                a.positive_terms(negated, out);
+                b.positive_terms(negated, out);
+            }
+        }
+    }
+
+    /// Every term id in the expression.
+    pub fn terms(&self, out: &mut Vec<u32>) {
+        match self {
+            CExpr::Term(t) => out.push(*t),
+            CExpr::And(v) | CExpr::Or(v) => v.iter().for_each(|e| e.terms(out)),
+            CExpr::Not(e) => e.terms(out),
+            CExpr::Near(a, b, _) => {
+                a.terms(out);
+                b.terms(out);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(i: u32) -> CExpr {
+        CExpr::Term(i)
+    }
+
+    #[test]
+    fn operators_over_positions() {
+        // term 0 at position 0; term 1 at 3; term 2 at 10..11.
+        let items = [(0, 0, 0), (1, 3, 3), (2, 10, 11)];
+        let occ = Occurrences { items: &items };
+        let near = |a, b, n| CExpr::Near(Box::new(t(a)), Box::new(t(b)), n);
+        let cases: Vec<(CExpr, bool)> = vec![
+            (t(0), true),
+            (t(3), false),
+            (CExpr::And(vec![t(0), t(1)]), true),
+            (CExpr::And(vec![t(0), t(3)]), false),
+            (CExpr::Or(vec![t(3), t(2)]), true),
+            (CExpr::Not(Box::new(t(3))), true),
+            (near(0, 1, 3), true),
+            (near(1, 0, 3), true),
+            (near(0, 1, 2), false),
+            (near(1, 2, 7), true),
+            (near(1, 2, 6), false),
+            (near(2, 1, 7), true),
+        ];
+        for (e, want) in cases {
+            assert_eq!(e.eval(&occ), want, "{e:?}");
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! Table-driven tests of SPEC §4 "Matching semantics", one block per bullet.
+
+use super::*;
+use crate::config::RuleSpec;
+
+fn hits(query: &str, text: &str) -> bool {
+    let rs = RuleSet::compile(&[RuleSpec::with_query("r", query).expect(query)]).expect("compile");
+    !rs.matches(&Post::from_text(text)).is_empty()
+}
+
+fn check(cases: &[(&str, &str, bool)]) {
+    let mut failures = Vec::new();
+    for &(query, text, want) in cases {
+        if hits(query, text) != want {
+            failures.push(format!("query {query:?} on {text:?}: expected {want}"));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn case_accents_and_ligatures() {
+    check(&[
+        ("réclamation", "RECLAMATION urgente", true),
+        ("RECLAMATION", "ma réclamation", true),
+        ("reclamation", "Réclamation", true),
+        ("réclamation", "re\u{301}clamation", true),
+        ("cœur", "coeur", true),
+        ("coeur", "CŒUR", true),
+        ("aerosol", "Ærosol", true),
+        ("strasse", "Straße", true),
+        ("fin", "ﬁn du colis", true),
+        ("colis", "ＣＯＬＩＳ", true),
+        ("reçu", "pas recu", true),
+        ("colis", "coli", false),
+    ]);
+}
+
+#[test]
+fn whole_words_apostrophes_and_hyphens() {
+    check(&[
+        ("retard", "en retard", true),
+        ("retard", "RETARD!", true),
+        ("retard", "retardataire", false),
+        ("retard", "déretard", false),
+        ("objet", "l’objet", true),
+        ("objet", "l'objet", true),
+        ("l", "l'objet", true),
+        ("colis", "colis-retard", true),
+        ("retard", "colis-retard", true),
+        ("colis", "colis😡", true),
+        ("colis", "😡colis😡", true),
+        ("colis", "colis123", false),
+    ]);
+}
+
+#[test]
+fn prefixes() {
+    check(&[
+        ("retard*", "retard", true),
+        ("retard*", "retards", true),
+        ("retard*", "Retardé", true),
+        ("retard*", "retardataire", true),
+        ("retard*", "le retar", false),
+        ("retard*", "déretardé", false),
+        ("recommand*", "lettre RECOMMANDÉE", true),
+        ("\"objet cass*\"", "objet cassée", true),
+        ("\"objet cass*\"", "cassé objet", false),
+    ]);
+}
+
+#[test]
+fn phrases_across_punctuation() {
+    check(&[
+        ("\"objet cassé\"", "l'objet  CASSE", true),
+        ("\"objet cassé\"", "objet-cassé", true),
+        ("\"objet cassé\"", "objet, cassé", true),
+        ("\"objet cassé\"", "objet très cassé", false),
+        ("\"objet cassé\"", "cassé objet", false),
+        ("\"pas reçu\"", "Je n'ai PAS REÇU mon colis", true),
+        ("\"pas reçu\"", "pas encore reçu", false),
+        ("\"colis colis\"", "colis colis", true),
+        ("\"colis colis\"", "colis", false),
+    ]);
+}
+
+#[test]
+fn query_words_that_split_become_phrases() {
+    check(&[
+        ("aujourd'hui", "livré aujourd’hui", true),
+        ("aujourd'hui", "aujourd hui", true),
+        ("aujourd'hui", "hui aujourd", false),
+        ("e-commerce", "le e commerce", true),
+        ("e-commerce", "commerce e", false),
+    ]);
+}
+
+#[test]
+fn hashtags_and_mentions() {
+    check(&[
+        ("#colis", "#colis perdu", true),
+        ("#colis", "colis perdu", false),
+        ("@chronopost", "merci @Chronopost", true),
+        ("@chronopost", "merci chronopost", false),
+        ("colis", "#colis", true),
+        ("chronopost", "@Chronopost", true),
+        ("retard*", "#RetardLivraison", true),
+        ("#colis", "@colis", false),
+        ("@colis", "#colis", false),
+        ("#colis", "a#colis", false),
+    ]);
+}
+
+#[test]
+fn urls_are_not_text() {
+    check(&[
+        ("colis", "https://laposte.fr/colis/suivi", false),
+        ("colis", "voir www.colis.fr", false),
+        ("colis", "http://x.fr/a colis", true),
+        ("suivi", "HTTPS://LAPOSTE.FR/SUIVI", false),
+    ]);
+}
+
+#[test]
+fn near_in_both_orders() {
+    check(&[
+        ("colis NEAR/3 perdu", "perdu mon colis", true),
+        ("colis NEAR/3 perdu", "colis a été perdu", true),
+        ("colis NEAR/3 perdu", "colis a bien été perdu", false),
+        ("colis NEAR/0 colis", "colis", true),
+        (
+            "(colis OR lettre) NEAR/2 perdu*",
+            "la lettre est perdue",
+            true,
+        ),
+        ("\"objet cassé\" NEAR/1 colis", "colis objet cassé", true),
+        ("\"objet cassé\" NEAR/1 colis", "objet cassé, colis", true),
+        ("\"objet cassé\" NEAR/1 colis", "colis x objet cassé", false),
+        (
+            "colis NEAR/1 perdu NEAR/1 lettre",
+            "colis perdu lettre",
+            true,
+        ),
+        (
+            "colis NEAR/1 perdu NEAR/1 lettre",
+            "colis perdu x lettre",
+            false,
+        ),
+    ]);
+}
+
+#[test]
+fn boolean_operators() {
+    check(&[
+        ("colis retard", "retard du colis", true),
+        ("colis retard", "colis", false),
+        ("colis AND retard", "colis en retard", true),
+        ("colis OR lettre", "ma lettre", true),
+        ("colis NOT suspect", "colis suspect", false),
+        ("colis NOT suspect", "colis perdu", true),
+        ("colis -suspect", "colis suspect", false),
+        ("NOT spam", "bonjour", true),
+        ("NOT spam", "du spam", false),
+        ("-spam", "", true),
+        (
+            "(colis OR lettre OR recommandé*) AND (retard* OR \"pas reçu\" OR perdu*) NOT \"colis suspect\"",
+            "Mon colis est en retard depuis lundi",
+            true,
+        ),
+        (
+            "(colis OR lettre OR recommandé*) AND (retard* OR \"pas reçu\" OR perdu*) NOT \"colis suspect\"",
+            "colis suspect en gare, trains en retard",
+            false,
+        ),
+        (
+            "(colis OR lettre OR recommandé*) AND (retard* OR \"pas reçu\" OR perdu*) NOT \"colis suspect\"",
+            "lettre recommandée perdue",
+            true,
+        ),
+    ]);
+}
+
+#[test]
+fn overlapping_and_touching_literals() {
+    // Literals that share words or touch must all be found (no leftmost-match shadowing).
+    let specs = [
+        RuleSpec::with_query("a", "\"colis perdu\"").unwrap(),
+        RuleSpec::with_query("b", "perdu").unwrap(),
+        RuleSpec::with_query("c", "\"perdu colis\"").unwrap(),
+        RuleSpec::with_query("d", "colis*").unwrap(),
+        RuleSpec::with_query("e", "col*").unwrap(),
+        RuleSpec::with_query("f", "colissimo").unwrap(),
+    ];
+    let rs = RuleSet::compile(&specs).unwrap();
+    let names = |t: &str| -> Vec<String> {
+        rs.matches(&Post::from_text(t))
+            .iter()
+            .map(|h| h.rule.to_string())
+            .collect()
+    };
+    assert_eq!(names("colis perdu colis"), ["a", "b", "c", "d", "e"]);
+    assert_eq!(names("colissimo"), ["d", "e", "f"]);
+    assert_eq!(names("perdu"), ["b"]);
+}
+
+#[test]
+fn matches_quote_the_original_text() {
+    let rs = RuleSet::compile(&[RuleSpec::with_query("r", "\"objet cassé\" OR retard*").unwrap()])
+        .unwrap();
+    let text = "L'OBJET — Cassé ! Et en RETARD.";
+    let hits = rs.matches(&Post::from_text(text));
+    let m: Vec<(&str, &str, Option<u32>)> = hits[0]
+        .matched
+        .iter()
+        .map(|m| (m.term.as_str(), m.text.as_str(), m.position))
+        .collect();
+    assert_eq!(
+        m,
+        [
+            ("\"objet cassé\"", "OBJET — Cassé", Some(1)),
+            ("retard*", "RETARD", Some(5))
+        ]
+    );
+}
+
+#[test]
+fn sources_authors_and_regex() {
+    let mut r = RuleSpec::with_query("r", "colis").unwrap();
+    r.sources = vec!["forum-*".into()];
+    r.exclude_authors = vec!["@LisaLaPoste".into()];
+    let mut tracking = RuleSpec::with_query("t", "colis").unwrap();
+    tracking.query = None;
+    tracking.regex = vec![Regex::new(r"\b\d{2}[A-Z]{2}\d{9}FR\b").unwrap()];
+    let rs = RuleSet::compile(&[r, tracking]).unwrap();
+    let post = |src: &str, author: &str, text: &str| Post {
+        source: Some(src.into()),
+        author: Some(author.into()),
+        ..Post::from_text(text)
+    };
+    let names =
+        |p: &Post| -> Vec<String> { rs.matches(p).iter().map(|h| h.rule.to_string()).collect() };
+    assert_eq!(names(&post("forum-a", "@bob", "mon colis")), ["r"]);
+    assert_eq!(
+        names(&post("mastodon", "@bob", "mon colis")),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        names(&post("forum-a", "lisalaposte", "mon colis")),
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        names(&post("x", "@bob", "suivi 12AB123456789FR svp")),
+        ["t"]
+    );
+    // The regex runs on the NFKC text: full-width digits become ASCII.
+    assert_eq!(names(&post("x", "@bob", "suivi １２AB123456789FR")), ["t"]);
+    assert_eq!(
+        names(&post("x", "@bob", "suivi 12ab123456789fr")),
+        Vec::<String>::new()
+    );
+}
