@@ -1,0 +1,222 @@
+//! Property test: the compiled `RuleSet` agrees with a slow, obviously-correct evaluator.
+//!
+//! Texts are random words from a small French vocabulary, in random case and with or without
+//! accents, separated by random punctuation, hashtags, mentions and apostrophes. Queries are
+//! random trees of AND/OR/NOT/NEAR over words, prefixes, phrases, hashtags and mentions. The
+//! reference below tokenises with its own (restricted-alphabet) rules and evaluates the tree by
+//! brute force over every position, sharing no code with the matcher.
+
+use proptest::prelude::*;
+use vigie::config::RuleSpec;
+use vigie::matcher::RuleSet;
+use vigie::post::Post;
+
+/// Vocabulary: (folded form, written forms).
+const VOCAB: &[(&str, &[&str])] = &[
+    ("colis", &["colis", "COLIS", "Colis"]),
+    ("retard", &["retard", "RETARD", "Retard"]),
+    ("retarde", &["retardé", "RETARDÉ", "retarde"]),
+    ("reclamation", &["réclamation", "RECLAMATION", "Réclamation"]),
+    ("objet", &["objet", "OBJET"]),
+    ("casse", &["cassé", "CASSÉ", "casse"]),
+    ("perdu", &["perdu", "PERDU"]),
+    ("perdue", &["perdue"]),
+    ("lettre", &["lettre", "Lettre"]),
+    ("l", &["l", "L"]),
+    ("a", &["a", "à", "A"]),
+    ("coeur", &["cœur", "coeur", "CŒUR"]),
+    ("poste", &["poste", "Poste"]),
+];
+
+const SEPS: &[&str] = &[" ", "  ", ", ", "-", "'", "’", " ! ", " 😡 ", "\n", " — "];
+
+#[derive(Debug, Clone)]
+enum Q {
+    Term { words: Vec<(usize, u8)>, prefix: Option<usize> },
+    And(Vec<Q>),
+    Or(Vec<Q>),
+    Not(Box<Q>),
+    Near(Box<Q>, Box<Q>, u32),
+}
+
+/// A text token: vocabulary index, written form index, kind (0 plain, 1 #, 2 @).
+type Tok = (usize, usize, u8);
+
+fn text_of(tokens: &[Tok], seps: &[usize]) -> String {
+    let mut s = String::new();
+    for (i, &(v, f, k)) in tokens.iter().enumerate() {
+        if i > 0 || seps[i] % 3 == 0 {
+            s.push_str(SEPS[seps[i] % SEPS.len()]);
+        }
+        // A kind marker only after a separator that leaves it unglued (always true here).
+        if k == 1 {
+            s.push(' ');
+            s.push('#');
+        } else if k == 2 {
+            s.push(' ');
+            s.push('@');
+        }
+        let forms = VOCAB[v].1;
+        s.push_str(forms[f % forms.len()]);
+    }
+    s
+}
+
+fn query_of(q: &Q) -> String {
+    match q {
+        Q::Term { words, prefix } => {
+            let mut parts = Vec::new();
+            for (i, &(v, k)) in words.iter().enumerate() {
+                let mut w = VOCAB[v].1[0].to_string();
+                if i == words.len() - 1 {
+                    if let Some(n) = prefix {
+                        // Cut the folded form: a prefix of the folded word, written folded.
+                        let folded = VOCAB[v].0;
+                        w = format!("{}*", &folded[..(*n).clamp(1, folded.len())]);
+                    }
+                }
+                let mark = match k {
+                    1 => "#",
+                    2 => "@",
+                    _ => "",
+                };
+                parts.push(format!("{mark}{w}"));
+            }
+            if parts.len() > 1 {
+                format!("\"{}\"", parts.join(" "))
+            } else {
+                parts.remove(0)
+            }
+        }
+        Q::And(v) => format!("({})", v.iter().map(query_of).collect::<Vec<_>>().join(" AND ")),
+        Q::Or(v) => format!("({})", v.iter().map(query_of).collect::<Vec<_>>().join(" OR ")),
+        Q::Not(e) => format!("(NOT {})", query_of(e)),
+        Q::Near(a, b, n) => format!("({} NEAR/{n} {})", query_of(a), query_of(b)),
+    }
+}
+
+/// Reference: does token `t` match query word (v, kind) with optional prefix length?
+fn word_matches(t: &Tok, v: usize, k: u8, prefix: Option<usize>) -> bool {
+    if k != 0 && t.2 != k {
+        return false;
+    }
+    let text = VOCAB[t.0].0;
+    match prefix {
+        Some(n) => {
+            let folded = VOCAB[v].0;
+            text.starts_with(&folded[..n.clamp(1, folded.len())])
+        }
+        None => text == VOCAB[v].0,
+    }
+}
+
+fn spans(q: &Q, toks: &[Tok]) -> Vec<(usize, usize)> {
+    match q {
+        Q::Term { words, prefix } => (0..toks.len())
+            .filter(|&p| {
+                p + words.len() <= toks.len()
+                    && words.iter().enumerate().all(|(i, &(v, k))| {
+                        let pre = if i == words.len() - 1 { *prefix } else { None };
+                        word_matches(&toks[p + i], v, k, pre)
+                    })
+            })
+            .map(|p| (p, p + words.len() - 1))
+            .collect(),
+        Q::Or(v) => v.iter().flat_map(|e| spans(e, toks)).collect(),
+        Q::And(v) => {
+            let parts: Vec<_> = v.iter().map(|e| spans(e, toks)).collect();
+            if parts.iter().any(|p| p.is_empty()) {
+                vec![]
+            } else {
+                parts.concat()
+            }
+        }
+        Q::Not(_) => vec![],
+        Q::Near(a, b, n) => {
+            let mut out = vec![];
+            for x in spans(a, toks) {
+                for y in spans(b, toks) {
+                    let d = if x.1 < y.0 {
+                        y.0 - x.1
+                    } else if y.1 < x.0 {
+                        x.0 - y.1
+                    } else {
+                        0
+                    };
+                    if d <= *n as usize {
+                        out.push((x.0.min(y.0), x.1.max(y.1)));
+                    }
+                }
+            }
+            out
+        }
+    }
+}
+
+fn eval(q: &Q, toks: &[Tok]) -> bool {
+    match q {
+        Q::And(v) => v.iter().all(|e| eval(e, toks)),
+        Q::Or(v) => v.iter().any(|e| eval(e, toks)),
+        Q::Not(e) => !eval(e, toks),
+        _ => !spans(q, toks).is_empty(),
+    }
+}
+
+fn arb_term() -> impl Strategy<Value = Q> {
+    (
+        prop::collection::vec((0..VOCAB.len(), prop_oneof![6 => Just(0u8), 1 => Just(1u8), 1 => Just(2u8)]), 1..3),
+        prop::option::weighted(0.25, 1usize..6),
+    )
+        .prop_map(|(mut words, prefix)| {
+            // Only the first word of a phrase may carry a # or @ in this generator.
+            for w in words.iter_mut().skip(1) {
+                w.1 = 0;
+            }
+            Q::Term { words, prefix }
+        })
+}
+
+fn arb_query() -> impl Strategy<Value = Q> {
+    arb_term().prop_recursive(3, 12, 3, |inner| {
+        let near_operand = arb_term().prop_recursive(1, 4, 2, |i| prop::collection::vec(i, 2..3).prop_map(Q::Or));
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 2..4).prop_map(Q::And),
+            prop::collection::vec(inner.clone(), 2..4).prop_map(Q::Or),
+            inner.prop_map(|e| Q::Not(Box::new(e))),
+            (near_operand.clone(), near_operand, 0u32..4).prop_map(|(a, b, n)| Q::Near(Box::new(a), Box::new(b), n)),
+        ]
+    })
+}
+
+fn arb_text() -> impl Strategy<Value = (Vec<Tok>, Vec<usize>)> {
+    prop::collection::vec(
+        (0..VOCAB.len(), 0usize..3, prop_oneof![8 => Just(0u8), 1 => Just(1u8), 1 => Just(2u8)]),
+        0..14,
+    )
+    .prop_flat_map(|toks| {
+        let n = toks.len();
+        (Just(toks), prop::collection::vec(0usize..30, n.max(1)))
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 3000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn ruleset_agrees_with_reference(queries in prop::collection::vec(arb_query(), 1..5),
+                                     texts in prop::collection::vec(arb_text(), 1..6)) {
+        let specs: Vec<RuleSpec> = queries
+            .iter()
+            .enumerate()
+            .map(|(i, q)| RuleSpec::with_query(&format!("r{i}"), &query_of(q)).expect("generated query parses"))
+            .collect();
+        let rs = RuleSet::compile(&specs).expect("compile");
+        for (toks, seps) in &texts {
+            let text = text_of(toks, seps);
+            let got: Vec<usize> = rs.matches(&Post::from_text(text.clone())).iter().map(|h| h.rule_index).collect();
+            let want: Vec<usize> = queries.iter().enumerate().filter(|(_, q)| eval(q, toks)).map(|(i, _)| i).collect();
+            prop_assert_eq!(got, want, "text {:?} queries {:?}", text,
+                queries.iter().map(query_of).collect::<Vec<_>>());
+        }
+    }
+}
