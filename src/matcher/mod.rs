@@ -267,6 +267,26 @@ impl RuleSet {
 
     /// `matches` with caller-owned scratch space.
     pub fn matches_with(&self, post: &Post, s: &mut Scratch) -> Vec<Hit> {
+        if !self.scan(post, s) {
+            return Vec::new();
+        }
+        let passed = self.evaluate(post, s);
+        passed
+            .into_iter()
+            .map(|(r, regex_match)| self.hit(post, s, r, regex_match))
+            .collect()
+    }
+
+    /// Only the indices of the rules `post` hits (no quoting): what `vigie match --count` needs.
+    pub fn matched_rules(&self, post: &Post, s: &mut Scratch, out: &mut Vec<usize>) {
+        out.clear();
+        if self.scan(post, s) {
+            out.extend(self.evaluate(post, s).into_iter().map(|(r, _)| r as usize));
+        }
+    }
+
+    /// The dictionary pass: fills `s.occ` and `s.ranges`; false when no rule can match.
+    fn scan(&self, post: &Post, s: &mut Scratch) -> bool {
         s.occ.clear();
         s.ranges.clear();
         let dict = &self.dict;
@@ -304,14 +324,12 @@ impl RuleSet {
                 ranges.push((w.pos, w.start, w.end));
             }
         });
-        if s.occ.is_empty() && self.always.is_empty() {
-            return Vec::new();
-        }
-        self.evaluate(post, s)
+        !(s.occ.is_empty() && self.always.is_empty())
     }
 
-    /// Phrases, candidate rules and their expressions, once some literal occurred.
-    fn evaluate(&self, post: &Post, s: &mut Scratch) -> Vec<Hit> {
+    /// Phrases, candidate rules and their expressions, once some literal occurred: the rules
+    /// that hold, in order, each with its regex match if it has regexes.
+    fn evaluate(&self, post: &Post, s: &mut Scratch) -> Vec<(u32, Option<Match>)> {
         s.occ.sort_unstable();
         s.term_occ.clear();
         for &(pos, lit) in &s.occ {
@@ -358,7 +376,7 @@ impl RuleSet {
         s.cands.sort_unstable();
         let occ = Occurrences { items: &s.term_occ };
         let mut nfkc = None;
-        let mut hits = Vec::new();
+        let mut passed = Vec::new();
         for &r in &s.cands {
             let rule = &self.rules[r as usize];
             if let (Some(globs), Some(src)) = (&rule.sources, &post.source) {
@@ -378,7 +396,7 @@ impl RuleSet {
                     continue;
                 }
             }
-            let mut matched = Vec::new();
+            let mut regex_match = None;
             if !rule.regex.is_empty() {
                 let text = nfkc.get_or_insert_with(|| normalize::nfkc(&post.text));
                 let found = rule
@@ -386,7 +404,7 @@ impl RuleSet {
                     .iter()
                     .find_map(|re| re.find(text).map(|m| (re, m)));
                 let Some((re, m)) = found else { continue };
-                matched.push(Match {
+                regex_match = Some(Match {
                     term: format!("/{}/", re.as_str()),
                     text: m.as_str().to_string(),
                     position: None,
@@ -394,27 +412,35 @@ impl RuleSet {
                     end: m.end(),
                 });
             }
-            for &t in &rule.positive_terms {
-                for &(_, p0, p1) in occ.of(t) {
-                    let (start, end) = (self.word_range(s, p0).0, self.word_range(s, p1).1);
-                    matched.push(Match {
-                        term: self.terms[t as usize].raw.clone(),
-                        text: post.text.get(start..end).unwrap_or_default().to_string(),
-                        position: Some(p0),
-                        start,
-                        end,
-                    });
-                }
-            }
-            matched.sort_by(|a, b| (a.start, a.end, &a.term).cmp(&(b.start, b.end, &b.term)));
-            matched.dedup();
-            hits.push(Hit {
-                rule: rule.name.clone(),
-                rule_index: r as usize,
-                matched,
-            });
+            passed.push((r, regex_match));
         }
-        hits
+        passed
+    }
+
+    /// The hit for rule `r`, quoting every occurrence of its positive terms.
+    fn hit(&self, post: &Post, s: &Scratch, r: u32, regex_match: Option<Match>) -> Hit {
+        let rule = &self.rules[r as usize];
+        let occ = Occurrences { items: &s.term_occ };
+        let mut matched: Vec<Match> = regex_match.into_iter().collect();
+        for &t in &rule.positive_terms {
+            for &(_, p0, p1) in occ.of(t) {
+                let (start, end) = (self.word_range(s, p0).0, self.word_range(s, p1).1);
+                matched.push(Match {
+                    term: self.terms[t as usize].raw.clone(),
+                    text: post.text.get(start..end).unwrap_or_default().to_string(),
+                    position: Some(p0),
+                    start,
+                    end,
+                });
+            }
+        }
+        matched.sort_by(|a, b| (a.start, a.end, &a.term).cmp(&(b.start, b.end, &b.term)));
+        matched.dedup();
+        Hit {
+            rule: rule.name.clone(),
+            rule_index: r as usize,
+            matched,
+        }
     }
 
     /// The original byte range of the word at `pos` (which produced a literal).
