@@ -15,3 +15,4 @@ pub mod config;
 pub mod matcher;
 pub mod normalize;
 pub mod post;
+pub mod source;

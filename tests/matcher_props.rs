@@ -16,7 +16,10 @@ const VOCAB: &[(&str, &[&str])] = &[
     ("colis", &["colis", "COLIS", "Colis"]),
     ("retard", &["retard", "RETARD", "Retard"]),
     ("retarde", &["retardé", "RETARDÉ", "retarde"]),
-    ("reclamation", &["réclamation", "RECLAMATION", "Réclamation"]),
+    (
+        "reclamation",
+        &["réclamation", "RECLAMATION", "Réclamation"],
+    ),
     ("objet", &["objet", "OBJET"]),
     ("casse", &["cassé", "CASSÉ", "casse"]),
     ("perdu", &["perdu", "PERDU"]),
@@ -32,7 +35,10 @@ const SEPS: &[&str] = &[" ", "  ", ", ", "-", "'", "’", " ! ", " 😡 ", "\n",
 
 #[derive(Debug, Clone)]
 enum Q {
-    Term { words: Vec<(usize, u8)>, prefix: Option<usize> },
+    Term {
+        words: Vec<(usize, u8)>,
+        prefix: Option<usize>,
+    },
     And(Vec<Q>),
     Or(Vec<Q>),
     Not(Box<Q>),
@@ -88,8 +94,14 @@ fn query_of(q: &Q) -> String {
                 parts.remove(0)
             }
         }
-        Q::And(v) => format!("({})", v.iter().map(query_of).collect::<Vec<_>>().join(" AND ")),
-        Q::Or(v) => format!("({})", v.iter().map(query_of).collect::<Vec<_>>().join(" OR ")),
+        Q::And(v) => format!(
+            "({})",
+            v.iter().map(query_of).collect::<Vec<_>>().join(" AND ")
+        ),
+        Q::Or(v) => format!(
+            "({})",
+            v.iter().map(query_of).collect::<Vec<_>>().join(" OR ")
+        ),
         Q::Not(e) => format!("(NOT {})", query_of(e)),
         Q::Near(a, b, n) => format!("({} NEAR/{n} {})", query_of(a), query_of(b)),
     }
@@ -164,7 +176,13 @@ fn eval(q: &Q, toks: &[Tok]) -> bool {
 
 fn arb_term() -> impl Strategy<Value = Q> {
     (
-        prop::collection::vec((0..VOCAB.len(), prop_oneof![6 => Just(0u8), 1 => Just(1u8), 1 => Just(2u8)]), 1..3),
+        prop::collection::vec(
+            (
+                0..VOCAB.len(),
+                prop_oneof![6 => Just(0u8), 1 => Just(1u8), 1 => Just(2u8)],
+            ),
+            1..3,
+        ),
         prop::option::weighted(0.25, 1usize..6),
     )
         .prop_map(|(mut words, prefix)| {
@@ -178,19 +196,28 @@ fn arb_term() -> impl Strategy<Value = Q> {
 
 fn arb_query() -> impl Strategy<Value = Q> {
     arb_term().prop_recursive(3, 12, 3, |inner| {
-        let near_operand = arb_term().prop_recursive(1, 4, 2, |i| prop::collection::vec(i, 2..3).prop_map(Q::Or));
+        let near_operand =
+            arb_term().prop_recursive(1, 4, 2, |i| prop::collection::vec(i, 2..3).prop_map(Q::Or));
         prop_oneof![
             prop::collection::vec(inner.clone(), 2..4).prop_map(Q::And),
             prop::collection::vec(inner.clone(), 2..4).prop_map(Q::Or),
             inner.prop_map(|e| Q::Not(Box::new(e))),
-            (near_operand.clone(), near_operand, 0u32..4).prop_map(|(a, b, n)| Q::Near(Box::new(a), Box::new(b), n)),
+            (near_operand.clone(), near_operand, 0u32..4).prop_map(|(a, b, n)| Q::Near(
+                Box::new(a),
+                Box::new(b),
+                n
+            )),
         ]
     })
 }
 
 fn arb_text() -> impl Strategy<Value = (Vec<Tok>, Vec<usize>)> {
     prop::collection::vec(
-        (0..VOCAB.len(), 0usize..3, prop_oneof![8 => Just(0u8), 1 => Just(1u8), 1 => Just(2u8)]),
+        (
+            0..VOCAB.len(),
+            0usize..3,
+            prop_oneof![8 => Just(0u8), 1 => Just(1u8), 1 => Just(2u8)],
+        ),
         0..14,
     )
     .prop_flat_map(|toks| {

@@ -1,0 +1,24 @@
+//! Fuzz the normaliser: any string gives words whose byte ranges are in bounds, on char
+//! boundaries, increasing, with consecutive positions and non-empty folded text; folding is
+//! idempotent (the folded text of the folded text is itself).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use vigie::normalize;
+
+fuzz_target!(|data: &[u8]| {
+    let text = String::from_utf8_lossy(data);
+    let words = normalize::words(&text);
+    let mut last_end = 0;
+    for (i, w) in words.iter().enumerate() {
+        assert_eq!(w.pos as usize, i);
+        assert!(!w.text.is_empty());
+        assert!(w.start < w.end && w.end <= text.len());
+        assert!(text.is_char_boundary(w.start) && text.is_char_boundary(w.end));
+        assert!(w.start >= last_end);
+        last_end = w.end;
+    }
+    let folded = normalize::folded(&text);
+    assert_eq!(normalize::folded(&folded), folded);
+    let _ = normalize::nfkc(&text);
+});

@@ -1,0 +1,66 @@
+//! Sources: one configured place to poll, behind one trait.
+//!
+//! A source turns one poll into a [`Page`]: the posts it found and the cursor to resume from. It
+//! never sleeps, retries or writes: the scheduler (`daemon::scheduler`) decides when to poll and
+//! what to do with a [`SourceError`], and the store writes the page and its cursor in one
+//! transaction. Network sources get their bytes through [`fetch::Fetcher`], the only HTTP client
+//! for sources, and keep a pure `parse(body) -> posts` that tests call on fixture files.
+
+pub mod fetch;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::post::Post;
+use fetch::Fetcher;
+
+/// Where to resume: HTTP validators for conditional GET, and a source-specific position.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// The last `ETag`, sent back as `If-None-Match`.
+    pub etag: Option<String>,
+    /// The last `Last-Modified`, sent back as `If-Modified-Since`.
+    pub last_modified: Option<String>,
+    /// Source-specific position (a byte offset for `jsonl`, a `since_id` for APIs).
+    pub position: Option<String>,
+}
+
+/// The result of one poll.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Page {
+    /// Posts found, oldest first when the source knows the order. Already-stored posts may be
+    /// included: the store's unique key drops them.
+    pub posts: Vec<Post>,
+    /// The cursor to store with these posts.
+    pub cursor: Cursor,
+}
+
+/// Why a poll failed, classified once for the scheduler.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    /// The server asked us to slow down (429, or 503 with `Retry-After`).
+    #[error("rate limited{}", retry_after.map(|d| format!(", retry after {}s", d.as_secs())).unwrap_or_default())]
+    RateLimited {
+        /// How long the server asked us to wait.
+        retry_after: Option<Duration>,
+    },
+    /// Worth retrying with backoff: network errors, timeouts, 5xx, a body cut short.
+    #[error("{0}")]
+    Transient(String),
+    /// Retrying as is will not help until someone fixes something (404, 401, malformed feed,
+    /// body over the cap); still retried, at the longest backoff, since sites do get fixed.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// One configured place to poll. One call = one poll: it never sleeps, retries or writes.
+///
+/// `async_trait` rather than a native `async fn`: the scheduler holds sources as
+/// `Box<dyn Source>`, and native async trait methods are not dyn-compatible.
+#[async_trait]
+pub trait Source: Send + Sync {
+    /// Polls once from `cursor`.
+    async fn poll(&self, fetch: &Fetcher, cursor: &Cursor) -> Result<Page, SourceError>;
+}
