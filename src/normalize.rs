@@ -193,18 +193,7 @@ fn fold_slow(c: char) -> Fold {
         return Fold::Sep;
     }
     let mut out = String::new();
-    decompose_compatible(c, |d| {
-        if is_combining_mark(d) {
-            return;
-        }
-        for l in d.to_lowercase() {
-            match special_fold(l) {
-                Some(s) => out.push_str(s),
-                None if l.is_alphanumeric() => out.push(l),
-                None => {}
-            }
-        }
-    });
+    fold_into(c, &mut out, 0);
     let bytes = out.as_bytes();
     let mut buf = [0u8; 7];
     let n = bytes.len().min(7);
@@ -215,6 +204,28 @@ fn fold_slow(c: char) -> Fold {
         .unwrap_or(0);
     buf[..n].copy_from_slice(&bytes[..n]);
     Fold::Word(buf, n as u8)
+}
+
+/// Appends the folded form of `c`. Folding must be idempotent (the fuzzer checks it), so each
+/// produced character is folded again until it is stable: `ŉ` decomposes to `ʼn`, whose `ʼ` is
+/// an apostrophe and must go.
+fn fold_into(c: char, out: &mut String, depth: u8) {
+    decompose_compatible(c, |d| {
+        if is_combining_mark(d) || is_invisible(d) || d == '\u{02BC}' {
+            return;
+        }
+        for l in d.to_lowercase() {
+            if let Some(s) = special_fold(l) {
+                out.push_str(s);
+            } else if !l.is_alphanumeric() {
+                // Punctuation inside a decomposition (`½` → `1⁄2`) is dropped.
+            } else if l.is_ascii() || depth >= 2 {
+                out.push(l);
+            } else {
+                fold_into(l, out, depth + 1);
+            }
+        }
+    });
 }
 
 #[inline]
@@ -382,11 +393,24 @@ mod tests {
             ("RETARD!!! 😡😡 colis", &["retard", "colis"]),
             ("co\u{200B}lis ré\u{AD}clamation", &["colis", "reclamation"]),
             ("N°12 çà", &["n", "12", "ca"]),
+            // Found by the fuzzer: `ŉ` decomposes to an apostrophe and `n`.
+            ("\u{149}s ǅ", &["ns", "dz"]),
             ("", &[]),
             ("   ...  ", &[]),
         ];
         for (input, want) in cases {
             assert_eq!(texts(input), *want, "input {input:?}");
+        }
+    }
+
+    #[test]
+    fn folding_is_idempotent() {
+        for cp in 0x80..0x11_0000u32 {
+            let Some(c) = char::from_u32(cp) else {
+                continue;
+            };
+            let once = folded(&format!("a{c}b"));
+            assert_eq!(folded(&once), once, "U+{cp:04X}");
         }
     }
 
