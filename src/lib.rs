@@ -12,6 +12,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod matcher;
 pub mod normalize;
 pub mod post;
