@@ -45,10 +45,8 @@ impl Occurrences<'_> {
 fn distance(a: Span, b: Span) -> u32 {
     if a.1 < b.0 {
         b.0 - a.1
-    } else if b.1 < a.0 {
-        a.0 - b.1
     } else {
-        0
+        a.0.saturating_sub(b.1)
     }
 }
 
