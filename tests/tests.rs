@@ -1,4 +1,13 @@
 //! One integration-test binary (ripgrep's `autotests = false`): each module is one feature.
 
+// Running the real binary, temp trees, framed diffs.
+mod util;
+
+// `vigie check`: located errors, exit codes, shipped and example configs.
+mod cli_check;
+// `vigie match`: table and JSON output, stdin and files, --count.
+mod cli_match;
+// source::fetch::Fetcher on loopback: conditional GET, statuses, byte cap, timeouts, redaction.
+mod fetch;
 // The compiled RuleSet against a brute-force reference evaluator on random texts and queries.
 mod matcher_props;

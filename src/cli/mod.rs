@@ -1,1 +1,123 @@
-//! placeholder
+//! The command line (SPEC §2): the clap `Cli`, and `run`, which hands each subcommand to its
+//! module. Each subcommand runs a prefix of the pipeline: `check` loads the config, `match`
+//! loads it and runs the matcher. `anyhow` is allowed here and in `main.rs` only; an invalid
+//! config or rule set is reported as [`Invalid`], which `main` maps to exit code 2.
+
+mod check;
+mod match_cmd;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{self, Config};
+
+/// vigie watches social networks, review sites and forums for posts that contain your watch
+/// terms, stores every hit in SQLite and alerts your community managers.
+#[derive(Debug, Parser)]
+#[command(name = "vigie", version, about, long_about = None, max_term_width = 100)]
+pub struct Cli {
+    /// Config file [default: $VIGIE_CONFIG, else /etc/vigie/vigie.toml, else ./vigie.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the config and every rule file, and run every rule's examples.
+    ///
+    /// Prints a summary (sources, rules, notifiers) and exits 0, or prints every error as
+    /// file:line:col and exits 2. Never touches the network or the database.
+    Check,
+    /// Dry-run the rules on TEXT, or on each line of stdin (plain text or a JSON post).
+    ///
+    /// Prints which rules match, with the matched words and their word positions.
+    Match(match_cmd::MatchArgs),
+}
+
+/// An invalid config, rule file or command-line value: exit code 2.
+#[derive(Debug)]
+pub struct Invalid(pub String);
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Invalid {}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let path = config_path(
+        cli.config.as_deref(),
+        |k| std::env::var(k).ok(),
+        |p| p.exists(),
+    );
+    match cli.command {
+        Command::Check => check::run(&path),
+        Command::Match(args) => match_cmd::run(&path, args),
+    }
+}
+
+/// `--config`, else `$VIGIE_CONFIG`, else `/etc/vigie/vigie.toml` if it exists, else
+/// `./vigie.toml`.
+pub fn config_path(
+    flag: Option<&Path>,
+    env: impl Fn(&str) -> Option<String>,
+    exists: impl Fn(&Path) -> bool,
+) -> PathBuf {
+    if let Some(p) = flag {
+        return p.to_path_buf();
+    }
+    if let Some(p) = env("VIGIE_CONFIG").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let etc = Path::new("/etc/vigie/vigie.toml");
+    if exists(etc) {
+        return etc.to_path_buf();
+    }
+    PathBuf::from("vigie.toml")
+}
+
+/// Loads the config, turning errors into an [`Invalid`] that lists every one of them.
+pub(crate) fn load(path: &Path) -> anyhow::Result<Config> {
+    config::load(path).map_err(|errors| {
+        let mut msg: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+        let n = errors.len();
+        msg.push(format!(
+            "vigie: {n} error{} in {}",
+            if n == 1 { "" } else { "s" },
+            path.display()
+        ));
+        anyhow::Error::new(Invalid(msg.join("\n")))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_path_precedence() {
+        let none = |_: &str| None;
+        let env = |_: &str| Some("/env/vigie.toml".to_string());
+        let flag = Path::new("/flag.toml");
+        assert_eq!(config_path(Some(flag), env, |_| true), flag);
+        assert_eq!(
+            config_path(None, env, |_| true),
+            Path::new("/env/vigie.toml")
+        );
+        assert_eq!(
+            config_path(None, none, |_| true),
+            Path::new("/etc/vigie/vigie.toml")
+        );
+        assert_eq!(config_path(None, none, |_| false), Path::new("vigie.toml"));
+    }
+}

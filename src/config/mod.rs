@@ -1,16 +1,20 @@
 //! The validated configuration: `Config` and `load(path)`.
 //!
-//! Loading is two steps (ARCHITECTURE "raw, then validated"): `raw` deserialises the TOML exactly
-//! as written, with spans; `validate` turns it into the typed specs below and collects *every*
-//! error as `file:line:col: message`. Rule files are read by `rules`. Nothing here touches the
-//! network or the database, and secrets stay unresolved references until the pipeline is built.
+//! Loading is two steps (ARCHITECTURE "raw, then validated"): `raw` reads the TOML with spans;
+//! `validate` (main file) and `rules` (rule files) turn it into the typed specs below and
+//! collect *every* error as `file:line:col: message`. Nothing here touches the network or the
+//! database, and secrets stay unresolved references (`secret`) until the pipeline is built.
 
 pub mod duration;
+pub mod kinds;
+pub mod raw;
 pub mod rules;
 pub mod secret;
+pub mod validate;
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 pub use rules::{AlertSpec, Origin, RuleSpec};
 
@@ -51,3 +55,155 @@ impl fmt::Display for ConfigError {
 }
 
 impl std::error::Error for ConfigError {}
+
+/// `[daemon]`.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    /// The SQLite file (default `$STATE_DIRECTORY/vigie.db`, else `vigie.db` beside the config).
+    pub database: PathBuf,
+    /// Rule file globs, relative to the config's folder.
+    pub rules: Vec<String>,
+    /// The HTTP User-Agent.
+    pub user_agent: String,
+    /// `host:port` for /health and /metrics.
+    pub listen: Option<String>,
+    /// How long posts and hits are kept.
+    pub retention: Option<Duration>,
+    /// How long a source may fail before a `source` alert.
+    pub source_alert_after: Duration,
+    /// Notifiers for `source` alerts.
+    pub admin_notify: Vec<String>,
+    /// `admin_notify` names with where each was written (byte offsets).
+    pub admin_notify_at: Vec<(String, usize)>,
+    /// Polls running at once.
+    pub max_concurrent_polls: usize,
+}
+
+/// One `[[source]]`.
+#[derive(Debug, Clone)]
+pub struct SourceSpec {
+    /// Unique name.
+    pub name: String,
+    /// Poll interval.
+    pub every: Duration,
+    /// Body cap per poll.
+    pub max_bytes: u64,
+    /// Kind and kind-specific settings.
+    pub kind: SourceKind,
+    /// Byte offset of the table in the config file.
+    pub at: usize,
+}
+
+/// A source kind with its settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceKind {
+    /// RSS, Atom or JSON Feed.
+    Rss {
+        /// The feed URL.
+        url: String,
+    },
+    /// A local file of JSON posts, followed as it grows.
+    Jsonl {
+        /// The file, resolved against the config's folder.
+        path: PathBuf,
+    },
+    /// A kind that the config accepts and validates but this build cannot poll yet.
+    Planned(&'static str),
+}
+
+impl SourceKind {
+    /// The kind as written in the config.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SourceKind::Rss { .. } => "rss",
+            SourceKind::Jsonl { .. } => "jsonl",
+            SourceKind::Planned(name) => name,
+        }
+    }
+}
+
+/// One `[[notifier]]`.
+#[derive(Debug, Clone)]
+pub struct NotifierSpec {
+    /// Unique name.
+    pub name: String,
+    /// Kind and settings.
+    pub kind: NotifierKind,
+    /// Byte offset of the table in the config file.
+    pub at: usize,
+}
+
+/// A notifier kind with its settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifierKind {
+    /// Prints alerts to stdout.
+    Console,
+    /// A kind that the config accepts and validates but this build cannot deliver to yet.
+    Planned(&'static str),
+}
+
+impl NotifierKind {
+    /// The kind as written in the config.
+    pub fn name(&self) -> &'static str {
+        match self {
+            NotifierKind::Console => "console",
+            NotifierKind::Planned(name) => name,
+        }
+    }
+}
+
+/// The whole validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The main file.
+    pub path: PathBuf,
+    /// `[daemon]`.
+    pub daemon: DaemonConfig,
+    /// Sources, in file order.
+    pub sources: Vec<SourceSpec>,
+    /// Notifiers, in file order.
+    pub notifiers: Vec<NotifierSpec>,
+    /// Rules from every rule file, in file then table order.
+    pub rules: Vec<RuleSpec>,
+    /// The rule files found by the globs, sorted.
+    pub rule_files: Vec<PathBuf>,
+}
+
+/// Loads and validates `path` and its rule files, reading the process environment.
+pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
+    load_with_env(path, &|k| std::env::var(k).ok())
+}
+
+/// `load` with the environment as an argument.
+pub fn load_with_env(
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, Vec<ConfigError>> {
+    let whole = |message: String| ConfigError {
+        file: path.to_path_buf(),
+        line: 0,
+        col: 0,
+        message,
+        detail: None,
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| vec![whole(format!("cannot read the config file: {e}"))])?;
+    let file = raw::File::new(path, text);
+    let doc = file.parse().map_err(|e| vec![e])?;
+    let mut errors = Vec::new();
+    let main = validate::main(&file, doc.get_ref(), env, &mut errors);
+    let (rules, rule_files) = rules::load(&file, &main, &mut errors);
+    if !errors.is_empty() {
+        // Whole-file errors (line 0) of a file come first, then by position.
+        errors.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
+        return Err(errors);
+    }
+    Ok(Config {
+        path: path.to_path_buf(),
+        daemon: main.daemon,
+        sources: main.sources,
+        notifiers: main.notifiers,
+        rules,
+        rule_files,
+    })
+}

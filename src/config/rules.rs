@@ -1,10 +1,20 @@
 //! Rule files: globs, `[defaults]`, `[[rule]]` → `RuleSpec` (SPEC §4).
+//!
+//! The globs of `[daemon] rules` are expanded against the config's folder and sorted; each file
+//! is read like the main file (`raw`), `[defaults]` fill what a rule leaves out, and queries and
+//! regexes are parsed here so that their errors point at the character inside the rule file.
+//! Running a rule's examples needs the compiled matcher, so it is `vigie check`'s job.
 
-use std::path::PathBuf;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use regex::Regex;
+use toml::de::DeTable;
 
+use super::raw::{array_of_tables, At, File, Reader};
+use super::validate::Main;
+use super::ConfigError;
 use crate::matcher::query::Query;
 
 /// Where something was written: file, 1-based line and column.
@@ -96,4 +106,312 @@ impl RuleSpec {
             origin: Origin::default(),
         })
     }
+}
+
+const RULE_KEYS: &[&str] = &[
+    "name",
+    "query",
+    "regex",
+    "sources",
+    "exclude_authors",
+    "alert",
+    "window",
+    "cooldown",
+    "notify",
+    "should_match",
+    "should_not_match",
+];
+const DEFAULT_KEYS: &[&str] = &[
+    "notify",
+    "window",
+    "cooldown",
+    "alert",
+    "sources",
+    "exclude_authors",
+];
+const ALERT_KEYS: &[&str] = &[
+    "each",
+    "min_followers",
+    "threshold",
+    "spike",
+    "min_count",
+    "p",
+    "baseline",
+    "learn",
+];
+
+/// What `[defaults]` and a rule may both say.
+#[derive(Default, Clone)]
+struct Shared {
+    notify: Option<Vec<At<String>>>,
+    window: Option<Duration>,
+    cooldown: Option<Duration>,
+    alert: Option<Option<AlertSpec>>,
+    sources: Option<Vec<String>>,
+    exclude_authors: Option<Vec<String>>,
+}
+
+fn shared(r: &mut Reader<'_, '_, '_>) -> Shared {
+    Shared {
+        notify: r.strings("notify"),
+        window: r.duration("window").map(|(d, _)| d),
+        cooldown: r.duration("cooldown").map(|(d, _)| d),
+        alert: r.table("alert").map(|(t, at)| alert(r, t, at)),
+        sources: r.strings("sources").map(|v| {
+            let mut out = Vec::new();
+            for (g, span) in v {
+                if let Err(e) = globset::Glob::new(&g) {
+                    r.error(span.start, format!("sources: invalid glob \"{g}\": {e}"));
+                }
+                out.push(g);
+            }
+            out
+        }),
+        exclude_authors: r
+            .strings("exclude_authors")
+            .map(|v| v.into_iter().map(|(s, _)| s).collect()),
+    }
+}
+
+fn alert(r: &mut Reader<'_, '_, '_>, t: &DeTable<'_>, at: usize) -> Option<AlertSpec> {
+    let file = r.file();
+    let mut a = Reader::new(file, t, at, r.errors);
+    let each = a.bool("each");
+    let min_followers = a.u64("min_followers").map(|(n, _)| n);
+    let threshold = a.u64("threshold");
+    let spike = a.f64("spike");
+    let min_count = a.u64("min_count").map_or(5, |(n, _)| n);
+    let p = a.f64("p").map_or(0.001, |(p, _)| p);
+    let baseline = a
+        .duration("baseline")
+        .map_or(Duration::from_secs(7 * 86_400), |(d, _)| d);
+    let learn = a
+        .duration("learn")
+        .map_or(Duration::from_secs(86_400), |(d, _)| d);
+    let kinds = [each.is_some(), threshold.is_some(), spike.is_some()];
+    if kinds.iter().filter(|k| **k).count() != 1 {
+        a.error(
+            at,
+            "alert needs exactly one of each = true, threshold = N, spike = X",
+        );
+    }
+    if let Some((x, span)) = &spike {
+        if *x <= 1.0 {
+            a.error(
+                span.start,
+                "\"spike\" must be greater than 1 (a ratio over the usual count)",
+            );
+        }
+    }
+    if !(0.0..1.0).contains(&p) || p == 0.0 {
+        a.error(at, "\"p\" must be between 0 and 1");
+    }
+    a.finish(ALERT_KEYS);
+    if let Some((true, _)) = each {
+        return Some(AlertSpec::Each { min_followers });
+    }
+    if let Some((count, _)) = threshold {
+        return Some(AlertSpec::Threshold { count });
+    }
+    spike.map(|(factor, _)| AlertSpec::Spike {
+        factor,
+        min_count,
+        p,
+        baseline,
+        learn,
+    })
+}
+
+/// The position, in the file, of the character at 1-based `column` of a string value written
+/// at `span`: exact for single-line strings without escapes, else the string's start.
+fn column_in_file(file: &File, span: &std::ops::Range<usize>, value: &str, column: usize) -> usize {
+    let raw = file.text.get(span.clone()).unwrap_or("");
+    let quote = raw.chars().next().unwrap_or('"');
+    if raw.len() == value.len() + 2
+        && raw[1..raw.len() - 1] == *value
+        && (quote == '\'' || quote == '"')
+    {
+        let offset: usize = value
+            .chars()
+            .take(column.saturating_sub(1))
+            .map(char::len_utf8)
+            .sum();
+        span.start + 1 + offset
+    } else {
+        span.start
+    }
+}
+
+fn origin(file: &File, at: usize) -> Origin {
+    let (line, col) = file.position(at);
+    Origin {
+        file: file.path.clone(),
+        line,
+        col,
+    }
+}
+
+/// Expands the rule globs and reads every rule file.
+pub fn load(
+    main_file: &File,
+    main: &Main,
+    errors: &mut Vec<ConfigError>,
+) -> (Vec<RuleSpec>, Vec<PathBuf>) {
+    let dir = main_file
+        .path
+        .parent()
+        .unwrap_or(Path::new("."))
+        .to_path_buf();
+    let mut files = Vec::new();
+    for pattern in &main.daemon.rules {
+        let full = dir.join(pattern);
+        let found: Vec<PathBuf> = match glob::glob(&full.to_string_lossy()) {
+            Ok(paths) => paths.flatten().collect(),
+            Err(e) => {
+                errors.push(main_file.error(0, format!("rules: invalid glob \"{pattern}\": {e}")));
+                continue;
+            }
+        };
+        if found.is_empty() {
+            errors.push(ConfigError {
+                file: main_file.path.clone(),
+                line: 0,
+                col: 0,
+                message: format!("rules: \"{pattern}\" matches no file"),
+                detail: None,
+            });
+        }
+        files.extend(found);
+    }
+    files.sort();
+    files.dedup();
+    let notifiers: HashSet<&str> = main.notifiers.iter().map(|n| n.name.as_str()).collect();
+    let mut rules: Vec<RuleSpec> = Vec::new();
+    let mut names: HashSet<String> = HashSet::new();
+    for path in &files {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(ConfigError {
+                    file: path.clone(),
+                    line: 0,
+                    col: 0,
+                    message: format!("cannot read the rule file: {e}"),
+                    detail: None,
+                });
+                continue;
+            }
+        };
+        let file = File::new(path, text);
+        let doc = match file.parse() {
+            Ok(d) => d,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        let doc = doc.get_ref();
+        let defaults_table = {
+            let mut top = Reader::new(&file, doc, 0, errors);
+            let t = top.table("defaults");
+            top.raw("rule");
+            top.finish(&["defaults", "rule"]);
+            t
+        };
+        let defaults = defaults_table.map_or_else(Shared::default, |(t, at)| {
+            let mut r = Reader::new(&file, t, at, errors);
+            let d = shared(&mut r);
+            r.finish(DEFAULT_KEYS);
+            d
+        });
+        for (t, at) in array_of_tables(&file, doc, "rule", errors) {
+            let mut r = Reader::new(&file, t, at, errors);
+            let name = r.required("name", "[[rule]]");
+            let query = r
+                .string("query")
+                .and_then(|(q, span)| match Query::parse(&q) {
+                    Ok(parsed) => Some(parsed),
+                    Err(e) => {
+                        let pos = column_in_file(&file, &span, &q, e.column);
+                        let mut err = file.error(pos, format!("query: {e}"));
+                        err.detail = Some(e.caret(&q));
+                        r.errors.push(err);
+                        None
+                    }
+                });
+            let regex: Vec<Regex> = r
+                .strings("regex")
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|(src, span)| match Regex::new(&src) {
+                    Ok(re) => Some(re),
+                    Err(e) => {
+                        let msg = e
+                            .to_string()
+                            .lines()
+                            .last()
+                            .unwrap_or("invalid")
+                            .trim()
+                            .to_string();
+                        r.error(span.start, format!("regex: {msg}"));
+                        None
+                    }
+                })
+                .collect();
+            if !r.has("query") && !r.has("regex") {
+                r.error(at, "a rule needs a query, a regex, or both");
+            }
+            let own = shared(&mut r);
+            let examples = |r: &mut Reader<'_, '_, '_>, key: &str| -> Vec<(String, Origin)> {
+                r.strings(key)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(s, span)| (s, origin(&file, span.start)))
+                    .collect()
+            };
+            let should_match = examples(&mut r, "should_match");
+            let should_not_match = examples(&mut r, "should_not_match");
+            let notify = own
+                .notify
+                .clone()
+                .or(defaults.notify.clone())
+                .unwrap_or_default();
+            for (n, span) in &notify {
+                if !notifiers.contains(n.as_str()) {
+                    r.error(span.start, format!("notify: no notifier named \"{n}\""));
+                }
+            }
+            if let Some((n, span)) = &name {
+                if !names.insert(n.clone()) {
+                    r.error(span.start, format!("duplicate rule name \"{n}\""));
+                }
+            }
+            r.finish(RULE_KEYS);
+            let Some((name, _)) = name else { continue };
+            rules.push(RuleSpec {
+                name,
+                query,
+                regex,
+                sources: own.sources.or(defaults.sources.clone()).unwrap_or_default(),
+                exclude_authors: own
+                    .exclude_authors
+                    .or(defaults.exclude_authors.clone())
+                    .unwrap_or_default(),
+                alert: own.alert.or(defaults.alert.clone()).flatten(),
+                window: own
+                    .window
+                    .or(defaults.window)
+                    .unwrap_or(Duration::from_secs(15 * 60)),
+                cooldown: own
+                    .cooldown
+                    .or(defaults.cooldown)
+                    .unwrap_or(Duration::from_secs(3600)),
+                notify: notify.into_iter().map(|(n, _)| n).collect(),
+                should_match,
+                should_not_match,
+                origin: origin(&file, at),
+            });
+        }
+    }
+    (rules, files)
 }

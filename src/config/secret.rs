@@ -1,1 +1,141 @@
-//! placeholder
+//! Secrets: a type that never prints, and references resolved only when the pipeline is built.
+//!
+//! A secret is written as `"${ENV_VAR}"`, as `<key>_file = "path"`, or (under systemd) as
+//! `credential = "name"`, read from `$CREDENTIALS_DIRECTORY/name`. Validation only records the
+//! reference; reading it is `resolve`'s job, with the environment as an argument, so `vigie
+//! check` does no I/O beyond the config files and a secret never reaches a log or an error.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// A secret value: `Debug` and `Display` print `<secret>`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+
+    /// The value, for the one place that must send it (an HTTP header, an SMTP login).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+/// Where a secret comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretRef {
+    /// Written in the file (allowed only for webhook URLs).
+    Literal(Secret),
+    /// `"${NAME}"`.
+    Env(String),
+    /// `<key>_file = "path"`, resolved against the config's folder.
+    File(PathBuf),
+    /// `credential = "name"`: `$CREDENTIALS_DIRECTORY/name`.
+    Credential(String),
+}
+
+/// A secret could not be read. The message names the reference, never the value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretError {
+    /// The environment variable is not set.
+    #[error("environment variable {0} is not set")]
+    MissingEnv(String),
+    /// The file cannot be read.
+    #[error("cannot read secret file {path}: {reason}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// No `$CREDENTIALS_DIRECTORY` (not started by systemd with `LoadCredential=`).
+    #[error("credential {0}: $CREDENTIALS_DIRECTORY is not set (LoadCredential= in the unit)")]
+    NoCredentials(String),
+}
+
+impl SecretRef {
+    /// Reads a value as written in the config: `"${VAR}"` is an environment reference.
+    pub fn from_value(value: &str) -> SecretRef {
+        match value.strip_prefix("${").and_then(|v| v.strip_suffix('}')) {
+            Some(name) if !name.is_empty() => SecretRef::Env(name.to_string()),
+            _ => SecretRef::Literal(Secret::new(value)),
+        }
+    }
+
+    /// Resolves the reference; `env` reads the environment.
+    pub fn resolve(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<Secret, SecretError> {
+        let read = |path: PathBuf| {
+            std::fs::read_to_string(&path)
+                .map(|s| Secret::new(s.strip_suffix('\n').unwrap_or(&s).to_string()))
+                .map_err(|e| SecretError::File {
+                    path,
+                    reason: e.kind().to_string(),
+                })
+        };
+        match self {
+            SecretRef::Literal(s) => Ok(s.clone()),
+            SecretRef::Env(name) => env(name)
+                .map(Secret::new)
+                .ok_or_else(|| SecretError::MissingEnv(name.clone())),
+            SecretRef::File(path) => read(path.clone()),
+            SecretRef::Credential(name) => match env("CREDENTIALS_DIRECTORY") {
+                Some(dir) => read(PathBuf::from(dir).join(name)),
+                None => Err(SecretError::NoCredentials(name.clone())),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("hunter2");
+        assert_eq!(format!("{s} {s:?}"), "<secret> <secret>");
+        let r = SecretRef::from_value("hunter2");
+        assert!(!format!("{r:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn resolves_env_file_and_credential() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("pw"), "s3cret\n").unwrap();
+        let d = dir.path().to_str().unwrap().to_string();
+        let env = move |k: &str| match k {
+            "SMTP_PASSWORD" => Some("from-env".to_string()),
+            "CREDENTIALS_DIRECTORY" => Some(d.clone()),
+            _ => None,
+        };
+        let get = |r: SecretRef| r.resolve(&env).map(|s| s.expose().to_string());
+        assert_eq!(
+            get(SecretRef::from_value("${SMTP_PASSWORD}")),
+            Ok("from-env".into())
+        );
+        assert_eq!(
+            get(SecretRef::File(dir.path().join("pw"))),
+            Ok("s3cret".into())
+        );
+        assert_eq!(get(SecretRef::Credential("pw".into())), Ok("s3cret".into()));
+        assert_eq!(
+            get(SecretRef::from_value("${NOPE}")),
+            Err(SecretError::MissingEnv("NOPE".into()))
+        );
+    }
+}

@@ -1,0 +1,207 @@
+//! `vigie match`: dry-run the rules on a text, on stdin lines or on a file of posts.
+//!
+//! Runs the `normalize` + `matcher` prefix of the pipeline and nothing else. A line is a JSON
+//! post (SPEC §7) when it starts with `{`, plain text otherwise; a line that looks like JSON but
+//! does not parse is reported on stderr and matched as plain text, so nothing is silently lost.
+//! Invalid UTF-8 is replaced, not fatal. `--count` prints how many posts each rule hits, like
+//! `grep -c`, and skips quoting the matches, so it can time the matcher on a large archive.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+
+use super::load;
+use crate::matcher::{Hit, RuleSet, Scratch};
+use crate::post::Post;
+
+/// Output format of `vigie match`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MatchFormat {
+    /// For people: each matching input, then each rule with its matched words.
+    Table,
+    /// JSON lines: one object per input line, `{"rules": [...], "matches": [...]}`.
+    Json,
+}
+
+/// Arguments of `vigie match`.
+#[derive(Debug, Args)]
+pub struct MatchArgs {
+    /// The text to match; without it, each line of stdin (or of --input) is one post.
+    pub text: Option<String>,
+    /// Read posts from FILE instead of stdin (one plain text or JSON post per line).
+    #[arg(long, value_name = "FILE", conflicts_with = "text")]
+    pub input: Option<PathBuf>,
+    /// Print only how many posts each rule hits (like `grep -c`).
+    #[arg(long)]
+    pub count: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    pub format: MatchFormat,
+}
+
+#[derive(Serialize)]
+struct JsonLine<'a> {
+    line: u64,
+    rules: Vec<&'a str>,
+    matches: Vec<JsonMatch<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonMatch<'a> {
+    rule: &'a str,
+    term: &'a str,
+    text: &'a str,
+    position: Option<u32>,
+    start: usize,
+    end: usize,
+}
+
+#[derive(Serialize)]
+struct JsonCount<'a> {
+    rule: &'a str,
+    count: u64,
+}
+
+/// Runs `vigie match`.
+pub fn run(config: &Path, args: MatchArgs) -> Result<()> {
+    let config = load(config)?;
+    let rules = RuleSet::compile(&config.rules).map_err(|e| super::Invalid(e.to_string()))?;
+    let stdout = io::stdout();
+    let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    if let Some(text) = &args.text {
+        let post = parse_line(text, 1);
+        let hits = rules.matches(&post);
+        match args.format {
+            MatchFormat::Json => write_json(&mut out, 1, &hits)?,
+            MatchFormat::Table if hits.is_empty() => writeln!(out, "no rule matches")?,
+            MatchFormat::Table => write_table(&mut out, None, &post.text, &hits)?,
+        }
+        return Ok(out.flush()?);
+    }
+    let reader: Box<dyn Read> = match &args.input {
+        Some(p) => Box::new(File::open(p).with_context(|| format!("cannot read {}", p.display()))?),
+        None => Box::new(io::stdin().lock()),
+    };
+    let mut reader = BufReader::with_capacity(1 << 20, reader);
+    let mut counts = vec![0u64; rules.len()];
+    let mut posts = 0u64;
+    let mut buf = Vec::new();
+    let mut scratch = Scratch::default();
+    let mut found = Vec::new();
+    loop {
+        buf.clear();
+        if reader
+            .read_until(b'\n', &mut buf)
+            .context("cannot read input")?
+            == 0
+        {
+            break;
+        }
+        posts += 1;
+        while matches!(buf.last(), Some(b'\n' | b'\r')) {
+            buf.pop();
+        }
+        let line = String::from_utf8_lossy(&buf);
+        let post = parse_line(&line, posts);
+        if args.count {
+            rules.matched_rules(&post, &mut scratch, &mut found);
+            for &r in &found {
+                counts[r] += 1;
+            }
+            continue;
+        }
+        let hits = rules.matches_with(&post, &mut scratch);
+        match args.format {
+            MatchFormat::Json => write_json(&mut out, posts, &hits)?,
+            MatchFormat::Table if hits.is_empty() => {}
+            MatchFormat::Table => write_table(&mut out, Some(posts), &post.text, &hits)?,
+        }
+    }
+    if args.count {
+        for (name, count) in rules.names().zip(&counts) {
+            match args.format {
+                MatchFormat::Json => {
+                    serde_json::to_writer(
+                        &mut out,
+                        &JsonCount {
+                            rule: name,
+                            count: *count,
+                        },
+                    )?;
+                    writeln!(out)?;
+                }
+                MatchFormat::Table => writeln!(out, "{count:>10}  {name}")?,
+            }
+        }
+        if args.format == MatchFormat::Table {
+            writeln!(out, "{posts:>10}  posts read")?;
+        }
+    }
+    Ok(out.flush()?)
+}
+
+/// A JSON post when the line starts with `{`, plain text otherwise.
+fn parse_line(line: &str, n: u64) -> Post {
+    if line.trim_start().starts_with('{') {
+        match serde_json::from_str::<Post>(line) {
+            Ok(post) => return post,
+            Err(e) => eprintln!("vigie: line {n}: not a JSON post ({e}); matched as plain text"),
+        }
+    }
+    Post::from_text(line)
+}
+
+fn write_json(out: &mut impl Write, line: u64, hits: &[Hit]) -> Result<()> {
+    let obj = JsonLine {
+        line,
+        rules: hits.iter().map(|h| &*h.rule).collect(),
+        matches: hits
+            .iter()
+            .flat_map(|h| {
+                h.matched.iter().map(|m| JsonMatch {
+                    rule: &h.rule,
+                    term: &m.term,
+                    text: &m.text,
+                    position: m.position,
+                    start: m.start,
+                    end: m.end,
+                })
+            })
+            .collect(),
+    };
+    serde_json::to_writer(&mut *out, &obj)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+fn write_table(out: &mut impl Write, line: Option<u64>, text: &str, hits: &[Hit]) -> Result<()> {
+    let text: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    match line {
+        Some(n) => writeln!(out, "{n}: {text}")?,
+        None => writeln!(out, "{text}")?,
+    }
+    let width = hits
+        .iter()
+        .map(|h| h.rule.chars().count())
+        .max()
+        .unwrap_or(0);
+    for h in hits {
+        let words: Vec<String> = h
+            .matched
+            .iter()
+            .map(|m| match m.position {
+                Some(p) => format!("{:?} ({}, word {p})", m.text, m.term),
+                None => format!("{:?} ({}, byte {})", m.text, m.term, m.start),
+            })
+            .collect();
+        writeln!(out, "    {:width$}  {}", h.rule, words.join(", "))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! Shared test helpers: run the real `vigie` binary, compare whole outputs with a framed diff.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub mod http;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The result of one `vigie` run.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `vigie ARGS` with `stdin`, from the repository root, without `VIGIE_CONFIG`.
+pub fn vigie(args: &[&str], stdin: &str) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("VIGIE_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn vigie");
+    let mut input = child.stdin.take().expect("stdin");
+    let data = stdin.as_bytes().to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = child.wait_with_output().expect("wait vigie");
+    writer.join().expect("stdin writer");
+    Run {
+        code: status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+    }
+}
+
+/// Writes `files` (relative path, contents) under a new temporary directory.
+pub fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (path, contents) in files {
+        let p = dir.path().join(path);
+        std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&p, contents).expect("write");
+    }
+    dir
+}
+
+/// A path as a `&str` for command lines.
+pub fn s(p: &Path) -> &str {
+    p.to_str().expect("utf-8 path")
+}
+
+/// Asserts two multi-line strings are equal, printing both framed when they are not.
+#[macro_export]
+macro_rules! eq_golden {
+    ($want:expr, $got:expr) => {{
+        let (want, got): (&str, &str) = (&$want, &$got);
+        if want != got {
+            let bar = "-".repeat(70);
+            panic!("\n{bar}\nexpected:\n{bar}\n{want}\n{bar}\ngot:\n{bar}\n{got}\n{bar}\n");
+        }
+    }};
+}
