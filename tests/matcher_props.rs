@@ -148,12 +148,11 @@ fn spans(q: &Q, toks: &[Tok]) -> Vec<(usize, usize)> {
             let mut out = vec![];
             for x in spans(a, toks) {
                 for y in spans(b, toks) {
+                    // Overlapping spans are 0 apart.
                     let d = if x.1 < y.0 {
                         y.0 - x.1
-                    } else if y.1 < x.0 {
-                        x.0 - y.1
                     } else {
-                        0
+                        x.0.saturating_sub(y.1)
                     };
                     if d <= *n as usize {
                         out.push((x.0.min(y.0), x.1.max(y.1)));
