@@ -17,3 +17,4 @@ pub mod matcher;
 pub mod normalize;
 pub mod post;
 pub mod source;
+pub mod store;

@@ -7,6 +7,10 @@ mod util;
 mod cli_check;
 // `vigie match`: table and JSON output, stdin and files, --count.
 mod cli_match;
+// The real daemon on jsonl: hits stored and read live, SIGTERM exit, SIGKILL without loss.
+mod daemon;
+// Starting, watching and killing the real daemon on a temp dir.
+mod daemon_util;
 // source::fetch::Fetcher on loopback: conditional GET, statuses, byte cap, timeouts, redaction.
 mod fetch;
 // The compiled RuleSet against a brute-force reference evaluator on random texts and queries.

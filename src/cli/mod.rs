@@ -4,7 +4,11 @@
 //! config or rule set is reported as [`Invalid`], which `main` maps to exit code 2.
 
 mod check;
+mod hits;
 mod match_cmd;
+pub mod output;
+mod preview;
+mod run;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -30,6 +34,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the daemon in the foreground: poll sources, match, store hits. Logs go to stderr.
+    Run(run::RunArgs),
     /// Validate the config and every rule file, and run every rule's examples.
     ///
     /// Prints a summary (sources, rules, notifiers) and exits 0, or prints every error as
@@ -39,6 +45,12 @@ pub enum Command {
     ///
     /// Prints which rules match, with the matched words and their word positions.
     Match(match_cmd::MatchArgs),
+    /// Fetch one source once and print its posts with the rules they hit; stores nothing.
+    Preview(preview::PreviewArgs),
+    /// List stored hits, newest first.
+    Hits(hits::HitsArgs),
+    /// One row per source: last poll, status, last error, items seen, hits, next poll.
+    Sources(hits::SourcesArgs),
 }
 
 /// An invalid config, rule file or command-line value: exit code 2.
@@ -63,6 +75,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Check => check::run(&path),
         Command::Match(args) => match_cmd::run(&path, args),
+        Command::Run(args) => run::run(&path, args),
+        Command::Preview(args) => preview::run(&path, args),
+        Command::Hits(args) => hits::run_hits(&path, args),
+        Command::Sources(args) => hits::run_sources(&path, args),
     }
 }
 

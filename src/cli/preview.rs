@@ -1,0 +1,94 @@
+//! `vigie preview SOURCE`: fetch one source once, show its posts and the rules they hit.
+//!
+//! Runs the source → normalise → match prefix of the pipeline and nothing else: no database,
+//! no alert.
+
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use serde_json::{json, Value};
+
+use super::output::{self, Format};
+use super::{load, Invalid};
+use crate::daemon::Pipeline;
+use crate::source::fetch::{FetchOptions, Fetcher};
+use crate::source::Cursor;
+
+/// Arguments of `vigie preview`.
+#[derive(Debug, Args)]
+pub struct PreviewArgs {
+    /// The source's name in the config.
+    pub source: String,
+    /// Output format [default: table on a terminal, json otherwise].
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+}
+
+/// Runs `vigie preview`.
+pub fn run(config: &Path, args: PreviewArgs) -> Result<()> {
+    let config = load(config)?;
+    let Some(index) = config.sources.iter().position(|s| s.name == args.source) else {
+        let names: Vec<&str> = config.sources.iter().map(|s| s.name.as_str()).collect();
+        return Err(Invalid(format!(
+            "vigie: no source named \"{}\" (sources: {})",
+            args.source,
+            names.join(", ")
+        ))
+        .into());
+    };
+    let pipeline = Pipeline::build(&config)?;
+    let fetcher = Fetcher::new(FetchOptions {
+        user_agent: config.daemon.user_agent.clone(),
+        ..FetchOptions::default()
+    })?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the runtime")?;
+    let entry = &pipeline.sources[index];
+    let page = runtime
+        .block_on(entry.source.poll(&fetcher, &Cursor::default()))
+        .with_context(|| format!("source \"{}\"", entry.name))?;
+    let format = Format::or_default(args.format);
+    let mut rows = Vec::new();
+    for mut post in page.posts {
+        post.source = Some(entry.name.clone());
+        let rules: Vec<String> = pipeline
+            .rules
+            .matches(&post)
+            .iter()
+            .map(|h| h.rule.to_string())
+            .collect();
+        rows.push(if format == Format::Table {
+            vec![
+                json!(post.created_at),
+                json!(post.author),
+                json!(rules.join(", ")),
+                json!(post.text),
+            ]
+        } else {
+            let mut obj = serde_json::to_value(&post)?;
+            obj["rules"] = json!(rules);
+            vec![obj]
+        });
+    }
+    let mut out = BufWriter::new(io::stdout().lock());
+    if format == Format::Table {
+        output::write(
+            &mut out,
+            format,
+            &["created_at", "author", "rules", "text"],
+            &rows,
+        )?;
+    } else {
+        for row in &rows {
+            if let Some(Value::Object(obj)) = row.first() {
+                serde_json::to_writer(&mut out, obj)?;
+                writeln!(out)?;
+            }
+        }
+    }
+    Ok(out.flush()?)
+}

@@ -1,0 +1,77 @@
+//! The schema, as an append-only list of migrations, applied at start (`PRAGMA user_version`).
+//!
+//! Each step runs in its own transaction with the version bump, so a crash mid-migration
+//! leaves the database at the previous version. Never edit a shipped step: add a new one.
+//! The views `hits_v` and `sources_v` are the stable interface for ops (SPEC §6); the tables
+//! behind them may change.
+
+use rusqlite::Connection;
+
+/// Migration steps; step `i` brings the database to version `i + 1`.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: sources, posts, hits, full-text search, the ops views.
+    r#"
+    CREATE TABLE sources (
+        name          TEXT PRIMARY KEY,
+        kind          TEXT NOT NULL,
+        etag          TEXT,
+        last_modified TEXT,
+        cursor        TEXT,
+        last_poll_at  TEXT,
+        last_status   TEXT,
+        last_error    TEXT,
+        failures      INTEGER NOT NULL DEFAULT 0,
+        next_poll_at  TEXT,
+        items_seen    INTEGER NOT NULL DEFAULT 0,
+        hits          INTEGER NOT NULL DEFAULT 0,
+        created_at    TEXT NOT NULL
+    );
+    CREATE TABLE posts (
+        id         INTEGER PRIMARY KEY,
+        source     TEXT NOT NULL,
+        source_id  TEXT NOT NULL,
+        url        TEXT,
+        author     TEXT,
+        text       TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        fetched_at TEXT NOT NULL,
+        lang       TEXT,
+        followers  INTEGER,
+        UNIQUE (source, source_id)
+    );
+    CREATE INDEX posts_created_at ON posts (created_at);
+    CREATE TABLE hits (
+        id         INTEGER PRIMARY KEY,
+        post_id    INTEGER NOT NULL REFERENCES posts (id) ON DELETE CASCADE,
+        rule       TEXT NOT NULL,
+        matched    TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (post_id, rule)
+    );
+    CREATE INDEX hits_rule_created_at ON hits (rule, created_at);
+    CREATE INDEX hits_created_at ON hits (created_at);
+    CREATE VIRTUAL TABLE posts_fts USING fts5 (
+        text_folded, content = '', contentless_delete = 1, tokenize = 'unicode61'
+    );
+    CREATE VIEW hits_v AS
+        SELECT h.id AS hit_id, h.rule, p.source, p.source_id AS post_id, p.url, p.author,
+               p.text, p.created_at, p.fetched_at, h.matched
+        FROM hits h JOIN posts p ON p.id = h.post_id;
+    CREATE VIEW sources_v AS
+        SELECT name AS source, kind, last_poll_at, last_status, last_error, items_seen, hits,
+               next_poll_at, failures
+        FROM sources;
+    "#,
+];
+
+/// Applies every step the database has not seen yet.
+pub fn apply(conn: &mut Connection) -> rusqlite::Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,90 @@
+//! The SQLite store: one file in WAL mode, opened read-write by the daemon's writer and
+//! read-only by the CLI.
+//!
+//! `migrations` owns the schema, `write` the single transaction per poll batch (where every
+//! dedup constraint is used), `query` the read-only builders behind `vigie hits` and
+//! `vigie sources`. Times are stored as RFC 3339 UTC text of fixed width
+//! (`2026-11-22T09:14:00Z`), so `sqlite3` users can read and compare them as strings.
+
+pub mod migrations;
+pub mod query;
+pub mod write;
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OpenFlags};
+
+pub use query::{HitQuery, HitRow, SourceRow};
+pub use write::{CommitStats, PollOutcome, PollResult, SourceState};
+
+/// A store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database file does not exist (the CLI says to start the daemon first).
+    #[error("database {0} does not exist yet: start the daemon (vigie run) first")]
+    Missing(String),
+    /// SQLite said no.
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored value could not be read back.
+    #[error("database: {0}")]
+    Corrupt(String),
+}
+
+/// An open database.
+pub struct Store {
+    conn: Connection,
+}
+
+/// How long a connection waits for a lock before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Store {
+    /// Opens (creating if needed) the database read-write and applies migrations.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Corrupt(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let mut conn = Connection::open(path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        migrations::apply(&mut conn)?;
+        Ok(Store { conn })
+    }
+
+    /// Opens an existing database read-only: never blocks the daemon (WAL readers don't).
+    pub fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing(path.display().to_string()));
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        Ok(Store { conn })
+    }
+
+    /// The underlying connection, for tests and ad-hoc reads.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// Formats a time as stored: RFC 3339 UTC, seconds, `Z`.
+pub fn fmt_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// Parses a stored or given RFC 3339 time (any offset) into UTC.
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}

@@ -1,0 +1,236 @@
+//! Read-only queries behind `vigie hits` and `vigie sources`.
+//!
+//! Filters are assembled by a small builder (miniflux's `EntryQueryBuilder`): each condition
+//! adds a SQL fragment with `?` placeholders and its bound value, so user input is never SQL
+//! text. `--search` goes through FTS5 with the user's words folded like post text and each one
+//! quoted, so it is never FTS syntax either.
+
+use chrono::{DateTime, Utc};
+use rusqlite::types::Value;
+use serde::Serialize;
+
+use super::{fmt_time, parse_time, Store, StoreError};
+use crate::config::duration::parse_duration;
+use crate::normalize;
+
+/// Filters of `vigie hits`.
+#[derive(Debug, Clone, Default)]
+pub struct HitQuery {
+    /// Posts created at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Posts created before.
+    pub until: Option<DateTime<Utc>>,
+    /// Rule name (a glob when it contains `*`, `?` or `[`).
+    pub rule: Option<String>,
+    /// Source name (a glob when it contains `*`, `?` or `[`).
+    pub source: Option<String>,
+    /// Author, case-insensitive, leading `@` optional.
+    pub author: Option<String>,
+    /// Free text, accent- and case-insensitive, every word must occur.
+    pub search: Option<String>,
+    /// Most rows returned.
+    pub limit: Option<u64>,
+}
+
+/// One row of `hits_v`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HitRow {
+    /// Hit id.
+    pub hit_id: i64,
+    /// Rule name.
+    pub rule: String,
+    /// Source name.
+    pub source: String,
+    /// The source's own post id.
+    pub post_id: String,
+    /// Link to the post.
+    pub url: Option<String>,
+    /// Author.
+    pub author: Option<String>,
+    /// Post text.
+    pub text: String,
+    /// Post creation time (RFC 3339 UTC).
+    pub created_at: String,
+    /// Fetch time.
+    pub fetched_at: String,
+    /// Matched words (JSON array).
+    pub matched: String,
+}
+
+/// One row of `sources_v`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SourceRow {
+    /// Source name.
+    pub source: String,
+    /// Kind.
+    pub kind: String,
+    /// Last poll time.
+    pub last_poll_at: Option<String>,
+    /// `ok`, `not_modified` or `error`.
+    pub last_status: Option<String>,
+    /// The last error, when the last poll failed.
+    pub last_error: Option<String>,
+    /// Posts stored.
+    pub items_seen: i64,
+    /// Hits stored.
+    pub hits: i64,
+    /// Next poll time.
+    pub next_poll_at: Option<String>,
+}
+
+/// Parses `--since` / `--until`: a duration ago (`90s`, `15m`, `2h`, `7d`) or RFC 3339.
+pub fn parse_time_arg(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    if let Some(t) = parse_time(s) {
+        return Ok(t);
+    }
+    let d = parse_duration(s).map_err(|_| {
+        format!("invalid time \"{s}\": expected a duration ago (90s, 15m, 2h, 7d) or an RFC 3339 time (2026-11-22T10:00:00Z)")
+    })?;
+    let d = chrono::Duration::from_std(d).map_err(|e| e.to_string())?;
+    Ok(now - d)
+}
+
+fn is_glob(s: &str) -> bool {
+    s.contains(['*', '?', '['])
+}
+
+/// The FTS5 query for free text: every folded word, quoted; `None` when there is no word.
+pub fn fts_query(text: &str) -> Option<String> {
+    let words: Vec<String> = normalize::words(text)
+        .into_iter()
+        .map(|w| format!("\"{}\"", w.text.replace('"', "\"\"")))
+        .collect();
+    (!words.is_empty()).then(|| words.join(" "))
+}
+
+impl Store {
+    /// Hits matching `q`, newest first.
+    pub fn hits(&self, q: &HitQuery) -> Result<Vec<HitRow>, StoreError> {
+        let mut sql = String::from(
+            "SELECT h.id, h.rule, p.source, p.source_id, p.url, p.author, p.text, p.created_at,
+                    p.fetched_at, h.matched
+             FROM hits h JOIN posts p ON p.id = h.post_id WHERE 1 = 1",
+        );
+        let mut args: Vec<Value> = Vec::new();
+        let mut cond = |sql_part: &str, v: Value| {
+            sql.push_str(sql_part);
+            args.push(v);
+        };
+        if let Some(t) = q.since {
+            cond(" AND h.created_at >= ?", Value::Text(fmt_time(t)));
+        }
+        if let Some(t) = q.until {
+            cond(" AND h.created_at < ?", Value::Text(fmt_time(t)));
+        }
+        if let Some(r) = &q.rule {
+            let op = if is_glob(r) {
+                " AND h.rule GLOB ?"
+            } else {
+                " AND h.rule = ?"
+            };
+            cond(op, Value::Text(r.clone()));
+        }
+        if let Some(s) = &q.source {
+            let op = if is_glob(s) {
+                " AND p.source GLOB ?"
+            } else {
+                " AND p.source = ?"
+            };
+            cond(op, Value::Text(s.clone()));
+        }
+        if let Some(a) = &q.author {
+            cond(
+                " AND lower(ltrim(p.author, '@')) = ?",
+                Value::Text(a.trim().trim_start_matches('@').to_lowercase()),
+            );
+        }
+        if let Some(s) = &q.search {
+            match fts_query(s) {
+                Some(fts) => cond(
+                    " AND p.id IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)",
+                    Value::Text(fts),
+                ),
+                None => return Ok(Vec::new()),
+            }
+        }
+        if let Some(n) = q.limit {
+            cond(
+                " ORDER BY h.created_at DESC, h.id DESC LIMIT ?",
+                Value::Integer(n.min(i64::MAX as u64) as i64),
+            );
+        } else {
+            sql.push_str(" ORDER BY h.created_at DESC, h.id DESC");
+        }
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+            Ok(HitRow {
+                hit_id: r.get(0)?,
+                rule: r.get(1)?,
+                source: r.get(2)?,
+                post_id: r.get(3)?,
+                url: r.get(4)?,
+                author: r.get(5)?,
+                text: r.get(6)?,
+                created_at: r.get(7)?,
+                fetched_at: r.get(8)?,
+                matched: r.get(9)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every source, by name.
+    pub fn sources(&self) -> Result<Vec<SourceRow>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT source, kind, last_poll_at, last_status, last_error, items_seen, hits, next_poll_at
+             FROM sources_v ORDER BY source",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(SourceRow {
+                source: r.get(0)?,
+                kind: r.get(1)?,
+                last_poll_at: r.get(2)?,
+                last_status: r.get(3)?,
+                last_error: r.get(4)?,
+                items_seen: r.get(5)?,
+                hits: r.get(6)?,
+                next_poll_at: r.get(7)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_args() {
+        let now = parse_time("2026-11-22T12:00:00Z").unwrap();
+        let cases = [
+            ("2h", "2026-11-22T10:00:00Z"),
+            ("90s", "2026-11-22T11:58:30Z"),
+            ("7d", "2026-11-15T12:00:00Z"),
+            ("2026-11-22T10:00:00Z", "2026-11-22T10:00:00Z"),
+            ("2026-11-22T11:00:00+01:00", "2026-11-22T10:00:00Z"),
+        ];
+        for (arg, want) in cases {
+            assert_eq!(fmt_time(parse_time_arg(arg, now).unwrap()), want, "{arg}");
+        }
+        assert!(parse_time_arg("yesterday", now).is_err());
+    }
+
+    #[test]
+    fn fts_queries_are_quoted_folded_words() {
+        assert_eq!(
+            fts_query("Objet CASSÉ").as_deref(),
+            Some("\"objet\" \"casse\"")
+        );
+        assert_eq!(
+            fts_query("NEAR(\"a\" OR *").as_deref(),
+            Some("\"near\" \"a\" \"or\"")
+        );
+        assert_eq!(fts_query("!!! *"), None);
+    }
+}

@@ -1,0 +1,265 @@
+//! The single write path: one transaction per batch of poll results.
+//!
+//! For each result, in one transaction with the others of its batch: every post is inserted
+//! with `INSERT OR IGNORE` on `UNIQUE(source, source_id)`, and only a post that was really
+//! inserted gets its hits and its full-text row, so a re-poll or a restart never adds a hit.
+//! The source's row (cursor, validators, status, failures, next poll) is written in the same
+//! transaction, so a crash can never leave a cursor ahead of the posts it covers. Deciding
+//! what to poll and when is the scheduler's job; matching is the matcher's.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+
+use super::{fmt_time, parse_time, Store, StoreError};
+use crate::matcher::Hit;
+use crate::normalize;
+use crate::post::Post;
+use crate::source::Cursor;
+
+/// What one poll of one source produced.
+#[derive(Debug, Clone)]
+pub struct PollResult {
+    /// The source's name.
+    pub source: String,
+    /// Its kind (`rss`, `jsonl`…).
+    pub kind: String,
+    /// When the poll started.
+    pub polled_at: DateTime<Utc>,
+    /// Posts and cursor, or the error.
+    pub outcome: PollOutcome,
+    /// When the scheduler will poll it again.
+    pub next_poll_at: DateTime<Utc>,
+    /// Failures in a row, this poll included (0 after a success).
+    pub failures: u32,
+}
+
+/// A poll's outcome.
+#[derive(Debug, Clone)]
+pub enum PollOutcome {
+    /// The poll worked: posts (each with the rules it hit) and the cursor to resume from.
+    Page {
+        /// Posts with their hits.
+        posts: Vec<(Post, Vec<Hit>)>,
+        /// The new cursor.
+        cursor: Cursor,
+        /// The server said nothing changed (304).
+        not_modified: bool,
+    },
+    /// The poll failed; the cursor stays where it was.
+    Failed {
+        /// The error, already free of secrets.
+        error: String,
+    },
+}
+
+/// What a commit added.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CommitStats {
+    /// Posts not seen before.
+    pub new_posts: u64,
+    /// Hits of those posts.
+    pub new_hits: u64,
+}
+
+/// What the scheduler needs to resume a source after a restart.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SourceState {
+    /// The source's name.
+    pub name: String,
+    /// Its stored cursor.
+    pub cursor: Cursor,
+    /// Failures in a row.
+    pub failures: u32,
+    /// When it is due.
+    pub next_poll_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize)]
+struct MatchedJson<'a> {
+    term: &'a str,
+    text: &'a str,
+    position: Option<u32>,
+}
+
+/// A stable id for a post without one: FNV-1a of its URL and text.
+fn fallback_id(post: &Post) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in post
+        .url
+        .as_deref()
+        .unwrap_or("")
+        .bytes()
+        .chain([0])
+        .chain(post.text.bytes())
+    {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("h{h:016x}")
+}
+
+impl Store {
+    /// Commits one poll result.
+    pub fn commit(&mut self, r: &PollResult) -> Result<CommitStats, StoreError> {
+        Ok(self.commit_many(&[r])?.remove(0))
+    }
+
+    /// Commits several poll results in one transaction.
+    pub fn commit_many(&mut self, results: &[&PollResult]) -> Result<Vec<CommitStats>, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut out = Vec::with_capacity(results.len());
+        {
+            let mut insert_post = tx.prepare_cached(
+                "INSERT OR IGNORE INTO posts (source, source_id, url, author, text, created_at, fetched_at, lang, followers)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            let mut insert_fts =
+                tx.prepare_cached("INSERT INTO posts_fts (rowid, text_folded) VALUES (?1, ?2)")?;
+            let mut insert_hit = tx.prepare_cached(
+                "INSERT OR IGNORE INTO hits (post_id, rule, matched, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for r in results {
+                let polled = fmt_time(r.polled_at);
+                let mut stats = CommitStats::default();
+                if let PollOutcome::Page { posts, .. } = &r.outcome {
+                    for (post, hits) in posts {
+                        let id = post.id.clone().unwrap_or_else(|| fallback_id(post));
+                        let created = post
+                            .created_at
+                            .as_deref()
+                            .and_then(parse_time)
+                            .map_or_else(|| polled.clone(), fmt_time);
+                        let inserted = insert_post.execute(params![
+                            r.source,
+                            id,
+                            post.url,
+                            post.author,
+                            post.text,
+                            created,
+                            polled,
+                            post.lang,
+                            post.followers.map(|f| f.min(i64::MAX as u64) as i64),
+                        ])?;
+                        if inserted == 0 {
+                            continue;
+                        }
+                        let rowid = tx.last_insert_rowid();
+                        stats.new_posts += 1;
+                        insert_fts.execute(params![rowid, normalize::folded(&post.text)])?;
+                        for hit in hits {
+                            let matched: Vec<MatchedJson<'_>> = hit
+                                .matched
+                                .iter()
+                                .map(|m| MatchedJson {
+                                    term: &m.term,
+                                    text: &m.text,
+                                    position: m.position,
+                                })
+                                .collect();
+                            let json = serde_json::to_string(&matched)
+                                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                            stats.new_hits += insert_hit
+                                .execute(params![rowid, &*hit.rule, json, created])?
+                                as u64;
+                        }
+                    }
+                }
+                write_source(&tx, r, &polled, stats)?;
+                out.push(stats);
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Every source's saved state, for the scheduler to resume.
+    pub fn all_source_states(&self) -> Result<Vec<SourceState>, StoreError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT name, etag, last_modified, cursor, failures, next_poll_at FROM sources",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok(SourceState {
+                name: row.get(0)?,
+                cursor: Cursor {
+                    etag: row.get(1)?,
+                    last_modified: row.get(2)?,
+                    position: row.get(3)?,
+                },
+                failures: row.get::<_, i64>(4)?.clamp(0, u32::MAX as i64) as u32,
+                next_poll_at: row
+                    .get::<_, Option<String>>(5)?
+                    .as_deref()
+                    .and_then(parse_time),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// One source's saved state.
+    pub fn source_state(&self, name: &str) -> Result<Option<SourceState>, StoreError> {
+        Ok(self
+            .all_source_states()?
+            .into_iter()
+            .find(|s| s.name == name))
+    }
+
+    /// The number of stored hits (for tests and summaries).
+    pub fn hit_count(&self) -> Result<u64, StoreError> {
+        let n: Option<i64> = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM hits", [], |r| r.get(0))
+            .optional()?;
+        Ok(n.unwrap_or(0) as u64)
+    }
+}
+
+/// Upserts the source's row: the cursor moves only on a successful page.
+fn write_source(
+    tx: &rusqlite::Transaction<'_>,
+    r: &PollResult,
+    polled: &str,
+    stats: CommitStats,
+) -> Result<(), StoreError> {
+    let next = fmt_time(r.next_poll_at);
+    tx.prepare_cached(
+        "INSERT INTO sources (name, kind, created_at) VALUES (?1, ?2, ?3)
+         ON CONFLICT (name) DO UPDATE SET kind = excluded.kind",
+    )?
+    .execute(params![r.source, r.kind, polled])?;
+    match &r.outcome {
+        PollOutcome::Page {
+            cursor,
+            not_modified,
+            ..
+        } => {
+            let status = if *not_modified { "not_modified" } else { "ok" };
+            tx.prepare_cached(
+                "UPDATE sources SET etag = ?2, last_modified = ?3, cursor = ?4, last_poll_at = ?5,
+                   last_status = ?6, last_error = NULL, failures = 0, next_poll_at = ?7,
+                   items_seen = items_seen + ?8, hits = hits + ?9
+                 WHERE name = ?1",
+            )?
+            .execute(params![
+                r.source,
+                cursor.etag,
+                cursor.last_modified,
+                cursor.position,
+                polled,
+                status,
+                next,
+                stats.new_posts as i64,
+                stats.new_hits as i64,
+            ])?;
+        }
+        PollOutcome::Failed { error } => {
+            tx.prepare_cached(
+                "UPDATE sources SET last_poll_at = ?2, last_status = 'error', last_error = ?3,
+                   failures = ?4, next_poll_at = ?5
+                 WHERE name = ?1",
+            )?
+            .execute(params![r.source, polled, error, r.failures, next])?;
+        }
+    }
+    Ok(())
+}
