@@ -42,9 +42,8 @@ impl Source for JsonlSource {
 impl JsonlSource {
     fn read(&self, cursor: &Cursor) -> Result<Page, SourceError> {
         let shown = self.path.display();
-        let mut file = std::fs::File::open(&self.path).map_err(|e| {
-            SourceError::Transient(format!("cannot open {shown}: {}", e.kind()))
-        })?;
+        let mut file = std::fs::File::open(&self.path)
+            .map_err(|e| SourceError::Transient(format!("cannot open {shown}: {}", e.kind())))?;
         let len = file
             .metadata()
             .map_err(|e| SourceError::Transient(format!("cannot stat {shown}: {}", e.kind())))?
@@ -130,14 +129,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("p.jsonl");
         std::fs::write(&path, "{\"id\":\"1\",\"text\":\"a\"}\n{\"id\":\"2\",\"te").unwrap();
-        let src = JsonlSource { name: "d".into(), path: path.clone(), max_bytes: 1 << 20 };
+        let src = JsonlSource {
+            name: "d".into(),
+            path: path.clone(),
+            max_bytes: 1 << 20,
+        };
         let fetch = Fetcher::new(Default::default()).unwrap();
         let p1 = src.poll(&fetch, &Cursor::default()).await.unwrap();
         assert_eq!(p1.posts.len(), 1);
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         std::io::Write::write_all(&mut f, b"xt\":\"b\"}\n").unwrap();
         let p2 = src.poll(&fetch, &p1.cursor).await.unwrap();
-        assert_eq!(p2.posts.iter().map(|p| p.id.clone().unwrap()).collect::<Vec<_>>(), ["2"]);
+        assert_eq!(
+            p2.posts
+                .iter()
+                .map(|p| p.id.clone().unwrap())
+                .collect::<Vec<_>>(),
+            ["2"]
+        );
         let p3 = src.poll(&fetch, &p2.cursor).await.unwrap();
         assert!(p3.posts.is_empty());
         // Truncated or replaced: start over.
@@ -148,8 +160,21 @@ mod tests {
 
     #[tokio::test]
     async fn missing_file_is_a_transient_error() {
-        let src = JsonlSource { name: "d".into(), path: "/nonexistent/p.jsonl".into(), max_bytes: 10 };
-        let e = src.poll(&Fetcher::new(Default::default()).unwrap(), &Cursor::default()).await.unwrap_err();
-        assert!(matches!(e, SourceError::Transient(ref m) if m.contains("cannot open")), "{e}");
+        let src = JsonlSource {
+            name: "d".into(),
+            path: "/nonexistent/p.jsonl".into(),
+            max_bytes: 10,
+        };
+        let e = src
+            .poll(
+                &Fetcher::new(Default::default()).unwrap(),
+                &Cursor::default(),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, SourceError::Transient(ref m) if m.contains("cannot open")),
+            "{e}"
+        );
     }
 }
