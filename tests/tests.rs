@@ -13,5 +13,7 @@ mod daemon;
 mod daemon_util;
 // source::fetch::Fetcher on loopback: conditional GET, statuses, byte cap, timeouts, redaction.
 mod fetch;
+// The rss parser: every feed format, repairs, clean errors, the feedparser corpus.
+mod rss;
 // The compiled RuleSet against a brute-force reference evaluator on random texts and queries.
 mod matcher_props;

@@ -8,6 +8,8 @@
 
 pub mod fetch;
 pub mod jsonl;
+pub mod rss;
+pub mod text;
 
 use std::time::Duration;
 
@@ -75,7 +77,11 @@ pub fn build(spec: &SourceSpec) -> Result<Box<dyn Source>, String> {
             path: path.clone(),
             max_bytes: spec.max_bytes,
         })),
-        SourceKind::Rss { .. } => Err("rss: being integrated".to_string()),
+        SourceKind::Rss { url } => Ok(Box::new(rss::RssSource {
+            name: spec.name.clone(),
+            url: url.clone(),
+            max_bytes: spec.max_bytes,
+        })),
         SourceKind::Planned(kind) => Err(format!(
             "source kind \"{kind}\" is accepted by the config but cannot be polled by this version yet"
         )),
