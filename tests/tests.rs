@@ -9,6 +9,8 @@ mod cli_check;
 mod cli_match;
 // The real daemon on jsonl: hits stored and read live, SIGTERM exit, SIGKILL without loss.
 mod daemon;
+// The real daemon on rss over loopback: conditional GET, 304, Retry-After, backoff, bad bodies.
+mod daemon_http;
 // Starting, watching and killing the real daemon on a temp dir.
 mod daemon_util;
 // source::fetch::Fetcher on loopback: conditional GET, statuses, byte cap, timeouts, redaction.

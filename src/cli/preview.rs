@@ -41,6 +41,7 @@ pub fn run(config: &Path, args: PreviewArgs) -> Result<()> {
     let pipeline = Pipeline::build(&config)?;
     let fetcher = Fetcher::new(FetchOptions {
         user_agent: config.daemon.user_agent.clone(),
+        timeout: config.daemon.http_timeout,
         ..FetchOptions::default()
     })?;
     let runtime = tokio::runtime::Builder::new_current_thread()

@@ -77,6 +77,8 @@ pub struct DaemonConfig {
     pub admin_notify_at: Vec<(String, usize)>,
     /// Polls running at once.
     pub max_concurrent_polls: usize,
+    /// Longest time one HTTP fetch may take, body included.
+    pub http_timeout: Duration,
 }
 
 /// One `[[source]]`.

@@ -135,6 +135,9 @@ fn daemon(
     let max_concurrent_polls = r
         .u64("max_concurrent_polls")
         .map_or(8, |(n, _)| n.max(1) as usize);
+    let http_timeout = r
+        .duration("http_timeout")
+        .map_or(Duration::from_secs(60), |(d, _)| d);
     r.finish(&[
         "database",
         "rules",
@@ -144,6 +147,7 @@ fn daemon(
         "source_alert_after",
         "admin_notify",
         "max_concurrent_polls",
+        "http_timeout",
     ]);
     DaemonConfig {
         database,
@@ -155,6 +159,7 @@ fn daemon(
         admin_notify: admin_notify_at.iter().map(|(s, _)| s.clone()).collect(),
         admin_notify_at,
         max_concurrent_polls,
+        http_timeout,
     }
 }
 

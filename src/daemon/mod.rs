@@ -89,6 +89,7 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
     let fetcher = Arc::new(
         Fetcher::new(FetchOptions {
             user_agent: config.daemon.user_agent.clone(),
+            timeout: config.daemon.http_timeout,
             ..FetchOptions::default()
         })
         .map_err(|e| DaemonError::Runtime(e.to_string()))?,
