@@ -5,6 +5,8 @@ mod util;
 
 // `vigie check`: located errors, exit codes, shipped and example configs.
 mod cli_check;
+// `vigie hits` / `vigie sources` on a known data set: filters, formats, no database yet.
+mod cli_query;
 // `vigie match`: table and JSON output, stdin and files, --count.
 mod cli_match;
 // The real daemon on jsonl: hits stored and read live, SIGTERM exit, SIGKILL without loss.

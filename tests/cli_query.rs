@@ -1,0 +1,296 @@
+//! `vigie hits` and `vigie sources` on a known data set: every filter, every format.
+
+use chrono::{DateTime, Utc};
+use vigie::config::RuleSpec;
+use vigie::matcher::RuleSet;
+use vigie::post::Post;
+use vigie::source::Cursor;
+use vigie::store::{PollOutcome, PollResult, Store};
+
+use crate::util::{s, tree, vigie};
+
+const CONFIG: &str = "[daemon]\ndatabase = \"vigie.db\"\nrules = [\"rules.toml\"]\n";
+const RULES: &str = "[[rule]]\nname = \"livraison\"\nquery = 'colis OR retard*'\n\n[[rule]]\nname = \"casse\"\nquery = '\"objet cassé\"'\n";
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .expect("time")
+        .with_timezone(&Utc)
+}
+
+/// Six posts over three hours, from two sources and three authors.
+fn dataset(dir: &std::path::Path) {
+    let rules = RuleSet::compile(&[
+        RuleSpec::with_query("livraison", "colis OR retard*").expect("rule"),
+        RuleSpec::with_query("casse", "\"objet cassé\"").expect("rule"),
+    ])
+    .expect("compile");
+    let posts = [
+        (
+            "forum",
+            "1",
+            "@Alice",
+            "Mon colis est en retard",
+            "2026-11-22T08:00:00Z",
+        ),
+        (
+            "forum",
+            "2",
+            "@bob",
+            "L'objet CASSÉ, colis ouvert",
+            "2026-11-22T08:30:00Z",
+        ),
+        (
+            "forum",
+            "3",
+            "carol",
+            "Réclamation : objet cassé",
+            "2026-11-22T09:00:00Z",
+        ),
+        (
+            "mastodon-fr",
+            "4",
+            "@alice",
+            "RETARD encore",
+            "2026-11-22T09:30:00Z",
+        ),
+        (
+            "mastodon-fr",
+            "5",
+            "@bob",
+            "rien à voir",
+            "2026-11-22T10:00:00Z",
+        ),
+        (
+            "mastodon-fr",
+            "6",
+            "@dave",
+            "colis perdu; réclamation envoyée",
+            "2026-11-22T10:30:00Z",
+        ),
+    ];
+    let mut store = Store::open(&dir.join("vigie.db")).expect("open");
+    for source in ["forum", "mastodon-fr"] {
+        let page: Vec<(Post, _)> = posts
+            .iter()
+            .filter(|p| p.0 == source)
+            .map(|&(src, id, author, text, at)| {
+                let post = Post {
+                    id: Some(id.into()),
+                    source: Some(src.into()),
+                    author: Some(author.into()),
+                    url: Some(format!("https://x.example/{id}")),
+                    created_at: Some(at.into()),
+                    ..Post::from_text(text)
+                };
+                let hits = rules.matches(&post);
+                (post, hits)
+            })
+            .collect();
+        store
+            .commit(&PollResult {
+                source: source.into(),
+                kind: "rss".into(),
+                polled_at: t("2026-11-22T11:00:00Z"),
+                outcome: PollOutcome::Page {
+                    posts: page,
+                    cursor: Cursor::default(),
+                    not_modified: false,
+                },
+                next_poll_at: t("2026-11-22T11:02:00Z"),
+                failures: 0,
+            })
+            .expect("commit");
+    }
+}
+
+/// `vigie hits ARGS --format json` → (post_id, rule) in output order.
+fn hits(dir: &std::path::Path, args: &[&str]) -> Vec<(String, String)> {
+    let cfg = dir.join("vigie.toml");
+    let mut all = vec!["hits", "--config", s(&cfg), "--format", "json"];
+    all.extend_from_slice(args);
+    let r = vigie(&all, "");
+    assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+    r.stdout
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json line");
+            (
+                v["post_id"].as_str().unwrap_or("").to_string(),
+                v["rule"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+    v.iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect()
+}
+
+#[test]
+fn hits_filters_on_a_known_data_set() {
+    let dir = tree(&[("vigie.toml", CONFIG), ("rules.toml", RULES)]);
+    dataset(dir.path());
+    let d = dir.path();
+    let all = pairs(&[
+        ("6", "livraison"),
+        ("4", "livraison"),
+        ("3", "casse"),
+        ("2", "casse"),
+        ("2", "livraison"),
+        ("1", "livraison"),
+    ]);
+    assert_eq!(hits(d, &[]), all, "newest first");
+    assert_eq!(hits(d, &["--limit", "2"]), all[..2].to_vec());
+    assert_eq!(
+        hits(d, &["--since", "2026-11-22T09:00:00Z"]),
+        all[..3].to_vec()
+    );
+    assert_eq!(
+        hits(d, &["--until", "2026-11-22T09:00:00Z"]),
+        all[3..].to_vec()
+    );
+    assert_eq!(
+        hits(
+            d,
+            &[
+                "--since",
+                "2026-11-22T08:30:00Z",
+                "--until",
+                "2026-11-22T09:30:00Z"
+            ]
+        ),
+        pairs(&[("3", "casse"), ("2", "casse"), ("2", "livraison")])
+    );
+    assert_eq!(
+        hits(d, &["--rule", "casse"]),
+        pairs(&[("3", "casse"), ("2", "casse")])
+    );
+    assert_eq!(
+        hits(d, &["--rule", "cas*"]),
+        pairs(&[("3", "casse"), ("2", "casse")])
+    );
+    assert_eq!(
+        hits(d, &["--source", "mastodon-fr"]),
+        pairs(&[("6", "livraison"), ("4", "livraison")])
+    );
+    assert_eq!(
+        hits(d, &["--source", "mastodon-*", "--rule", "casse"]),
+        vec![]
+    );
+    assert_eq!(
+        hits(d, &["--author", "alice"]),
+        pairs(&[("4", "livraison"), ("1", "livraison")])
+    );
+    assert_eq!(
+        hits(d, &["--author", "@ALICE"]),
+        pairs(&[("4", "livraison"), ("1", "livraison")])
+    );
+    // Full text: accent- and case-insensitive, every word must occur.
+    assert_eq!(
+        hits(d, &["--search", "RECLAMATION"]),
+        pairs(&[("6", "livraison"), ("3", "casse")])
+    );
+    assert_eq!(
+        hits(d, &["--search", "réclamation cassé"]),
+        pairs(&[("3", "casse")])
+    );
+    // Hostile search text is data, never syntax.
+    for hostile in [
+        "\"",
+        "*",
+        "OR",
+        "NEAR(",
+        "'; DROP TABLE hits; --",
+        "colis\" OR \"x",
+    ] {
+        let _ = hits(d, &["--search", hostile]);
+    }
+    assert_eq!(hits(d, &[]).len(), 6, "still there");
+}
+
+#[test]
+fn hits_and_sources_formats() {
+    let dir = tree(&[("vigie.toml", CONFIG), ("rules.toml", RULES)]);
+    dataset(dir.path());
+    let cfg = dir.path().join("vigie.toml");
+    let r = vigie(
+        &[
+            "hits",
+            "--config",
+            s(&cfg),
+            "--rule",
+            "casse",
+            "--format",
+            "csv",
+        ],
+        "",
+    );
+    let mut lines = r.stdout.lines();
+    assert_eq!(
+        lines.next(),
+        Some("hit_id,rule,source,post_id,url,author,text,created_at,fetched_at,matched")
+    );
+    let row = lines.next().expect("a csv row");
+    assert!(row.contains(",casse,forum,3,https://x.example/3,carol,Réclamation : objet cassé,2026-11-22T09:00:00Z,"), "{row}");
+    let r = vigie(
+        &[
+            "hits",
+            "--config",
+            s(&cfg),
+            "--author",
+            "bob",
+            "--format",
+            "table",
+        ],
+        "",
+    );
+    assert!(
+        r.stdout.starts_with("CREATED_AT            RULE"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("objet CASSÉ"), "{}", r.stdout);
+    let r = vigie(&["sources", "--config", s(&cfg), "--format", "csv"], "");
+    assert_eq!(
+        r.stdout,
+        "source,kind,last_poll_at,last_status,last_error,items_seen,hits,next_poll_at\n\
+         forum,rss,2026-11-22T11:00:00Z,ok,,3,4,2026-11-22T11:02:00Z\n\
+         mastodon-fr,rss,2026-11-22T11:00:00Z,ok,,3,2,2026-11-22T11:02:00Z\n"
+    );
+}
+
+#[test]
+fn query_commands_say_when_there_is_no_database_yet() {
+    let dir = tree(&[("vigie.toml", CONFIG), ("rules.toml", RULES)]);
+    let r = vigie(&["hits", "--config", s(&dir.path().join("vigie.toml"))], "");
+    assert_eq!(r.code, 1);
+    assert!(
+        r.stderr
+            .contains("does not exist yet: start the daemon (vigie run) first"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        !dir.path().join("vigie.db").exists(),
+        "a read-only command never creates the database"
+    );
+    let r = vigie(
+        &[
+            "hits",
+            "--config",
+            s(&dir.path().join("vigie.toml")),
+            "--since",
+            "yesterday",
+        ],
+        "",
+    );
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr.contains("invalid time \"yesterday\""),
+        "{}",
+        r.stderr
+    );
+}
