@@ -9,7 +9,9 @@ use rusqlite::Connection;
 
 /// Migration steps; step `i` brings the database to version `i + 1`.
 pub const MIGRATIONS: &[&str] = &[
-    // 1: sources, posts, hits, full-text search, the ops views.
+    // 1: sources, posts, hits, full-text search, the ops views. A post that hits no rule is
+    // recorded by id only (text NULL): enough for dedup and counts, and vigie keeps no text it
+    // has no use for.
     r#"
     CREATE TABLE sources (
         name          TEXT PRIMARY KEY,
@@ -32,26 +34,27 @@ pub const MIGRATIONS: &[&str] = &[
         source_id  TEXT NOT NULL,
         url        TEXT,
         author     TEXT,
-        text       TEXT NOT NULL,
+        text       TEXT,
         created_at TEXT NOT NULL,
         fetched_at TEXT NOT NULL,
         lang       TEXT,
         followers  INTEGER,
         UNIQUE (source, source_id)
     );
-    CREATE INDEX posts_created_at ON posts (created_at);
     CREATE TABLE hits (
         id         INTEGER PRIMARY KEY,
-        post_id    INTEGER NOT NULL REFERENCES posts (id) ON DELETE CASCADE,
+        post_id    INTEGER NOT NULL REFERENCES posts (id),
         rule       TEXT NOT NULL,
         matched    TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        UNIQUE (post_id, rule)
+        created_at TEXT NOT NULL
     );
     CREATE INDEX hits_rule_created_at ON hits (rule, created_at);
     CREATE INDEX hits_created_at ON hits (created_at);
+    -- Full-text search over the folded text of posts that hit a rule. `detail = none` keeps
+    -- only which posts hold a word: enough for "every word must occur", and inserts stay cheap.
     CREATE VIRTUAL TABLE posts_fts USING fts5 (
-        text_folded, content = '', contentless_delete = 1, tokenize = 'unicode61'
+        text_folded, content = '', contentless_delete = 1, detail = none,
+        tokenize = 'unicode61'
     );
     CREATE VIEW hits_v AS
         SELECT h.id AS hit_id, h.rule, p.source, p.source_id AS post_id, p.url, p.author,

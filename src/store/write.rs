@@ -82,6 +82,20 @@ struct MatchedJson<'a> {
     position: Option<u32>,
 }
 
+/// The `matched` column: a JSON array of `{term, text, position}`.
+fn matched_json(matched: &[crate::matcher::Match], out: &mut String) {
+    let items: Vec<MatchedJson<'_>> = matched
+        .iter()
+        .map(|m| MatchedJson {
+            term: &m.term,
+            text: &m.text,
+            position: m.position,
+        })
+        .collect();
+    // Serialising strings and numbers into a String cannot fail.
+    out.push_str(&serde_json::to_string(&items).unwrap_or_else(|_| "[]".into()));
+}
+
 /// A stable id for a post without one: FNV-1a of its URL and text.
 fn fallback_id(post: &Post) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -117,8 +131,9 @@ impl Store {
             let mut insert_fts =
                 tx.prepare_cached("INSERT INTO posts_fts (rowid, text_folded) VALUES (?1, ?2)")?;
             let mut insert_hit = tx.prepare_cached(
-                "INSERT OR IGNORE INTO hits (post_id, rule, matched, created_at) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO hits (post_id, rule, matched, created_at) VALUES (?1, ?2, ?3, ?4)",
             )?;
+            let mut json = String::new();
             for r in results {
                 let polled = fmt_time(r.polled_at);
                 let mut stats = CommitStats::default();
@@ -130,38 +145,34 @@ impl Store {
                             .as_deref()
                             .and_then(parse_time)
                             .map_or_else(|| polled.clone(), fmt_time);
+                        // Only posts that hit a rule keep their text and details.
+                        let keep = !hits.is_empty();
                         let inserted = insert_post.execute(params![
                             r.source,
                             id,
-                            post.url,
-                            post.author,
-                            post.text,
+                            keep.then_some(post.url.as_deref()).flatten(),
+                            keep.then_some(post.author.as_deref()).flatten(),
+                            keep.then_some(post.text.as_str()),
                             created,
                             polled,
-                            post.lang,
-                            post.followers.map(|f| f.min(i64::MAX as u64) as i64),
+                            keep.then_some(post.lang.as_deref()).flatten(),
+                            keep.then_some(post.followers.map(|f| f.min(i64::MAX as u64) as i64))
+                                .flatten(),
                         ])?;
                         if inserted == 0 {
                             continue;
                         }
-                        let rowid = tx.last_insert_rowid();
                         stats.new_posts += 1;
+                        if !keep {
+                            continue;
+                        }
+                        let rowid = tx.last_insert_rowid();
                         insert_fts.execute(params![rowid, normalize::folded(&post.text)])?;
                         for hit in hits {
-                            let matched: Vec<MatchedJson<'_>> = hit
-                                .matched
-                                .iter()
-                                .map(|m| MatchedJson {
-                                    term: &m.term,
-                                    text: &m.text,
-                                    position: m.position,
-                                })
-                                .collect();
-                            let json = serde_json::to_string(&matched)
-                                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                            stats.new_hits += insert_hit
-                                .execute(params![rowid, &*hit.rule, json, created])?
-                                as u64;
+                            json.clear();
+                            matched_json(&hit.matched, &mut json);
+                            insert_hit.execute(params![rowid, &*hit.rule, json, created])?;
+                            stats.new_hits += 1;
                         }
                     }
                 }
