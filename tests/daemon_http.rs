@@ -218,3 +218,76 @@ fn bad_responses_show_in_vigie_sources_and_the_daemon_keeps_running() {
     );
     assert!(t0.elapsed() < Duration::from_secs(40));
 }
+
+#[test]
+fn preview_fetches_once_shows_rules_and_stores_nothing() {
+    let server = TestServer::start();
+    server.script("/feed", [Reply::ok(feed())]);
+    let dir = crate::util::tree(&[
+        ("vigie.toml", &config(&[("forum", server.url("/feed"), "")])),
+        ("rules.toml", RULES),
+    ]);
+    let cfg = dir.path().join("vigie.toml");
+    let r = vigie(
+        &["preview", "forum", "--config", s(&cfg), "--format", "json"],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let posts: Vec<serde_json::Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(posts.len(), 2);
+    assert_eq!(posts[1]["id"], "forum-101");
+    assert_eq!(posts[1]["rules"], serde_json::json!(["colis"]));
+    assert_eq!(server.requests("/feed").len(), 1);
+    assert!(
+        !dir.path().join("vigie.db").exists(),
+        "preview stores nothing"
+    );
+    let r = vigie(&["preview", "nope", "--config", s(&cfg)], "");
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("no source named \"nope\" (sources: forum)"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn json_logs_are_one_object_per_line() {
+    let dir = crate::util::tree(&[
+        ("vigie.toml", "[daemon]\nrules = [\"rules.toml\"]\n[[source]]\nname = \"d\"\nkind = \"jsonl\"\npath = \"p.jsonl\"\nevery = \"1s\"\n"),
+        ("rules.toml", RULES),
+        ("p.jsonl", "{\"text\": \"colis\"}\n"),
+    ]);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["run", "--log-format", "json", "--config"])
+        .arg(dir.path().join("vigie.toml"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "SIGINT exits 0");
+    let log = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "Vigie started."),
+        "{log}"
+    );
+    assert!(
+        lines.iter().any(|l| l["fields"]["message"] == "Stopped."),
+        "{log}"
+    );
+}
