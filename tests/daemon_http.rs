@@ -263,7 +263,7 @@ fn json_logs_are_one_object_per_line() {
         ("rules.toml", RULES),
         ("p.jsonl", "{\"text\": \"colis\"}\n"),
     ]);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
         .args(["run", "--log-format", "json", "--config"])
         .arg(dir.path().join("vigie.toml"))
         .stderr(std::process::Stdio::piped())
