@@ -5,6 +5,23 @@
 //! transaction: posts, hits, source state, detect → alerts + outbox) ─wake─▶ dispatch ─▶ Notifier
 //! ```
 //!
+//! The matching stage on its own, as `vigie match` runs it:
+//!
+//! ```
+//! use vigie::config::RuleSpec;
+//! use vigie::matcher::RuleSet;
+//! use vigie::post::Post;
+//!
+//! let rules = RuleSet::compile(&[
+//!     RuleSpec::with_query("livraison", r#"colis AND (retard* OR "pas reçu")"#).unwrap(),
+//! ])
+//! .unwrap();
+//! let hits = rules.matches(&Post::from_text("Mon COLIS n'est pas reçu, 10 jours de RETARD"));
+//! assert_eq!(&*hits[0].rule, "livraison");
+//! assert_eq!(hits[0].matched[0].text, "COLIS");
+//! assert!(rules.matches(&Post::from_text("retardataire")).is_empty());
+//! ```
+//!
 //! Every CLI command runs a prefix of that pipeline: `check` loads `config`; `match` runs
 //! `normalize` and `matcher`. The library exists so that `tests/` and `benches/` can call the
 //! stages one by one; `main.rs` is the only place that maps errors to exit codes.
