@@ -106,9 +106,11 @@ pub fn nfkc(text: &str) -> Cow<'_, str> {
 const SEP: u8 = 0;
 const LOWER: u8 = 1; // a-z, 0-9: already folded
 const UPPER: u8 = 2; // A-Z
-const HASH: u8 = 3;
-const AT: u8 = 4;
-const NON_ASCII: u8 = 5;
+const HASH: u8 = 4;
+const AT: u8 = 8;
+const NON_ASCII: u8 = 16;
+/// `LOWER | UPPER`: an ASCII letter or digit.
+const ALNUM: u8 = LOWER | UPPER;
 
 static CLASS: [u8; 256] = {
     let mut t = [SEP; 256];
@@ -138,26 +140,48 @@ enum Fold {
     Sep,
 }
 
-/// Characters below this are folded from a table built once.
-const TABLE_END: u32 = 0x0250;
+/// Blocks of code points folded from a table built once, by [`fold_slow`] itself (so the
+/// tables cannot disagree with it): Latin-1 to Latin Extended-B; general punctuation (`’`,
+/// `…`, zero-width characters) through dingbats and arrows; variation selectors to the
+/// full-width forms; and the emoji planes. Everything else calls `fold_slow` directly.
+const TABLE_BLOCKS: [(u32, u32); 4] = [
+    (0x0080, 0x0250),
+    (0x2000, 0x2C00),
+    (0xFE00, 0x1_0000),
+    (0x1_F000, 0x1_FB00),
+];
 
-fn fold_table() -> &'static [Fold] {
-    static TABLE: OnceLock<Vec<Fold>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        (0x80..TABLE_END)
-            .map(|cp| char::from_u32(cp).map_or(Fold::Sep, fold_slow))
-            .collect()
-    })
+struct FoldTables {
+    /// The blocks of `TABLE_BLOCKS`, one after the other.
+    folds: Vec<Fold>,
 }
 
-#[inline]
-fn fold_char(c: char) -> Fold {
-    let cp = c as u32;
-    if cp < TABLE_END {
-        fold_table()[(cp - 0x80) as usize]
-    } else {
-        fold_slow(c)
+impl FoldTables {
+    #[inline]
+    fn fold(&self, cp: u32) -> Fold {
+        let mut base = 0;
+        for (lo, hi) in TABLE_BLOCKS {
+            if cp < hi {
+                if cp >= lo {
+                    return self.folds[base + (cp - lo) as usize];
+                }
+                break;
+            }
+            base += (hi - lo) as usize;
+        }
+        char::from_u32(cp).map_or(Fold::Sep, fold_slow)
     }
+}
+
+fn fold_tables() -> &'static FoldTables {
+    static TABLES: OnceLock<FoldTables> = OnceLock::new();
+    TABLES.get_or_init(|| FoldTables {
+        folds: TABLE_BLOCKS
+            .iter()
+            .flat_map(|&(lo, hi)| lo..hi)
+            .map(|cp| char::from_u32(cp).map_or(Fold::Sep, fold_slow))
+            .collect(),
+    })
 }
 
 /// Letters that compatibility decomposition leaves alone but a French reader treats as others.
@@ -243,21 +267,87 @@ fn url_at(bytes: &[u8], i: usize) -> bool {
 }
 
 /// The end of the URL starting at `i`: the next whitespace or `<`, `>`, `"`.
-fn skip_url(text: &str, i: usize) -> usize {
-    text[i..]
-        .char_indices()
-        .find(|&(_, c)| c.is_whitespace() || matches!(c, '<' | '>' | '"'))
-        .map_or(text.len(), |(k, _)| i + k)
+fn skip_url(bytes: &[u8], mut i: usize) -> usize {
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x80 {
+            if b.is_ascii_whitespace() || b == 0x0B || matches!(b, b'<' | b'>' | b'"') {
+                return i;
+            }
+            i += 1;
+        } else {
+            let (cp, len) = decode(bytes, i);
+            if char::from_u32(cp).is_some_and(char::is_whitespace) {
+                return i;
+            }
+            i += len;
+        }
+    }
+    bytes.len()
 }
 
+/// The code point starting at `i` and its length in bytes.
 #[inline]
-fn decode(text: &str, i: usize) -> char {
-    // `i` is always at a char boundary: the scan only stops on ASCII bytes or whole chars.
-    text[i..].chars().next().unwrap_or('\u{FFFD}')
+fn decode(bytes: &[u8], i: usize) -> (u32, usize) {
+    // `bytes` is valid UTF-8 (it comes from a `str`) and `i` is always at a char boundary: the
+    // scan only stops on ASCII bytes or whole chars.
+    let b0 = bytes[i] as u32;
+    let cont = |k: usize| (bytes[i + k] & 0x3F) as u32;
+    if b0 < 0xE0 {
+        (((b0 & 0x1F) << 6) | cont(1), 2)
+    } else if b0 < 0xF0 {
+        (((b0 & 0x0F) << 12) | (cont(1) << 6) | cont(2), 3)
+    } else {
+        (
+            ((b0 & 0x07) << 18) | (cont(1) << 12) | (cont(2) << 6) | cont(3),
+            4,
+        )
+    }
+}
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGH: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of every byte of `x` that is an ASCII letter or digit (SWAR: no byte can carry
+/// into the next, every sum stays below 0x100).
+#[inline(always)]
+fn alnum_mask(x: u64) -> u64 {
+    let x7 = x & !HIGH;
+    let l = x7 | (0x20 * ONES);
+    let letter = (l + (0x80 - b'a' as u64) * ONES) & !(l + (0x7F - b'z' as u64) * ONES);
+    let digit = (x7 + (0x80 - b'0' as u64) * ONES) & !(x7 + (0x7F - b'9' as u64) * ONES);
+    (letter | digit) & !x & HIGH
+}
+
+/// Advances `i` over ASCII letters and digits; returns whether one of them is upper case.
+///
+/// ASCII letters and digits fold by setting bit 0x20 (digits already have it), so a run is
+/// lower case exactly when every byte has that bit.
+#[inline(always)]
+fn scan_alnum(bytes: &[u8], i: &mut usize) -> bool {
+    let mut missing = 0u64;
+    while let Some(chunk) = bytes.get(*i..*i + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        let k = (!alnum_mask(x) & HIGH).trailing_zeros() / 8;
+        if k == 8 {
+            missing |= !x;
+            *i += 8;
+            continue;
+        }
+        missing |= !x & ((1u64 << (8 * k)) - 1);
+        *i += k as usize;
+        return missing & (0x20 * ONES) != 0;
+    }
+    while *i < bytes.len() && CLASS[bytes[*i] as usize] & ALNUM != 0 {
+        missing |= !bytes[*i] as u64;
+        *i += 1;
+    }
+    missing & 0x20 != 0
 }
 
 /// Calls `f` with every word of `text`, in order. `buf` is scratch space, reused across calls.
 pub fn for_each_word<F: FnMut(Word<'_>)>(text: &str, buf: &mut Vec<u8>, mut f: F) {
+    let tables = fold_tables();
     let bytes = text.as_bytes();
     let n = bytes.len();
     let mut i = 0;
@@ -283,23 +373,23 @@ pub fn for_each_word<F: FnMut(Word<'_>)>(text: &str, buf: &mut Vec<u8>, mut f: F
                 continue;
             }
             NON_ASCII => {
-                let c = decode(text, i);
-                match fold_char(c) {
+                let (cp, len) = decode(bytes, i);
+                match tables.fold(cp) {
                     Fold::Word(..) => {}
                     Fold::Ignore => {
-                        i += c.len_utf8();
+                        i += len;
                         continue;
                     }
                     Fold::Sep => {
                         pending = WordKind::Plain;
-                        i += c.len_utf8();
+                        i += len;
                         continue;
                     }
                 }
             }
             _ => {
                 if matches!(b | 0x20, b'h' | b'w') && url_at(bytes, i) {
-                    i = skip_url(text, i);
+                    i = skip_url(bytes, i);
                     pending = WordKind::Plain;
                     continue;
                 }
@@ -308,51 +398,54 @@ pub fn for_each_word<F: FnMut(Word<'_>)>(text: &str, buf: &mut Vec<u8>, mut f: F
         let start = i;
         let kind = pending;
         pending = WordKind::Plain;
-        // Fast path: a run of lower-case ASCII letters and digits ending on ASCII.
-        while i < n && CLASS[bytes[i] as usize] == LOWER {
-            i += 1;
-        }
-        if i > start && (i == n || matches!(CLASS[bytes[i] as usize], SEP | HASH | AT)) {
+        // Fast path: a run of ASCII letters and digits ending on ASCII (or at the end).
+        let upper = scan_alnum(bytes, &mut i);
+        if i > start && (i == n || bytes[i] < 0x80) {
+            let word: &[u8] = if upper {
+                buf.clear();
+                buf.extend(bytes[start..i].iter().map(|&b| b | 0x20));
+                buf
+            } else {
+                &bytes[start..i]
+            };
             f(Word {
-                text: &bytes[start..i],
+                text: word,
                 pos,
                 start,
                 end: i,
                 kind,
             });
             pos += 1;
-            // A `#` or `@` glued to the end of a word does not start a hashtag or mention.
-            if i < n && CLASS[bytes[i] as usize] != SEP {
-                i += 1;
-            }
+            // The byte after the word is a separator, or a `#` or `@` glued to the end of the
+            // word, which does not start a hashtag or mention: either way, nothing follows.
+            i += 1;
             continue;
         }
         // Slow path: fold character by character into `buf`.
         buf.clear();
-        buf.extend_from_slice(&bytes[start..i]);
+        buf.extend(bytes[start..i].iter().map(|&b| b | 0x20));
         let mut end = i;
         while i < n {
             let b = bytes[i];
-            match CLASS[b as usize] {
-                LOWER => buf.push(b),
-                UPPER => buf.push(b | 0x20),
-                NON_ASCII => {
-                    let c = decode(text, i);
-                    match fold_char(c) {
-                        Fold::Word(s, len) => {
-                            buf.extend_from_slice(&s[..len as usize]);
-                            i += c.len_utf8();
-                            end = i;
-                        }
-                        Fold::Ignore => i += c.len_utf8(),
-                        Fold::Sep => break,
-                    }
-                    continue;
+            if b < 0x80 {
+                if CLASS[b as usize] & ALNUM == 0 {
+                    break;
                 }
-                _ => break,
+                buf.push(b | 0x20);
+                i += 1;
+                end = i;
+                continue;
             }
-            i += 1;
-            end = i;
+            let (cp, len) = decode(bytes, i);
+            match tables.fold(cp) {
+                Fold::Word(s, k) => {
+                    buf.extend_from_slice(&s[..k as usize]);
+                    i += len;
+                    end = i;
+                }
+                Fold::Ignore => i += len,
+                Fold::Sep => break,
+            }
         }
         if !buf.is_empty() {
             f(Word {
@@ -373,6 +466,186 @@ pub fn for_each_word<F: FnMut(Word<'_>)>(text: &str, buf: &mut Vec<u8>, mut f: F
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The first, byte-at-a-time `for_each_word`, kept as the definition the fast one must match.
+    fn reference<F: FnMut(Word<'_>)>(text: &str, buf: &mut Vec<u8>, mut f: F) {
+        let bytes = text.as_bytes();
+        let n = bytes.len();
+        let mut i = 0;
+        let mut pos = 0u32;
+        let mut pending = WordKind::Plain;
+        while i < n {
+            // Between words: find the next word start, remembering a `#` or `@` right before it.
+            let b = bytes[i];
+            match CLASS[b as usize] {
+                SEP => {
+                    pending = WordKind::Plain;
+                    i += 1;
+                    continue;
+                }
+                HASH => {
+                    pending = WordKind::Hashtag;
+                    i += 1;
+                    continue;
+                }
+                AT => {
+                    pending = WordKind::Mention;
+                    i += 1;
+                    continue;
+                }
+                NON_ASCII => {
+                    let c = ref_decode(text, i);
+                    match fold_slow(c) {
+                        Fold::Word(..) => {}
+                        Fold::Ignore => {
+                            i += c.len_utf8();
+                            continue;
+                        }
+                        Fold::Sep => {
+                            pending = WordKind::Plain;
+                            i += c.len_utf8();
+                            continue;
+                        }
+                    }
+                }
+                _ => {
+                    if matches!(b | 0x20, b'h' | b'w') && url_at(bytes, i) {
+                        i = ref_skip_url(text, i);
+                        pending = WordKind::Plain;
+                        continue;
+                    }
+                }
+            }
+            let start = i;
+            let kind = pending;
+            pending = WordKind::Plain;
+            // Fast path: a run of lower-case ASCII letters and digits ending on ASCII.
+            while i < n && CLASS[bytes[i] as usize] == LOWER {
+                i += 1;
+            }
+            if i > start && (i == n || matches!(CLASS[bytes[i] as usize], SEP | HASH | AT)) {
+                f(Word {
+                    text: &bytes[start..i],
+                    pos,
+                    start,
+                    end: i,
+                    kind,
+                });
+                pos += 1;
+                // A `#` or `@` glued to the end of a word does not start a hashtag or mention.
+                if i < n && CLASS[bytes[i] as usize] != SEP {
+                    i += 1;
+                }
+                continue;
+            }
+            // Slow path: fold character by character into `buf`.
+            buf.clear();
+            buf.extend_from_slice(&bytes[start..i]);
+            let mut end = i;
+            while i < n {
+                let b = bytes[i];
+                match CLASS[b as usize] {
+                    LOWER => buf.push(b),
+                    UPPER => buf.push(b | 0x20),
+                    NON_ASCII => {
+                        let c = ref_decode(text, i);
+                        match fold_slow(c) {
+                            Fold::Word(s, len) => {
+                                buf.extend_from_slice(&s[..len as usize]);
+                                i += c.len_utf8();
+                                end = i;
+                            }
+                            Fold::Ignore => i += c.len_utf8(),
+                            Fold::Sep => break,
+                        }
+                        continue;
+                    }
+                    _ => break,
+                }
+                i += 1;
+                end = i;
+            }
+            if !buf.is_empty() {
+                f(Word {
+                    text: buf,
+                    pos,
+                    start,
+                    end,
+                    kind,
+                });
+                pos += 1;
+            }
+            if i < n && matches!(CLASS[bytes[i] as usize], HASH | AT) {
+                i += 1;
+            }
+        }
+    }
+
+    fn ref_decode(text: &str, i: usize) -> char {
+        text[i..].chars().next().unwrap_or('\u{FFFD}')
+    }
+
+    fn ref_skip_url(text: &str, i: usize) -> usize {
+        text[i..]
+            .char_indices()
+            .find(|&(_, c)| c.is_whitespace() || matches!(c, '<' | '>' | '"'))
+            .map_or(text.len(), |(k, _)| i + k)
+    }
+
+    fn both(text: &str) -> (Vec<NormWord>, Vec<NormWord>) {
+        let mut want = Vec::new();
+        let mut buf = Vec::new();
+        reference(text, &mut buf, |w| {
+            want.push(NormWord {
+                text: String::from_utf8_lossy(w.text).into_owned(),
+                pos: w.pos,
+                start: w.start,
+                end: w.end,
+                kind: w.kind,
+            })
+        });
+        (words(text), want)
+    }
+
+    #[test]
+    fn fast_path_agrees_with_reference_on_every_table_char() {
+        let mut text = String::new();
+        for (lo, hi) in TABLE_BLOCKS
+            .iter()
+            .copied()
+            .chain([(0, 0x80), (0x0250, 0x2000)])
+        {
+            for cp in lo..hi {
+                let Some(c) = char::from_u32(cp) else {
+                    continue;
+                };
+                for ctx in ["a{}b", "{}", "#{}x", "X{}", "é{}@y", "{}{}"] {
+                    text.clear();
+                    text.push_str(&ctx.replace("{}", &c.to_string()));
+                    let (got, want) = both(&text);
+                    assert_eq!(got, want, "U+{cp:04X} in {ctx:?}");
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn fast_path_agrees_with_reference(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "a", "Z", "colis", "COLIS", "Réclamation", "ŒUVRE", "9", "x1", "abcdefgh", "ABCDEFGHIJ",
+                "abcdefghijklmnopq", " ", "  ", ",", "'", "’", "-", "#", "@", "##", "é", "É", "ß",
+                "\u{301}", "\u{200B}", "\u{AD}", "\u{2019}", "\u{2026}", "\u{FE0F}", "😡", "👏🏼",
+                "ﬁ", "Ｃ", "\u{02BC}", "http://x.fr/a", "HTTPS://A", "www.b.fr", "wwwx", "h", "w",
+                "\u{A0}", "\u{2003}", "\t", "\n", "<", "\"", "\u{85}", "\u{3000}", "㎏", "①",
+                "Ⅻ", "🄰", "🔟", "\u{1F1EB}", "ı", "ς", "Ω",
+            ]), 0..40)
+        ) {
+            let text: String = parts.concat();
+            let (got, want) = both(&text);
+            proptest::prop_assert_eq!(got, want, "{:?}", text);
+        }
+    }
 
     fn texts(s: &str) -> Vec<String> {
         words(s).into_iter().map(|w| w.text).collect()

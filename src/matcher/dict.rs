@@ -39,6 +39,31 @@ pub struct Dict {
     bloom_shift: u32,
     /// Distinct byte lengths of prefix keys, ascending.
     prefix_lens: Vec<usize>,
+    /// Prefix keys shorter than four bytes, by length (bit L).
+    short_prefixes: u32,
+    /// Prefix keys of four bytes or more, by a hash of their first four bytes: the lengths of
+    /// those keys (bit L, or bit 0 for 32 bytes and more). Most words share their first four
+    /// bytes with no prefix key and skip the per-length lookups entirely.
+    prefix_mask: Vec<u32>,
+    /// `32 - log2(prefix_mask.len())`.
+    prefix_shift: u32,
+}
+
+/// Up to 8 bytes as a little-endian number, zero-padded: two overlapping loads instead of a
+/// variable-length copy (which compiles to a `memcpy` call and a store-forwarding stall).
+#[inline(always)]
+fn load_le(b: &[u8]) -> u64 {
+    let n = b.len();
+    debug_assert!(n <= 8);
+    if n >= 4 {
+        let lo = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64;
+        let hi = u32::from_le_bytes([b[n - 4], b[n - 3], b[n - 2], b[n - 1]]) as u64;
+        lo | hi << (8 * (n - 4))
+    } else if n > 0 {
+        b[0] as u64 | (b[n / 2] as u64) << (8 * (n / 2)) | (b[n - 1] as u64) << (8 * (n - 1))
+    } else {
+        0
+    }
 }
 
 /// Hashes a folded word: 8 bytes at a time, then a final mix.
@@ -46,22 +71,29 @@ pub struct Dict {
 pub fn hash(bytes: &[u8]) -> u64 {
     const K: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut h = (bytes.len() as u64).wrapping_mul(K);
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(c);
-        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    let mut rest = bytes;
+    while let Some((c, r)) = rest.split_first_chunk::<8>() {
+        h = (h ^ u64::from_le_bytes(*c)).wrapping_mul(K);
         h ^= h >> 29;
+        rest = r;
     }
-    let rem = chunks.remainder();
-    if !rem.is_empty() {
-        let mut w = [0u8; 8];
-        w[..rem.len()].copy_from_slice(rem);
-        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    if !rest.is_empty() {
+        h = (h ^ load_le(rest)).wrapping_mul(K);
     }
     h ^= h >> 32;
     h = h.wrapping_mul(0xD6E8_FEB8_6659_FD93);
     h ^ (h >> 32)
+}
+
+/// Bits of [`Dict::prefix_mask`]: bit `L` (1 ≤ L ≤ 31) for a prefix key of `L` bytes, bit 0 for
+/// one of 32 bytes or more.
+const LONG_PREFIX: u32 = 1;
+
+/// The bucket of `prefix_mask` for a word's first four bytes.
+#[inline(always)]
+fn head_bucket(word: &[u8], shift: u32) -> usize {
+    let head = u32::from_le_bytes([word[0], word[1], word[2], word[3]]);
+    (head.wrapping_mul(0x9E37_79B1) >> shift) as usize
 }
 
 impl Dict {
@@ -87,8 +119,25 @@ impl Dict {
                 e.exact[kind as usize] = id;
             }
         }
+        let n_prefix_keys = prefix_lens.len();
         prefix_lens.sort_unstable();
         prefix_lens.dedup();
+        let mask_len = (n_prefix_keys * 4).next_power_of_two().clamp(64, 1 << 15);
+        let prefix_shift = 32 - mask_len.trailing_zeros();
+        let mut prefix_mask = vec![0u32; mask_len];
+        let mut short_prefixes = 0;
+        for e in &entries {
+            if e.prefix == [NONE; 3] {
+                continue;
+            }
+            let len = e.key.len();
+            let bit = if len < 32 { 1 << len } else { LONG_PREFIX };
+            if len < 4 {
+                short_prefixes |= bit;
+            } else {
+                prefix_mask[head_bucket(&e.key, prefix_shift)] |= bit;
+            }
+        }
         let cap = (entries.len() * 2).next_power_of_two().max(16);
         let bloom_bits = (entries.len() * 16).next_power_of_two().max(4096);
         let mut d = Dict {
@@ -96,6 +145,9 @@ impl Dict {
             bloom: vec![0; bloom_bits / 64],
             bloom_shift: 64 - bloom_bits.trailing_zeros(),
             prefix_lens,
+            short_prefixes,
+            prefix_mask,
+            prefix_shift,
             entries: Vec::new(),
         };
         for (i, e) in entries.iter().enumerate() {
@@ -133,6 +185,7 @@ impl Dict {
     pub fn heap_bytes(&self) -> usize {
         self.slots.len() * 8
             + self.bloom.len() * 8
+            + self.prefix_mask.len() * 4
             + self.entries.len() * std::mem::size_of::<Entry>()
             + self.entries.iter().map(|e| e.key.len()).sum::<usize>()
     }
@@ -159,6 +212,49 @@ impl Dict {
                 }
             }
             s = (s + 1) & mask;
+        }
+    }
+
+    /// Calls `f(entry, true)` for the key equal to `word`, then `f(entry, false)` for every
+    /// prefix key that is a proper prefix of `word`, shortest first: every key the word's
+    /// literals can come from.
+    #[inline]
+    pub fn for_each_key(&self, word: &[u8], mut f: impl FnMut(&Entry, bool)) {
+        if let Some(e) = self.get(word, hash(word)) {
+            f(e, true);
+        }
+        let n = word.len();
+        let mut lens = self.short_prefixes;
+        if n > 4 {
+            lens |= self.prefix_mask[head_bucket(word, self.prefix_shift)];
+        }
+        if lens == 0 {
+            return;
+        }
+        // Only lengths shorter than the word (the whole word was looked up above).
+        let below = if n >= 32 { !0 } else { (1u32 << n) - 1 };
+        let long = lens & LONG_PREFIX != 0 && n > 32;
+        let mut bits = lens & below & !LONG_PREFIX;
+        while bits != 0 {
+            let len = bits.trailing_zeros() as usize;
+            bits &= bits - 1;
+            let p = &word[..len];
+            if let Some(e) = self.get(p, hash(p)) {
+                f(e, false);
+            }
+        }
+        if long {
+            for &len in &self.prefix_lens {
+                if len >= n {
+                    break;
+                }
+                if len >= 32 {
+                    let p = &word[..len];
+                    if let Some(e) = self.get(p, hash(p)) {
+                        f(e, false);
+                    }
+                }
+            }
         }
     }
 }

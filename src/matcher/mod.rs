@@ -290,7 +290,6 @@ impl RuleSet {
         s.occ.clear();
         s.ranges.clear();
         let dict = &self.dict;
-        let prefix_lens = dict.prefix_lens();
         let (occ, ranges) = (&mut s.occ, &mut s.ranges);
         normalize::for_each_word(&post.text, &mut s.buf, |w| {
             let before = occ.len();
@@ -300,26 +299,18 @@ impl RuleSet {
                     occ.push((w.pos, id));
                 }
             };
-            if let Some(e) = dict.get(w.text, dict::hash(w.text)) {
-                add(e.exact[0]);
+            dict.for_each_key(w.text, |e, whole| {
+                if whole {
+                    add(e.exact[0]);
+                }
                 add(e.prefix[0]);
                 if k != 0 {
-                    add(e.exact[k]);
+                    if whole {
+                        add(e.exact[k]);
+                    }
                     add(e.prefix[k]);
                 }
-            }
-            for &len in prefix_lens {
-                if len >= w.text.len() {
-                    break;
-                }
-                let p = &w.text[..len];
-                if let Some(e) = dict.get(p, dict::hash(p)) {
-                    add(e.prefix[0]);
-                    if k != 0 {
-                        add(e.prefix[k]);
-                    }
-                }
-            }
+            });
             if occ.len() > before {
                 ranges.push((w.pos, w.start, w.end));
             }
