@@ -30,7 +30,7 @@ pub struct Entry {
 }
 
 /// Open-addressing hash table of folded words with a Bloom filter in front.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Dict {
     entries: Vec<Entry>,
     /// `0` is empty; otherwise `(hash >> 32) << 32 | (entry index + 1)`.
@@ -47,6 +47,9 @@ pub struct Dict {
     prefix_mask: Vec<u32>,
     /// `32 - log2(prefix_mask.len())`.
     prefix_shift: u32,
+    /// By first byte: bit `min(len, 63)` for every key of that first byte and length. A word
+    /// whose bit is clear is no key, without hashing it: at a few terms, almost every word.
+    whole: Box<[u64; 256]>,
 }
 
 /// Up to 8 bytes as a little-endian number, zero-padded: two overlapping loads instead of a
@@ -148,9 +151,13 @@ impl Dict {
             short_prefixes,
             prefix_mask,
             prefix_shift,
+            whole: Box::new([0; 256]),
             entries: Vec::new(),
         };
         for (i, e) in entries.iter().enumerate() {
+            if let Some(&first) = e.key.first() {
+                d.whole[first as usize] |= 1 << e.key.len().min(63);
+            }
             let h = hash(&e.key);
             let bit = (h >> d.bloom_shift) as usize;
             d.bloom[bit / 64] |= 1 << (bit % 64);
@@ -186,6 +193,7 @@ impl Dict {
         self.slots.len() * 8
             + self.bloom.len() * 8
             + self.prefix_mask.len() * 4
+            + std::mem::size_of_val(&*self.whole)
             + self.entries.len() * std::mem::size_of::<Entry>()
             + self.entries.iter().map(|e| e.key.len()).sum::<usize>()
     }
@@ -220,10 +228,13 @@ impl Dict {
     /// literals can come from.
     #[inline]
     pub fn for_each_key(&self, word: &[u8], mut f: impl FnMut(&Entry, bool)) {
-        if let Some(e) = self.get(word, hash(word)) {
-            f(e, true);
-        }
         let n = word.len();
+        let Some(&first) = word.first() else { return };
+        if self.whole[first as usize] >> n.min(63) & 1 != 0 {
+            if let Some(e) = self.get(word, hash(word)) {
+                f(e, true);
+            }
+        }
         let mut lens = self.short_prefixes;
         if n > 4 {
             lens |= self.prefix_mask[head_bucket(word, self.prefix_shift)];
