@@ -342,7 +342,8 @@ fn scan_alnum(bytes: &[u8], i: &mut usize) -> bool {
         missing |= !bytes[*i] as u64;
         *i += 1;
     }
-    missing & 0x20 != 0
+    // Full chunks left their bits in every byte of `missing`, the tail in the lowest one.
+    missing & (0x20 * ONES) != 0
 }
 
 /// Calls `f` with every word of `text`, in order. `buf` is scratch space, reused across calls.
@@ -674,6 +675,16 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(texts(input), *want, "input {input:?}");
         }
+    }
+
+    #[test]
+    fn upper_case_after_a_full_chunk_is_folded() {
+        // Found by the property test: an upper-case letter in the first 8 bytes of a word
+        // longer than 8 was missed when the word ended in the byte-wise tail.
+        assert_eq!(
+            texts("wwwxZabcdefgh ABCDEFGHIJ"),
+            ["wwwxzabcdefgh", "abcdefghij"]
+        );
     }
 
     #[test]
