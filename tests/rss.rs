@@ -4,7 +4,6 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
-use chrono::Utc;
 use vigie::post::Post;
 use vigie::source::rss::parse;
 use vigie::source::SourceError;
@@ -14,7 +13,7 @@ fn fixture(name: &str) -> Vec<u8> {
 }
 
 fn posts(name: &str) -> Vec<Post> {
-    parse(&fixture(name), "forum", Utc::now()).unwrap_or_else(|e| panic!("{name}: {e}"))
+    parse(&fixture(name), "forum").unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 #[test]
@@ -97,7 +96,7 @@ fn broken_feeds_are_repaired() {
 #[test]
 fn invalid_utf8_and_non_feeds_are_clean_errors() {
     for name in ["invalid-utf8.xml", "malformed.xml"] {
-        match parse(&fixture(name), "forum", Utc::now()) {
+        match parse(&fixture(name), "forum") {
             Err(SourceError::Permanent(m)) => {
                 assert!(m.starts_with("malformed feed"), "{name}: {m}")
             }
@@ -133,7 +132,7 @@ fn feedparser_corpus_gives_posts_or_clean_errors_and_never_panics() {
     for path in &all {
         let body = std::fs::read(path).expect("read corpus file");
         let is_wellformed = path.to_string_lossy().contains("/wellformed/");
-        match catch_unwind(AssertUnwindSafe(|| parse(&body, "corpus", Utc::now()))) {
+        match catch_unwind(AssertUnwindSafe(|| parse(&body, "corpus"))) {
             Ok(Ok(p)) if !p.is_empty() => with_posts += 1,
             Ok(Ok(_)) => empty += 1,
             Ok(Err(SourceError::Permanent(m))) if m.starts_with("malformed feed") => {

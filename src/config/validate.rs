@@ -53,7 +53,7 @@ pub fn main(
         .collect::<Vec<_>>();
     let notifiers = array_of_tables(file, doc, "notifier", errors)
         .into_iter()
-        .filter_map(|(t, at)| notifier(file, t, at, &dir, errors))
+        .filter_map(|(t, at)| notifier(file, t, at, errors))
         .collect::<Vec<_>>();
     unique(
         file,
@@ -206,7 +206,7 @@ fn kind_of<'k>(
 }
 
 /// Checks required keys, secrets and URLs of a kind; returns the known keys for `finish`.
-fn kind_keys(r: &mut Reader<'_, '_, '_>, kind: &Kind, what: &str, dir: &Path) -> Vec<String> {
+fn kind_keys(r: &mut Reader<'_, '_, '_>, kind: &Kind, what: &str) -> Vec<String> {
     let at = r.at;
     for key in kind.required {
         let is_secret = kind.secrets.contains(key);
@@ -236,7 +236,6 @@ fn kind_keys(r: &mut Reader<'_, '_, '_>, kind: &Kind, what: &str, dir: &Path) ->
             if p.is_empty() {
                 r.error(span.start, format!("\"{key}_file\" is empty"));
             }
-            let _ = dir.join(p);
         }
     }
     if !kind.secrets.is_empty() {
@@ -289,7 +288,7 @@ fn source(
     let max_bytes = r.u64("max_bytes").map_or(DEFAULT_MAX_BYTES, |(n, _)| n);
     let mut known: Vec<String> = SOURCE_COMMON.iter().map(|s| s.to_string()).collect();
     let spec_kind = kind.map(|k| {
-        known.extend(kind_keys(&mut r, k, "source", dir));
+        known.extend(kind_keys(&mut r, k, "source"));
         match k.name {
             "rss" => SourceKind::Rss {
                 url: r.string("url").map(|(s, _)| s).unwrap_or_default(),
@@ -332,7 +331,6 @@ fn notifier(
     file: &File,
     t: &DeTable<'_>,
     at: usize,
-    dir: &Path,
     errors: &mut Vec<ConfigError>,
 ) -> Option<NotifierSpec> {
     let mut r = Reader::new(file, t, at, errors);
@@ -340,7 +338,7 @@ fn notifier(
     let kind = kind_of(&mut r, "notifier", kinds::NOTIFIERS, NOTIFIER_COMMON);
     let mut known: Vec<String> = NOTIFIER_COMMON.iter().map(|s| s.to_string()).collect();
     let spec_kind = kind.map(|k| {
-        known.extend(kind_keys(&mut r, k, "notifier", dir));
+        known.extend(kind_keys(&mut r, k, "notifier"));
         if k.name == "email" {
             if let Some(to) = r.strings("to") {
                 for (addr, span) in to {

@@ -48,7 +48,7 @@ impl Source for RssSource {
                 cursor: cursor.clone(),
             }),
             Fetched::Body(body) => Ok(Page {
-                posts: parse(&body.bytes, &self.name, Utc::now())?,
+                posts: parse(&body.bytes, &self.name)?,
                 cursor: Cursor {
                     etag: body.etag,
                     last_modified: body.last_modified,
@@ -64,11 +64,7 @@ fn malformed(msg: impl std::fmt::Display) -> SourceError {
 }
 
 /// Parses a feed into posts, oldest first.
-pub fn parse(
-    body: &[u8],
-    source: &str,
-    fetched_at: DateTime<Utc>,
-) -> Result<Vec<Post>, SourceError> {
+pub fn parse(body: &[u8], source: &str) -> Result<Vec<Post>, SourceError> {
     let feed = match attempt(body) {
         Ok(feed) => feed,
         Err(first) => {
@@ -84,7 +80,6 @@ pub fn parse(
         (None, Some(_)) => std::cmp::Ordering::Greater,
         (None, None) => std::cmp::Ordering::Equal,
     });
-    let _ = fetched_at;
     Ok(posts)
 }
 
