@@ -30,8 +30,10 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod detect;
 pub mod matcher;
 pub mod normalize;
+pub mod notify;
 pub mod post;
 pub mod source;
 pub mod store;

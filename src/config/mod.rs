@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use rules::{AlertSpec, Origin, RuleSpec};
+pub use secret::SecretRef;
 
 /// One configuration error, located in the file that holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,13 +136,57 @@ pub struct NotifierSpec {
     pub at: usize,
 }
 
-/// A notifier kind with its settings.
+/// A notifier kind with its settings. Secrets stay references until `notify::build`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NotifierKind {
     /// Prints alerts to stdout.
     Console,
-    /// A kind that the config accepts and validates but this build cannot deliver to yet.
-    Planned(&'static str),
+    /// Email over SMTP.
+    Email(EmailSpec),
+    /// Signed JSON (Standard Webhooks).
+    Webhook {
+        /// Where to POST.
+        url: SecretRef,
+        /// `whsec_…`: signs each request when set.
+        secret: Option<SecretRef>,
+        /// Extra request headers.
+        headers: Vec<(String, String)>,
+    },
+    /// A Slack incoming webhook.
+    Slack {
+        /// The webhook URL (its path is the token).
+        url: SecretRef,
+    },
+    /// A Mattermost incoming webhook.
+    Mattermost {
+        /// The webhook URL.
+        url: SecretRef,
+    },
+    /// A Teams Workflows webhook (Adaptive Cards).
+    Teams {
+        /// The webhook URL.
+        url: SecretRef,
+    },
+    /// A Discord webhook.
+    Discord {
+        /// The webhook URL.
+        url: SecretRef,
+    },
+}
+
+/// `kind = "email"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailSpec {
+    /// `smtp://host[:port]`, `smtp://…?tls=required` or `smtps://host[:port]`; may hold the user.
+    pub smtp_url: String,
+    /// The SMTP login, if not in the URL.
+    pub username: Option<String>,
+    /// The SMTP password.
+    pub password: Option<SecretRef>,
+    /// The `From:` address (`Name <addr>`).
+    pub from: String,
+    /// Recipients.
+    pub to: Vec<String>,
 }
 
 impl NotifierKind {
@@ -149,7 +194,12 @@ impl NotifierKind {
     pub fn name(&self) -> &'static str {
         match self {
             NotifierKind::Console => "console",
-            NotifierKind::Planned(name) => name,
+            NotifierKind::Email(_) => "email",
+            NotifierKind::Webhook { .. } => "webhook",
+            NotifierKind::Slack { .. } => "slack",
+            NotifierKind::Mattermost { .. } => "mattermost",
+            NotifierKind::Teams { .. } => "teams",
+            NotifierKind::Discord { .. } => "discord",
         }
     }
 }

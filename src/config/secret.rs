@@ -9,7 +9,7 @@ use std::fmt;
 use std::path::PathBuf;
 
 /// A secret value: `Debug` and `Display` print `<secret>`.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct Secret(String);
 
 impl Secret {

@@ -13,7 +13,9 @@ use toml::de::DeTable;
 use super::kinds::{self, Kind, CLEAR_OK, NOTIFIER_COMMON, SOURCE_COMMON};
 use super::raw::{array_of_tables, suggest, File, Reader};
 use super::secret::SecretRef;
-use super::{ConfigError, DaemonConfig, NotifierKind, NotifierSpec, SourceKind, SourceSpec};
+use super::{
+    ConfigError, DaemonConfig, EmailSpec, NotifierKind, NotifierSpec, SourceKind, SourceSpec,
+};
 
 /// Default poll interval.
 pub const DEFAULT_EVERY: Duration = Duration::from_secs(300);
@@ -53,7 +55,7 @@ pub fn main(
         .collect::<Vec<_>>();
     let notifiers = array_of_tables(file, doc, "notifier", errors)
         .into_iter()
-        .filter_map(|(t, at)| notifier(file, t, at, errors))
+        .filter_map(|(t, at)| notifier(file, t, at, &dir, errors))
         .collect::<Vec<_>>();
     unique(
         file,
@@ -331,6 +333,7 @@ fn notifier(
     file: &File,
     t: &DeTable<'_>,
     at: usize,
+    dir: &Path,
     errors: &mut Vec<ConfigError>,
 ) -> Option<NotifierSpec> {
     let mut r = Reader::new(file, t, at, errors);
@@ -354,9 +357,32 @@ fn notifier(
         for key in k.keys() {
             r.raw(&key);
         }
+        // A kind's first secret may also come from `credential` (see `kinds`).
+        let url = |r: &mut Reader<'_, '_, '_>| {
+            let first = k.secrets.first() == Some(&"url");
+            secret_ref(r, "url", first, dir).unwrap_or(SecretRef::Literal(Default::default()))
+        };
         match k.name {
-            "console" => NotifierKind::Console,
-            other => NotifierKind::Planned(other_name(other)),
+            "email" => NotifierKind::Email(EmailSpec {
+                smtp_url: r.string("smtp_url").map(|(s, _)| s).unwrap_or_default(),
+                username: r.string("username").map(|(s, _)| s),
+                password: secret_ref(&mut r, "password", true, dir),
+                from: r.string("from").map(|(s, _)| s).unwrap_or_default(),
+                to: r
+                    .strings("to")
+                    .map(|v| v.into_iter().map(|(s, _)| s).collect())
+                    .unwrap_or_default(),
+            }),
+            "webhook" => NotifierKind::Webhook {
+                url: url(&mut r),
+                secret: secret_ref(&mut r, "secret", true, dir),
+                headers: r.string_table("headers").unwrap_or_default(),
+            },
+            "slack" => NotifierKind::Slack { url: url(&mut r) },
+            "mattermost" => NotifierKind::Mattermost { url: url(&mut r) },
+            "teams" => NotifierKind::Teams { url: url(&mut r) },
+            "discord" => NotifierKind::Discord { url: url(&mut r) },
+            _ => NotifierKind::Console,
         }
     });
     if kind.is_none() {
@@ -373,6 +399,23 @@ fn notifier(
         kind: spec_kind?,
         at,
     })
+}
+
+/// Where the secret `key` comes from: the key itself (`"${VAR}"` or, for URLs, clear text),
+/// `<key>_file` (relative to the config), or, for a kind's first secret, `credential`.
+fn secret_ref(r: &mut Reader<'_, '_, '_>, key: &str, first: bool, dir: &Path) -> Option<SecretRef> {
+    if let Some((v, _)) = r.string(key) {
+        return Some(SecretRef::from_value(&v));
+    }
+    if let Some((p, _)) = r.string(&format!("{key}_file")) {
+        return Some(SecretRef::File(dir.join(p)));
+    }
+    if first {
+        if let Some((c, _)) = r.string("credential") {
+            return Some(SecretRef::Credential(c));
+        }
+    }
+    None
 }
 
 /// The `'static` name of a kind from the tables.

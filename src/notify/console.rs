@@ -1,0 +1,36 @@
+//! The `console` notifier: prints each alert on stdout, for the demo and for `journalctl`.
+
+use std::io::Write;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use super::{render, Alert, DeliveryError, Notifier};
+
+/// Writes alerts as plain text, one block per alert.
+pub struct Console {
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+impl Console {
+    /// Prints to the process's stdout.
+    pub fn stdout() -> Console {
+        Console {
+            out: Mutex::new(Box::new(std::io::stdout())),
+        }
+    }
+}
+
+#[async_trait]
+impl Notifier for Console {
+    async fn send(&self, alert: &Alert, _delivery_id: &str) -> Result<(), DeliveryError> {
+        let text = render::text(alert);
+        let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
+        out.write_all(text.as_bytes())
+            .and_then(|()| out.flush())
+            .map_err(|e| DeliveryError::Transient {
+                reason: format!("cannot write to stdout: {e}"),
+                retry_after: None,
+            })
+    }
+}

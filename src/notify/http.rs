@@ -1,0 +1,130 @@
+//! The one HTTP POST that webhook and chat notifiers share, and its classification.
+//!
+//! The URL of a chat webhook *is* its secret (the token sits in the path), so it stays a
+//! [`Secret`] and never appears in an error: errors name the notifier's kind and the cause only.
+//! Classification follows `daemon::retry`: 5xx, 408, 429 and transport errors are transient
+//! (with `Retry-After` when given), other 4xx permanent. Building the body is each kind's job.
+
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use super::{discord, mattermost, slack, teams, Alert, DeliveryError, Notifier};
+use crate::config::secret::Secret;
+use crate::daemon::retry;
+use crate::source::fetch::parse_retry_after;
+use crate::source::SourceError;
+
+/// How long one delivery may take.
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The HTTP client notifiers share: rustls, a timeout, no redirects (a webhook that redirects
+/// is misconfigured, and following it could send the alert somewhere else).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("vigie/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_default()
+}
+
+/// POSTs `body` as JSON to `url` with `headers`, and classifies the outcome.
+pub async fn post_json(
+    client: &reqwest::Client,
+    url: &Secret,
+    body: Vec<u8>,
+    headers: &[(String, String)],
+) -> Result<(), DeliveryError> {
+    let mut req = client
+        .post(url.expose())
+        .header(reqwest::header::CONTENT_TYPE, "application/json");
+    for (k, v) in headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    let resp = req
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| from_source(retry::classify_reqwest(&e)))?;
+    let status = resp.status().as_u16();
+    let retry_after = resp
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| parse_retry_after(v, SystemTime::now()));
+    match retry::classify_status(status, retry_after) {
+        None if status == 304 => Err(DeliveryError::Permanent {
+            reason: "HTTP 304".into(),
+        }),
+        None => Ok(()),
+        Some(e) => Err(from_source(e)),
+    }
+}
+
+/// Maps the shared classification onto delivery errors.
+fn from_source(e: SourceError) -> DeliveryError {
+    match e {
+        SourceError::RateLimited { retry_after } => DeliveryError::Transient {
+            reason: "rate limited (HTTP 429)".into(),
+            retry_after,
+        },
+        SourceError::Transient(reason) => DeliveryError::Transient {
+            reason,
+            retry_after: None,
+        },
+        SourceError::Permanent(reason) => DeliveryError::Permanent { reason },
+    }
+}
+
+/// Which chat platform a [`Chat`] notifier posts to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// Slack incoming webhook.
+    Slack,
+    /// Mattermost incoming webhook.
+    Mattermost,
+    /// Teams Workflows webhook.
+    Teams,
+    /// Discord webhook.
+    Discord,
+}
+
+impl Flavor {
+    /// The payload for this platform.
+    pub fn body(self, alert: &Alert) -> Value {
+        match self {
+            Flavor::Slack => slack::body(alert),
+            Flavor::Mattermost => mattermost::body(alert),
+            Flavor::Teams => teams::body(alert),
+            Flavor::Discord => discord::body(alert),
+        }
+    }
+}
+
+/// A chat webhook notifier: the platform's body, POSTed to its secret URL.
+pub struct Chat {
+    flavor: Flavor,
+    url: Secret,
+    client: reqwest::Client,
+}
+
+impl Chat {
+    /// A notifier posting to `url`.
+    pub fn new(flavor: Flavor, url: Secret) -> Chat {
+        Chat {
+            flavor,
+            url,
+            client: client(),
+        }
+    }
+}
+
+#[async_trait]
+impl Notifier for Chat {
+    async fn send(&self, alert: &Alert, _delivery_id: &str) -> Result<(), DeliveryError> {
+        let body = serde_json::to_vec(&self.flavor.body(alert)).unwrap_or_default();
+        post_json(&self.client, &self.url, body, &[]).await
+    }
+}

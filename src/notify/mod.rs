@@ -1,0 +1,224 @@
+//! Notifiers: one trait, one registry, one `Alert` type that every kind renders.
+//!
+//! An [`Alert`] is what `detect` decided and `store` recorded: it is stored as JSON in the
+//! `alerts` row, so the dispatcher can rebuild it after a restart and every notifier renders
+//! exactly what was decided. A notifier delivers one alert once and classifies its failure
+//! ([`DeliveryError`]); it never retries, waits or deduplicates: retrying is
+//! `daemon::dispatch`'s job (alertmanager's `Notifier` vs `RetryStage`). Escaping untrusted
+//! post text is `render`'s job, and only `render`'s.
+//!
+//! Each kind keeps a pure `body(&Alert)` that golden tests pin (gatus `buildRequestBody`);
+//! `send` builds it, sends it and classifies the answer.
+
+pub mod chart;
+pub mod console;
+pub mod discord;
+pub mod email;
+pub mod http;
+pub mod mattermost;
+pub mod render;
+pub mod slack;
+pub mod teams;
+pub mod webhook;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{NotifierKind, NotifierSpec};
+
+/// What kind of alert fired (SPEC §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// One hit of a critical rule.
+    Each,
+    /// The window's count reached the rule's threshold.
+    Threshold,
+    /// The window's count is far above the usual count.
+    Spike,
+    /// A source failed or went silent, or recovered (`rule` holds the source's name).
+    Source,
+}
+
+impl AlertKind {
+    /// The kind as stored and shown (`each`, `threshold`, `spike`, `source`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::Each => "each",
+            AlertKind::Threshold => "threshold",
+            AlertKind::Spike => "spike",
+            AlertKind::Source => "source",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<AlertKind> {
+        Some(match s {
+            "each" => AlertKind::Each,
+            "threshold" => AlertKind::Threshold,
+            "spike" => AlertKind::Spike,
+            "source" => AlertKind::Source,
+            _ => return None,
+        })
+    }
+}
+
+/// One post quoted in an alert. Every field but `created_at` is untrusted text from the source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AlertPost {
+    /// The configured source name.
+    pub source: String,
+    /// The author's handle, if known.
+    pub author: Option<String>,
+    /// The post's text, whole (renderers cut it to their own limits).
+    pub text: String,
+    /// The post's link on its platform, if any (only http(s) links are ever rendered as links).
+    pub url: Option<String>,
+    /// Event time.
+    pub created_at: DateTime<Utc>,
+    /// The author's follower count, if known.
+    pub followers: Option<u64>,
+}
+
+/// The counts behind an alert's chart: the rule's hits per window over the last 24 hours.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Series {
+    /// Start of the first bucket.
+    pub start: DateTime<Utc>,
+    /// Width of each bucket, in seconds (the rule's window).
+    pub bucket_secs: u64,
+    /// Hits per bucket, oldest first; the last bucket ends at the alert's time.
+    pub counts: Vec<u64>,
+}
+
+/// Whether a `source` alert says the source broke or came back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceState {
+    /// Polls have failed for `source_alert_after`.
+    Failing,
+    /// No new post for three times the usual gap.
+    Silent,
+    /// Working again.
+    Recovered,
+}
+
+/// One alert, as decided by `detect`, recorded by `store` and rendered by each notifier.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// The `alerts` row id (0 before it is stored, as in `replay`).
+    pub id: i64,
+    /// The rule's name, or the source's name for a `source` alert.
+    pub rule: String,
+    /// What fired.
+    pub kind: AlertKind,
+    /// Event time of the decision.
+    pub fired_at: DateTime<Utc>,
+    /// The counting window: `fired_at - window` to `fired_at`.
+    pub window_secs: u64,
+    /// Hits in the window (for `each`: 1; for `source`: failures in a row, or 0).
+    pub count: u64,
+    /// The usual count for such a window (0 when none applies).
+    pub baseline: f64,
+    /// The count that had to be reached: the threshold, or `max(spike × baseline, min_count)`.
+    pub bar: f64,
+    /// One sentence on why it fired, free of post text: `38 hits in 15m, usual 2.1 (18×)`.
+    pub reason: String,
+    /// Up to 5 posts, most followed authors first.
+    pub posts: Vec<AlertPost>,
+    /// The last 24 hours of the rule, for charts (empty for `source` and `each`).
+    pub series: Series,
+    /// For `source` alerts: what happened to the source.
+    pub source_state: Option<SourceState>,
+    /// For `source` alerts: the last error, already free of secrets.
+    pub error: Option<String>,
+}
+
+impl Alert {
+    /// `count / baseline`, when a baseline exists.
+    pub fn ratio(&self) -> Option<f64> {
+        (self.baseline > 0.0).then(|| self.count as f64 / self.baseline)
+    }
+
+    /// The window's start.
+    pub fn window_start(&self) -> DateTime<Utc> {
+        self.fired_at - chrono::Duration::seconds(self.window_secs as i64)
+    }
+}
+
+/// Why a delivery failed, and whether it is worth trying again. Messages never hold a secret
+/// (webhook URLs and passwords are left out).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// Try again later (5xx, 429, timeouts, connection refused, SMTP 4xx).
+    #[error("{reason}")]
+    Transient {
+        /// What went wrong.
+        reason: String,
+        /// When the receiver asked us to come back, if it did.
+        retry_after: Option<Duration>,
+    },
+    /// Trying again cannot help (4xx other than 408/429, SMTP 5xx, a refused address).
+    #[error("{reason}")]
+    Permanent {
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// Delivers one alert once and says whether a failure is worth retrying.
+///
+/// A trait object rather than an enum so each kind stays in its own file with its own client;
+/// `async_trait` because a native `async fn` in a trait is not dyn-compatible.
+#[async_trait]
+pub trait Notifier: Send + Sync {
+    /// Sends `alert`; `delivery_id` is stable across retries (`webhook-id`, `Message-ID`).
+    async fn send(&self, alert: &Alert, delivery_id: &str) -> Result<(), DeliveryError>;
+}
+
+/// A notifier could not be built (a secret cannot be read, a URL is unusable).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("notifier \"{name}\": {message}")]
+pub struct BuildError {
+    /// The notifier's name.
+    pub name: String,
+    /// Why, without the secret.
+    pub message: String,
+}
+
+/// Builds one notifier: the one exhaustive `match` on kind. Secrets are resolved here, with
+/// the environment as an argument.
+pub fn build(
+    spec: &NotifierSpec,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Box<dyn Notifier>, BuildError> {
+    let fail = |message: String| BuildError {
+        name: spec.name.clone(),
+        message,
+    };
+    let secret =
+        |r: &crate::config::secret::SecretRef| r.resolve(env).map_err(|e| fail(e.to_string()));
+    Ok(match &spec.kind {
+        NotifierKind::Console => Box::new(console::Console::stdout()),
+        NotifierKind::Email(e) => Box::new(email::Email::new(e, &secret).map_err(fail)?),
+        NotifierKind::Webhook {
+            url,
+            secret: key,
+            headers,
+        } => {
+            let key = key.as_ref().map(&secret).transpose()?;
+            Box::new(webhook::Webhook::new(secret(url)?, key, headers.clone()).map_err(fail)?)
+        }
+        NotifierKind::Slack { url } => Box::new(http::Chat::new(http::Flavor::Slack, secret(url)?)),
+        NotifierKind::Mattermost { url } => {
+            Box::new(http::Chat::new(http::Flavor::Mattermost, secret(url)?))
+        }
+        NotifierKind::Teams { url } => Box::new(http::Chat::new(http::Flavor::Teams, secret(url)?)),
+        NotifierKind::Discord { url } => {
+            Box::new(http::Chat::new(http::Flavor::Discord, secret(url)?))
+        }
+    })
+}
