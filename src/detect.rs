@@ -1,1 +1,332 @@
-//! placeholder
+//! Alert decisions, pure: counts and times in, a decision out (SPEC §5).
+//!
+//! Nothing here reads a clock or a database. `store::alerts` gathers the counts in the commit's
+//! transaction and passes `now` (wall time in the daemon, the post's own time in `replay`), so
+//! the same code decides live and in a backtest (alertmanager's `needsUpdate(…, now)`).
+//!
+//! - `each`: every hit of a post that is not a backfill and whose author has `min_followers`.
+//! - `threshold`: the window's count reaches N.
+//! - `spike`: the window's count is at least `factor` × the baseline, at least `min_count`, and
+//!   `P(X ≥ count)` under a Poisson law of the baseline's mean is below `p`; and the database
+//!   holds `learn` of history.
+//! - The baseline is the larger of the trailing mean per window and the mean of the same
+//!   time-of-day window on previous days, so a daily bump is "usual".
+//! - After a threshold or spike alert the rule and kind are quiet for `cooldown`; at its end a
+//!   count still above the bar alerts again.
+//! - `source` alerts follow a source's health: failing for `source_alert_after`, silent for
+//!   three times its usual gap between posts, then recovered.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::config::AlertSpec;
+use crate::notify::{AlertKind, SourceState};
+
+/// The smallest Poisson mean used in the tail test: with no usual activity at all, a burst is
+/// judged against a rate of one hit every ten windows rather than against zero (where any
+/// single hit would be "impossible").
+pub const MIN_RATE: f64 = 0.1;
+
+/// One day, the period of the same-time-of-day baseline.
+pub const DAY: Duration = Duration::from_secs(86_400);
+
+/// The counts `evaluate` needs, gathered for one rule at one `now`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Counts {
+    /// Hits in the current window, `(now - window, now]`.
+    pub current: u64,
+    /// Hits in the trailing period before the current window.
+    pub trailing: u64,
+    /// Length of that trailing period, in windows (the baseline period, or less when the
+    /// database holds less history). 0 when there is no history before the window.
+    pub trailing_windows: f64,
+    /// Hits in the same window on each previous day of the period that history covers.
+    pub same_time: Vec<u64>,
+    /// How much history the database holds: `now` minus its earliest post.
+    pub history: Duration,
+}
+
+impl Counts {
+    /// The usual count for one window: the larger of the trailing mean and the same
+    /// time-of-day mean (0 without history).
+    pub fn baseline(&self) -> f64 {
+        let trailing = if self.trailing_windows > 0.0 {
+            self.trailing as f64 / self.trailing_windows
+        } else {
+            0.0
+        };
+        let same = if self.same_time.is_empty() {
+            0.0
+        } else {
+            self.same_time.iter().sum::<u64>() as f64 / self.same_time.len() as f64
+        };
+        trailing.max(same)
+    }
+}
+
+/// The time ranges whose hits make up [`Counts`] at one `now`: the store counts them with SQL,
+/// tests and `replay` checks count them in memory, and both share these bounds. Each range is
+/// `(start, end]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The current window.
+    pub current: (DateTime<Utc>, DateTime<Utc>),
+    /// The trailing period before it, if any history precedes the window.
+    pub trailing: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// The trailing period's length in windows.
+    pub trailing_windows: f64,
+    /// The same window on each previous day that history covers.
+    pub same_time: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    /// `now` minus the earliest post.
+    pub history: Duration,
+}
+
+/// The ranges to count for a rule with `window` and baseline `period`, given the database's
+/// earliest post. The trailing period is cut to the history the database holds, so a young
+/// database is judged on what it has seen rather than on a mean diluted by empty days.
+pub fn plan(
+    now: DateTime<Utc>,
+    window: Duration,
+    period: Duration,
+    earliest: Option<DateTime<Utc>>,
+) -> Plan {
+    let w = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+    let start = now - w;
+    let history = earliest.map_or(Duration::ZERO, |e| {
+        (now - e).to_std().unwrap_or(Duration::ZERO)
+    });
+    let before = earliest.map_or(Duration::ZERO, |e| {
+        (start - e).to_std().unwrap_or(Duration::ZERO)
+    });
+    let span = before.min(period);
+    let trailing = (!span.is_zero() && !window.is_zero()).then(|| {
+        let s = chrono::Duration::from_std(span).unwrap_or_default();
+        (start - s, start)
+    });
+    let trailing_windows = if trailing.is_some() {
+        span.as_secs_f64() / window.as_secs_f64()
+    } else {
+        0.0
+    };
+    let days = (span.as_secs() / DAY.as_secs()).min(366);
+    let same_time = (1..=days as i64)
+        .map(|d| {
+            let end = now - chrono::Duration::days(d);
+            (end - w, end)
+        })
+        .filter(|(s, _)| earliest.is_some_and(|e| *s >= e - chrono::Duration::seconds(1)))
+        .collect();
+    Plan {
+        current: (start, now),
+        trailing,
+        trailing_windows,
+        same_time,
+        history,
+    }
+}
+
+impl Plan {
+    /// Counts every range with `count(start, end)` (hits with `start < t <= end`).
+    pub fn counts(&self, mut count: impl FnMut(DateTime<Utc>, DateTime<Utc>) -> u64) -> Counts {
+        Counts {
+            current: count(self.current.0, self.current.1),
+            trailing: self.trailing.map_or(0, |(s, e)| count(s, e)),
+            trailing_windows: self.trailing_windows,
+            same_time: self.same_time.iter().map(|&(s, e)| count(s, e)).collect(),
+            history: self.history,
+        }
+    }
+}
+
+/// What `evaluate` decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// `threshold` or `spike`.
+    pub kind: AlertKind,
+    /// Hits in the window.
+    pub count: u64,
+    /// The usual count.
+    pub baseline: f64,
+    /// The count that had to be reached.
+    pub bar: f64,
+    /// Why, in one line free of post text.
+    pub reason: String,
+}
+
+/// Decides whether a `threshold` or `spike` rule fires at `now`. `last_alert` is the time of
+/// the rule's last alert of the same kind, if any. `each` rules are decided per post by
+/// [`each_fires`]; this returns `None` for them.
+pub fn evaluate(
+    spec: &AlertSpec,
+    window: Duration,
+    cooldown: Duration,
+    counts: &Counts,
+    last_alert: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<Decision> {
+    if let Some(last) = last_alert {
+        if (now - last).to_std().map_or(true, |since| since < cooldown) {
+            return None;
+        }
+    }
+    let count = counts.current;
+    let win = human(window);
+    match *spec {
+        AlertSpec::Each { .. } => None,
+        AlertSpec::Threshold { count: n } => (count >= n && count > 0).then(|| Decision {
+            kind: AlertKind::Threshold,
+            count,
+            baseline: counts.baseline(),
+            bar: n as f64,
+            reason: format!("{count} hits in {win}, threshold {n}"),
+        }),
+        AlertSpec::Spike {
+            factor,
+            min_count,
+            p,
+            learn,
+            ..
+        } => {
+            let baseline = counts.baseline();
+            let bar = (factor * baseline).max(min_count as f64).max(1.0);
+            if counts.history < learn || (count as f64) < bar {
+                return None;
+            }
+            let tail = poisson_tail(count, baseline.max(MIN_RATE));
+            if tail >= p {
+                return None;
+            }
+            let ratio = if baseline > 0.0 {
+                format!("{:.1}×", count as f64 / baseline)
+            } else {
+                "none usually".to_string()
+            };
+            Some(Decision {
+                kind: AlertKind::Spike,
+                count,
+                baseline,
+                bar,
+                reason: format!(
+                    "{count} hits in {win}, usual {baseline:.1} ({ratio}), P(≥{count}) = {tail:.1e} < {p}"
+                ),
+            })
+        }
+    }
+}
+
+/// Whether one new hit of an `each` rule alerts: not for a backfilled post (already older than
+/// the window when first fetched), and only for authors with `min_followers` when set.
+pub fn each_fires(
+    min_followers: Option<u64>,
+    followers: Option<u64>,
+    created_at: DateTime<Utc>,
+    fetched_at: DateTime<Utc>,
+    window: Duration,
+) -> bool {
+    !is_backfill(created_at, fetched_at, window)
+        && min_followers.is_none_or(|min| followers.unwrap_or(0) >= min)
+}
+
+/// A post already older than the window when first fetched: stored and counted in its own
+/// past window, never alerted on.
+pub fn is_backfill(created_at: DateTime<Utc>, fetched_at: DateTime<Utc>, window: Duration) -> bool {
+    (fetched_at - created_at)
+        .to_std()
+        .is_ok_and(|age| age > window)
+}
+
+/// `P(X ≥ k)` for `X ~ Poisson(lambda)`, summed in log space from `k` upwards so that tiny
+/// tails (1e-30) stay exact instead of rounding `1 - CDF` to zero.
+pub fn poisson_tail(k: u64, lambda: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if lambda <= 0.0 {
+        return 0.0;
+    }
+    // log pmf(k) = -λ + k ln λ - ln k!
+    let mut log_term = -lambda + k as f64 * lambda.ln() - ln_factorial(k);
+    let mut sum = 0.0;
+    let mut i = k;
+    loop {
+        let term = log_term.exp();
+        sum += term;
+        i += 1;
+        log_term += lambda.ln() - (i as f64).ln();
+        // Terms shrink once i > λ; stop when they no longer matter.
+        if i as f64 > lambda && (term < sum * 1e-16 || i - k > 100_000) {
+            break;
+        }
+    }
+    sum.min(1.0)
+}
+
+/// `ln(n!)`: exact sum for small `n`, Stirling's series beyond.
+fn ln_factorial(n: u64) -> f64 {
+    if n < 256 {
+        return (2..=n).map(|i| (i as f64).ln()).sum();
+    }
+    let n = n as f64;
+    n * n.ln() - n + 0.5 * (2.0 * std::f64::consts::PI * n).ln() + 1.0 / (12.0 * n)
+        - 1.0 / (360.0 * n * n * n)
+}
+
+/// A source's health, as `store::alerts` reads it at `now`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Health {
+    /// Since when polls have failed without a success in between.
+    pub failing_since: Option<DateTime<Utc>>,
+    /// When a poll last brought a post not seen before.
+    pub last_new_post: Option<DateTime<Utc>>,
+    /// The usual gap between its posts, when enough history exists to know it.
+    pub usual_gap: Option<Duration>,
+    /// Its poll interval: silence is never judged on less than three polls.
+    pub every: Duration,
+    /// The last `source` alert about it, if it said the source was failing or silent and
+    /// no recovery followed: the state and when.
+    pub open: Option<(SourceState, DateTime<Utc>)>,
+}
+
+/// Decides the `source` alert to send at `now`, if any: `Failing` after failing for
+/// `alert_after`, `Silent` after three usual gaps without a new post, `Recovered` when an
+/// open problem ends.
+pub fn evaluate_source(
+    h: &Health,
+    alert_after: Duration,
+    now: DateTime<Utc>,
+) -> Option<SourceState> {
+    let elapsed = |t: DateTime<Utc>| (now - t).to_std().unwrap_or(Duration::ZERO);
+    match h.open {
+        Some((SourceState::Failing, _)) => {
+            h.failing_since.is_none().then_some(SourceState::Recovered)
+        }
+        Some((SourceState::Silent, at)) => {
+            let fresh = h.last_new_post.is_some_and(|t| t > at);
+            fresh.then_some(SourceState::Recovered)
+        }
+        _ => {
+            if let Some(since) = h.failing_since {
+                return (elapsed(since) >= alert_after).then_some(SourceState::Failing);
+            }
+            let gap = h.usual_gap?.max(h.every);
+            let last = h.last_new_post?;
+            (elapsed(last) >= gap * 3).then_some(SourceState::Silent)
+        }
+    }
+}
+
+/// `900s` → `15m`, `3600s` → `1h`, for messages.
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0 => "0s".into(),
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3600 == 0 => format!("{}h", s / 3600),
+        s if s % 60 == 0 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests;
