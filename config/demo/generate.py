@@ -4,8 +4,10 @@
 Deterministic (fixed seed): run it again and the file is identical. About 300 posts over two
 days ending 2026-11-22T12:00:00Z, with a daily rhythm (quiet nights, busier lunch and evening),
 half of them unrelated chatter, replies from the brand's own accounts (which rules exclude), a
-few influential authors (10,000+ followers), and a burst of ~25 delivery complaints in the last
-ten minutes so that a spike shows up in a demo.
+few influential authors (10,000+ followers), and a burst of ~25 delivery complaints at the end.
+The burst's posts carry no `created_at`: vigie then counts them at the time it reads them, so
+whenever the demo runs, the burst is "now" and a spike alert shows on the console within
+seconds, while the dated history counts as the past.
 
     python3 config/demo/generate.py > config/demo/posts.jsonl
 """
@@ -111,12 +113,13 @@ def main():
         if rng.random() < 0.03:
             author, followers = rng.choice(INFLUENCERS)
         posts.append((t, text, author, followers))
-    # The burst: delivery complaints in the last ten minutes.
+    # The burst: delivery complaints in the last ten minutes (undated in the file, see above).
     for t in times(25, END - timedelta(minutes=10), END):
         posts.append((t, rng.choice(BURST), rng.choice(AUTHORS), rng.randrange(20, 3000)))
     posts.sort(key=lambda p: p[0])
+    burst_start = END - timedelta(minutes=10)
     for i, (t, text, author, followers) in enumerate(posts, 1):
-        print(json.dumps({
+        post = {
             "id": f"demo-{i:04d}",
             "source": "demo",
             "text": text,
@@ -125,7 +128,10 @@ def main():
             "created_at": t.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "lang": "fr",
             "followers": followers,
-        }, ensure_ascii=False))
+        }
+        if t >= burst_start:
+            del post["created_at"]
+        print(json.dumps(post, ensure_ascii=False))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@
 //! writer drains its queue and finishes its transaction, exit within seconds). When to poll is
 //! `scheduler`'s decision; retry policy is `retry`'s; writing is `writer`'s.
 
+pub mod dispatch;
 pub mod pipeline;
 pub mod retry;
 pub mod scheduler;
@@ -22,14 +23,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{oneshot, Semaphore};
+use tokio::sync::{oneshot, watch, Notify, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
 use crate::matcher::RuleSet;
 use crate::source::fetch::{FetchOptions, Fetcher};
 use crate::source::{Cursor, Source, SourceError};
-use crate::store::{PollOutcome, PollResult, Store};
+use crate::store::{AlertPolicy, PollOutcome, PollResult, Store};
 pub use pipeline::{BuildError, Pipeline};
 use writer::WriteJob;
 
@@ -81,8 +82,22 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
 async fn run_async(config: Config) -> Result<(), DaemonError> {
     let pipeline = Pipeline::build(&config)?;
     let db = &config.daemon.database;
-    let store = Store::open(db)
-        .map_err(|e| DaemonError::Store(format!("cannot open {}: {e}", db.display())))?;
+    let open = || {
+        Store::open(db)
+            .map_err(|e| DaemonError::Store(format!("cannot open {}: {e}", db.display())))
+    };
+    let mut store = open()?;
+    store.set_alert_policy(AlertPolicy::from_config(&config, true));
+    let wake = Arc::new(Notify::new());
+    let (stop_dispatch, dispatch_stopped) = watch::channel(false);
+    let dispatcher = tokio::spawn(
+        dispatch::Dispatcher {
+            store: std::sync::Mutex::new(open()?),
+            notifiers: pipeline.notifiers.clone(),
+            wake: wake.clone(),
+        }
+        .run(dispatch_stopped),
+    );
     let saved = store
         .all_source_states()
         .map_err(|e| DaemonError::Store(e.to_string()))?;
@@ -108,7 +123,7 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
     }
     let mut timetable = scheduler::Timetable::new(due);
     let heartbeat = Arc::new(AtomicU64::new(0));
-    let (write_tx, writer) = writer::spawn(store, heartbeat.clone())
+    let (write_tx, writer) = writer::spawn(store, heartbeat.clone(), wake.clone())
         .map_err(|e| DaemonError::Runtime(format!("cannot start the writer: {e}")))?;
     let sources: Vec<Arc<dyn Source>> = pipeline
         .sources
@@ -180,6 +195,16 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
         .await
         .map_err(|e| DaemonError::Runtime(e.to_string()))?
         .map_err(|_| DaemonError::Runtime("the writer thread panicked".into()))?;
+    // Deliveries in flight finish; what is left stays in the outbox for the next start.
+    let _ = stop_dispatch.send(true);
+    if tokio::time::timeout(SHUTDOWN_GRACE * 5, dispatcher)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "Deliveries still in flight were abandoned; they are sent after the restart."
+        );
+    }
     tracing::info!("Stopped.");
     Ok(())
 }

@@ -1,14 +1,16 @@
 //! `Pipeline::build(&Config)`: everything the daemon runs, built before it runs.
 //!
-//! Rules are compiled and sources built here, so that startup and (later) SIGHUP reload share
+//! Rules are compiled, sources built and notifiers built (secrets read) here, so that startup and (later) SIGHUP reload share
 //! one path, and a config that cannot be built is refused before anything changes (Vector's
 //! `ConfigBuilder → topology`). Polling, storing and scheduling are other modules' jobs.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
 use crate::matcher::{CompileError, RuleSet};
+use crate::notify::{self, Notifier};
 use crate::source::{self, Source};
 
 /// One source, ready to poll.
@@ -23,12 +25,14 @@ pub struct SourceEntry {
     pub source: Box<dyn Source>,
 }
 
-/// The compiled rules and the built sources.
+/// The compiled rules, the built sources and notifiers.
 pub struct Pipeline {
     /// Every rule, compiled together.
     pub rules: Arc<RuleSet>,
     /// Every source, in config order.
     pub sources: Vec<SourceEntry>,
+    /// Every notifier, by name, with its secrets read.
+    pub notifiers: HashMap<String, Arc<dyn Notifier>>,
 }
 
 /// The config is valid but cannot be turned into a running pipeline.
@@ -37,6 +41,9 @@ pub enum BuildError {
     /// A rule does not compile.
     #[error(transparent)]
     Rules(#[from] CompileError),
+    /// A notifier cannot be built (a secret cannot be read, an address is invalid).
+    #[error(transparent)]
+    Notifier(#[from] notify::BuildError),
     /// A source cannot be built.
     #[error("source \"{name}\": {message}")]
     Source {
@@ -48,8 +55,17 @@ pub enum BuildError {
 }
 
 impl Pipeline {
-    /// Compiles the rules and builds every source.
+    /// Compiles the rules and builds every source and notifier, reading secrets from the
+    /// process environment.
     pub fn build(config: &Config) -> Result<Pipeline, BuildError> {
+        Pipeline::build_with_env(config, &|k| std::env::var(k).ok())
+    }
+
+    /// `build` with the environment as an argument.
+    pub fn build_with_env(
+        config: &Config,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Pipeline, BuildError> {
         let rules = Arc::new(RuleSet::compile(&config.rules)?);
         let mut sources = Vec::with_capacity(config.sources.len());
         for spec in &config.sources {
@@ -64,6 +80,15 @@ impl Pipeline {
                 source,
             });
         }
-        Ok(Pipeline { rules, sources })
+        let mut notifiers = HashMap::new();
+        for spec in &config.notifiers {
+            let n: Arc<dyn Notifier> = Arc::from(notify::build(spec, env)?);
+            notifiers.insert(spec.name.clone(), n);
+        }
+        Ok(Pipeline {
+            rules,
+            sources,
+            notifiers,
+        })
     }
 }

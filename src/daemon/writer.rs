@@ -5,12 +5,13 @@
 //! that answer does the scheduler move a source's cursor, so a crash can never advance a cursor
 //! past posts that were not stored. Results that queue up while a commit runs are committed
 //! together, one transaction for the batch. The heartbeat counts commits, for the watchdog.
+//! A commit that records an alert wakes the dispatcher.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, Notify};
 
 use crate::store::{CommitStats, PollResult, Store};
 
@@ -29,6 +30,7 @@ const MAX_BATCH: usize = 64;
 pub fn spawn(
     mut store: Store,
     heartbeat: Arc<AtomicU64>,
+    on_alert: Arc<Notify>,
 ) -> std::io::Result<(mpsc::Sender<WriteJob>, JoinHandle<()>)> {
     let (tx, mut rx) = mpsc::channel::<WriteJob>(256);
     let handle = std::thread::Builder::new()
@@ -46,6 +48,11 @@ pub fn spawn(
                 match store.commit_many(&results) {
                     Ok(stats) => {
                         heartbeat.fetch_add(1, Ordering::Relaxed);
+                        let alerts: u64 = stats.iter().map(|s| s.new_alerts).sum();
+                        if alerts > 0 {
+                            tracing::info!(alerts, "Alerts recorded.");
+                            on_alert.notify_one();
+                        }
                         for (job, s) in jobs.into_iter().zip(stats) {
                             let _ = job.done.send(Ok(s));
                         }

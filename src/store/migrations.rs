@@ -2,7 +2,7 @@
 //!
 //! Each step runs in its own transaction with the version bump, so a crash mid-migration
 //! leaves the database at the previous version. Never edit a shipped step: add a new one.
-//! The views `hits_v` and `sources_v` are the stable interface for ops (SPEC §6); the tables
+//! The views `hits_v`, `sources_v`, `alerts_v` and `deliveries_v` are the stable interface for ops (SPEC §6); the tables
 //! behind them may change.
 
 use rusqlite::Connection;
@@ -64,6 +64,54 @@ pub const MIGRATIONS: &[&str] = &[
         SELECT name AS source, kind, last_poll_at, last_status, last_error, items_seen, hits,
                next_poll_at, failures
         FROM sources;
+    "#,
+    // 2: alerts and their outbox (one delivery row per notifier, written in the same
+    // transaction as the alert), source health for `source` alerts, and the `alerts_v` view.
+    r#"
+    ALTER TABLE sources ADD COLUMN failing_since TEXT;
+    ALTER TABLE sources ADD COLUMN last_new_at TEXT;
+    CREATE INDEX posts_source_fetched_at ON posts (source, fetched_at);
+    CREATE TABLE alerts (
+        id           INTEGER PRIMARY KEY,
+        rule         TEXT NOT NULL,
+        kind         TEXT NOT NULL,
+        fired_at     TEXT NOT NULL,
+        window_start TEXT NOT NULL,
+        window_end   TEXT NOT NULL,
+        count        INTEGER NOT NULL,
+        baseline     REAL NOT NULL,
+        ratio        REAL,
+        bar          REAL NOT NULL,
+        state        TEXT,
+        reason       TEXT NOT NULL,
+        payload      TEXT NOT NULL
+    );
+    CREATE INDEX alerts_rule_kind_fired_at ON alerts (rule, kind, fired_at);
+    CREATE TABLE deliveries (
+        id              INTEGER PRIMARY KEY,
+        alert_id        INTEGER NOT NULL REFERENCES alerts (id),
+        notifier        TEXT NOT NULL,
+        delivery_id     TEXT NOT NULL UNIQUE,
+        status          TEXT NOT NULL DEFAULT 'pending',
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error      TEXT,
+        sent_at         TEXT,
+        created_at      TEXT NOT NULL,
+        UNIQUE (alert_id, notifier)
+    );
+    CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
+    CREATE VIEW alerts_v AS
+        SELECT a.id AS alert_id, a.rule, a.kind, a.fired_at, a.window_start, a.window_end,
+               a.count, a.baseline, a.ratio, a.state, a.reason,
+               COALESCE((SELECT group_concat(d.notifier || ':' || d.status, ', '
+                                             ORDER BY d.notifier)
+                         FROM deliveries d WHERE d.alert_id = a.id), '') AS status
+        FROM alerts a;
+    CREATE VIEW deliveries_v AS
+        SELECT d.id AS delivery_row, d.delivery_id, d.alert_id, a.rule, a.kind, d.notifier,
+               d.status, d.attempts, d.next_attempt_at, d.sent_at, d.last_error
+        FROM deliveries d JOIN alerts a ON a.id = d.alert_id;
     "#,
 ];
 

@@ -6,7 +6,9 @@
 //! `vigie sources`. Times are stored as RFC 3339 UTC text of fixed width
 //! (`2026-11-22T09:14:00Z`), so `sqlite3` users can read and compare them as strings.
 
+pub mod alerts;
 pub mod migrations;
+pub mod outbox;
 pub mod query;
 pub mod write;
 
@@ -16,6 +18,7 @@ use std::time::Duration;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags};
 
+pub use alerts::AlertPolicy;
 pub use query::{HitQuery, HitRow, SourceRow};
 pub use write::{CommitStats, PollOutcome, PollResult, SourceState};
 
@@ -36,6 +39,11 @@ pub enum StoreError {
 /// An open database.
 pub struct Store {
     conn: Connection,
+    /// How commits decide alerts; `None`: record posts and hits only.
+    policy: Option<alerts::AlertPolicy>,
+    /// The earliest post's time, loaded on the first commit and kept up to date by commits
+    /// (`None`: not loaded yet).
+    earliest: Option<Option<DateTime<Utc>>>,
 }
 
 /// How long a connection waits for a lock before giving up.
@@ -55,7 +63,11 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         migrations::apply(&mut conn)?;
-        Ok(Store { conn })
+        Ok(Store {
+            conn,
+            policy: None,
+            earliest: None,
+        })
     }
 
     /// Opens an existing database read-only: never blocks the daemon (WAL readers don't).
@@ -68,7 +80,16 @@ impl Store {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
-        Ok(Store { conn })
+        Ok(Store {
+            conn,
+            policy: None,
+            earliest: None,
+        })
+    }
+
+    /// Makes every later commit decide and record alerts under `policy`.
+    pub fn set_alert_policy(&mut self, policy: alerts::AlertPolicy) {
+        self.policy = Some(policy);
     }
 
     /// The underlying connection, for tests and ad-hoc reads.

@@ -11,9 +11,10 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
-use super::{fmt_time, parse_time, Store, StoreError};
+use super::{alerts, fmt_time, parse_time, Store, StoreError};
 use crate::matcher::Hit;
 use crate::normalize;
+use crate::notify::AlertPost;
 use crate::post::Post;
 use crate::source::Cursor;
 
@@ -60,6 +61,8 @@ pub struct CommitStats {
     pub new_posts: u64,
     /// Hits of those posts.
     pub new_hits: u64,
+    /// Alerts recorded (with their outbox rows) in the same transaction.
+    pub new_alerts: u64,
 }
 
 /// What the scheduler needs to resume a source after a restart.
@@ -121,6 +124,12 @@ impl Store {
 
     /// Commits several poll results in one transaction.
     pub fn commit_many(&mut self, results: &[&PollResult]) -> Result<Vec<CommitStats>, StoreError> {
+        if self.earliest.is_none() {
+            self.earliest = Some(self.earliest_post()?);
+        }
+        let mut earliest = self.earliest.flatten();
+        let wall = Utc::now();
+        let policy = self.policy.clone();
         let tx = self.conn.transaction()?;
         let mut out = Vec::with_capacity(results.len());
         {
@@ -140,11 +149,14 @@ impl Store {
                 if let PollOutcome::Page { posts, .. } = &r.outcome {
                     for (post, hits) in posts {
                         let id = post.id.clone().unwrap_or_else(|| fallback_id(post));
-                        let created = post
+                        // Event time; a post cannot be newer than the poll that found it (a
+                        // clock ahead of ours would keep it out of the current window).
+                        let created_at = post
                             .created_at
                             .as_deref()
                             .and_then(parse_time)
-                            .map_or_else(|| polled.clone(), fmt_time);
+                            .map_or(r.polled_at, |t| t.min(r.polled_at));
+                        let created = fmt_time(created_at);
                         // Only posts that hit a rule keep their text and details.
                         let keep = !hits.is_empty();
                         let inserted = insert_post.execute(params![
@@ -163,6 +175,7 @@ impl Store {
                             continue;
                         }
                         stats.new_posts += 1;
+                        earliest = Some(earliest.map_or(created_at, |e| e.min(created_at)));
                         if !keep {
                             continue;
                         }
@@ -173,14 +186,49 @@ impl Store {
                             matched_json(&hit.matched, &mut json);
                             insert_hit.execute(params![rowid, &*hit.rule, json, created])?;
                             stats.new_hits += 1;
+                            if let Some(policy) = &policy {
+                                let quoted = AlertPost {
+                                    source: r.source.clone(),
+                                    author: post.author.clone(),
+                                    text: post.text.clone(),
+                                    url: post.url.clone(),
+                                    created_at,
+                                    followers: post.followers,
+                                };
+                                let fired = alerts::each_hit(
+                                    &tx,
+                                    policy,
+                                    &hit.rule,
+                                    quoted,
+                                    r.polled_at,
+                                    wall,
+                                )?;
+                                stats.new_alerts += u64::from(fired.is_some());
+                            }
                         }
                     }
                 }
                 write_source(&tx, r, &polled, stats)?;
+                if let Some(policy) = &policy {
+                    let error = match &r.outcome {
+                        PollOutcome::Failed { error } => Some(error.as_str()),
+                        PollOutcome::Page { .. } => None,
+                    };
+                    let fired = alerts::source_health(&tx, policy, &r.source, error, r.polled_at)?;
+                    stats.new_alerts += u64::from(fired.is_some());
+                }
                 out.push(stats);
+            }
+            if let (Some(policy), Some(now)) = (&policy, results.iter().map(|r| r.polled_at).max())
+            {
+                let fired = alerts::windows(&tx, policy, earliest, now, wall)?;
+                if let Some(last) = out.last_mut() {
+                    last.new_alerts += fired;
+                }
             }
         }
         tx.commit()?;
+        self.earliest = Some(earliest);
         Ok(out)
     }
 
@@ -213,6 +261,14 @@ impl Store {
             .all_source_states()?
             .into_iter()
             .find(|s| s.name == name))
+    }
+
+    /// The earliest stored post's event time: where the history `learn` counts from starts.
+    fn earliest_post(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let t: Option<String> =
+            self.conn
+                .query_row("SELECT MIN(created_at) FROM posts", [], |r| r.get(0))?;
+        Ok(t.as_deref().and_then(parse_time))
     }
 
     /// The number of stored hits (for tests and summaries).
@@ -248,7 +304,8 @@ fn write_source(
             tx.prepare_cached(
                 "UPDATE sources SET etag = ?2, last_modified = ?3, cursor = ?4, last_poll_at = ?5,
                    last_status = ?6, last_error = NULL, failures = 0, next_poll_at = ?7,
-                   items_seen = items_seen + ?8, hits = hits + ?9
+                   items_seen = items_seen + ?8, hits = hits + ?9, failing_since = NULL,
+                   last_new_at = CASE WHEN ?8 > 0 THEN ?5 ELSE last_new_at END
                  WHERE name = ?1",
             )?
             .execute(params![
@@ -266,7 +323,7 @@ fn write_source(
         PollOutcome::Failed { error } => {
             tx.prepare_cached(
                 "UPDATE sources SET last_poll_at = ?2, last_status = 'error', last_error = ?3,
-                   failures = ?4, next_poll_at = ?5
+                   failures = ?4, next_poll_at = ?5, failing_since = COALESCE(failing_since, ?2)
                  WHERE name = ?1",
             )?
             .execute(params![r.source, polled, error, r.failures, next])?;
