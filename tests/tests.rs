@@ -9,6 +9,9 @@ mod cli_check;
 mod cli_query;
 // `vigie match`: table and JSON output, stdin and files, --count.
 mod cli_match;
+// Alerts with the real daemon: signed webhooks checked by the reference package, retries,
+// kill -9 before and after a delivery.
+mod alerts;
 // The real daemon on jsonl: hits stored and read live, SIGTERM exit, SIGKILL without loss.
 mod daemon;
 // The real daemon on rss over loopback: conditional GET, 304, Retry-After, backoff, bad bodies.
@@ -21,3 +24,5 @@ mod fetch;
 mod rss;
 // The compiled RuleSet against a brute-force reference evaluator on random texts and queries.
 mod matcher_props;
+// Notifier payloads: golden chat/text/HTML bodies, hostile post text, HTTP delivery contract.
+mod notifiers;

@@ -50,7 +50,7 @@ pub struct SourcesArgs {
     pub format: Option<Format>,
 }
 
-fn open(config: &Path) -> Result<Store> {
+pub(crate) fn open(config: &Path) -> Result<Store> {
     let config = load(config)?;
     match Store::open_read_only(&config.daemon.database) {
         Ok(s) => Ok(s),

@@ -3,11 +3,13 @@
 //! loads it and runs the matcher. `anyhow` is allowed here and in `main.rs` only; an invalid
 //! config or rule set is reported as [`Invalid`], which `main` maps to exit code 2.
 
+mod alerts;
 mod check;
 mod hits;
 mod match_cmd;
 pub mod output;
 mod preview;
+mod replay;
 mod run;
 
 use std::fmt;
@@ -51,6 +53,13 @@ pub enum Command {
     Hits(hits::HitsArgs),
     /// One row per source: last poll, status, last error, items seen, hits, next poll.
     Sources(hits::SourcesArgs),
+    /// Backtest: feed posts from FILE through the rules and the alert logic in event time.
+    ///
+    /// Prints the hits per rule and every alert that would have fired (`--format json`: one
+    /// alert per line). Sends nothing; uses a throw-away database unless --db is given.
+    Replay(replay::ReplayArgs),
+    /// Alert history: when, rule, kind, count vs usual, delivery status per notifier.
+    Alerts(alerts::AlertsArgs),
 }
 
 /// An invalid config, rule file or command-line value: exit code 2.
@@ -79,6 +88,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Preview(args) => preview::run(&path, args),
         Command::Hits(args) => hits::run_hits(&path, args),
         Command::Sources(args) => hits::run_sources(&path, args),
+        Command::Replay(args) => replay::run(&path, args),
+        Command::Alerts(args) => alerts::run(&path, args),
     }
 }
 

@@ -1,10 +1,71 @@
 //! The `teams` notifier's payload (pure, pinned by golden tests); sending is `http`'s job.
+//!
+//! Teams Workflows webhooks accept Adaptive Cards only: one `message` with one card attachment.
+//! TextBlocks render a markdown subset, so every text is backslash-escaped by `render`; the
+//! post links are `Action.OpenUrl` buttons, and only for http(s) URLs.
 
 use serde_json::{json, Value};
 
 use super::{render, Alert};
 
+/// Longest text of one TextBlock; with at most 5 posts the card stays well under Teams' ~28 KB.
+const BLOCK_CHARS: usize = 2000;
+
+/// A wrapped TextBlock of already-escaped markdown.
+fn block(text: &str) -> Value {
+    json!({ "type": "TextBlock", "text": render::cut_markup(text, BLOCK_CHARS), "wrap": true })
+}
+
 /// The JSON body POSTed to the webhook.
 pub fn body(alert: &Alert) -> Value {
-    json!({ "text": render::text(alert) })
+    let esc = render::markdown_escape;
+    let mut title = block(&esc(&render::title(alert)));
+    title["size"] = json!("Large");
+    title["weight"] = json!("Bolder");
+    let facts: Vec<Value> = render::facts(alert)
+        .iter()
+        .map(|(label, value)| json!({ "title": label, "value": render::cut_markup(&esc(value), BLOCK_CHARS) }))
+        .collect();
+    let mut body = vec![title, json!({ "type": "FactSet", "facts": facts })];
+    let mut actions = Vec::new();
+    let posts = render::posts(alert);
+    if !posts.is_empty() {
+        let mut head = block("Top posts");
+        head["weight"] = json!("Bolder");
+        head["separator"] = json!(true);
+        body.push(head);
+    }
+    for (i, p) in posts.iter().enumerate() {
+        let mut who = block(&format!(
+            "{}. **{}** on {} ({})",
+            i + 1,
+            esc(&p.author),
+            esc(&p.source),
+            esc(&p.when)
+        ));
+        who["spacing"] = json!("Medium");
+        body.push(who);
+        body.push(block(&esc(&p.excerpt)));
+        if let Some(url) = &p.url {
+            actions.push(json!({ "type": "Action.OpenUrl", "title": format!("Open post {}", i + 1), "url": url }));
+        }
+    }
+    let mut card = json!({
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": body,
+        "msteams": { "width": "Full" },
+    });
+    if !actions.is_empty() {
+        card["actions"] = json!(actions);
+    }
+    json!({
+        "type": "message",
+        "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "contentUrl": null,
+            "content": card,
+        }],
+    })
 }

@@ -19,7 +19,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OpenFlags};
 
 pub use alerts::AlertPolicy;
-pub use query::{HitQuery, HitRow, SourceRow};
+pub use query::{AlertQuery, AlertRow, HitQuery, HitRow, SourceRow};
 pub use write::{CommitStats, PollOutcome, PollResult, SourceState};
 
 /// A store operation failed.

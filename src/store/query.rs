@@ -234,3 +234,108 @@ mod tests {
         assert_eq!(fts_query("!!! *"), None);
     }
 }
+
+/// Filters for `vigie alerts` (and `replay`'s listing).
+#[derive(Debug, Clone, Default)]
+pub struct AlertQuery {
+    /// Fired at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Fired before.
+    pub until: Option<DateTime<Utc>>,
+    /// Rule (or source, for `source` alerts) name or glob.
+    pub rule: Option<String>,
+    /// `each`, `threshold`, `spike` or `source`.
+    pub kind: Option<String>,
+    /// At most this many, newest first.
+    pub limit: Option<u64>,
+    /// Oldest first instead (replay prints alerts in the order they fired).
+    pub oldest_first: bool,
+}
+
+/// One row of `alerts_v`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AlertRow {
+    /// The alert's id.
+    pub alert_id: i64,
+    /// Rule name (source name for `source` alerts).
+    pub rule: String,
+    /// Alert kind.
+    pub kind: String,
+    /// Event time it fired at.
+    pub fired_at: String,
+    /// Start of its window.
+    pub window_start: String,
+    /// End of its window.
+    pub window_end: String,
+    /// Hits in the window.
+    pub count: i64,
+    /// The usual count.
+    pub baseline: f64,
+    /// count / baseline, when there is a baseline.
+    pub ratio: Option<f64>,
+    /// For `source` alerts: failing, silent or recovered.
+    pub state: Option<String>,
+    /// Why it fired.
+    pub reason: String,
+    /// Delivery status per notifier: `console:sent, cm-email:pending`.
+    pub status: String,
+}
+
+impl Store {
+    /// Alerts matching `q`, newest first (or oldest first).
+    pub fn alerts(&self, q: &AlertQuery) -> Result<Vec<AlertRow>, StoreError> {
+        let mut sql = String::from(
+            "SELECT alert_id, rule, kind, fired_at, window_start, window_end, count, baseline,
+                    ratio, state, reason, status
+             FROM alerts_v WHERE 1 = 1",
+        );
+        let mut args: Vec<Value> = Vec::new();
+        if let Some(t) = q.since {
+            sql.push_str(" AND fired_at >= ?");
+            args.push(Value::Text(fmt_time(t)));
+        }
+        if let Some(t) = q.until {
+            sql.push_str(" AND fired_at < ?");
+            args.push(Value::Text(fmt_time(t)));
+        }
+        if let Some(r) = &q.rule {
+            sql.push_str(if is_glob(r) {
+                " AND rule GLOB ?"
+            } else {
+                " AND rule = ?"
+            });
+            args.push(Value::Text(r.clone()));
+        }
+        if let Some(k) = &q.kind {
+            sql.push_str(" AND kind = ?");
+            args.push(Value::Text(k.clone()));
+        }
+        sql.push_str(if q.oldest_first {
+            " ORDER BY fired_at, alert_id"
+        } else {
+            " ORDER BY fired_at DESC, alert_id DESC"
+        });
+        if let Some(n) = q.limit {
+            sql.push_str(" LIMIT ?");
+            args.push(Value::Integer(n.min(i64::MAX as u64) as i64));
+        }
+        let mut stmt = self.conn.prepare(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+            Ok(AlertRow {
+                alert_id: r.get(0)?,
+                rule: r.get(1)?,
+                kind: r.get(2)?,
+                fired_at: r.get(3)?,
+                window_start: r.get(4)?,
+                window_end: r.get(5)?,
+                count: r.get(6)?,
+                baseline: r.get(7)?,
+                ratio: r.get(8)?,
+                state: r.get(9)?,
+                reason: r.get(10)?,
+                status: r.get(11)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
