@@ -93,6 +93,9 @@ pub fn plan(
 ) -> Plan {
     let w = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
     let start = now - w;
+    // Ranges are `(start, end]` on whole seconds: history starts one second before the
+    // earliest post, so that post is counted.
+    let earliest = earliest.map(|e| e - chrono::Duration::seconds(1));
     let history = earliest.map_or(Duration::ZERO, |e| {
         (now - e).to_std().unwrap_or(Duration::ZERO)
     });
@@ -115,7 +118,7 @@ pub fn plan(
             let end = now - chrono::Duration::days(d);
             (end - w, end)
         })
-        .filter(|(s, _)| earliest.is_some_and(|e| *s >= e - chrono::Duration::seconds(1)))
+        .filter(|(s, _)| earliest.is_some_and(|e| *s >= e))
         .collect();
     Plan {
         current: (start, now),

@@ -20,6 +20,8 @@ mod daemon_http;
 mod daemon_util;
 // source::fetch::Fetcher on loopback: conditional GET, statuses, byte cap, timeouts, redaction.
 mod fetch;
+// `vigie replay` in event time (sends nothing) and `vigie alerts` on the kept database.
+mod replay;
 // The rss parser: every feed format, repairs, clean errors, the feedparser corpus.
 mod rss;
 // The compiled RuleSet against a brute-force reference evaluator on random texts and queries.

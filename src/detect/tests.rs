@@ -149,11 +149,12 @@ fn plan_excludes_the_current_window_and_cuts_to_history() {
     let now = t("2026-11-22T12:00:00Z");
     let p = plan(now, 15 * MIN, 7 * DAY, Some(t("2026-11-20T00:00:00Z")));
     assert_eq!(p.current, (t("2026-11-22T11:45:00Z"), now));
+    // History starts a second before the earliest post, so that post is inside `(start, end]`.
     assert_eq!(
         p.trailing,
-        Some((t("2026-11-20T00:00:00Z"), t("2026-11-22T11:45:00Z")))
+        Some((t("2026-11-19T23:59:59Z"), t("2026-11-22T11:45:00Z")))
     );
-    assert_eq!(p.trailing_windows, (2.0 * 96.0) + 47.0);
+    assert_eq!(p.trailing_windows, (2.0 * 96.0) + 47.0 + 1.0 / 900.0);
     assert_eq!(
         p.same_time,
         vec![
