@@ -230,3 +230,68 @@ fn permanent_failure_is_marked_failed_and_not_retried() {
         d.log()
     );
 }
+
+#[test]
+fn failing_source_alerts_admins_then_recovers() {
+    let server = TestServer::start();
+    server.script("/feed", [Reply::new(503)]);
+    server.script("/admin", [Reply::new(200)]);
+    let cfg = format!(
+        r#"[daemon]
+database = "vigie.db"
+rules = ["rules.toml"]
+source_alert_after = "2s"
+admin_notify = ["ops"]
+
+[[source]]
+name = "forum"
+kind = "rss"
+url = "{feed}"
+every = "1s"
+
+[[notifier]]
+name = "ops"
+kind = "webhook"
+url = "{admin}"
+"#,
+        feed = server.url("/feed?token=s3cr3t"),
+        admin = server.url("/admin"),
+    );
+    let rules = "[[rule]]\nname = \"colis\"\nquery = 'colis'\n";
+    let d = Daemon::start(&[("vigie.toml", &cfg), ("rules.toml", rules)]);
+    let states = |d: &Daemon| -> Vec<String> {
+        let db = d.db();
+        let mut stmt =
+            match db.prepare("SELECT state FROM alerts WHERE kind = 'source' ORDER BY id") {
+                Ok(s) => s,
+                Err(_) => return Vec::new(),
+            };
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    d.wait_for("a failing alert", Duration::from_secs(30), || {
+        server.requests("/admin").len() == 1
+    });
+    assert_eq!(states(&d), ["failing"]);
+    let body: serde_json::Value =
+        serde_json::from_slice(&server.requests("/admin")[0].body).unwrap();
+    assert_eq!(body["kind"], "source");
+    assert_eq!(body["rule"], "forum");
+    assert_eq!(body["source_state"], "failing");
+    assert!(body["error"].as_str().unwrap().contains("503"), "{body}");
+    assert!(
+        !body.to_string().contains("s3cr3t"),
+        "the feed URL's token stays out: {body}"
+    );
+    // Still failing: no second alert. Then the feed comes back: one recovery alert.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(server.requests("/admin").len(), 1);
+    let feed = std::fs::read(crate::util::root().join("tests/fixtures/rss/rss20.xml")).unwrap();
+    server.script("/feed", [Reply::ok(feed)]);
+    d.wait_for("a recovery alert", Duration::from_secs(60), || {
+        server.requests("/admin").len() == 2
+    });
+    assert_eq!(states(&d), ["failing", "recovered"]);
+}
