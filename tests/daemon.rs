@@ -151,3 +151,64 @@ fn sigkill_mid_burst_loses_no_hit_and_doubles_none() {
     );
     assert_eq!(d.terminate(Duration::from_secs(5)), 0);
 }
+
+/// The README's first command: the shipped demo config prints a spike on the console within
+/// a minute of starting (here: the shipped files copied to a temp dir, layout kept).
+#[test]
+fn demo_config_prints_a_spike_on_the_console_within_a_minute() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+
+    let root = crate::util::root();
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    let mut files = vec![
+        ("config/vigie.toml".to_string(), read("config/vigie.toml")),
+        (
+            "config/demo/posts.jsonl".to_string(),
+            read("config/demo/posts.jsonl"),
+        ),
+    ];
+    for entry in std::fs::read_dir(root.join("rules")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        files.push((format!("rules/{name}"), read(&format!("rules/{name}"))));
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let dir = crate::util::tree(&refs);
+    let t0 = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["run", "--config"])
+        .arg(dir.path().join("config/vigie.toml"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let found = loop {
+        match rx.recv_timeout(Duration::from_secs(60).saturating_sub(t0.elapsed())) {
+            Ok(line) if line.starts_with("[vigie] Spike on livraison-retard") => break true,
+            Ok(line) => seen.push(line),
+            Err(_) => break false,
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        found,
+        "no spike within a minute; stdout:\n{}",
+        seen.join("\n")
+    );
+    eprintln!("demo: spike on the console {:?} after start", t0.elapsed());
+}
