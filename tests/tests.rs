@@ -12,6 +12,8 @@ mod cli_match;
 // Alerts with the real daemon: signed webhooks checked by the reference package, retries,
 // kill -9 before and after a delivery.
 mod alerts;
+// Email alerts with the real daemon and a real SMTP server: outage, kill -9, latency.
+mod alerts_email;
 // The real daemon on jsonl: hits stored and read live, SIGTERM exit, SIGKILL without loss.
 mod daemon;
 // The real daemon on rss over loopback: conditional GET, 304, Retry-After, backoff, bad bodies.
@@ -28,3 +30,5 @@ mod rss;
 mod matcher_props;
 // Notifier payloads: golden chat/text/HTML bodies, hostile post text, HTTP delivery contract.
 mod notifiers;
+// The email notifier against a real SMTP server (aiosmtpd): MIME parts, chart, auth, outage.
+mod email;

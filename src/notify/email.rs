@@ -1,19 +1,53 @@
 //! The `email` notifier: multipart text + HTML with the chart inline, over SMTP (lettre).
+//!
+//! [`message`] is the pure body builder (what golden tests pin): the subject names kind, rule
+//! and count, `Message-ID` is `<delivery_id@vigie>` so a retried delivery is recognisably the
+//! same mail, and the HTML part carries the 24-hour chart as an inline `cid:chart` image.
+//! Escaping post text is `render`'s job; drawing the chart is `chart`'s; retrying is
+//! `daemon::dispatch`'s. This file builds the transport, sends once, and classifies the answer
+//! (SMTP 5xx and client-side refusals are permanent, everything else is worth another try).
+//!
+//! The transport is configured in [`Email::new`] (so a bad URL or address fails at build time,
+//! before a reload swaps pipelines) but created on the first send: lettre's connection pool
+//! spawns its cleanup task on the current Tokio runtime, and `build` may run outside one.
+
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::AsyncSmtpTransportBuilder;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use super::{Alert, DeliveryError, Notifier};
+use super::{chart, render, Alert, AlertKind, DeliveryError, Notifier, SourceState};
 use crate::config::secret::{Secret, SecretRef};
 use crate::config::EmailSpec;
 
+/// The longest one SMTP step (connect, each command, the data) may take.
+const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The Content-ID of the inline chart (`<chart>` on the wire, `cid:chart` in the HTML).
+pub const CHART_CID: &str = "chart";
+
 /// Sends alerts by email.
 pub struct Email {
-    _spec: EmailSpec,
-    _password: Option<Secret>,
+    /// The configured transport, credentials included; built into `transport` on first use.
+    builder: AsyncSmtpTransportBuilder,
+    /// The pooled transport, created inside the runtime that sends.
+    transport: OnceLock<AsyncSmtpTransport<Tokio1Executor>>,
+    from: Mailbox,
+    to: Vec<Mailbox>,
+    /// Kept only to scrub it from error messages, should a server ever echo it.
+    password: Option<Secret>,
 }
 
 impl Email {
     /// Builds the SMTP transport; `secret` resolves the password reference.
+    ///
+    /// Fails on an unusable `smtp_url`, an invalid `from` or `to` address, no recipient, or a
+    /// login without a password (and the reverse). Messages never hold the password.
     pub fn new(
         spec: &EmailSpec,
         secret: &dyn Fn(&SecretRef) -> Result<Secret, super::BuildError>,
@@ -24,18 +58,393 @@ impl Email {
             .map(secret)
             .transpose()
             .map_err(|e| e.message)?;
+        let (url, url_user, url_password) = split_credentials(&spec.smtp_url)?;
+        let user = url_user.or_else(|| spec.username.clone());
+        // A password written in the URL is honoured only when no `password` key is set.
+        let password = password.or(url_password);
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(&url)
+            .map_err(|e| format!("\"smtp_url\": {e}"))?
+            .timeout(Some(TIMEOUT));
+        match (&user, &password) {
+            (Some(user), Some(pw)) => {
+                builder =
+                    builder.credentials(Credentials::new(user.clone(), pw.expose().to_string()));
+            }
+            (Some(_), None) => {
+                return Err("a username is set but no password".to_string());
+            }
+            (None, Some(_)) => {
+                return Err(
+                    "a password is set but no username (in \"smtp_url\" or \"username\")"
+                        .to_string(),
+                );
+            }
+            (None, None) => {}
+        }
+        let from = spec
+            .from
+            .parse::<Mailbox>()
+            .map_err(|e| format!("\"from\": invalid address {:?}: {e}", spec.from))?;
+        if spec.to.is_empty() {
+            return Err("\"to\" names no recipient".to_string());
+        }
+        let to = spec
+            .to
+            .iter()
+            .map(|t| {
+                t.parse::<Mailbox>()
+                    .map_err(|e| format!("\"to\": invalid address {t:?}: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Email {
-            _spec: spec.clone(),
-            _password: password,
+            builder,
+            transport: OnceLock::new(),
+            from,
+            to,
+            password: password.filter(|p| !p.expose().is_empty()),
         })
     }
+
+    /// Turns a lettre error into a delivery error free of the password.
+    fn classify(&self, e: &lettre::transport::smtp::Error) -> DeliveryError {
+        let mut reason = format!("smtp: {e}");
+        if let Some(pw) = &self.password {
+            reason = reason.replace(pw.expose(), "<secret>");
+        }
+        classify(e, reason)
+    }
+}
+
+/// Splits `user[:password]@` off an SMTP URL: the URL without them, the percent-decoded user and
+/// password. Errors never quote the URL, which may hold the password.
+fn split_credentials(smtp_url: &str) -> Result<(String, Option<String>, Option<Secret>), String> {
+    let mut url =
+        url::Url::parse(smtp_url).map_err(|e| format!("\"smtp_url\" is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "smtp" | "smtps") {
+        return Err(format!(
+            "\"smtp_url\" must start with smtp:// or smtps://, not {}://",
+            url.scheme()
+        ));
+    }
+    let user = (!url.username().is_empty()).then(|| decode(url.username()));
+    let password = url.password().map(|p| Secret::new(decode(p)));
+    // Clearing cannot fail on smtp(s) URLs, which always have a host.
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    Ok((url.into(), user, password))
+}
+
+/// Decodes `%XX` escapes (as the URL parser leaves them in user and password).
+fn decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b
+            .get(i + 1..i + 3)
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (b[i], hex) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// SMTP 5xx and client-side refusals (no usable auth mechanism, no STARTTLS where required)
+/// are permanent; 4xx, refused connections, timeouts, TLS and I/O errors are transient.
+fn classify(e: &lettre::transport::smtp::Error, reason: String) -> DeliveryError {
+    if e.is_permanent() || e.is_client() {
+        DeliveryError::Permanent { reason }
+    } else {
+        DeliveryError::Transient {
+            reason,
+            retry_after: None,
+        }
+    }
+}
+
+/// `2.5`, `2`, `12.3`: one decimal at most, for subjects.
+fn num(v: f64) -> String {
+    let s = format!("{v:.1}");
+    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+}
+
+/// The subject: kind, rule, and the count against what was usual or required. Only the rule's
+/// or source's name comes from the config; no post text ever reaches the subject.
+pub fn subject(alert: &Alert) -> String {
+    let rule = render::clean(&alert.rule);
+    let kind = alert.kind.as_str();
+    let window = crate::detect::human(Duration::from_secs(alert.window_secs));
+    let detail = match alert.kind {
+        AlertKind::Spike => format!(
+            "{} in {window} (usual {})",
+            alert.count,
+            num(alert.baseline)
+        ),
+        AlertKind::Threshold => {
+            format!("{} in {window} (threshold {})", alert.count, num(alert.bar))
+        }
+        AlertKind::Each => match alert.posts.len() {
+            0 | 1 => "new post".to_string(),
+            n => format!("{n} new posts"),
+        },
+        AlertKind::Source => match alert.source_state {
+            Some(SourceState::Failing) => "failing".to_string(),
+            Some(SourceState::Silent) => "silent".to_string(),
+            Some(SourceState::Recovered) => "recovered".to_string(),
+            None => "changed state".to_string(),
+        },
+    };
+    format!("[vigie] {kind}: {rule} — {detail}")
+}
+
+/// `delivery_id` reduced to characters safe in a Message-ID and a MIME boundary.
+fn safe_id(delivery_id: &str) -> String {
+    let id: String = delivery_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(48)
+        .collect();
+    if id.is_empty() {
+        "x".to_string()
+    } else {
+        id
+    }
+}
+
+/// A text part, always quoted-printable: QP turns every `=` into `=3D`, so the `=_`-prefixed
+/// boundaries below can never occur in a body, whatever a post says.
+fn text_part(content_type: ContentType, body: String) -> SinglePart {
+    SinglePart::builder()
+        .header(content_type)
+        .header(ContentTransferEncoding::QuotedPrintable)
+        .body(body)
+}
+
+/// The whole mail, deterministic for one alert and delivery id (golden-testable): `Date` is the
+/// alert's time and the MIME boundaries derive from `delivery_id`.
+///
+/// `multipart/alternative` of `render::text` and a `multipart/related` holding `render::html`
+/// with the chart inline (`Content-ID: <chart>`); without counts there is no chart, and the HTML
+/// part stands alone.
+///
+/// # Panics
+///
+/// If `to` is empty (a mail needs a recipient; [`Email::new`] refuses an empty `to`).
+pub fn message(alert: &Alert, delivery_id: &str, from: &Mailbox, to: &[Mailbox]) -> Message {
+    let id = safe_id(delivery_id);
+    let mut builder = Message::builder()
+        .from(from.clone())
+        .subject(subject(alert))
+        .message_id(Some(format!("<{id}@vigie>")))
+        .date(SystemTime::from(alert.fired_at))
+        .user_agent(format!("vigie/{}", env!("CARGO_PKG_VERSION")));
+    for mailbox in to {
+        builder = builder.to(mailbox.clone());
+    }
+    let text = text_part(ContentType::TEXT_PLAIN, render::text(alert));
+    let alternative = MultiPart::alternative()
+        .boundary(format!("=_vigie_alt_{id}"))
+        .singlepart(text);
+    let body = if alert.series.counts.is_empty() {
+        alternative.singlepart(text_part(ContentType::TEXT_HTML, render::html(alert, None)))
+    } else {
+        let png = chart::png(&alert.series, alert.baseline, alert.bar);
+        let image = Attachment::new_inline(CHART_CID.to_string()).body(
+            png,
+            ContentType::parse("image/png").expect("image/png is a MIME type"),
+        );
+        let html = text_part(ContentType::TEXT_HTML, render::html(alert, Some(CHART_CID)));
+        alternative.multipart(
+            MultiPart::related()
+                .boundary(format!("=_vigie_rel_{id}"))
+                .singlepart(html)
+                .singlepart(image),
+        )
+    };
+    builder
+        .multipart(body)
+        .expect("a mail with a From and at least one To")
 }
 
 #[async_trait]
 impl Notifier for Email {
-    async fn send(&self, _alert: &Alert, _delivery_id: &str) -> Result<(), DeliveryError> {
-        Err(DeliveryError::Permanent {
-            reason: "email is not wired yet".into(),
-        })
+    async fn send(&self, alert: &Alert, delivery_id: &str) -> Result<(), DeliveryError> {
+        let mail = message(alert, delivery_id, &self.from, &self.to);
+        let transport = self.transport.get_or_init(|| self.builder.clone().build());
+        match transport.send(mail).await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.classify(&e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::notify::{AlertPost, Series};
+
+    fn alert(kind: AlertKind, counts: Vec<u64>) -> Alert {
+        let fired_at = chrono::Utc.with_ymd_and_hms(2025, 3, 4, 9, 15, 0).unwrap();
+        Alert {
+            id: 12,
+            rule: "livraison-retard".into(),
+            kind,
+            fired_at,
+            window_secs: 900,
+            count: 38,
+            baseline: 2.5,
+            bar: 7.5,
+            reason: "38 hits in 15m, usual 2.5 (15×)".into(),
+            posts: vec![AlertPost {
+                source: "forum".into(),
+                author: Some("@a".into()),
+                text: "--=_vigie_alt_msg_12 <script>alert(1)</script> = é".into(),
+                url: None,
+                created_at: fired_at,
+                followers: None,
+            }],
+            series: Series {
+                start: fired_at - chrono::Duration::hours(24),
+                bucket_secs: 900,
+                counts,
+            },
+            source_state: None,
+            error: None,
+        }
+    }
+
+    fn boxes() -> (Mailbox, Vec<Mailbox>) {
+        (
+            "Vigie <alerts@example.org>".parse().unwrap(),
+            vec!["community@example.org".parse().unwrap()],
+        )
+    }
+
+    fn spec(url: &str) -> EmailSpec {
+        EmailSpec {
+            smtp_url: url.into(),
+            username: None,
+            password: None,
+            from: "Vigie <alerts@example.org>".into(),
+            to: vec!["community@example.org".into()],
+        }
+    }
+
+    fn no_secret(_: &SecretRef) -> Result<Secret, crate::notify::BuildError> {
+        Ok(Secret::new("hunter2"))
+    }
+
+    #[test]
+    fn subjects_name_kind_rule_and_count() {
+        let cases = [
+            (
+                AlertKind::Spike,
+                "[vigie] spike: livraison-retard — 38 in 15m (usual 2.5)",
+            ),
+            (
+                AlertKind::Threshold,
+                "[vigie] threshold: livraison-retard — 38 in 15m (threshold 7.5)",
+            ),
+            (AlertKind::Each, "[vigie] each: livraison-retard — new post"),
+            (
+                AlertKind::Source,
+                "[vigie] source: livraison-retard — changed state",
+            ),
+        ];
+        for (kind, want) in cases {
+            assert_eq!(subject(&alert(kind, vec![])), want);
+        }
+        let mut a = alert(AlertKind::Source, vec![]);
+        a.source_state = Some(SourceState::Silent);
+        assert_eq!(subject(&a), "[vigie] source: livraison-retard — silent");
+        assert_eq!(num(2.0), "2");
+        assert_eq!(num(2.14), "2.1");
+    }
+
+    #[test]
+    fn message_is_deterministic_and_boundaries_never_occur_in_bodies() {
+        let (from, to) = boxes();
+        let a = alert(AlertKind::Spike, vec![1, 2, 38]);
+        let one = message(&a, "msg_12", &from, &to).formatted();
+        let two = message(&a, "msg_12", &from, &to).formatted();
+        assert_eq!(one, two);
+        let s = String::from_utf8(one).unwrap();
+        assert!(s.contains("Message-ID: <msg_12@vigie>\r\n"), "{s}");
+        assert!(s.contains("Content-ID: <chart>\r\n"), "{s}");
+        // Each boundary appears only as delimiters: in the header, between parts, at the end.
+        assert_eq!(s.matches("=_vigie_alt_msg_12").count(), 4, "{s}");
+        assert_eq!(s.matches("=_vigie_rel_msg_12").count(), 4, "{s}");
+        // The post's fake boundary is quoted-printable encoded.
+        assert!(s.contains("--=3D_vigie_alt_msg_12"), "{s}");
+    }
+
+    #[test]
+    fn message_without_counts_has_no_chart() {
+        let (from, to) = boxes();
+        let s = String::from_utf8(
+            message(&alert(AlertKind::Each, vec![]), "d 1>", &from, &to).formatted(),
+        )
+        .unwrap();
+        assert!(!s.contains("image/png"), "{s}");
+        assert!(!s.contains("multipart/related"), "{s}");
+        assert!(s.contains("Message-ID: <d-1-@vigie>\r\n"), "{s}");
+    }
+
+    #[test]
+    fn new_validates_url_addresses_and_credentials() {
+        let ok = |s: EmailSpec| Email::new(&s, &no_secret).map(|_| ());
+        assert_eq!(ok(spec("smtp://127.0.0.1:2525")), Ok(()));
+        assert_eq!(ok(spec("smtp://mail.example.org:587?tls=required")), Ok(()));
+        assert_eq!(ok(spec("smtps://mail.example.org")), Ok(()));
+        let err = |s: EmailSpec| Email::new(&s, &no_secret).map(|_| ()).unwrap_err();
+        assert!(err(spec("http://x")).contains("smtp://"));
+        assert!(err(spec("smtp://x?tls=bogus")).contains("smtp_url"));
+        let mut s = spec("smtp://x");
+        s.from = "not an address".into();
+        assert!(err(s).contains("\"from\""));
+        let mut s = spec("smtp://x");
+        s.to = vec!["a@b".into(), "@@".into()];
+        assert!(err(s).contains("\"to\""));
+        let mut s = spec("smtp://x");
+        s.to.clear();
+        assert!(err(s).contains("\"to\""));
+        let mut s = spec("smtp://x");
+        s.password = Some(SecretRef::Env("PW".into()));
+        let e = err(s.clone());
+        assert!(e.contains("no username") && !e.contains("hunter2"), "{e}");
+        s.username = Some("me".into());
+        assert_eq!(ok(s), Ok(()));
+        let e = err(spec("smtp://me@x"));
+        assert!(e.contains("no password"), "{e}");
+        // A password in the URL never shows in an error.
+        let e = err(spec("smtp://me:hunter2@x?tls=bogus"));
+        assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn url_credentials_are_percent_decoded_and_removed() {
+        let (url, user, pw) =
+            split_credentials("smtps://alerts%40example.org:p%2Bw+d@smtp.example.org:465").unwrap();
+        assert_eq!(url, "smtps://smtp.example.org:465");
+        assert_eq!(user.as_deref(), Some("alerts@example.org"));
+        assert_eq!(pw.unwrap().expose(), "p+w+d");
     }
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 pub mod http;
+pub mod smtp;
 
 /// The repository root.
 pub fn root() -> PathBuf {

@@ -1,0 +1,168 @@
+//! Email alerts with the real daemon and a real SMTP server: an outage delays, never loses;
+//! kill -9 while the server is down delivers exactly once after restart; and the latency from
+//! the poll that saw a burst to the email in the mailbox.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use crate::alerts::burst;
+use crate::daemon_util::Daemon;
+use crate::util::smtp::SmtpServer;
+
+const RULES: &str = r#"
+[[rule]]
+name = "retard"
+query = 'colis AND retard'
+alert = { threshold = 3 }
+notify = ["cm-email"]
+"#;
+
+fn config(smtp_url: &str) -> String {
+    format!(
+        r#"[daemon]
+database = "vigie.db"
+rules = ["rules.toml"]
+
+[[source]]
+name = "feed"
+kind = "jsonl"
+path = "posts.jsonl"
+every = "1s"
+
+[[notifier]]
+name = "cm-email"
+kind = "email"
+smtp_url = "{smtp_url}"
+from = "Vigie <alerts@example.org>"
+to = ["community@example.org"]
+"#
+    )
+}
+
+fn pending_with_error(d: &Daemon) -> bool {
+    d.count("SELECT COUNT(*) FROM deliveries WHERE status = 'pending' AND attempts > 0") == 1
+}
+
+#[test]
+fn smtp_outage_delays_the_alert_then_delivers_it_once() {
+    let mut smtp = SmtpServer::start();
+    let url = smtp.url();
+    smtp.stop();
+    let posts = burst(3, "a");
+    let d = Daemon::start(&[
+        ("vigie.toml", &config(&url)),
+        ("rules.toml", RULES),
+        ("posts.jsonl", &posts),
+    ]);
+    d.wait_for("a failed attempt", Duration::from_secs(20), || {
+        pending_with_error(&d)
+    });
+    smtp.restart();
+    let mails = smtp.wait_for(1, Duration::from_secs(60));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(smtp.messages().len(), 1, "delivered once");
+    let msg = mail_parser::MessageParser::default()
+        .parse(&mails[0])
+        .unwrap();
+    assert!(
+        msg.subject().unwrap_or_default().contains("retard"),
+        "{:?}",
+        msg.subject()
+    );
+    let delivery_id: String = d
+        .db()
+        .query_row("SELECT delivery_id FROM deliveries", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        msg.message_id(),
+        Some(format!("{delivery_id}@vigie").as_str())
+    );
+    assert!(
+        d.log().contains("Delivery failed; will retry."),
+        "{}",
+        d.log()
+    );
+}
+
+#[test]
+fn kill9_while_smtp_is_down_delivers_exactly_once_after_restart() {
+    let mut smtp = SmtpServer::start();
+    let url = smtp.url();
+    smtp.stop();
+    let posts = burst(3, "a");
+    let mut d = Daemon::start(&[
+        ("vigie.toml", &config(&url)),
+        ("rules.toml", RULES),
+        ("posts.jsonl", &posts),
+    ]);
+    d.wait_for("a failed attempt", Duration::from_secs(20), || {
+        pending_with_error(&d)
+    });
+    d.kill9();
+    smtp.restart();
+    d.restart();
+    smtp.wait_for(1, Duration::from_secs(30));
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(smtp.messages().len(), 1, "{}", d.log());
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM alerts"),
+        1,
+        "the restart re-fired nothing"
+    );
+}
+
+/// The issue's latency target: with a 1 s poll interval, the email arrives within 2 s of the
+/// poll that saw the burst. Measured from the moment the burst is appended to the followed
+/// file, so the figure includes up to one poll interval of waiting on top.
+#[test]
+fn email_arrives_within_two_seconds_of_the_poll_that_saw_the_burst() {
+    let smtp = SmtpServer::start();
+    let d = Daemon::start(&[
+        ("vigie.toml", &config(&smtp.url())),
+        ("rules.toml", RULES),
+        ("posts.jsonl", ""),
+    ]);
+    d.wait_for("the first poll", Duration::from_secs(20), || {
+        d.count("SELECT COUNT(*) FROM sources WHERE last_poll_at IS NOT NULL") == 1
+    });
+    let t0 = Instant::now();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(d.path().join("posts.jsonl"))
+        .unwrap();
+    f.write_all(burst(3, "late").as_bytes()).unwrap();
+    drop(f);
+    smtp.wait_for(1, Duration::from_secs(10));
+    let total = t0.elapsed();
+    // From the commit of the poll that saw the burst (the writer's log line) to the message
+    // file the SMTP server wrote.
+    let log = d.log();
+    let committed = log
+        .lines()
+        .find(|l| l.contains("Alerts recorded."))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .expect("the writer logs the commit");
+    let eml = std::fs::read_dir(smtp.dir().join("mail"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "eml"))
+        .unwrap();
+    let received: chrono::DateTime<chrono::Utc> =
+        std::fs::metadata(&eml).unwrap().modified().unwrap().into();
+    let from_poll = (received - committed.with_timezone(&chrono::Utc))
+        .to_std()
+        .unwrap_or_default();
+    eprintln!(
+        "alert latency: {from_poll:?} from the poll's commit to the mailbox; {total:?} from writing the burst (poll every 1 s)"
+    );
+    assert!(
+        from_poll < Duration::from_secs(2),
+        "{from_poll:?}; log:\n{log}"
+    );
+    assert!(
+        total < Duration::from_secs(3),
+        "email took {total:?}: more than one poll interval plus 2 s; log:\n{}",
+        d.log()
+    );
+}
