@@ -24,6 +24,8 @@ mod daemon_util;
 mod fetch;
 // `vigie replay` in event time (sends nothing) and `vigie alerts` on the kept database.
 mod replay;
+// Source alerts through the store commit in controlled time: failing, recovered, silent.
+mod source_health;
 // The rss parser: every feed format, repairs, clean errors, the feedparser corpus.
 mod rss;
 // The compiled RuleSet against a brute-force reference evaluator on random texts and queries.

@@ -375,8 +375,9 @@ pub fn source_health(
         .query_row(params![source], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
         .optional()?
         .unwrap_or((None, None, None));
-    // The usual gap: the period vigie has watched the source (at most a week) over the posts
-    // it brought in that period; no opinion before a day of watching and ten posts.
+    // The usual gap: the period vigie has watched the source (at most a week, minus the time
+    // it was down) over the posts it brought in that period; no opinion before a day of
+    // watching and ten posts.
     let week_ago = now - chrono::Duration::from_std(detect::DAY * 7).unwrap_or_default();
     let watched_from = first_seen
         .as_deref()
@@ -387,9 +388,27 @@ pub fn source_health(
         .query_row(params![source, fmt_time(watched_from)], |r| {
             Ok((r.get(0)?,))
         })?;
+    // Time the source was down inside that period does not count as a quiet time.
+    let down = {
+        let mut stmt = tx.prepare_cached(
+            "SELECT start, end FROM source_downtime WHERE source = ?1 AND end > ?2",
+        )?;
+        let rows = stmt.query_map(params![source, fmt_time(watched_from)], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut total = Duration::ZERO;
+        for row in rows {
+            let (start, end) = row?;
+            if let (Some(s), Some(e)) = (parse_time(&start), parse_time(&end)) {
+                total += (e - s.max(watched_from)).to_std().unwrap_or_default();
+            }
+        }
+        total
+    };
     let usual_gap = (now - watched_from)
         .to_std()
         .ok()
+        .map(|watched| watched.saturating_sub(down))
         .filter(|watched| *watched >= detect::DAY && n >= MIN_POSTS_FOR_GAP)
         .map(|watched| watched / n as u32);
     let open: Option<(String, String)> = tx

@@ -71,6 +71,13 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE sources ADD COLUMN failing_since TEXT;
     ALTER TABLE sources ADD COLUMN last_new_at TEXT;
     CREATE INDEX posts_source_fetched_at ON posts (source, fetched_at);
+    -- Periods a source was failing, recorded when it recovers: left out of its usual gap.
+    CREATE TABLE source_downtime (
+        source TEXT NOT NULL,
+        start  TEXT NOT NULL,
+        end    TEXT NOT NULL
+    );
+    CREATE INDEX source_downtime_source_end ON source_downtime (source, end);
     CREATE TABLE alerts (
         id           INTEGER PRIMARY KEY,
         rule         TEXT NOT NULL,

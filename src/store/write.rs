@@ -301,6 +301,14 @@ fn write_source(
             ..
         } => {
             let status = if *not_modified { "not_modified" } else { "ok" };
+            // A recovery closes a down period: kept so that the source's usual gap between
+            // posts leaves it out.
+            tx.prepare_cached(
+                "INSERT INTO source_downtime (source, start, end)
+                 SELECT name, failing_since, ?2 FROM sources
+                 WHERE name = ?1 AND failing_since IS NOT NULL",
+            )?
+            .execute(params![r.source, polled])?;
             tx.prepare_cached(
                 "UPDATE sources SET etag = ?2, last_modified = ?3, cursor = ?4, last_poll_at = ?5,
                    last_status = ?6, last_error = NULL, failures = 0, next_poll_at = ?7,
