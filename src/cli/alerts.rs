@@ -8,10 +8,8 @@ use chrono::Utc;
 use clap::Args;
 use serde_json::{json, Value};
 
-use super::hits::open;
+use super::hits::{open, time_arg};
 use super::output::{self, Format};
-use super::Invalid;
-use crate::store::query::parse_time_arg;
 use crate::store::{AlertQuery, AlertRow};
 
 /// Arguments of `vigie alerts`.
@@ -40,12 +38,7 @@ pub struct AlertsArgs {
 /// Runs `vigie alerts`.
 pub fn run(config: &Path, args: AlertsArgs) -> Result<()> {
     let now = Utc::now();
-    let time = |s: &Option<String>| -> Result<_> {
-        s.as_deref()
-            .map(|s| parse_time_arg(s, now))
-            .transpose()
-            .map_err(|e| Invalid(format!("vigie: {e}")).into())
-    };
+    let time = |s: &Option<String>| time_arg(s.as_deref(), now);
     let query = AlertQuery {
         since: time(&args.since)?,
         until: time(&args.until)?,

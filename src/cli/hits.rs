@@ -4,7 +4,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
 use anyhow::Result;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use clap::Args;
 use serde_json::{json, Value};
 
@@ -59,15 +59,18 @@ pub(crate) fn open(config: &Path) -> Result<Store> {
     }
 }
 
+/// A `--since`/`--until` value (a duration ago or an RFC 3339 time); a bad one is a usage
+/// error (exit 2).
+pub(crate) fn time_arg(s: Option<&str>, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>> {
+    s.map(|s| parse_time_arg(s, now))
+        .transpose()
+        .map_err(|e| Invalid(format!("vigie: {e}")).into())
+}
+
 /// Runs `vigie hits`.
 pub fn run_hits(config: &Path, args: HitsArgs) -> Result<()> {
     let now = Utc::now();
-    let time = |s: &Option<String>| -> Result<_> {
-        s.as_deref()
-            .map(|s| parse_time_arg(s, now))
-            .transpose()
-            .map_err(|e| Invalid(format!("vigie: {e}")).into())
-    };
+    let time = |s: &Option<String>| time_arg(s.as_deref(), now);
     let query = HitQuery {
         since: time(&args.since)?,
         until: time(&args.until)?,
