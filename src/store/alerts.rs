@@ -219,16 +219,24 @@ pub fn windows(
             AlertSpec::Spike { baseline, .. } => baseline,
         };
         let plan = detect::plan(now, r.window, period, earliest);
-        // Cheap first look: an empty window never fires, whatever the history.
+        // Cheap looks first: the current window against the lowest possible bar (`min_count`
+        // or the threshold), then the cooldown. Only a rule that passes both pays for the
+        // baseline's counts over days of history; `detect::evaluate` decides the same either way.
+        let (kind, floor) = match r.spec {
+            AlertSpec::Spike { min_count, .. } => (AlertKind::Spike, min_count.max(1)),
+            AlertSpec::Threshold { count } => (AlertKind::Threshold, count.max(1)),
+            AlertSpec::Each { .. } => continue,
+        };
         let current = count_hits(tx, name, plan.current.0, plan.current.1)?;
-        if current == 0 {
+        if current < floor {
             continue;
         }
-        let kind = match r.spec {
-            AlertSpec::Spike { .. } => AlertKind::Spike,
-            _ => AlertKind::Threshold,
-        };
         let last = last_alert(tx, name, kind)?;
+        let cooling =
+            last.is_some_and(|t| (now - t).to_std().map_or(true, |since| since < r.cooldown));
+        if cooling {
+            continue;
+        }
         let mut err = None;
         let counts = plan.counts(|s, e| {
             if (s, e) == plan.current {
