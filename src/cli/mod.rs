@@ -36,7 +36,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the daemon in the foreground: poll sources, match, store hits. Logs go to stderr.
+    /// Run the daemon in the foreground: poll, match, store hits, send alerts; logs to stderr.
     Run(run::RunArgs),
     /// Validate the config and every rule file, and run every rule's examples.
     ///

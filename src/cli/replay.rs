@@ -30,7 +30,8 @@ pub struct ReplayArgs {
     /// Keep the replay's database in this file (default: in memory, thrown away).
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
-    /// Output format: table (hits per rule, then alerts) or json (one alert per line).
+    /// Output format: table (hits per rule, then alerts), or json / csv (one alert per line;
+    /// the summary goes to stderr) [default: table].
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 }
@@ -87,8 +88,8 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
     })?;
     let format = args.format.unwrap_or(Format::Table);
     let mut out = BufWriter::new(io::stdout().lock());
-    if format == Format::Json {
-        alerts::write(&mut out, Format::Json, &alerts)?;
+    if format != Format::Table {
+        alerts::write(&mut out, format, &alerts)?;
         eprintln!(
             "vigie: replayed {} posts, {} hits, {} alerts",
             posts.len(),
