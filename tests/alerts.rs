@@ -295,3 +295,49 @@ url = "{admin}"
     });
     assert_eq!(states(&d), ["failing", "recovered"]);
 }
+
+#[test]
+fn run_refuses_to_start_when_a_notifier_secret_is_missing_or_malformed() {
+    let email = r#"[daemon]
+database = "vigie.db"
+rules = []
+
+[[notifier]]
+name = "cm-email"
+kind = "email"
+smtp_url = "smtp://127.0.0.1:1"
+password = "${VIGIE_TEST_SURELY_UNSET_PASSWORD}"
+from = "Vigie <alerts@example.org>"
+to = ["community@example.org"]
+"#;
+    let hook = r#"[daemon]
+database = "vigie.db"
+rules = []
+
+[[notifier]]
+name = "hook"
+kind = "webhook"
+url = "http://127.0.0.1:1/hook"
+secret_file = "key.txt"
+"#;
+    let cases = [
+        (email, "notifier \"cm-email\": environment variable VIGIE_TEST_SURELY_UNSET_PASSWORD is not set"),
+        (hook, "notifier \"hook\": \"secret\" must be \"whsec_\" followed by base64"),
+    ];
+    for (cfg, want) in cases {
+        let d = crate::util::tree(&[("vigie.toml", cfg), ("key.txt", "hunter2-not-base64!")]);
+        let c = d.path().join("vigie.toml");
+        let r = crate::util::vigie(&["run", "--config", crate::util::s(&c)], "");
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        assert!(r.stderr.contains(want), "{}", r.stderr);
+        assert!(
+            !r.stderr.contains("hunter2"),
+            "the secret stays out: {}",
+            r.stderr
+        );
+        assert!(
+            !d.path().join("vigie.db").exists(),
+            "nothing starts on a bad pipeline"
+        );
+    }
+}
