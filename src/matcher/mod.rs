@@ -44,7 +44,7 @@ pub struct Hit {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Match {
     /// The query term as written (`retard*`, `"objet cassé"`, `/regex/`).
-    pub term: String,
+    pub term: Arc<str>,
     /// The matched text, quoted from the post.
     pub text: String,
     /// The word position of the first matched word (none for a regex match).
@@ -78,7 +78,7 @@ struct CompiledRule {
 #[derive(Debug)]
 struct CTerm {
     lits: Vec<u32>,
-    raw: String,
+    raw: Arc<str>,
 }
 
 /// All rules, compiled into one dictionary of literal words.
@@ -146,7 +146,7 @@ impl Builder {
         *self.terms.entry(lits.clone()).or_insert_with(|| {
             self.cterms.push(CTerm {
                 lits,
-                raw: t.raw.clone(),
+                raw: Arc::from(t.raw.as_str()),
             });
             n
         })
@@ -396,7 +396,7 @@ impl RuleSet {
                     .find_map(|re| re.find(text).map(|m| (re, m)));
                 let Some((re, m)) = found else { continue };
                 regex_match = Some(Match {
-                    term: format!("/{}/", re.as_str()),
+                    term: Arc::from(format!("/{}/", re.as_str())),
                     text: m.as_str().to_string(),
                     position: None,
                     start: m.start(),

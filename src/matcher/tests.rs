@@ -212,7 +212,7 @@ fn matches_quote_the_original_text() {
     let m: Vec<(&str, &str, Option<u32>)> = hits[0]
         .matched
         .iter()
-        .map(|m| (m.term.as_str(), m.text.as_str(), m.position))
+        .map(|m| (&*m.term, m.text.as_str(), m.position))
         .collect();
     assert_eq!(
         m,
