@@ -197,12 +197,10 @@ pub fn subject(alert: &Alert) -> String {
             0 | 1 => "new post".to_string(),
             n => format!("{n} new posts"),
         },
-        AlertKind::Source => match alert.source_state {
-            Some(SourceState::Failing) => "failing".to_string(),
-            Some(SourceState::Silent) => "silent".to_string(),
-            Some(SourceState::Recovered) => "recovered".to_string(),
-            None => "changed state".to_string(),
-        },
+        AlertKind::Source => alert
+            .source_state
+            .map_or("changed state", SourceState::as_str)
+            .to_string(),
     };
     format!("[vigie] {kind}: {rule} — {detail}")
 }

@@ -106,6 +106,27 @@ pub enum SourceState {
     Recovered,
 }
 
+impl SourceState {
+    /// The state as stored and shown (`failing`, `silent`, `recovered`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceState::Failing => "failing",
+            SourceState::Silent => "silent",
+            SourceState::Recovered => "recovered",
+        }
+    }
+
+    /// Parses the stored form.
+    pub fn parse(s: &str) -> Option<SourceState> {
+        Some(match s {
+            "failing" => SourceState::Failing,
+            "silent" => SourceState::Silent,
+            "recovered" => SourceState::Recovered,
+            _ => return None,
+        })
+    }
+}
+
 /// One alert, as decided by `detect`, recorded by `store` and rendered by each notifier.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {

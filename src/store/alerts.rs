@@ -112,7 +112,7 @@ pub fn record(
         alert.baseline,
         alert.ratio(),
         alert.bar,
-        alert.source_state.map(state_str),
+        alert.source_state.map(SourceState::as_str),
         alert.reason,
     ])?;
     let id = tx.last_insert_rowid();
@@ -141,14 +141,6 @@ fn random_u64() -> u64 {
     (crate::daemon::retry::rand01() * u64::MAX as f64) as u64
         ^ std::process::id() as u64
         ^ Utc::now().timestamp_nanos_opt().unwrap_or(0) as u64
-}
-
-fn state_str(s: SourceState) -> &'static str {
-    match s {
-        SourceState::Failing => "failing",
-        SourceState::Silent => "silent",
-        SourceState::Recovered => "recovered",
-    }
 }
 
 /// The `each` alert for one new hit, if it fires.
@@ -426,12 +418,9 @@ pub fn source_health(
         )?
         .query_row(params![source], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
+    // Open: the last source alert said failing or silent, and no recovery followed.
     let open = open.and_then(|(state, at)| {
-        let state = match state.as_str() {
-            "failing" => SourceState::Failing,
-            "silent" => SourceState::Silent,
-            _ => return None,
-        };
+        let state = SourceState::parse(&state).filter(|s| *s != SourceState::Recovered)?;
         Some((state, parse_time(&at)?))
     });
     let health = Health {

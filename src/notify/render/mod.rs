@@ -50,12 +50,7 @@ pub fn fmt_time(t: chrono::DateTime<chrono::Utc>) -> String {
 
 /// The state of a `source` alert, as a word.
 fn state_word(state: Option<SourceState>) -> &'static str {
-    match state {
-        Some(SourceState::Failing) => "failing",
-        Some(SourceState::Silent) => "silent",
-        Some(SourceState::Recovered) => "recovered",
-        None => "unknown",
-    }
+    state.map_or("unknown", SourceState::as_str)
 }
 
 /// One line saying what fired, free of markup (its names already [`untrusted`]).
