@@ -1,7 +1,7 @@
 //! `source` alerts through the real store commit, in controlled time: failing, recovered, then
 //! silent, with the down period left out of the source's usual gap.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -44,13 +44,15 @@ fn failed(t: DateTime<Utc>, failures: u32) -> PollResult {
 fn failing_recovered_then_silent_with_downtime_left_out_of_the_usual_gap() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("vigie.db")).unwrap();
-    store.set_alert_policy(AlertPolicy {
-        rules: HashMap::new(),
-        admin_notify: vec!["ops".into()],
-        source_alert_after: Duration::from_secs(1800),
-        sources: HashMap::from([("forum".to_string(), Duration::from_secs(60))]),
-        deliver: true,
-    });
+    store
+        .set_alert_policy(AlertPolicy {
+            rules: BTreeMap::new(),
+            admin_notify: vec!["ops".into()],
+            source_alert_after: Duration::from_secs(1800),
+            sources: HashMap::from([("forum".to_string(), Duration::from_secs(60))]),
+            deliver: true,
+        })
+        .unwrap();
     let t0: DateTime<Utc> = "2026-11-20T00:00:00Z".parse().unwrap();
     // First poll: nothing; then one new post per hourly poll for 25 hours.
     store.commit(&page(t0, Vec::new())).unwrap();

@@ -51,7 +51,7 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
     let mut store = Store::open(&db).with_context(|| format!("cannot open {}", db.display()))?;
     let mut policy = AlertPolicy::from_config(&config, false);
     policy.sources.clear();
-    store.set_alert_policy(policy);
+    store.set_alert_policy(policy)?;
     // Posts created in the same second are one poll: one commit, one evaluation.
     let mut i = 0;
     while i < posts.len() {

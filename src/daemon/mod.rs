@@ -87,7 +87,9 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
             .map_err(|e| DaemonError::Store(format!("cannot open {}: {e}", db.display())))
     };
     let mut store = open()?;
-    store.set_alert_policy(AlertPolicy::from_config(&config, true));
+    store
+        .set_alert_policy(AlertPolicy::from_config(&config, true))
+        .map_err(|e| DaemonError::Store(e.to_string()))?;
     let wake = Arc::new(Notify::new());
     let (stop_dispatch, dispatch_stopped) = watch::channel(false);
     let dispatcher = tokio::spawn(

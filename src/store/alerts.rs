@@ -7,7 +7,7 @@
 //! table, never from memory, so a restart never re-fires an alert. Deciding is `detect`'s job;
 //! sending is the dispatcher's.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -17,6 +17,7 @@ use super::{fmt_time, parse_time, StoreError};
 use crate::config::{AlertSpec, Config};
 use crate::detect::{self, Health};
 use crate::notify::{Alert, AlertKind, AlertPost, Series, SourceState};
+use crate::post::Post;
 
 /// Most posts quoted in one alert.
 const TOP_POSTS: usize = 5;
@@ -43,8 +44,8 @@ pub struct RuleAlert {
 /// What the commit needs to decide and record alerts.
 #[derive(Debug, Clone, Default)]
 pub struct AlertPolicy {
-    /// Rules that alert, by name.
-    pub rules: HashMap<String, RuleAlert>,
+    /// Rules that alert, by name (ordered, so alerts of one commit get ids in name order).
+    pub rules: BTreeMap<String, RuleAlert>,
     /// Notifiers for `source` alerts.
     pub admin_notify: Vec<String>,
     /// How long a source may fail before a `source` alert.
@@ -143,13 +144,16 @@ fn random_u64() -> u64 {
         ^ Utc::now().timestamp_nanos_opt().unwrap_or(0) as u64
 }
 
-/// The `each` alert for one new hit, if it fires.
+/// The `each` alert for one new hit of `rule` by `post` (from `source`, at event time
+/// `created_at`), if it fires. The post is quoted only then.
 #[allow(clippy::too_many_arguments)]
 pub fn each_hit(
     tx: &Transaction<'_>,
     policy: &AlertPolicy,
     rule: &str,
-    post: AlertPost,
+    source: &str,
+    post: &Post,
+    created_at: DateTime<Utc>,
     fetched_at: DateTime<Utc>,
     wall: DateTime<Utc>,
 ) -> Result<Option<i64>, StoreError> {
@@ -162,7 +166,7 @@ pub fn each_hit(
     if !detect::each_fires(
         min_followers,
         post.followers,
-        post.created_at,
+        created_at,
         fetched_at,
         r.window,
     ) {
@@ -173,6 +177,14 @@ pub fn each_hit(
             format!("a critical post by an author with {f} followers (≥ {min})")
         }
         _ => "a critical post".to_string(),
+    };
+    let post = AlertPost {
+        source: source.to_string(),
+        author: post.author.clone(),
+        text: post.text.clone(),
+        url: post.url.clone(),
+        created_at,
+        followers: post.followers,
     };
     let alert = Alert {
         id: 0,
@@ -201,10 +213,7 @@ pub fn windows(
     wall: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
     let mut fired = 0;
-    let mut names: Vec<&String> = policy.rules.keys().collect();
-    names.sort();
-    for name in names {
-        let r = &policy.rules[name];
+    for (name, r) in &policy.rules {
         let period = match r.spec {
             AlertSpec::Each { .. } => continue,
             AlertSpec::Threshold { .. } => r.window,

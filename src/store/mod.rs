@@ -41,9 +41,9 @@ pub struct Store {
     conn: Connection,
     /// How commits decide alerts; `None`: record posts and hits only.
     policy: Option<alerts::AlertPolicy>,
-    /// The earliest post's time, loaded on the first commit and kept up to date by commits
-    /// (`None`: not loaded yet).
-    earliest: Option<Option<DateTime<Utc>>>,
+    /// The earliest post's event time (where `learn` counts from): read when a policy is set,
+    /// then kept up to date by commits.
+    earliest: Option<DateTime<Utc>>,
 }
 
 /// How long a connection waits for a lock before giving up.
@@ -88,8 +88,13 @@ impl Store {
     }
 
     /// Makes every later commit decide and record alerts under `policy`.
-    pub fn set_alert_policy(&mut self, policy: alerts::AlertPolicy) {
+    pub fn set_alert_policy(&mut self, policy: alerts::AlertPolicy) -> Result<(), StoreError> {
+        let t: Option<String> =
+            self.conn
+                .query_row("SELECT MIN(created_at) FROM posts", [], |r| r.get(0))?;
+        self.earliest = t.as_deref().and_then(parse_time);
         self.policy = Some(policy);
+        Ok(())
     }
 
     /// The underlying connection, for tests and ad-hoc reads.

@@ -14,7 +14,6 @@ use serde::Serialize;
 use super::{alerts, fmt_time, parse_time, Store, StoreError};
 use crate::matcher::Hit;
 use crate::normalize;
-use crate::notify::AlertPost;
 use crate::post::Post;
 use crate::source::Cursor;
 
@@ -124,12 +123,10 @@ impl Store {
 
     /// Commits several poll results in one transaction.
     pub fn commit_many(&mut self, results: &[&PollResult]) -> Result<Vec<CommitStats>, StoreError> {
-        if self.earliest.is_none() {
-            self.earliest = Some(self.earliest_post()?);
-        }
-        let mut earliest = self.earliest.flatten();
+        let mut earliest = self.earliest;
         let wall = Utc::now();
-        let policy = self.policy.clone();
+        // Disjoint fields: the policy is read while the connection is in a transaction.
+        let policy = self.policy.as_ref();
         let tx = self.conn.transaction()?;
         let mut out = Vec::with_capacity(results.len());
         {
@@ -186,20 +183,14 @@ impl Store {
                             matched_json(&hit.matched, &mut json);
                             insert_hit.execute(params![rowid, &*hit.rule, json, created])?;
                             stats.new_hits += 1;
-                            if let Some(policy) = &policy {
-                                let quoted = AlertPost {
-                                    source: r.source.clone(),
-                                    author: post.author.clone(),
-                                    text: post.text.clone(),
-                                    url: post.url.clone(),
-                                    created_at,
-                                    followers: post.followers,
-                                };
+                            if let Some(policy) = policy {
                                 let fired = alerts::each_hit(
                                     &tx,
                                     policy,
                                     &hit.rule,
-                                    quoted,
+                                    &r.source,
+                                    post,
+                                    created_at,
                                     r.polled_at,
                                     wall,
                                 )?;
@@ -209,7 +200,7 @@ impl Store {
                     }
                 }
                 write_source(&tx, r, &polled, stats)?;
-                if let Some(policy) = &policy {
+                if let Some(policy) = policy {
                     let error = match &r.outcome {
                         PollOutcome::Failed { error } => Some(error.as_str()),
                         PollOutcome::Page { .. } => None,
@@ -219,8 +210,7 @@ impl Store {
                 }
                 out.push(stats);
             }
-            if let (Some(policy), Some(now)) = (&policy, results.iter().map(|r| r.polled_at).max())
-            {
+            if let (Some(policy), Some(now)) = (policy, results.iter().map(|r| r.polled_at).max()) {
                 let fired = alerts::windows(&tx, policy, earliest, now, wall)?;
                 if let Some(last) = out.last_mut() {
                     last.new_alerts += fired;
@@ -228,7 +218,7 @@ impl Store {
             }
         }
         tx.commit()?;
-        self.earliest = Some(earliest);
+        self.earliest = earliest;
         Ok(out)
     }
 
@@ -261,14 +251,6 @@ impl Store {
             .all_source_states()?
             .into_iter()
             .find(|s| s.name == name))
-    }
-
-    /// The earliest stored post's event time: where the history `learn` counts from starts.
-    fn earliest_post(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let t: Option<String> =
-            self.conn
-                .query_row("SELECT MIN(created_at) FROM posts", [], |r| r.get(0))?;
-        Ok(t.as_deref().and_then(parse_time))
     }
 
     /// The number of stored hits (for tests and summaries).
