@@ -112,13 +112,13 @@ pub fn plan(
     } else {
         0.0
     };
+    // Whole days within the span only, so each day's window lies inside the history.
     let days = (span.as_secs() / DAY.as_secs()).min(366);
     let same_time = (1..=days as i64)
         .map(|d| {
             let end = now - chrono::Duration::days(d);
             (end - w, end)
         })
-        .filter(|(s, _)| earliest.is_some_and(|e| *s >= e))
         .collect();
     Plan {
         current: (start, now),

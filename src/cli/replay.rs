@@ -10,7 +10,7 @@ use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use clap::Args;
 use serde_json::{json, Value};
 
@@ -147,9 +147,9 @@ fn read_posts(file: &Path) -> Result<(Vec<Timed>, usize)> {
         }
     }
     posts.sort_by_key(|(at, _)| *at);
-    // Stored times have whole seconds: group by the second.
+    // Stored times have whole seconds: posts group by the second.
     for (at, _) in &mut posts {
-        *at = parse_time(&crate::store::fmt_time(*at)).unwrap_or(*at);
+        *at = at.trunc_subsecs(0);
     }
     Ok((posts, skipped))
 }

@@ -1,8 +1,8 @@
 //! `Pipeline::build(&Config)`: everything the daemon runs, built before it runs.
 //!
-//! Rules are compiled, sources built and notifiers built (secrets read) here, so that startup and (later) SIGHUP reload share
-//! one path, and a config that cannot be built is refused before anything changes (Vector's
-//! `ConfigBuilder → topology`). Polling, storing and scheduling are other modules' jobs.
+//! Rules are compiled, sources built and notifiers built (secrets read) here, so that startup
+//! and (later) SIGHUP reload share one path, and a config that cannot be built is refused
+//! before anything changes (Vector's `ConfigBuilder → topology`). Polling, storing and scheduling are other modules' jobs.
 
 use std::collections::HashMap;
 use std::sync::Arc;
