@@ -168,10 +168,8 @@ pub fn evaluate(
     last_alert: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) -> Option<Decision> {
-    if let Some(last) = last_alert {
-        if (now - last).to_std().map_or(true, |since| since < cooldown) {
-            return None;
-        }
+    if cooling(last_alert, cooldown, now) {
+        return None;
     }
     let count = counts.current;
     let win = human(window);
@@ -215,6 +213,22 @@ pub fn evaluate(
                 ),
             })
         }
+    }
+}
+
+/// Whether a rule whose last alert of the same kind was at `last_alert` is still quiet at `now`.
+pub fn cooling(last_alert: Option<DateTime<Utc>>, cooldown: Duration, now: DateTime<Utc>) -> bool {
+    last_alert.is_some_and(|last| (now - last).to_std().map_or(true, |since| since < cooldown))
+}
+
+/// The lowest count at which `evaluate` can fire a `threshold` or `spike` rule, whatever the
+/// baseline (`None` for `each`): a window below it never alerts, so its history need not be
+/// counted.
+pub fn floor(spec: &AlertSpec) -> Option<u64> {
+    match *spec {
+        AlertSpec::Each { .. } => None,
+        AlertSpec::Threshold { count } => Some(count.max(1)),
+        AlertSpec::Spike { min_count, .. } => Some(min_count.max(1)),
     }
 }
 

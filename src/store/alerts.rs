@@ -214,28 +214,23 @@ pub fn windows(
 ) -> Result<u64, StoreError> {
     let mut fired = 0;
     for (name, r) in &policy.rules {
-        let period = match r.spec {
-            AlertSpec::Each { .. } => continue,
-            AlertSpec::Threshold { .. } => r.window,
-            AlertSpec::Spike { baseline, .. } => baseline,
+        // Cheap looks first: the current window against the lowest possible bar, then the
+        // cooldown. Only a rule that passes both pays for the baseline's counts over days of
+        // history; `detect::evaluate` decides the same either way.
+        let Some(floor) = detect::floor(&r.spec) else {
+            continue;
+        };
+        let (kind, period) = match r.spec {
+            AlertSpec::Spike { baseline, .. } => (AlertKind::Spike, baseline),
+            _ => (AlertKind::Threshold, r.window),
         };
         let plan = detect::plan(now, r.window, period, earliest);
-        // Cheap looks first: the current window against the lowest possible bar (`min_count`
-        // or the threshold), then the cooldown. Only a rule that passes both pays for the
-        // baseline's counts over days of history; `detect::evaluate` decides the same either way.
-        let (kind, floor) = match r.spec {
-            AlertSpec::Spike { min_count, .. } => (AlertKind::Spike, min_count.max(1)),
-            AlertSpec::Threshold { count } => (AlertKind::Threshold, count.max(1)),
-            AlertSpec::Each { .. } => continue,
-        };
         let current = count_hits(tx, name, plan.current.0, plan.current.1)?;
         if current < floor {
             continue;
         }
         let last = last_alert(tx, name, kind)?;
-        let cooling =
-            last.is_some_and(|t| (now - t).to_std().map_or(true, |since| since < r.cooldown));
-        if cooling {
+        if detect::cooling(last, r.cooldown, now) {
             continue;
         }
         let mut err = None;
