@@ -136,27 +136,9 @@ fn split_credentials(smtp_url: &str) -> Result<(String, Option<String>, Option<S
 
 /// Decodes `%XX` escapes (as the URL parser leaves them in user and password).
 fn decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = b
-            .get(i + 1..i + 3)
-            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (b[i], hex) {
-            (b'%', Some(v)) => {
-                out.push(v);
-                i += 3;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// SMTP 5xx and client-side refusals (no usable auth mechanism, no STARTTLS where required)
@@ -172,26 +154,24 @@ fn classify(e: &lettre::transport::smtp::Error, reason: String) -> DeliveryError
     }
 }
 
-/// `2.5`, `2`, `12.3`: one decimal at most, for subjects.
-fn num(v: f64) -> String {
-    let s = format!("{v:.1}");
-    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
-}
-
 /// The subject: kind, rule, and the count against what was usual or required. Only the rule's
 /// or source's name comes from the config; no post text ever reaches the subject.
 pub fn subject(alert: &Alert) -> String {
     let rule = render::clean(&alert.rule);
     let kind = alert.kind.as_str();
-    let window = crate::detect::human(Duration::from_secs(alert.window_secs));
+    let window = render::fmt_window(alert.window_secs);
     let detail = match alert.kind {
         AlertKind::Spike => format!(
             "{} in {window} (usual {})",
             alert.count,
-            num(alert.baseline)
+            render::fmt_num(alert.baseline)
         ),
         AlertKind::Threshold => {
-            format!("{} in {window} (threshold {})", alert.count, num(alert.bar))
+            format!(
+                "{} in {window} (threshold {})",
+                alert.count,
+                render::fmt_num(alert.bar)
+            )
         }
         AlertKind::Each => match alert.posts.len() {
             0 | 1 => "new post".to_string(),
@@ -373,8 +353,8 @@ mod tests {
         let mut a = alert(AlertKind::Source, vec![]);
         a.source_state = Some(SourceState::Silent);
         assert_eq!(subject(&a), "[vigie] source: livraison-retard — silent");
-        assert_eq!(num(2.0), "2");
-        assert_eq!(num(2.14), "2.1");
+        assert_eq!(render::fmt_num(2.0), "2");
+        assert_eq!(render::fmt_num(2.14), "2.1");
     }
 
     #[test]

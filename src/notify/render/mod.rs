@@ -28,13 +28,7 @@ pub(crate) const MAX_URL: usize = 2000;
 
 /// A window length as configured: `30s`, `15m`, `1h`, `7d`.
 pub fn fmt_window(secs: u64) -> String {
-    match secs {
-        0 => "0s".into(),
-        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
-        s if s % 3_600 == 0 => format!("{}h", s / 3_600),
-        s if s % 60 == 0 => format!("{}m", s / 60),
-        s => format!("{s}s"),
-    }
+    crate::detect::human(std::time::Duration::from_secs(secs))
 }
 
 /// A count or rate: `38`, `2.5`, `15.2`.
