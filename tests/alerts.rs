@@ -11,15 +11,21 @@ use crate::util::http::{Reply, Request, TestServer};
 /// A Standard Webhooks secret (base64 of "vigie-test-secret-key-0123456789").
 pub const SECRET: &str = "whsec_dmlnaWUtdGVzdC1zZWNyZXQta2V5LTAxMjM0NTY3ODk=";
 
-const RULES: &str = r#"
+/// A threshold rule (3 complaints) that notifies `notifier`.
+pub fn rules(notifier: &str) -> String {
+    format!(
+        r#"
 [[rule]]
 name = "retard"
 query = 'colis AND retard'
-alert = { threshold = 3 }
-notify = ["hook"]
-"#;
+alert = {{ threshold = 3 }}
+notify = ["{notifier}"]
+"#
+    )
+}
 
-fn config(url: &str) -> String {
+/// The daemon on `posts.jsonl` (polled every second) with one `[[notifier]]` table.
+pub fn config(notifier: &str) -> String {
     format!(
         r#"[daemon]
 database = "vigie.db"
@@ -32,12 +38,12 @@ path = "posts.jsonl"
 every = "1s"
 
 [[notifier]]
-name = "hook"
-kind = "webhook"
-url = "{url}"
-secret_file = "whsec.txt"
-"#
+{notifier}"#
     )
+}
+
+fn webhook(url: &str) -> String {
+    format!("name = \"hook\"\nkind = \"webhook\"\nurl = \"{url}\"\nsecret_file = \"whsec.txt\"\n")
 }
 
 /// Three undated complaints: they count at fetch time, so the threshold fires at once.
@@ -57,11 +63,11 @@ pub fn burst(n: usize, tag: &str) -> String {
 }
 
 fn start(server: &TestServer) -> Daemon {
-    let cfg = config(&server.url("/hook"));
+    let cfg = config(&webhook(&server.url("/hook")));
     let posts = burst(3, "a");
     Daemon::start(&[
         ("vigie.toml", &cfg),
-        ("rules.toml", RULES),
+        ("rules.toml", &rules("hook")),
         ("posts.jsonl", &posts),
         ("whsec.txt", SECRET),
     ])

@@ -5,38 +5,15 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::alerts::burst;
+use crate::alerts::{burst, rules};
 use crate::daemon_util::Daemon;
 use crate::util::smtp::SmtpServer;
 
-const RULES: &str = r#"
-[[rule]]
-name = "retard"
-query = 'colis AND retard'
-alert = { threshold = 3 }
-notify = ["cm-email"]
-"#;
-
 fn config(smtp_url: &str) -> String {
-    format!(
-        r#"[daemon]
-database = "vigie.db"
-rules = ["rules.toml"]
-
-[[source]]
-name = "feed"
-kind = "jsonl"
-path = "posts.jsonl"
-every = "1s"
-
-[[notifier]]
-name = "cm-email"
-kind = "email"
-smtp_url = "{smtp_url}"
-from = "Vigie <alerts@example.org>"
-to = ["community@example.org"]
-"#
-    )
+    crate::alerts::config(&format!(
+        "name = \"cm-email\"\nkind = \"email\"\nsmtp_url = \"{smtp_url}\"\n\
+         from = \"Vigie <alerts@example.org>\"\nto = [\"community@example.org\"]\n"
+    ))
 }
 
 fn pending_with_error(d: &Daemon) -> bool {
@@ -51,7 +28,7 @@ fn smtp_outage_delays_the_alert_then_delivers_it_once() {
     let posts = burst(3, "a");
     let d = Daemon::start(&[
         ("vigie.toml", &config(&url)),
-        ("rules.toml", RULES),
+        ("rules.toml", &rules("cm-email")),
         ("posts.jsonl", &posts),
     ]);
     d.wait_for("a failed attempt", Duration::from_secs(20), || {
@@ -92,7 +69,7 @@ fn kill9_while_smtp_is_down_delivers_exactly_once_after_restart() {
     let posts = burst(3, "a");
     let mut d = Daemon::start(&[
         ("vigie.toml", &config(&url)),
-        ("rules.toml", RULES),
+        ("rules.toml", &rules("cm-email")),
         ("posts.jsonl", &posts),
     ]);
     d.wait_for("a failed attempt", Duration::from_secs(20), || {
@@ -119,7 +96,7 @@ fn email_arrives_within_two_seconds_of_the_poll_that_saw_the_burst() {
     let smtp = SmtpServer::start();
     let d = Daemon::start(&[
         ("vigie.toml", &config(&smtp.url())),
-        ("rules.toml", RULES),
+        ("rules.toml", &rules("cm-email")),
         ("posts.jsonl", ""),
     ]);
     d.wait_for("the first poll", Duration::from_secs(20), || {

@@ -78,6 +78,17 @@ fn posts() -> String {
     lines.join("\n") + "\n"
 }
 
+/// The config (a webhook on `server`), the rules and the posts in a temp dir.
+fn setup(server: &TestServer) -> tempfile::TempDir {
+    let cfg = config(&server.url("/hook"));
+    let posts = posts();
+    tree(&[
+        ("vigie.toml", &cfg),
+        ("rules.toml", RULES),
+        ("posts.jsonl", &posts),
+    ])
+}
+
 fn alerts(stdout: &str) -> Vec<Value> {
     stdout
         .lines()
@@ -89,13 +100,7 @@ fn alerts(stdout: &str) -> Vec<Value> {
 fn replay_fires_each_kind_once_in_event_time_and_sends_nothing() {
     let server = TestServer::start();
     server.script("/hook", [Reply::new(200)]);
-    let cfg = config(&server.url("/hook"));
-    let posts = posts();
-    let d = tree(&[
-        ("vigie.toml", &cfg),
-        ("rules.toml", RULES),
-        ("posts.jsonl", &posts),
-    ]);
+    let d = setup(&server);
     let c = d.path().join("vigie.toml");
     let file = d.path().join("posts.jsonl");
     let r = vigie(
@@ -144,13 +149,7 @@ fn replay_fires_each_kind_once_in_event_time_and_sends_nothing() {
 #[test]
 fn replay_table_and_alerts_history_from_a_kept_database() {
     let server = TestServer::start();
-    let cfg = config(&server.url("/hook"));
-    let posts = posts();
-    let d = tree(&[
-        ("vigie.toml", &cfg),
-        ("rules.toml", RULES),
-        ("posts.jsonl", &posts),
-    ]);
+    let d = setup(&server);
     let c = d.path().join("vigie.toml");
     let db = d.path().join("replay.db");
     let file = d.path().join("posts.jsonl");

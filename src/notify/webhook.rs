@@ -26,7 +26,7 @@ pub fn body(alert: &Alert) -> Value {
     v
 }
 
-/// The `webhook-signature` value for `body`, or an error if the key is not `whsec_<base64>`.
+/// The `webhook-signature` value for `body`, signed with the decoded `whsec_` key.
 pub fn sign(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
     mac.update(id.as_bytes());
