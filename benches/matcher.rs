@@ -188,7 +188,7 @@ impl AcAlt {
     }
 
     /// Folds `text` into `fold` and returns how many literal occurrences it holds.
-    fn scan(&self, text: &str, buf: &mut Vec<u8>, fold: &mut Vec<u8>) -> usize {
+    fn scan(&self, text: &str, buf: &mut normalize::Buffers, fold: &mut Vec<u8>) -> usize {
         fold.clear();
         fold.push(b' ');
         normalize::for_each_word(text, buf, |w| {
@@ -275,7 +275,7 @@ fn main() {
         let rss1 = proc_status_kib("VmRSS:");
         let (lits, dict_bytes) = set.stats();
 
-        let mut buf = Vec::new();
+        let mut buf = normalize::Buffers::default();
         let (norm, words) = best_of(args.runs, || {
             let mut words = 0usize;
             for p in &posts {

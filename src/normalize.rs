@@ -10,14 +10,19 @@
 //! `www.`) are skipped whole. A word directly after `#` or `@` (itself not glued to a previous
 //! word) is a hashtag or a mention.
 //!
-//! The hot path is [`for_each_word`]: one pass over the bytes, no allocation per word, and words
-//! that are already lower-case ASCII are handed out as slices of the input. Each word carries its
+//! The hot path is [`for_each_word`], in two stages: 64 bytes at a time (`block`, SSE2 on
+//! x86_64), a lower-cased copy of the text and bit masks of the runs that may hold words; then a
+//! walk over those runs, where a run of ASCII letters and digits is a word as it stands (a slice
+//! of the copy) and only runs with non-ASCII characters are folded character by character. No
+//! allocation per word once the scratch [`Buffers`] have grown. Each word carries its
 //! position (0, 1, 2…) and its byte range in the original text, so that alerts can quote the
 //! original. What the words mean is the matcher's business, not this module's. HTML to text is the
 //! sources' job (they hand over plain text).
 
 use std::borrow::Cow;
 use std::sync::OnceLock;
+
+mod block;
 
 use unicode_normalization::char::{decompose_compatible, is_combining_mark};
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
@@ -66,8 +71,7 @@ pub struct NormWord {
 /// Every word of `text`, folded, with positions and original byte ranges.
 pub fn words(text: &str) -> Vec<NormWord> {
     let mut out = Vec::new();
-    let mut buf = Vec::new();
-    for_each_word(text, &mut buf, |w| {
+    for_each_word(text, &mut Buffers::default(), |w| {
         out.push(NormWord {
             // The folded bytes are built from whole UTF-8 encodings only.
             text: String::from_utf8_lossy(w.text).into_owned(),
@@ -83,8 +87,7 @@ pub fn words(text: &str) -> Vec<NormWord> {
 /// The folded words of `text` joined by single spaces (what full-text search indexes).
 pub fn folded(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut buf = Vec::new();
-    for_each_word(text, &mut buf, |w| {
+    for_each_word(text, &mut Buffers::default(), |w| {
         if !out.is_empty() {
             out.push(' ');
         }
@@ -101,33 +104,6 @@ pub fn nfkc(text: &str) -> Cow<'_, str> {
         Cow::Owned(text.nfkc().collect())
     }
 }
-
-// Byte classes of the ASCII fast path.
-const SEP: u8 = 0;
-const LOWER: u8 = 1; // a-z, 0-9: already folded
-const UPPER: u8 = 2; // A-Z
-const HASH: u8 = 4;
-const AT: u8 = 8;
-const NON_ASCII: u8 = 16;
-/// `LOWER | UPPER`: an ASCII letter or digit.
-const ALNUM: u8 = LOWER | UPPER;
-
-static CLASS: [u8; 256] = {
-    let mut t = [SEP; 256];
-    let mut b = 0;
-    while b < 256 {
-        t[b] = match b as u8 {
-            b'a'..=b'z' | b'0'..=b'9' => LOWER,
-            b'A'..=b'Z' => UPPER,
-            b'#' => HASH,
-            b'@' => AT,
-            0x80..=0xff => NON_ASCII,
-            _ => SEP,
-        };
-        b += 1;
-    }
-    t
-};
 
 /// What one non-ASCII character contributes to the folded text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -287,7 +263,7 @@ fn skip_url(bytes: &[u8], mut i: usize) -> usize {
 }
 
 /// The code point starting at `i` and its length in bytes.
-#[inline]
+#[inline(always)]
 fn decode(bytes: &[u8], i: usize) -> (u32, usize) {
     // `bytes` is valid UTF-8 (it comes from a `str`) and `i` is always at a char boundary: the
     // scan only stops on ASCII bytes or whole chars.
@@ -305,168 +281,275 @@ fn decode(bytes: &[u8], i: usize) -> (u32, usize) {
     }
 }
 
-const ONES: u64 = 0x0101_0101_0101_0101;
-const HIGH: u64 = 0x8080_8080_8080_8080;
-
-/// The high bit of every byte of `x` that is an ASCII letter or digit (SWAR: no byte can carry
-/// into the next, every sum stays below 0x100).
-#[inline(always)]
-fn alnum_mask(x: u64) -> u64 {
-    let x7 = x & !HIGH;
-    let l = x7 | (0x20 * ONES);
-    let letter = (l + (0x80 - b'a' as u64) * ONES) & !(l + (0x7F - b'z' as u64) * ONES);
-    let digit = (x7 + (0x80 - b'0' as u64) * ONES) & !(x7 + (0x7F - b'9' as u64) * ONES);
-    (letter | digit) & !x & HIGH
+/// Scratch space for [`for_each_word`], reused across calls.
+#[derive(Debug, Default)]
+pub struct Buffers {
+    /// The folded text of a word that needs more than ASCII lower-casing.
+    buf: Vec<u8>,
+    /// The text with ASCII letters lower-cased, zero-padded to whole blocks plus 16 bytes.
+    lower: Vec<u8>,
+    /// Per block: bit k set when byte k is not ASCII.
+    non_ascii: Vec<u64>,
+    /// Where runs of word bytes start and end (exclusive), alternately.
+    edges: Vec<usize>,
 }
 
-/// Advances `i` over ASCII letters and digits; returns whether one of them is upper case.
+/// `#` and `@` before a word make it a hashtag or a mention; any other byte, a plain word.
+static KIND: [WordKind; 256] = {
+    let mut t = [WordKind::Plain; 256];
+    t[b'#' as usize] = WordKind::Hashtag;
+    t[b'@' as usize] = WordKind::Mention;
+    t
+};
+
+/// Calls `f` with every word of `text`, in order. `b` is scratch space, reused across calls.
 ///
-/// ASCII letters and digits fold by setting bit 0x20 (digits already have it), so a run is
-/// lower case exactly when every byte has that bit.
-#[inline(always)]
-fn scan_alnum(bytes: &[u8], i: &mut usize) -> bool {
-    let mut missing = 0u64;
-    while let Some(chunk) = bytes.get(*i..*i + 8) {
-        let x = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
-        let k = (!alnum_mask(x) & HIGH).trailing_zeros() / 8;
-        if k == 8 {
-            missing |= !x;
-            *i += 8;
-            continue;
-        }
-        missing |= !x & ((1u64 << (8 * k)) - 1);
-        *i += k as usize;
-        return missing & (0x20 * ONES) != 0;
-    }
-    while *i < bytes.len() && CLASS[bytes[*i] as usize] & ALNUM != 0 {
-        missing |= !bytes[*i] as u64;
-        *i += 1;
-    }
-    // Full chunks left their bits in every byte of `missing`, the tail in the lowest one.
-    missing & (0x20 * ONES) != 0
-}
-
-/// Calls `f` with every word of `text`, in order. `buf` is scratch space, reused across calls.
-pub fn for_each_word<F: FnMut(Word<'_>)>(text: &str, buf: &mut Vec<u8>, mut f: F) {
-    let tables = fold_tables();
+/// Two stages. The first classifies the text 64 bytes at a time (`block`): a lower-cased copy
+/// and the edges of every run of bytes that may belong to a word. The second walks those runs:
+/// a run of ASCII letters and digits is a word as it stands, quoted from the lower-cased copy;
+/// a run that holds a non-ASCII character (an accent, an emoji, a curly apostrophe) goes to
+/// [`fold_run`], which folds it character by character and may find several words in it or
+/// none.
+pub fn for_each_word<F: FnMut(Word<'_>)>(text: &str, b: &mut Buffers, mut f: F) {
     let bytes = text.as_bytes();
     let n = bytes.len();
-    let mut i = 0;
+    // Stage one. At least one zero byte follows the text, so every run ends inside the copy,
+    // and 16 more, so that 16-byte reads at any word byte stay in bounds.
+    let blocks = n / block::BLOCK + 1;
+    b.lower.resize(blocks * block::BLOCK + 16, 0);
+    b.non_ascii.clear();
+    // Room for every edge of every block, plus the garbage the unrolled writes leave.
+    let room = blocks * block::BLOCK + block::BLOCK;
+    if b.edges.len() < room {
+        b.edges.resize(room, 0);
+    }
+    let mut count = 0;
+    let mut carry = 0u64;
+    for k in 0..blocks {
+        let at = k * block::BLOCK;
+        let mut tail = [0u8; block::BLOCK];
+        let src: &[u8; block::BLOCK] = match bytes.get(at..at + block::BLOCK) {
+            Some(s) => s.try_into().expect("one block"),
+            None => {
+                tail[..n - at].copy_from_slice(&bytes[at..]);
+                &tail
+            }
+        };
+        let dst: &mut [u8; block::BLOCK] = (&mut b.lower[at..at + block::BLOCK])
+            .try_into()
+            .expect("one block");
+        let (word, non_ascii) = block::classify(src, dst);
+        b.non_ascii.push(non_ascii);
+        let edges = word ^ (word << 1 | carry);
+        carry = word >> 63;
+        count += flatten(edges, at, &mut b.edges[count..count + block::BLOCK]);
+    }
+    b.lower[blocks * block::BLOCK..].fill(0);
+
+    // Stage two. Bytes before `anchor` are done; a word starting at `anchor` is of kind
+    // `anchor_kind`, one starting later takes its kind from the byte before it.
+    let (lower, non_ascii) = (&b.lower[..], &b.non_ascii[..]);
+    let mut anchor = 0usize;
+    let mut anchor_kind = WordKind::Plain;
     let mut pos = 0u32;
-    let mut pending = WordKind::Plain;
-    while i < n {
-        // Between words: find the next word start, remembering a `#` or `@` right before it.
-        let b = bytes[i];
-        match CLASS[b as usize] {
-            SEP => {
-                pending = WordKind::Plain;
-                i += 1;
-                continue;
-            }
-            HASH => {
-                pending = WordKind::Hashtag;
-                i += 1;
-                continue;
-            }
-            AT => {
-                pending = WordKind::Mention;
-                i += 1;
-                continue;
-            }
-            NON_ASCII => {
-                let (cp, len) = decode(bytes, i);
-                match tables.fold(cp) {
-                    Fold::Word(..) => {}
-                    Fold::Ignore => {
-                        i += len;
-                        continue;
-                    }
-                    Fold::Sep => {
-                        pending = WordKind::Plain;
-                        i += len;
-                        continue;
-                    }
-                }
-            }
-            _ => {
-                if matches!(b | 0x20, b'h' | b'w') && url_at(bytes, i) {
-                    i = skip_url(bytes, i);
-                    pending = WordKind::Plain;
-                    continue;
-                }
-            }
-        }
-        let start = i;
-        let kind = pending;
-        pending = WordKind::Plain;
-        // Fast path: a run of ASCII letters and digits ending on ASCII (or at the end).
-        let upper = scan_alnum(bytes, &mut i);
-        if i > start && (i == n || bytes[i] < 0x80) {
-            let word: &[u8] = if upper {
-                buf.clear();
-                buf.extend(bytes[start..i].iter().map(|&b| b | 0x20));
-                buf
-            } else {
-                &bytes[start..i]
-            };
-            f(Word {
-                text: word,
-                pos,
-                start,
-                end: i,
-                kind,
-            });
-            pos += 1;
-            // The byte after the word is a separator, or a `#` or `@` glued to the end of the
-            // word, which does not start a hashtag or mention: either way, nothing follows.
-            i += 1;
+    for run in b.edges[..count].chunks_exact(2) {
+        let (s, e) = (run[0], run[1]);
+        if e <= anchor {
             continue;
         }
-        // Slow path: fold character by character into `buf`.
-        buf.clear();
-        buf.extend(bytes[start..i].iter().map(|&b| b | 0x20));
-        let mut end = i;
-        while i < n {
-            let b = bytes[i];
-            if b < 0x80 {
-                if CLASS[b as usize] & ALNUM == 0 {
-                    break;
-                }
-                buf.push(b | 0x20);
-                i += 1;
-                end = i;
-                continue;
-            }
-            let (cp, len) = decode(bytes, i);
-            match tables.fold(cp) {
-                Fold::Word(s, k) => {
-                    buf.extend_from_slice(&s[..k as usize]);
-                    i += len;
-                    end = i;
-                }
-                Fold::Ignore => i += len,
-                Fold::Sep => break,
-            }
+        let (s, kind) = if s < anchor {
+            (anchor, anchor_kind)
+        } else {
+            // `s > anchor` about as often as not (one separator or several): no branch.
+            let before = KIND[bytes[s.max(1) - 1] as usize];
+            (s, if s == anchor { anchor_kind } else { before })
+        };
+        if has_non_ascii(non_ascii, s, e) || s > run[0] {
+            (anchor, anchor_kind, pos) =
+                fold_run(bytes, lower, non_ascii, s, e, kind, pos, &mut b.buf, &mut f);
+            continue;
         }
-        if !buf.is_empty() {
+        let head = u32::from_le_bytes(lower[s..s + 4].try_into().expect("4 bytes"));
+        if (head == u32::from_le_bytes(*b"http") || head == u32::from_le_bytes(*b"www."))
+            && url_at(bytes, s)
+        {
+            anchor = skip_url(bytes, s);
+            anchor_kind = WordKind::Plain;
+            continue;
+        }
+        f(Word {
+            text: &lower[s..e],
+            pos,
+            start: s,
+            end: e,
+            kind,
+        });
+        pos += 1;
+        // The byte after the word is ASCII and not a letter: a separator, or a `#` or `@`
+        // glued to the word, which does not start a hashtag or mention.
+        anchor = e + 1;
+        anchor_kind = WordKind::Plain;
+    }
+}
+
+/// Writes the positions of the set bits of `edges` (plus `at`) to the start of `out`, and
+/// returns how many there are. Eight at a time, unconditionally, so that the loop does not
+/// mispredict on every block: the slots past the count get garbage.
+#[inline(always)]
+fn flatten(mut edges: u64, at: usize, out: &mut [usize]) -> usize {
+    let count = edges.count_ones() as usize;
+    let mut k = 0;
+    loop {
+        for slot in &mut out[k..k + 8] {
+            *slot = at + edges.trailing_zeros() as usize;
+            edges &= edges.wrapping_sub(1);
+        }
+        k += 8;
+        if k >= count {
+            return count;
+        }
+    }
+}
+
+/// Whether bytes `s..e` (a non-empty run) hold a non-ASCII byte.
+#[inline(always)]
+fn has_non_ascii(masks: &[u64], s: usize, e: usize) -> bool {
+    let (first, last) = (s / block::BLOCK, (e - 1) / block::BLOCK);
+    if first == last {
+        let len = e - s;
+        masks[first] >> (s % block::BLOCK) & (u64::MAX >> (64 - len)) != 0
+    } else {
+        let head = masks[first] >> (s % block::BLOCK) != 0;
+        let tail = masks[last] & (u64::MAX >> (63 - (e - 1) % block::BLOCK)) != 0;
+        head || tail || masks[first + 1..last].iter().any(|&m| m != 0)
+    }
+}
+
+/// Folds the run of word bytes `i..e` that holds non-ASCII characters (or that a URL cut):
+/// stretches of ASCII letters are copied from the lower-cased text 16 bytes at a time, other
+/// characters are folded one by one. Letters extend the word in progress, invisible characters
+/// are skipped (inside a word or not), any other character ends the word. A URL can start
+/// after such a character. `pending` is the kind of a word starting at `i`. Returns where the
+/// next run may start, the kind of a word starting there, and the next word position.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn fold_run<F: FnMut(Word<'_>)>(
+    bytes: &[u8],
+    lower: &[u8],
+    non_ascii: &[u64],
+    mut i: usize,
+    e: usize,
+    mut pending: WordKind,
+    mut pos: u32,
+    buf: &mut Vec<u8>,
+    f: &mut F,
+) -> (usize, WordKind, u32) {
+    let tables = fold_tables();
+    // A character folds to at most 7 bytes and takes at least 1: 7 bytes out per byte in,
+    // plus the slack of the fixed-size copies.
+    let room = (e - i) * 7 + 16;
+    if buf.len() < room {
+        buf.resize(room, 0);
+    }
+    let mut len = 0;
+    let mut in_word = false;
+    let (mut start, mut end, mut kind) = (i, i, WordKind::Plain);
+    let mut emit = |word: &[u8], start, end, kind, pos: &mut u32| {
+        if !word.is_empty() {
             f(Word {
-                text: buf,
-                pos,
+                text: word,
+                pos: *pos,
                 start,
                 end,
                 kind,
             });
-            pos += 1;
+            *pos += 1;
         }
-        if i < n && matches!(CLASS[bytes[i] as usize], HASH | AT) {
-            i += 1;
+    };
+    while i < e {
+        // The ASCII letters and digits from `i` up to the next non-ASCII byte.
+        let block = i / block::BLOCK;
+        let ahead = non_ascii[block] >> (i % block::BLOCK);
+        let stop = if ahead == 0 {
+            (block + 1) * block::BLOCK
+        } else {
+            i + ahead.trailing_zeros() as usize
         }
+        .min(e);
+        if stop > i {
+            if !in_word {
+                if matches!(lower[i], b'h' | b'w') && url_at(bytes, i) {
+                    return (skip_url(bytes, i), WordKind::Plain, pos);
+                }
+                (in_word, start, kind, pending, len) = (true, i, pending, WordKind::Plain, 0);
+            }
+            let mut k = 0;
+            while k < stop - i {
+                buf[len + k..len + k + 16].copy_from_slice(&lower[i + k..i + k + 16]);
+                k += 16;
+            }
+            len += stop - i;
+            (i, end) = (stop, stop);
+            continue;
+        }
+        let (cp, n) = decode(bytes, i);
+        match tables.fold(cp) {
+            Fold::Word(w, k) => {
+                if !in_word {
+                    (in_word, start, kind, pending, len) = (true, i, pending, WordKind::Plain, 0);
+                }
+                buf[len..len + 7].copy_from_slice(&w);
+                len += k as usize;
+                end = i + n;
+            }
+            Fold::Ignore => {}
+            Fold::Sep => {
+                if in_word {
+                    emit(&buf[..len], start, end, kind, &mut pos);
+                    in_word = false;
+                }
+                pending = WordKind::Plain;
+            }
+        }
+        i += n;
     }
+    if !in_word {
+        return (e, pending, pos);
+    }
+    emit(&buf[..len], start, end, kind, &mut pos);
+    // A `#` or `@` glued to the end of a word does not start a hashtag or mention.
+    let glued = matches!(bytes.get(e), Some(b'#' | b'@'));
+    (e + glued as usize, WordKind::Plain, pos)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Byte classes of the reference.
+    const SEP: u8 = 0;
+    const LOWER: u8 = 1; // a-z, 0-9: already folded
+    const UPPER: u8 = 2; // A-Z
+    const HASH: u8 = 4;
+    const AT: u8 = 8;
+    const NON_ASCII: u8 = 16;
+
+    static CLASS: [u8; 256] = {
+        let mut t = [SEP; 256];
+        let mut b = 0;
+        while b < 256 {
+            t[b] = match b as u8 {
+                b'a'..=b'z' | b'0'..=b'9' => LOWER,
+                b'A'..=b'Z' => UPPER,
+                b'#' => HASH,
+                b'@' => AT,
+                0x80..=0xff => NON_ASCII,
+                _ => SEP,
+            };
+            b += 1;
+        }
+        t
+    };
 
     /// The first, byte-at-a-time `for_each_word`, kept as the definition the fast one must match.
     fn reference<F: FnMut(Word<'_>)>(text: &str, buf: &mut Vec<u8>, mut f: F) {
@@ -641,6 +724,21 @@ mod tests {
                 "\u{A0}", "\u{2003}", "\t", "\n", "<", "\"", "\u{85}", "\u{3000}", "㎏", "①",
                 "Ⅻ", "🄰", "🔟", "\u{1F1EB}", "ı", "ς", "Ω",
             ]), 0..40)
+        ) {
+            let text: String = parts.concat();
+            let (got, want) = both(&text);
+            proptest::prop_assert_eq!(got, want, "{:?}", text);
+        }
+
+        /// Long texts, so that words, URLs and non-ASCII characters straddle the 64-byte
+        /// blocks of the first stage.
+        #[test]
+        fn blocks_agree_with_reference(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "a", "Colis", "retard", "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnop",
+                " ", " ", " ", ",", "'", "’", "#", "@", "é", "É", "\u{200B}", "😡", "https://x.fr/é\u{A0}b",
+                "www.b.fr", "\u{A0}", "\t", "0123456789", "ŒUVRE",
+            ]), 0..200)
         ) {
             let text: String = parts.concat();
             let (got, want) = both(&text);

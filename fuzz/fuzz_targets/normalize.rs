@@ -1,6 +1,7 @@
 //! Fuzz the normaliser: any string gives words whose byte ranges are in bounds, on char
 //! boundaries, increasing, with consecutive positions and non-empty, lower-case folded text; folding is
-//! idempotent (the folded text of the folded text is itself).
+//! idempotent (the folded text of the folded text is itself); and shifting the text by a few
+//! spaces shifts the words and changes nothing else (the 64-byte blocks fall elsewhere).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -18,6 +19,13 @@ fuzz_target!(|data: &[u8]| {
         assert!(text.is_char_boundary(w.start) && text.is_char_boundary(w.end));
         assert!(w.start >= last_end);
         last_end = w.end;
+    }
+    let shift = 1 + data.len() % 63;
+    let shifted = normalize::words(&format!("{}{text}", " ".repeat(shift)));
+    assert_eq!(shifted.len(), words.len());
+    for (a, b) in words.iter().zip(&shifted) {
+        assert_eq!((&a.text, a.pos, a.kind), (&b.text, b.pos, b.kind));
+        assert_eq!((a.start + shift, a.end + shift), (b.start, b.end));
     }
     let folded = normalize::folded(&text);
     assert_eq!(normalize::folded(&folded), folded);

@@ -98,7 +98,7 @@ pub struct RuleSet {
 /// Scratch space reused across posts (one per thread in `matches`).
 #[derive(Debug, Default)]
 pub struct Scratch {
-    buf: Vec<u8>,
+    buf: normalize::Buffers,
     /// (position, literal) for every literal found.
     occ: Vec<(u32, u32)>,
     /// (position, start, end) of every word that produced a literal.
