@@ -51,6 +51,26 @@ pub struct Word<'a> {
     pub end: usize,
     /// Hashtag, mention or plain.
     pub kind: WordKind,
+    /// `text` and at least 8 more bytes of anything (the tokenizer's padded buffers).
+    tail: &'a [u8],
+}
+
+impl Word<'_> {
+    /// The first 8 bytes of the folded word as a little-endian number, zero past its end:
+    /// what the matcher's filters hash, read without a variable-length copy.
+    #[inline(always)]
+    pub fn first8(&self) -> u64 {
+        let t: [u8; 8] = self.tail[..8].try_into().expect("8 bytes");
+        u64::from_le_bytes(t) & low_bytes(self.text.len())
+    }
+}
+
+/// A mask of the `k` low bytes of a `u64` (all of them from 8 on), without a branch.
+#[inline(always)]
+pub fn low_bytes(k: usize) -> u64 {
+    let k = k.min(8) as u32;
+    // Two shifts, so that k = 0 (a shift by 64) stays defined.
+    (u64::MAX >> (32 - 4 * k)) >> (32 - 4 * k)
 }
 
 /// An owned word, for callers that want the whole list (tests, FTS, `vigie match`).
@@ -383,6 +403,7 @@ pub fn for_each_word<F: FnMut(Word<'_>)>(text: &str, b: &mut Buffers, mut f: F) 
             start: s,
             end: e,
             kind,
+            tail: &lower[s..],
         });
         pos += 1;
         // The byte after the word is ASCII and not a letter: a separator, or a `#` or `@`
@@ -454,14 +475,15 @@ fn fold_run<F: FnMut(Word<'_>)>(
     let mut len = 0;
     let mut in_word = false;
     let (mut start, mut end, mut kind) = (i, i, WordKind::Plain);
-    let mut emit = |word: &[u8], start, end, kind, pos: &mut u32| {
-        if !word.is_empty() {
+    let mut emit = |buf: &[u8], len: usize, start, end, kind, pos: &mut u32| {
+        if len > 0 {
             f(Word {
-                text: word,
+                text: &buf[..len],
                 pos: *pos,
                 start,
                 end,
                 kind,
+                tail: buf,
             });
             *pos += 1;
         }
@@ -505,7 +527,7 @@ fn fold_run<F: FnMut(Word<'_>)>(
             Fold::Ignore => {}
             Fold::Sep => {
                 if in_word {
-                    emit(&buf[..len], start, end, kind, &mut pos);
+                    emit(buf, len, start, end, kind, &mut pos);
                     in_word = false;
                 }
                 pending = WordKind::Plain;
@@ -516,7 +538,7 @@ fn fold_run<F: FnMut(Word<'_>)>(
     if !in_word {
         return (e, pending, pos);
     }
-    emit(&buf[..len], start, end, kind, &mut pos);
+    emit(buf, len, start, end, kind, &mut pos);
     // A `#` or `@` glued to the end of a word does not start a hashtag or mention.
     let glued = matches!(bytes.get(e), Some(b'#' | b'@'));
     (e + glued as usize, WordKind::Plain, pos)
@@ -614,6 +636,7 @@ mod tests {
                     start,
                     end: i,
                     kind,
+                    tail: &[],
                 });
                 pos += 1;
                 // A `#` or `@` glued to the end of a word does not start a hashtag or mention.
@@ -656,6 +679,7 @@ mod tests {
                     start,
                     end,
                     kind,
+                    tail: &[],
                 });
                 pos += 1;
             }
@@ -743,6 +767,29 @@ mod tests {
             let text: String = parts.concat();
             let (got, want) = both(&text);
             proptest::prop_assert_eq!(got, want, "{:?}", text);
+        }
+
+        /// `Word::first8` is the word's first 8 bytes, zero past its end, whichever path
+        /// produced the word.
+        #[test]
+        fn first8_is_the_first_eight_bytes(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "a", "Colis", "abcdefghijklmnopqrstu", "réclamation", "ÉÉÉÉÉÉÉÉÉ", " ", "’", "ﬃ",
+                "😡", "#", "x\u{200B}y", "ß",
+            ]), 0..80)
+        ) {
+            let text: String = parts.concat();
+            let mut b = Buffers::default();
+            let mut bad = None;
+            for_each_word(&text, &mut b, |w| {
+                let mut want = [0u8; 8];
+                let k = w.text.len().min(8);
+                want[..k].copy_from_slice(&w.text[..k]);
+                if w.first8() != u64::from_le_bytes(want) && bad.is_none() {
+                    bad = Some(String::from_utf8_lossy(w.text).into_owned());
+                }
+            });
+            proptest::prop_assert_eq!(bad, None::<String>, "{:?}", text);
         }
     }
 

@@ -299,7 +299,7 @@ impl RuleSet {
                     occ.push((w.pos, id));
                 }
             };
-            dict.for_each_key(w.text, |e, whole| {
+            dict.for_each_key(w.text, w.first8(), |e, whole| {
                 if whole {
                     add(e.exact[0]);
                 }
