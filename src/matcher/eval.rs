@@ -58,37 +58,29 @@ impl CExpr {
             CExpr::And(v) => v.iter().all(|e| e.eval(occ)),
             CExpr::Or(v) => v.iter().any(|e| e.eval(occ)),
             CExpr::Not(e) => !e.eval(occ),
-            CExpr::Near(..) => !self.spans(occ).is_empty(),
+            CExpr::Near(..) => self.any_span(occ, &mut |_| true),
         }
     }
 
-    /// The spans where the expression occurs (for NEAR operands). The parser keeps NOT out of
-    /// NEAR, so a NOT here has no position and yields nothing.
-    pub fn spans(&self, occ: &Occurrences<'_>) -> Vec<Span> {
+    /// Whether `f` holds for some span where the expression occurs (for NEAR operands),
+    /// visiting the spans without collecting them: a post's NEAR costs no allocation. The
+    /// parser keeps NOT out of NEAR, so a NOT here has no position and yields nothing.
+    pub fn any_span(&self, occ: &Occurrences<'_>, f: &mut dyn FnMut(Span) -> bool) -> bool {
         match self {
-            CExpr::Term(t) => occ.of(*t).iter().map(|o| (o.1, o.2)).collect(),
-            CExpr::Or(v) => v.iter().flat_map(|e| e.spans(occ)).collect(),
+            CExpr::Term(t) => occ.of(*t).iter().any(|o| f((o.1, o.2))),
+            CExpr::Or(v) => v.iter().any(|e| e.any_span(occ, f)),
+            // Every part must have a span (so a NOT inside yields nothing); then each part's
+            // spans count.
             CExpr::And(v) => {
-                let parts: Vec<Vec<Span>> = v.iter().map(|e| e.spans(occ)).collect();
-                if parts.iter().any(|p| p.is_empty()) {
-                    Vec::new()
-                } else {
-                    parts.concat()
-                }
+                v.iter().all(|e| e.any_span(occ, &mut |_| true))
+                    && v.iter().any(|e| e.any_span(occ, f))
             }
-            CExpr::Not(_) => Vec::new(),
-            CExpr::Near(a, b, n) => {
-                let (sa, sb) = (a.spans(occ), b.spans(occ));
-                let mut out = Vec::new();
-                for &x in &sa {
-                    for &y in &sb {
-                        if distance(x, y) <= *n {
-                            out.push((x.0.min(y.0), x.1.max(y.1)));
-                        }
-                    }
-                }
-                out
-            }
+            CExpr::Not(_) => false,
+            CExpr::Near(a, b, n) => a.any_span(occ, &mut |x| {
+                b.any_span(occ, &mut |y| {
+                    distance(x, y) <= *n && f((x.0.min(y.0), x.1.max(y.1)))
+                })
+            }),
         }
     }
 

@@ -107,6 +107,8 @@ pub struct Scratch {
     rule_mark: Vec<u32>,
     epoch: u32,
     cands: Vec<u32>,
+    /// The rules that hold for the post, each with its regex match.
+    passed: Vec<(u32, Option<Match>)>,
 }
 
 thread_local! {
@@ -270,18 +272,22 @@ impl RuleSet {
         if !self.scan(post, s) {
             return Vec::new();
         }
-        let passed = self.evaluate(post, s);
-        passed
-            .into_iter()
+        self.evaluate(post, s);
+        let mut passed = std::mem::take(&mut s.passed);
+        let hits = passed
+            .drain(..)
             .map(|(r, regex_match)| self.hit(post, s, r, regex_match))
-            .collect()
+            .collect();
+        s.passed = passed;
+        hits
     }
 
     /// Only the indices of the rules `post` hits (no quoting): what `vigie match --count` needs.
     pub fn matched_rules(&self, post: &Post, s: &mut Scratch, out: &mut Vec<usize>) {
         out.clear();
         if self.scan(post, s) {
-            out.extend(self.evaluate(post, s).into_iter().map(|(r, _)| r as usize));
+            self.evaluate(post, s);
+            out.extend(s.passed.drain(..).map(|(r, _)| r as usize));
         }
     }
 
@@ -318,9 +324,10 @@ impl RuleSet {
         !(s.occ.is_empty() && self.always.is_empty())
     }
 
-    /// Phrases, candidate rules and their expressions, once some literal occurred: the rules
-    /// that hold, in order, each with its regex match if it has regexes.
-    fn evaluate(&self, post: &Post, s: &mut Scratch) -> Vec<(u32, Option<Match>)> {
+    /// Phrases, candidate rules and their expressions, once some literal occurred: fills
+    /// `s.passed` with the rules that hold, in order, each with its regex match if it has
+    /// regexes.
+    fn evaluate(&self, post: &Post, s: &mut Scratch) {
         s.occ.sort_unstable();
         s.term_occ.clear();
         for &(pos, lit) in &s.occ {
@@ -367,7 +374,7 @@ impl RuleSet {
         s.cands.sort_unstable();
         let occ = Occurrences { items: &s.term_occ };
         let mut nfkc = None;
-        let mut passed = Vec::new();
+        s.passed.clear();
         for &r in &s.cands {
             let rule = &self.rules[r as usize];
             if let (Some(globs), Some(src)) = (&rule.sources, &post.source) {
@@ -403,9 +410,8 @@ impl RuleSet {
                     end: m.end(),
                 });
             }
-            passed.push((r, regex_match));
+            s.passed.push((r, regex_match));
         }
-        passed
     }
 
     /// The hit for rule `r`, quoting every occurrence of its positive terms.
