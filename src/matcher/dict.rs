@@ -295,20 +295,33 @@ impl Dict {
     /// literals can come from. `first8` is `word`'s first 8 bytes, zero past its end.
     ///
     /// A word that no rule mentions (nearly all of them) costs two multiplies, one Bloom word
-    /// and one prefix-mask word, and a single well-predicted branch.
-    #[inline]
-    pub fn for_each_key(&self, word: &[u8], first8: u64, mut f: impl FnMut(&Entry, bool)) {
+    /// and one prefix-mask word, and a single well-predicted branch; that much is inlined into
+    /// the caller's loop, the lookups are not.
+    #[inline(always)]
+    pub fn for_each_key(&self, word: &[u8], first8: u64, f: impl FnMut(&Entry, bool)) {
         let n = word.len();
         let whole = self.may_hold(first8, n);
-        // Prefix lengths shorter than the word (the whole word is looked up above).
+        // Prefix lengths shorter than the word (the whole word is looked up below).
         let below = ((1u64 << n.min(32)) - 1) as u32;
-        let mut lens = (self.short_prefixes
-            | self.prefix_mask[head_bucket(first8, self.prefix_shift)])
+        let lens = (self.short_prefixes | self.prefix_mask[head_bucket(first8, self.prefix_shift)])
             & below;
         let long = self.long_prefixes & (n > 32);
-        if !whole & (lens == 0) & !long {
-            return;
+        if whole | (lens != 0) | long {
+            self.look_up(word, whole, lens, long, f);
         }
+    }
+
+    /// The lookups of [`Dict::for_each_key`] for a word that passed its filters.
+    #[inline(never)]
+    fn look_up(
+        &self,
+        word: &[u8],
+        whole: bool,
+        mut lens: u32,
+        long: bool,
+        mut f: impl FnMut(&Entry, bool),
+    ) {
+        let n = word.len();
         let head = head_of(word);
         if whole {
             let h = hash_parts(head, word.get(16..).unwrap_or_default(), n);

@@ -297,30 +297,37 @@ impl RuleSet {
         s.ranges.clear();
         let dict = &self.dict;
         let (occ, ranges) = (&mut s.occ, &mut s.ranges);
-        normalize::for_each_word(&post.text, &mut s.buf, |w| {
-            let before = occ.len();
-            let k = w.kind as usize;
-            let mut add = |id: u32| {
-                if id != NONE {
-                    occ.push((w.pos, id));
-                }
-            };
-            dict.for_each_key(w.text, w.first8(), |e, whole| {
-                if whole {
-                    add(e.exact[0]);
-                }
-                add(e.prefix[0]);
-                if k != 0 {
-                    if whole {
-                        add(e.exact[k]);
+        normalize::for_each_word(
+            &post.text,
+            &mut s.buf,
+            // Inlined into the tokenizer's loop: most words stop at the dictionary's filter,
+            // and a call per word (with its `Word` spilled to the stack) cost more than that.
+            #[inline(always)]
+            |w| {
+                let before = occ.len();
+                let k = w.kind as usize;
+                let mut add = |id: u32| {
+                    if id != NONE {
+                        occ.push((w.pos, id));
                     }
-                    add(e.prefix[k]);
+                };
+                dict.for_each_key(w.text, w.first8(), |e, whole| {
+                    if whole {
+                        add(e.exact[0]);
+                    }
+                    add(e.prefix[0]);
+                    if k != 0 {
+                        if whole {
+                            add(e.exact[k]);
+                        }
+                        add(e.prefix[k]);
+                    }
+                });
+                if occ.len() > before {
+                    ranges.push((w.pos, w.start, w.end));
                 }
-            });
-            if occ.len() > before {
-                ranges.push((w.pos, w.start, w.end));
-            }
-        });
+            },
+        );
         !(s.occ.is_empty() && self.always.is_empty())
     }
 
