@@ -424,10 +424,19 @@ impl RuleSet {
     /// The hit for rule `r`, quoting every occurrence of its positive terms.
     fn hit(&self, post: &Post, s: &Scratch, r: u32, regex_match: Option<Match>) -> Hit {
         let rule = &self.rules[r as usize];
-        let occ = Occurrences { items: &s.term_occ };
         let mut matched: Vec<Match> = regex_match.into_iter().collect();
-        for &t in &rule.positive_terms {
-            for &(_, p0, p1) in occ.of(t) {
+        // Both lists are sorted by term: one merge walk, instead of two binary searches of the
+        // post's occurrences for each of the rule's terms (most of which did not occur).
+        let terms = &rule.positive_terms;
+        let mut k = 0;
+        for &(t, p0, p1) in &s.term_occ {
+            while k < terms.len() && terms[k] < t {
+                k += 1;
+            }
+            if k == terms.len() {
+                break;
+            }
+            if terms[k] == t {
                 let (start, end) = (self.word_range(s, p0).0, self.word_range(s, p1).1);
                 matched.push(Match {
                     term: self.terms[t as usize].raw.clone(),
