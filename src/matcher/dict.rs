@@ -1,7 +1,8 @@
 //! The dictionary of normalised words: one hash lookup per word of a post.
 //!
 //! Every literal word of every rule (exact words, prefixes, hashtag and mention bodies) is a key
-//! of one open-addressing table, keyed by the folded bytes. A key holds up to six literal ids:
+//! of one open-addressing table, keyed by the folded bytes; the slots hold the keys and their
+//! literal ids inline, so a lookup follows no pointer. A key holds up to six literal ids:
 //! exact and prefix, each for "any word", "hashtag" and "mention". A text word is looked up
 //! once whole (exact literals, and prefix literals equal to the whole word), then once per
 //! distinct prefix length shorter than the word. A blocked Bloom filter (two bits in one 64-bit
@@ -20,13 +21,17 @@ use crate::normalize::{self, WordKind};
 /// No literal.
 pub const NONE: u32 = u32::MAX;
 
-/// One key: a folded word and the literals it stands for.
-#[derive(Debug, Clone)]
+/// One key: a folded word and the literals it stands for. Entries are the hash table's slots
+/// themselves (48 bytes, no pointer to follow), so a word that is a key costs one cache miss,
+/// not one for the slot and another for the entry.
+#[derive(Debug, Clone, Default)]
 pub struct Entry {
-    key: Box<[u8]>,
-    /// The key's first 16 bytes, zero past its end ([`head_of`]): most keys compare whole in
-    /// two integer compares, without a `memcmp` call.
+    /// The key's first 16 bytes, zero past its end ([`head_of`]).
     head: [u64; 2],
+    /// The key's length in bytes; 0 marks an empty slot.
+    len: u32,
+    /// Where the key's bytes past the 16th start in [`Dict::tails`].
+    tail: u32,
     /// Exact literal ids, indexed by `WordKind` (Plain = any word).
     pub exact: [u32; 3],
     /// Prefix literal ids, indexed by `WordKind`.
@@ -36,9 +41,12 @@ pub struct Entry {
 /// Open-addressing hash table of folded words with a Bloom filter in front.
 #[derive(Debug, Clone)]
 pub struct Dict {
-    entries: Vec<Entry>,
-    /// `0` is empty; otherwise `(hash >> 32) << 32 | (entry index + 1)`.
-    slots: Vec<u64>,
+    /// The slots, a power of two of them, at most half full; linear probing.
+    slots: Vec<Entry>,
+    /// Number of keys.
+    keys: usize,
+    /// The bytes past the 16th of every key longer than 16 bytes.
+    tails: Vec<u8>,
     /// A blocked Bloom filter of every key: two bits of one 64-bit word per key, about 32 bits
     /// per key (at most 1 MiB). A word that is no key costs one hash and one load.
     bloom: Vec<u64>,
@@ -148,25 +156,16 @@ fn head_bucket(first8: u64, shift: u32) -> usize {
 impl Dict {
     /// Builds the table from `(word, kind, is_prefix, literal id)`.
     pub fn build(literals: impl IntoIterator<Item = (Vec<u8>, WordKind, bool, u32)>) -> Dict {
-        let mut index: std::collections::HashMap<Vec<u8>, usize> = Default::default();
-        let mut entries: Vec<Entry> = Vec::new();
+        let mut index: std::collections::HashMap<Vec<u8>, ([u32; 3], [u32; 3])> =
+            Default::default();
         let mut prefix_lens = Vec::new();
         for (word, kind, prefix, id) in literals {
-            let i = *index.entry(word.clone()).or_insert_with(|| {
-                entries.push(Entry {
-                    head: head_of(&word),
-                    key: word.clone().into_boxed_slice(),
-                    exact: [NONE; 3],
-                    prefix: [NONE; 3],
-                });
-                entries.len() - 1
-            });
-            let e = &mut entries[i];
+            let (exact, prefixes) = index.entry(word.clone()).or_insert(([NONE; 3], [NONE; 3]));
             if prefix {
-                e.prefix[kind as usize] = id;
+                prefixes[kind as usize] = id;
                 prefix_lens.push(word.len());
             } else {
-                e.exact[kind as usize] = id;
+                exact[kind as usize] = id;
             }
         }
         let n_prefix_keys = prefix_lens.len();
@@ -177,20 +176,22 @@ impl Dict {
         let mut prefix_mask = vec![0u32; mask_len];
         let mut short_prefixes = 0;
         let mut long_prefixes = false;
-        for e in &entries {
-            if e.prefix == [NONE; 3] {
+        for (key, (_, prefix)) in &index {
+            if *prefix == [NONE; 3] {
                 continue;
             }
-            match e.key.len() {
+            match key.len() {
                 len @ 0..4 => short_prefixes |= 1 << len,
-                len @ 4..32 => prefix_mask[head_bucket(e.head[0], prefix_shift)] |= 1 << len,
+                len @ 4..32 => prefix_mask[head_bucket(head_of(key)[0], prefix_shift)] |= 1 << len,
                 _ => long_prefixes = true,
             }
         }
-        let cap = (entries.len() * 2).next_power_of_two().max(16);
-        let bloom_words = (entries.len() / 2).next_power_of_two().clamp(64, 1 << 17);
+        let cap = (index.len() * 2).next_power_of_two().max(16);
+        let bloom_words = (index.len() / 2).next_power_of_two().clamp(64, 1 << 17);
         let mut d = Dict {
-            slots: vec![0; cap],
+            slots: vec![Entry::default(); cap],
+            keys: index.len(),
+            tails: Vec::new(),
             bloom: vec![0; bloom_words],
             bloom_shift: 64 - bloom_words.trailing_zeros(),
             prefix_lens,
@@ -198,31 +199,40 @@ impl Dict {
             prefix_mask,
             prefix_shift,
             long_prefixes,
-            entries: Vec::new(),
         };
-        for (i, e) in entries.iter().enumerate() {
-            let (word, bits) = d.bloom_bits(quick(e.head[0], e.key.len()));
+        // In key order, so that the table does not depend on the hash map's iteration order.
+        let mut keys: Vec<_> = index.into_iter().collect();
+        keys.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        for (key, (exact, prefix)) in keys {
+            let head = head_of(&key);
+            let (word, bits) = d.bloom_bits(quick(head[0], key.len()));
             d.bloom[word] |= bits;
-            let h = hash(&e.key);
+            let tail = d.tails.len() as u32;
+            d.tails.extend_from_slice(key.get(16..).unwrap_or_default());
             let mask = d.slots.len() - 1;
-            let mut s = h as usize & mask;
-            while d.slots[s] != 0 {
+            let mut s = hash(&key) as usize & mask;
+            while d.slots[s].len != 0 {
                 s = (s + 1) & mask;
             }
-            d.slots[s] = (h >> 32) << 32 | (i as u64 + 1);
+            d.slots[s] = Entry {
+                head,
+                len: key.len() as u32,
+                tail,
+                exact,
+                prefix,
+            };
         }
-        d.entries = entries;
         d
     }
 
     /// Number of distinct keys.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.keys
     }
 
     /// Whether there is no key.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.keys == 0
     }
 
     /// Distinct prefix key lengths, ascending.
@@ -233,11 +243,10 @@ impl Dict {
 
     /// Approximate heap size in bytes.
     pub fn heap_bytes(&self) -> usize {
-        self.slots.len() * 8
+        self.slots.len() * std::mem::size_of::<Entry>()
+            + self.tails.len()
             + self.bloom.len() * 8
             + self.prefix_mask.len() * 4
-            + self.entries.len() * std::mem::size_of::<Entry>()
-            + self.entries.iter().map(|e| e.key.len()).sum::<usize>()
     }
 
     /// The Bloom word of [`quick`] hash `q`, and its two bits.
@@ -260,21 +269,18 @@ impl Dict {
     #[inline]
     fn lookup(&self, word: &[u8], head: [u64; 2], h: u64) -> Option<&Entry> {
         let mask = self.slots.len() - 1;
-        let tag = h >> 32;
         let mut s = h as usize & mask;
         loop {
-            let slot = self.slots[s];
-            if slot == 0 {
+            let e = &self.slots[s];
+            if e.len == 0 {
                 return None;
             }
-            if slot >> 32 == tag {
-                let e = &self.entries[(slot as u32 - 1) as usize];
-                if e.head == head
-                    && e.key.len() == word.len()
-                    && (word.len() <= 16 || e.key[16..] == word[16..])
-                {
-                    return Some(e);
-                }
+            if e.head == head
+                && e.len as usize == word.len()
+                && (word.len() <= 16
+                    || self.tails[e.tail as usize..e.tail as usize + word.len() - 16] == word[16..])
+            {
+                return Some(e);
             }
             s = (s + 1) & mask;
         }
