@@ -338,11 +338,6 @@ pub fn for_each_word<F: FnMut(Word<'_>)>(text: &str, b: &mut Buffers, mut f: F) 
     let blocks = n / block::BLOCK + 1;
     b.lower.resize(blocks * block::BLOCK + 16, 0);
     b.non_ascii.clear();
-    // Room for every edge of every block, plus the garbage the unrolled writes leave.
-    let room = blocks * block::BLOCK + block::BLOCK;
-    if b.edges.len() < room {
-        b.edges.resize(room, 0);
-    }
     let mut count = 0;
     let mut carry = 0u64;
     for k in 0..blocks {
@@ -362,6 +357,11 @@ pub fn for_each_word<F: FnMut(Word<'_>)>(text: &str, b: &mut Buffers, mut f: F) 
         b.non_ascii.push(non_ascii);
         let edges = word ^ (word << 1 | carry);
         carry = word >> 63;
+        // Room for this block's edges, and the garbage the unrolled writes leave.
+        if b.edges.len() < count + block::BLOCK {
+            b.edges
+                .resize((count + block::BLOCK).max(2 * b.edges.len()), 0);
+        }
         count += flatten(edges, at, &mut b.edges[count..count + block::BLOCK]);
     }
     b.lower[blocks * block::BLOCK..].fill(0);
@@ -411,6 +411,22 @@ pub fn for_each_word<F: FnMut(Word<'_>)>(text: &str, b: &mut Buffers, mut f: F) 
         anchor = e + 1;
         anchor_kind = WordKind::Plain;
     }
+    b.shrink();
+}
+
+impl Buffers {
+    /// Scratch larger than this is given back after the post that needed it.
+    const KEEP: usize = 1 << 20;
+
+    /// Gives back the memory a very long post made the buffers grow to, so that one 10 MB
+    /// post does not pin tens of megabytes in a long-lived scratch.
+    fn shrink(&mut self) {
+        if self.lower.capacity() > Self::KEEP || self.buf.capacity() > Self::KEEP {
+            *self = Buffers::default();
+        } else if self.edges.capacity() * std::mem::size_of::<usize>() > Self::KEEP {
+            self.edges = Vec::new();
+        }
+    }
 }
 
 /// Writes the positions of the set bits of `edges` (plus `at`) to the start of `out`, and
@@ -446,6 +462,15 @@ fn has_non_ascii(masks: &[u64], s: usize, e: usize) -> bool {
     }
 }
 
+/// Makes `buf` at least `need` bytes long, at least doubling it: scratch grows with what a
+/// post needs, not with a bound on what it could need.
+#[inline(always)]
+fn grow(buf: &mut Vec<u8>, need: usize) {
+    if buf.len() < need {
+        buf.resize(need.max(2 * buf.len()), 0);
+    }
+}
+
 /// Folds the run of word bytes `i..e` that holds non-ASCII characters (or that a URL cut):
 /// stretches of ASCII letters are copied from the lower-cased text 16 bytes at a time, other
 /// characters are folded one by one. Letters extend the word in progress, invisible characters
@@ -466,12 +491,6 @@ fn fold_run<F: FnMut(Word<'_>)>(
     f: &mut F,
 ) -> (usize, WordKind, u32) {
     let tables = fold_tables();
-    // A character folds to at most 7 bytes and takes at least 1: 7 bytes out per byte in,
-    // plus the slack of the fixed-size copies.
-    let room = (e - i) * 7 + 16;
-    if buf.len() < room {
-        buf.resize(room, 0);
-    }
     let mut len = 0;
     let mut in_word = false;
     let (mut start, mut end, mut kind) = (i, i, WordKind::Plain);
@@ -505,6 +524,9 @@ fn fold_run<F: FnMut(Word<'_>)>(
                 }
                 (in_word, start, kind, pending, len) = (true, i, pending, WordKind::Plain, 0);
             }
+            // Room for the stretch, the slack of the 16-byte copies, and the 8 bytes past the
+            // word that `Word::first8` reads.
+            grow(buf, len + (stop - i) + 16);
             let mut k = 0;
             while k < stop - i {
                 buf[len + k..len + k + 16].copy_from_slice(&lower[i + k..i + k + 16]);
@@ -520,6 +542,7 @@ fn fold_run<F: FnMut(Word<'_>)>(
                 if !in_word {
                     (in_word, start, kind, pending, len) = (true, i, pending, WordKind::Plain, 0);
                 }
+                grow(buf, len + 16);
                 buf[len..len + 7].copy_from_slice(&w);
                 len += k as usize;
                 end = i + n;
@@ -810,6 +833,31 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(texts(input), *want, "input {input:?}");
         }
+    }
+
+    #[test]
+    fn long_posts_agree_and_give_their_scratch_back() {
+        // One 3 MB post of ordinary words, and one run of 200,000 accented letters (a single
+        // word, folded character by character): same words as the reference, and the scratch
+        // does not keep the megabytes afterwards.
+        let words =
+            "Mon colis n’est pas arrivé, #retard @LaPoste https://x.fr/a 😡 ".repeat(50_000);
+        let run = "é".repeat(200_000);
+        let mut b = Buffers::default();
+        for text in [words.as_str(), run.as_str()] {
+            let mut got = Vec::new();
+            for_each_word(text, &mut b, |w| {
+                got.push((w.pos, w.start, w.end, w.text.len()))
+            });
+            let mut want = Vec::new();
+            reference(text, &mut Vec::new(), |w| {
+                want.push((w.pos, w.start, w.end, w.text.len()))
+            });
+            assert_eq!(got, want);
+            assert!(b.lower.capacity() <= Buffers::KEEP && b.buf.capacity() <= Buffers::KEEP);
+            assert!(b.edges.capacity() * 8 <= Buffers::KEEP);
+        }
+        assert_eq!(texts(&run), ["e".repeat(200_000)]);
     }
 
     #[test]
