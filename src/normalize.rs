@@ -378,9 +378,11 @@ pub fn for_each_word<F: FnMut(Word<'_>)>(text: &str, b: &mut Buffers, mut f: F) 
             continue;
         }
         let (s, kind) = if s < anchor {
+            // A run that a URL ending on a non-ASCII space cut: the rest goes to `fold_run`.
             (anchor, anchor_kind)
         } else {
-            // `s > anchor` about as often as not (one separator or several): no branch.
+            // `s == anchor` (one separator) about as often as not (several): both values are
+            // computed, so that this can be a conditional move rather than a branch.
             let before = KIND[bytes[s.max(1) - 1] as usize];
             (s, if s == anchor { anchor_kind } else { before })
         };
