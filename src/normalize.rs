@@ -20,6 +20,7 @@
 //! sources' job (they hand over plain text).
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
 mod block;
@@ -91,7 +92,7 @@ pub struct NormWord {
 /// Every word of `text`, folded, with positions and original byte ranges.
 pub fn words(text: &str) -> Vec<NormWord> {
     let mut out = Vec::new();
-    for_each_word(text, &mut Buffers::default(), |w| {
+    with_thread_buffers(text, |w| {
         out.push(NormWord {
             // The folded bytes are built from whole UTF-8 encodings only.
             text: String::from_utf8_lossy(w.text).into_owned(),
@@ -104,10 +105,23 @@ pub fn words(text: &str) -> Vec<NormWord> {
     out
 }
 
+/// [`for_each_word`] with this thread's scratch, so that [`words`] and [`folded`] (called once
+/// per stored post) do not allocate it every time; fresh scratch if a caller up the stack
+/// already holds it.
+fn with_thread_buffers<F: FnMut(Word<'_>)>(text: &str, f: F) {
+    thread_local! {
+        static BUFFERS: RefCell<Buffers> = RefCell::new(Buffers::default());
+    }
+    BUFFERS.with(|b| match b.try_borrow_mut() {
+        Ok(mut b) => for_each_word(text, &mut b, f),
+        Err(_) => for_each_word(text, &mut Buffers::default(), f),
+    })
+}
+
 /// The folded words of `text` joined by single spaces (what full-text search indexes).
 pub fn folded(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for_each_word(text, &mut Buffers::default(), |w| {
+    with_thread_buffers(text, |w| {
         if !out.is_empty() {
             out.push(' ');
         }
@@ -860,6 +874,14 @@ mod tests {
             assert!(b.edges.capacity() * 8 <= Buffers::KEEP);
         }
         assert_eq!(texts(&run), ["e".repeat(200_000)]);
+    }
+
+    #[test]
+    fn folding_inside_a_word_callback_gets_its_own_scratch() {
+        // The thread's scratch is held by the outer call; the inner one must not panic on it.
+        let mut inner = Vec::new();
+        with_thread_buffers("un deux", |_| inner.push(folded("Réclamation COLIS")));
+        assert_eq!(inner, ["reclamation colis", "reclamation colis"]);
     }
 
     #[test]
