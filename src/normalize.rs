@@ -10,11 +10,14 @@
 //! `www.`) are skipped whole. A word directly after `#` or `@` (itself not glued to a previous
 //! word) is a hashtag or a mention.
 //!
-//! The hot path is [`for_each_word`], in two stages: 64 bytes at a time (`block`, SSE2 on
-//! x86_64), a lower-cased copy of the text and bit masks of the runs that may hold words; then a
-//! walk over those runs, where a run of ASCII letters and digits is a word as it stands (a slice
-//! of the copy) and only runs with non-ASCII characters are folded character by character. No
-//! allocation per word once the scratch [`Buffers`] have grown. Each word carries its
+//! The hot path is [`for_each_word_where`], in three steps: 64 bytes at a time (`block`, SSE2
+//! on x86_64), a lower-cased copy of the text and bit masks of the runs that may hold words;
+//! then, without a branch per run (`pick`, eight runs at a time with AVX-512), the runs worth a
+//! closer look, which are all of them except short ASCII words that the caller's [`WordFilter`]
+//! turns away; then a walk over those, where a run of ASCII letters and digits is a word as it
+//! stands (a slice of the copy) and only runs with non-ASCII characters are folded character by
+//! character. [`for_each_word`] is the same with every word kept. No allocation per word once
+//! the scratch [`Buffers`] have grown. Each word carries its
 //! position (0, 1, 2…) and its byte range in the original text, so that alerts can quote the
 //! original. What the words mean is the matcher's business, not this module's. HTML to text is the
 //! sources' job (they hand over plain text).
@@ -24,6 +27,7 @@ use std::cell::RefCell;
 use std::sync::OnceLock;
 
 mod block;
+mod pick;
 
 use unicode_normalization::char::{decompose_compatible, is_combining_mark};
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
@@ -66,10 +70,21 @@ impl Word<'_> {
     }
 }
 
+/// Masks of the first `k` bytes of 16 (`k` ≤ 16), as two little-endian `u64`s.
+pub(crate) static HEAD_MASK: [[u64; 2]; 17] = {
+    let mut t = [[0u64; 2]; 17];
+    let mut k = 0;
+    while k <= 16 {
+        t[k] = [low_bytes(k), low_bytes(k.saturating_sub(8))];
+        k += 1;
+    }
+    t
+};
+
 /// A mask of the `k` low bytes of a `u64` (all of them from 8 on), without a branch.
 #[inline(always)]
-pub fn low_bytes(k: usize) -> u64 {
-    let k = k.min(8) as u32;
+pub const fn low_bytes(k: usize) -> u64 {
+    let k = if k < 8 { k as u32 } else { 8 };
     // Two shifts, so that k = 0 (a shift by 64) stays defined.
     (u64::MAX >> (32 - 4 * k)) >> (32 - 4 * k)
 }
@@ -326,6 +341,8 @@ pub struct Buffers {
     non_ascii: Vec<u64>,
     /// Where runs of word bytes start and end (exclusive), alternately.
     edges: Vec<usize>,
+    /// The indices of the runs step two picked for a closer look.
+    picked: Vec<u32>,
 }
 
 /// `#` and `@` before a word make it a hashtag or a mention; any other byte, a plain word.
@@ -336,18 +353,133 @@ static KIND: [WordKind; 256] = {
     t
 };
 
+/// Which words [`for_each_word_where`] hands over: a cheap test on a folded word's first 8
+/// bytes (zero past its end, as [`Word::first8`]) and its length in bytes. It may say yes to
+/// words the caller does not want (it is a filter, such as the matcher's Bloom filter), but a
+/// word it says no to is never handed over.
+pub trait WordFilter {
+    /// Whether the word may be wanted.
+    fn keep(&self, first8: u64, len: usize) -> bool;
+
+    /// [`WordFilter::keep`] for eight words at once: bit k for word k. The tokenizer asks
+    /// this on CPUs with AVX-512, where an implementation can test the eight in one go.
+    #[inline]
+    fn keep8(&self, first8: &[u64; 8], len: &[u64; 8]) -> u8 {
+        let mut m = 0;
+        for k in 0..8 {
+            m |= (self.keep(first8[k], len[k] as usize) as u8) << k;
+        }
+        m
+    }
+}
+
+/// Every word: the filter of [`for_each_word`].
+#[derive(Debug, Clone, Copy)]
+pub struct EveryWord;
+
+impl WordFilter for EveryWord {
+    #[inline(always)]
+    fn keep(&self, _: u64, _: usize) -> bool {
+        true
+    }
+
+    #[inline(always)]
+    fn keep8(&self, _: &[u64; 8], _: &[u64; 8]) -> u8 {
+        0xFF
+    }
+}
+
+/// Whether this CPU runs the tokenizer's and the filters' eight-word steps (AVX-512).
+#[inline]
+pub fn simd8() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        pick::avx512::available()
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
 /// Calls `f` with every word of `text`, in order. `b` is scratch space, reused across calls.
+#[inline]
+pub fn for_each_word<F: FnMut(Word<'_>)>(text: &str, b: &mut Buffers, f: F) {
+    for_each_word_where(text, b, &EveryWord, f)
+}
+
+/// Calls `f` with the words of `text` that `filter` may want, in order; positions still count
+/// every word.
 ///
-/// Two stages. The first classifies the text 64 bytes at a time (`block`): a lower-cased copy
-/// and the edges of every run of bytes that may belong to a word. The second walks those runs:
-/// a run of ASCII letters and digits is a word as it stands, quoted from the lower-cased copy;
-/// a run that holds a non-ASCII character (an accent, an emoji, a curly apostrophe) goes to
-/// [`fold_run`], which folds it character by character and may find several words in it or
-/// none.
-pub fn for_each_word<F: FnMut(Word<'_>)>(text: &str, b: &mut Buffers, mut f: F) {
+/// Three steps. The first classifies the text 64 bytes at a time (`block`): a lower-cased copy
+/// and the edges of every run of bytes that may belong to a word. The second looks at every run
+/// without a branch: a run of at most 16 ASCII letters and digits that does not start a URL
+/// and that `keep` turns away is a word nobody wants, and is only counted. The third walks the
+/// other runs: a run of ASCII letters and digits is a word as it stands, quoted from the
+/// lower-cased copy; a run that holds a non-ASCII character (an accent, an emoji, a curly
+/// apostrophe) goes to [`fold_run`], which folds it character by character and may find
+/// several words in it or none.
+#[inline(always)]
+pub fn for_each_word_where<W, F>(text: &str, b: &mut Buffers, filter: &W, mut f: F)
+where
+    W: WordFilter + ?Sized,
+    F: FnMut(Word<'_>),
+{
     let bytes = text.as_bytes();
+    let count = step_one(bytes, b);
+    let runs = count / 2;
+
+    // Step two: the runs that need a closer look, one branch-free step each.
+    if b.picked.len() < runs {
+        b.picked.resize(runs.max(2 * b.picked.len()), 0);
+    }
+    let picked = pick::pick(&b.lower, &b.edges[..count], filter, &mut b.picked[..runs]);
+
+    // Step three. Runs between two picked ones are plain ASCII words nobody wants: they only
+    // move the position on, and leave the state a word leaves (`Walk::run`).
+    let edges = &b.edges[..count];
+    let mut walk = Walk {
+        bytes,
+        lower: &b.lower,
+        non_ascii: &b.non_ascii,
+        anchor: 0,
+        anchor_kind: WordKind::Plain,
+        pos: 0,
+    };
+    let mut next = 0;
+    for &r in b.picked[..picked].iter().chain([&(runs as u32)]) {
+        let r = r as usize;
+        // A URL covers or cuts some of the runs after it: those go one by one.
+        while next < r && edges[2 * next] < walk.anchor {
+            walk.run(
+                edges[2 * next],
+                edges[2 * next + 1],
+                filter,
+                &mut b.buf,
+                &mut f,
+            );
+            next += 1;
+        }
+        if next < r {
+            walk.pos += (r - next) as u32;
+            walk.anchor = edges[2 * r - 1] + 1;
+            walk.anchor_kind = WordKind::Plain;
+        }
+        if r == runs {
+            break;
+        }
+        walk.run(edges[2 * r], edges[2 * r + 1], filter, &mut b.buf, &mut f);
+        next = r + 1;
+    }
+    b.shrink();
+}
+
+/// Step one of [`for_each_word_where`]: fills `b.lower`, `b.non_ascii` and the first `count`
+/// slots of `b.edges`, and returns `count` (twice the number of runs).
+#[inline(always)]
+fn step_one(bytes: &[u8], b: &mut Buffers) -> usize {
     let n = bytes.len();
-    // Stage one. At least one zero byte follows the text, so every run ends inside the copy,
+    // At least one zero byte follows the text, so every run ends inside the copy,
     // and 16 more, so that 16-byte reads at any word byte stay in bounds.
     let blocks = n / block::BLOCK + 1;
     b.lower.resize(blocks * block::BLOCK + 16, 0);
@@ -379,55 +511,88 @@ pub fn for_each_word<F: FnMut(Word<'_>)>(text: &str, b: &mut Buffers, mut f: F) 
         count += flatten(edges, at, &mut b.edges[count..count + block::BLOCK]);
     }
     b.lower[blocks * block::BLOCK..].fill(0);
+    count
+}
 
-    // Stage two. Bytes before `anchor` are done; a word starting at `anchor` is of kind
-    // `anchor_kind`, one starting later takes its kind from the byte before it.
-    let (lower, non_ascii) = (&b.lower[..], &b.non_ascii[..]);
-    let mut anchor = 0usize;
-    let mut anchor_kind = WordKind::Plain;
-    let mut pos = 0u32;
-    for run in b.edges[..count].chunks_exact(2) {
-        let (s, e) = (run[0], run[1]);
-        if e <= anchor {
-            continue;
+/// Step three's state: how far the words go and what the next one is.
+struct Walk<'a> {
+    bytes: &'a [u8],
+    lower: &'a [u8],
+    non_ascii: &'a [u64],
+    /// Bytes before `anchor` are done; a word starting at `anchor` is of kind `anchor_kind`,
+    /// one starting later takes its kind from the byte before it.
+    anchor: usize,
+    anchor_kind: WordKind,
+    /// The next word's position.
+    pos: u32,
+}
+
+impl Walk<'_> {
+    /// The words of the run `s..e`.
+    #[inline(always)]
+    fn run<W, F>(&mut self, s: usize, e: usize, filter: &W, buf: &mut Vec<u8>, f: &mut F)
+    where
+        W: WordFilter + ?Sized,
+        F: FnMut(Word<'_>),
+    {
+        let (bytes, lower) = (self.bytes, self.lower);
+        if e <= self.anchor {
+            return;
         }
-        let (s, kind) = if s < anchor {
+        let (s, kind, cut) = if s < self.anchor {
             // A run that a URL ending on a non-ASCII space cut: the rest goes to `fold_run`.
-            (anchor, anchor_kind)
+            (self.anchor, self.anchor_kind, true)
         } else {
             // `s == anchor` (one separator) about as often as not (several): both values are
             // computed, so that this can be a conditional move rather than a branch.
             let before = KIND[bytes[s.max(1) - 1] as usize];
-            (s, if s == anchor { anchor_kind } else { before })
+            let kind = if s == self.anchor {
+                self.anchor_kind
+            } else {
+                before
+            };
+            (s, kind, false)
         };
-        if has_non_ascii(non_ascii, s, e) || s > run[0] {
-            (anchor, anchor_kind, pos) =
-                fold_run(bytes, lower, non_ascii, s, e, kind, pos, &mut b.buf, &mut f);
-            continue;
+        if cut || has_non_ascii(self.non_ascii, s, e) {
+            (self.anchor, self.anchor_kind, self.pos) = fold_run(
+                bytes,
+                lower,
+                self.non_ascii,
+                s,
+                e,
+                kind,
+                self.pos,
+                buf,
+                filter,
+                f,
+            );
+            return;
         }
         let head = u32::from_le_bytes(lower[s..s + 4].try_into().expect("4 bytes"));
         if (head == u32::from_le_bytes(*b"http") || head == u32::from_le_bytes(*b"www."))
             && url_at(bytes, s)
         {
-            anchor = skip_url(bytes, s);
-            anchor_kind = WordKind::Plain;
-            continue;
+            self.anchor = skip_url(bytes, s);
+            self.anchor_kind = WordKind::Plain;
+            return;
         }
-        f(Word {
+        let word = Word {
             text: &lower[s..e],
-            pos,
+            pos: self.pos,
             start: s,
             end: e,
             kind,
             tail: &lower[s..],
-        });
-        pos += 1;
+        };
+        if filter.keep(word.first8(), e - s) {
+            f(word);
+        }
+        self.pos += 1;
         // The byte after the word is ASCII and not a letter: a separator, or a `#` or `@`
         // glued to the word, which does not start a hashtag or mention.
-        anchor = e + 1;
-        anchor_kind = WordKind::Plain;
+        self.anchor = e + 1;
+        self.anchor_kind = WordKind::Plain;
     }
-    b.shrink();
 }
 
 impl Buffers {
@@ -441,6 +606,7 @@ impl Buffers {
             *self = Buffers::default();
         } else if self.edges.capacity() * std::mem::size_of::<usize>() > Self::KEEP {
             self.edges = Vec::new();
+            self.picked = Vec::new();
         }
     }
 }
@@ -495,7 +661,7 @@ fn grow(buf: &mut Vec<u8>, need: usize) {
 /// next run may start, the kind of a word starting there, and the next word position.
 #[allow(clippy::too_many_arguments)]
 #[inline]
-fn fold_run<F: FnMut(Word<'_>)>(
+fn fold_run<W: WordFilter + ?Sized, F: FnMut(Word<'_>)>(
     bytes: &[u8],
     lower: &[u8],
     non_ascii: &[u64],
@@ -504,6 +670,7 @@ fn fold_run<F: FnMut(Word<'_>)>(
     mut pending: WordKind,
     mut pos: u32,
     buf: &mut Vec<u8>,
+    filter: &W,
     f: &mut F,
 ) -> (usize, WordKind, u32) {
     let tables = fold_tables();
@@ -512,14 +679,17 @@ fn fold_run<F: FnMut(Word<'_>)>(
     let (mut start, mut end, mut kind) = (i, i, WordKind::Plain);
     let mut emit = |buf: &[u8], len: usize, start, end, kind, pos: &mut u32| {
         if len > 0 {
-            f(Word {
+            let word = Word {
                 text: &buf[..len],
                 pos: *pos,
                 start,
                 end,
                 kind,
                 tail: buf,
-            });
+            };
+            if filter.keep(word.first8(), len) {
+                f(word);
+            }
             *pos += 1;
         }
     };
@@ -819,6 +989,88 @@ mod tests {
                 }
             });
             proptest::prop_assert_eq!(bad, None::<String>, "{:?}", text);
+        }
+    }
+
+    /// A filter that keeps about half the words, by a hash of what it is shown.
+    struct Half;
+
+    impl WordFilter for Half {
+        fn keep(&self, first8: u64, len: usize) -> bool {
+            (first8 ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 63 == 1
+        }
+    }
+
+    const MIXED: [&str; 24] = [
+        "a",
+        "Colis",
+        "retard",
+        "abcdefghijklmnopq",
+        "abcdefghijklmnop",
+        "abcdefgh",
+        " ",
+        " ",
+        ",",
+        "'",
+        "’",
+        "#",
+        "@",
+        "é",
+        "É",
+        "\u{200B}",
+        "😡",
+        "https://x.fr/é\u{A0}b",
+        "www.b.fr",
+        "\u{A0}",
+        "http",
+        "www",
+        "0123456789",
+        "ŒUVRE",
+    ];
+
+    proptest::proptest! {
+        /// The filtered walk hands over exactly the words of the full one that the filter
+        /// keeps, with the same positions: skipping a word only moves the position on.
+        #[test]
+        fn filtered_words_are_the_kept_words(
+            parts in proptest::collection::vec(proptest::sample::select(MIXED.to_vec()), 0..150)
+        ) {
+            let text: String = parts.concat();
+            let mut b = Buffers::default();
+            let mut want = Vec::new();
+            for_each_word(&text, &mut b, |w| {
+                if Half.keep(w.first8(), w.text.len()) {
+                    want.push((w.text.to_vec(), w.pos, w.start, w.end, w.kind));
+                }
+            });
+            let mut got = Vec::new();
+            for_each_word_where(&text, &mut b, &Half, |w| {
+                got.push((w.text.to_vec(), w.pos, w.start, w.end, w.kind))
+            });
+            proptest::prop_assert_eq!(got, want, "{:?}", text);
+        }
+
+        /// Step two picks the same runs eight at a time (AVX-512) as one at a time.
+        #[test]
+        fn eight_runs_at_a_time_pick_the_same(
+            parts in proptest::collection::vec(proptest::sample::select(MIXED.to_vec()), 0..150)
+        ) {
+            if !simd8() {
+                return Ok(());
+            }
+            let text: String = parts.concat();
+            let mut b = Buffers::default();
+            let count = step_one(text.as_bytes(), &mut b);
+            let runs = count / 2;
+            for filter in [&Half as &dyn WordFilter, &EveryWord] {
+                let (mut one, mut eight) = (vec![0u32; runs], vec![0u32; runs]);
+                let n1 = pick::pick_scalar(&b.lower, &b.edges[..count], filter, &mut one);
+                // SAFETY: `simd8` said the CPU has what it needs.
+                let n8 = unsafe {
+                    pick::avx512::pick(&b.lower, &b.edges[..count], filter, &mut eight)
+                };
+                proptest::prop_assert_eq!(&one[..n1], &eight[..n8], "{:?}", text);
+            }
         }
     }
 

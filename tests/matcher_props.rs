@@ -51,7 +51,7 @@ type Tok = (usize, usize, u8);
 fn text_of(tokens: &[Tok], seps: &[usize]) -> String {
     let mut s = String::new();
     for (i, &(v, f, k)) in tokens.iter().enumerate() {
-        if i > 0 || seps[i] % 3 == 0 {
+        if i > 0 || seps[i].is_multiple_of(3) {
             s.push_str(SEPS[seps[i] % SEPS.len()]);
         }
         // A kind marker only after a separator that leaves it unglued (always true here).

@@ -297,9 +297,10 @@ impl RuleSet {
         s.ranges.clear();
         let dict = &self.dict;
         let (occ, ranges) = (&mut s.occ, &mut s.ranges);
-        normalize::for_each_word(
+        normalize::for_each_word_where(
             &post.text,
             &mut s.buf,
+            dict,
             // Inlined into the tokenizer's loop: most words stop at the dictionary's filter,
             // and a call per word (with its `Word` spilled to the stack) cost more than that.
             #[inline(always)]
