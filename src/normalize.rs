@@ -437,7 +437,8 @@ where
 
     // Step three. Runs between two picked ones are plain ASCII words nobody wants: they only
     // move the position on, and leave the state a word leaves (`Walk::run`).
-    let edges = &b.edges[..count];
+    // With the slack past `count`, so that `edges[2 * runs]` can be read (and ignored).
+    let edges = &b.edges[..];
     let mut walk = Walk {
         bytes,
         lower: &b.lower,
@@ -449,8 +450,10 @@ where
     let mut next = 0;
     for &r in b.picked[..picked].iter().chain([&(runs as u32)]) {
         let r = r as usize;
-        // A URL covers or cuts some of the runs after it: those go one by one.
-        while next < r && edges[2 * next] < walk.anchor {
+        // A URL covers or cuts some of the runs after it: those go one by one. (Tested in
+        // this order because a run starting before the anchor is rare, and a gap between
+        // picked runs is not.)
+        while edges[2 * next] < walk.anchor && next < r {
             walk.run(
                 edges[2 * next],
                 edges[2 * next + 1],
@@ -460,11 +463,15 @@ where
             );
             next += 1;
         }
-        if next < r {
-            walk.pos += (r - next) as u32;
-            walk.anchor = edges[2 * r - 1] + 1;
-            walk.anchor_kind = WordKind::Plain;
-        }
+        // Selects rather than a branch: whether picked runs are adjacent is anyone's guess.
+        let skipped = r - next;
+        let after_last = edges[(2 * r).max(1) - 1] + 1;
+        walk.pos += skipped as u32;
+        (walk.anchor, walk.anchor_kind) = if skipped > 0 {
+            (after_last, WordKind::Plain)
+        } else {
+            (walk.anchor, walk.anchor_kind)
+        };
         if r == runs {
             break;
         }
@@ -472,6 +479,90 @@ where
         next = r + 1;
     }
     b.shrink();
+}
+
+impl Walk<'_> {
+    /// The run `s..e` (of kind `kind`) when its only non-ASCII character is an accented letter
+    /// that folds to one ASCII letter (`é`, `à`, `ç`) or a separator (`’`, `«`, `…`): four runs
+    /// in five that hold non-ASCII in French text. Such a run is at most two words, quoted
+    /// from the lower-cased copy, with no character-by-character folding. Returns false, having
+    /// done nothing, for any other run: [`fold_run`] takes it.
+    #[inline(always)]
+    fn one_char<W, F>(
+        &mut self,
+        s: usize,
+        e: usize,
+        kind: WordKind,
+        filter: &W,
+        buf: &mut Vec<u8>,
+        f: &mut F,
+    ) -> bool
+    where
+        W: WordFilter + ?Sized,
+        F: FnMut(Word<'_>),
+    {
+        let (bytes, lower) = (self.bytes, self.lower);
+        let ahead = self.non_ascii[s / block::BLOCK] >> (s % block::BLOCK);
+        if ahead == 0 {
+            return false;
+        }
+        let p = s + ahead.trailing_zeros() as usize;
+        let (cp, width) = decode(bytes, p);
+        let q = p + width;
+        if p - s > 16 || e - q > 16 || non_ascii_within_16(self.non_ascii, q, e) {
+            return false;
+        }
+        // A URL may start at either ASCII stretch: `fold_run` knows what to do with it. (With
+        // no stretch before the character, `lower[s]` is its first byte; with none after,
+        // `lower[q]` is the separator after the run: neither is `h` or `w`.)
+        let hw = |i: usize| matches!(lower[i], b'h' | b'w');
+        if (hw(s) | hw(q)) && (url_at(bytes, s) || url_at(bytes, q)) {
+            return false;
+        }
+        let mut emit = |text: &[u8], tail: &[u8], pos: u32, start: usize, end: usize, kind| {
+            let word = Word {
+                text,
+                pos,
+                start,
+                end,
+                kind,
+                tail,
+            };
+            if filter.keep(word.first8(), text.len()) {
+                f(word);
+            }
+        };
+        match fold_tables().fold(cp) {
+            Fold::Word([c, ..], 1) if c < 0x80 => {
+                // The stretch before, the letter, the stretch after: 16-byte copies.
+                grow(buf, 48);
+                let (a, b) = (p - s, e - q);
+                buf[..16].copy_from_slice(&lower[s..s + 16]);
+                buf[a] = c;
+                buf[a + 1..a + 17].copy_from_slice(&lower[q..q + 16]);
+                emit(&buf[..a + 1 + b], buf, self.pos, s, e, kind);
+                self.pos += 1;
+                self.anchor = e + 1;
+            }
+            Fold::Sep => {
+                if p > s {
+                    emit(&lower[s..p], &lower[s..], self.pos, s, p, kind);
+                    self.pos += 1;
+                }
+                // After a separator, a word is plain; a run ending in one leaves the kind of
+                // the next run to the byte before it.
+                self.anchor = e;
+                if q < e {
+                    emit(&lower[q..e], &lower[q..], self.pos, q, e, WordKind::Plain);
+                    self.pos += 1;
+                    self.anchor = e + 1;
+                }
+            }
+            _ => return false,
+        }
+        self.anchor_kind = WordKind::Plain;
+        true
+    }
 }
 
 /// Step one of [`for_each_word_where`]: fills `b.lower`, `b.non_ascii` and the first `count`
@@ -503,14 +594,17 @@ fn step_one(bytes: &[u8], b: &mut Buffers) -> usize {
         b.non_ascii.push(non_ascii);
         let edges = word ^ (word << 1 | carry);
         carry = word >> 63;
-        // Room for this block's edges, and the garbage the unrolled writes leave.
-        if b.edges.len() < count + block::BLOCK {
+        // Room for this block's edges, the garbage the unrolled writes leave, and one slot
+        // that step three reads past the last edge.
+        if b.edges.len() <= count + block::BLOCK {
             b.edges
-                .resize((count + block::BLOCK).max(2 * b.edges.len()), 0);
+                .resize((count + block::BLOCK + 1).max(2 * b.edges.len()), 0);
         }
         count += flatten(edges, at, &mut b.edges[count..count + block::BLOCK]);
     }
     b.lower[blocks * block::BLOCK..].fill(0);
+    // Past the last block, for windows that read two masks.
+    b.non_ascii.push(0);
     count
 }
 
@@ -554,6 +648,9 @@ impl Walk<'_> {
             (s, kind, false)
         };
         if cut || has_non_ascii(self.non_ascii, s, e) {
+            if !cut && self.one_char(s, e, kind, filter, buf, f) {
+                return;
+            }
             (self.anchor, self.anchor_kind, self.pos) = fold_run(
                 bytes,
                 lower,
@@ -642,6 +739,16 @@ fn has_non_ascii(masks: &[u64], s: usize, e: usize) -> bool {
         let tail = masks[last] & (u64::MAX >> (63 - (e - 1) % block::BLOCK)) != 0;
         head || tail || masks[first + 1..last].iter().any(|&m| m != 0)
     }
+}
+
+/// Whether bytes `s..e` (at most 16, possibly none) hold a non-ASCII byte, without a branch:
+/// `masks` ends with a zero mask past the text's last block.
+#[inline(always)]
+fn non_ascii_within_16(masks: &[u64], s: usize, e: usize) -> bool {
+    let block = s / block::BLOCK;
+    let window = (masks[block] as u128 | (masks[block + 1] as u128) << 64) >> (s % block::BLOCK);
+    debug_assert!(e - s <= 16);
+    window as u64 & ((1u64 << (e - s)) - 1) != 0
 }
 
 /// Makes `buf` at least `need` bytes long, at least doubling it: scratch grows with what a
