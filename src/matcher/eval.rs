@@ -84,6 +84,16 @@ impl CExpr {
         }
     }
 
+    /// Whether the expression is a term or an OR of such: it holds as soon as one of its
+    /// terms occurs.
+    pub fn is_any_term(&self) -> bool {
+        match self {
+            CExpr::Term(_) => true,
+            CExpr::Or(v) => v.iter().all(CExpr::is_any_term),
+            _ => false,
+        }
+    }
+
     /// Terms that count for the post (not under an odd number of NOTs), for reporting matches.
     pub fn positive_terms(&self, negated: bool, out: &mut Vec<u32>) {
         match self {

@@ -88,11 +88,54 @@ pub struct RuleSet {
     dict: Dict,
     terms: Vec<CTerm>,
     /// literal id → terms whose first literal it is.
-    first_lit_terms: Vec<Vec<u32>>,
+    first_lit_terms: Lists,
     /// term id → rules that use it.
-    term_rules: Vec<Vec<u32>>,
+    term_rules: Lists,
+    /// term id → number of literal words (1 for a word, 2 or more for a phrase).
+    term_words: Vec<u32>,
+    /// rule → what must still be checked once one of its terms occurred ([`Checks`]).
+    checks: Vec<u8>,
     /// Rules evaluated on every post.
     always: Vec<u32>,
+}
+
+/// Lists of ids indexed by id, in two flat vectors (one cache miss per list, not two).
+#[derive(Debug, Default)]
+struct Lists {
+    /// Where list i starts in `items`; list i ends where list i + 1 starts.
+    starts: Vec<u32>,
+    items: Vec<u32>,
+}
+
+impl Lists {
+    fn new(lists: Vec<Vec<u32>>) -> Lists {
+        let mut starts = Vec::with_capacity(lists.len() + 1);
+        let mut items = Vec::new();
+        for l in lists {
+            starts.push(items.len() as u32);
+            items.extend(l);
+        }
+        starts.push(items.len() as u32);
+        Lists { starts, items }
+    }
+
+    #[inline]
+    fn get(&self, i: u32) -> &[u32] {
+        let i = i as usize;
+        &self.items[self.starts[i] as usize..self.starts[i + 1] as usize]
+    }
+}
+
+/// What a candidate rule still needs checked, as bits of `RuleSet::checks`. A rule with none
+/// of them (a plain OR of terms, the usual watch list) holds as soon as one of its terms
+/// occurred, which is what made it a candidate.
+struct Checks;
+
+impl Checks {
+    const SOURCES: u8 = 1;
+    const AUTHORS: u8 = 2;
+    const REGEX: u8 = 4;
+    const QUERY: u8 = 8;
 }
 
 /// Scratch space reused across posts (one per thread in `matches`).
@@ -203,6 +246,26 @@ impl RuleSet {
             });
         }
         let n_lits = b.lits.len();
+        let term_words = b.cterms.iter().map(|t| t.lits.len() as u32).collect();
+        let checks = rules
+            .iter()
+            .map(|r| {
+                let mut c = 0;
+                if r.sources.is_some() {
+                    c |= Checks::SOURCES;
+                }
+                if !r.exclude_authors.is_empty() {
+                    c |= Checks::AUTHORS;
+                }
+                if !r.regex.is_empty() {
+                    c |= Checks::REGEX;
+                }
+                if r.expr.as_ref().is_some_and(|e| !e.is_any_term()) {
+                    c |= Checks::QUERY;
+                }
+                c
+            })
+            .collect();
         let mut first_lit_terms = vec![Vec::new(); n_lits];
         for (i, t) in b.cterms.iter().enumerate() {
             first_lit_terms[t.lits[0] as usize].push(i as u32);
@@ -236,8 +299,10 @@ impl RuleSet {
             rules,
             dict,
             terms: b.cterms,
-            first_lit_terms,
-            term_rules,
+            first_lit_terms: Lists::new(first_lit_terms),
+            term_rules: Lists::new(term_rules),
+            term_words,
+            checks,
             always,
         })
     }
@@ -339,7 +404,11 @@ impl RuleSet {
         s.occ.sort_unstable();
         s.term_occ.clear();
         for &(pos, lit) in &s.occ {
-            for &t in &self.first_lit_terms[lit as usize] {
+            for &t in self.first_lit_terms.get(lit) {
+                if self.term_words[t as usize] == 1 {
+                    s.term_occ.push((t, pos, pos));
+                    continue;
+                }
                 let lits = &self.terms[t as usize].lits;
                 let complete = lits[1..]
                     .iter()
@@ -366,7 +435,7 @@ impl RuleSet {
                 continue;
             }
             last_term = t;
-            for &r in &self.term_rules[t as usize] {
+            for &r in self.term_rules.get(t) {
                 if s.rule_mark[r as usize] != s.epoch {
                     s.rule_mark[r as usize] = s.epoch;
                     s.cands.push(r);
@@ -384,6 +453,10 @@ impl RuleSet {
         let mut nfkc = None;
         s.passed.clear();
         for &r in &s.cands {
+            if self.checks[r as usize] == 0 {
+                s.passed.push((r, None));
+                continue;
+            }
             let rule = &self.rules[r as usize];
             if let (Some(globs), Some(src)) = (&rule.sources, &post.source) {
                 if !globs.is_match(src) {
