@@ -16,9 +16,10 @@
 //!     RuleSpec::with_query("livraison", r#"colis AND (retard* OR "pas reçu")"#).unwrap(),
 //! ])
 //! .unwrap();
-//! let hits = rules.matches(&Post::from_text("Mon COLIS n'est pas reçu, 10 jours de RETARD"));
+//! let post = Post::from_text("Mon COLIS n'est pas reçu, 10 jours de RETARD");
+//! let hits = rules.matches(&post);
 //! assert_eq!(&*hits[0].rule, "livraison");
-//! assert_eq!(hits[0].matched[0].text, "COLIS");
+//! assert_eq!(hits[0].matched[0].text(&post.text), "COLIS");
 //! assert!(rules.matches(&Post::from_text("retardataire")).is_empty());
 //! ```
 //!

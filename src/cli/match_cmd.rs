@@ -76,7 +76,7 @@ pub fn run(config: &Path, args: MatchArgs) -> Result<()> {
         let post = parse_line(text, 1);
         let hits = rules.matches(&post);
         match args.format {
-            MatchFormat::Json => write_json(&mut out, 1, &hits)?,
+            MatchFormat::Json => write_json(&mut out, 1, &post.text, &hits)?,
             MatchFormat::Table if hits.is_empty() => writeln!(out, "no rule matches")?,
             MatchFormat::Table => write_table(&mut out, None, &post.text, &hits)?,
         }
@@ -116,7 +116,7 @@ pub fn run(config: &Path, args: MatchArgs) -> Result<()> {
         }
         let hits = rules.matches_with(&post, &mut scratch);
         match args.format {
-            MatchFormat::Json => write_json(&mut out, posts, &hits)?,
+            MatchFormat::Json => write_json(&mut out, posts, &post.text, &hits)?,
             MatchFormat::Table if hits.is_empty() => {}
             MatchFormat::Table => write_table(&mut out, Some(posts), &post.text, &hits)?,
         }
@@ -155,7 +155,7 @@ fn parse_line(line: &str, n: u64) -> Post {
     Post::from_text(line)
 }
 
-fn write_json(out: &mut impl Write, line: u64, hits: &[Hit]) -> Result<()> {
+fn write_json(out: &mut impl Write, line: u64, text: &str, hits: &[Hit]) -> Result<()> {
     let obj = JsonLine {
         line,
         rules: hits.iter().map(|h| &*h.rule).collect(),
@@ -165,7 +165,7 @@ fn write_json(out: &mut impl Write, line: u64, hits: &[Hit]) -> Result<()> {
                 h.matched.iter().map(|m| JsonMatch {
                     rule: &h.rule,
                     term: &m.term,
-                    text: &m.text,
+                    text: m.text(text),
                     position: m.position,
                     start: m.start,
                     end: m.end,
@@ -179,13 +179,13 @@ fn write_json(out: &mut impl Write, line: u64, hits: &[Hit]) -> Result<()> {
 }
 
 fn write_table(out: &mut impl Write, line: Option<u64>, text: &str, hits: &[Hit]) -> Result<()> {
-    let text: String = text
+    let shown: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
         .collect();
     match line {
-        Some(n) => writeln!(out, "{n}: {text}")?,
-        None => writeln!(out, "{text}")?,
+        Some(n) => writeln!(out, "{n}: {shown}")?,
+        None => writeln!(out, "{shown}")?,
     }
     let width = hits
         .iter()
@@ -197,8 +197,8 @@ fn write_table(out: &mut impl Write, line: Option<u64>, text: &str, hits: &[Hit]
             .matched
             .iter()
             .map(|m| match m.position {
-                Some(p) => format!("{:?} ({}, word {p})", m.text, m.term),
-                None => format!("{:?} ({}, byte {})", m.text, m.term, m.start),
+                Some(p) => format!("{:?} ({}, word {p})", m.text(text), m.term),
+                None => format!("{:?} ({}, byte {})", m.text(text), m.term, m.start),
             })
             .collect();
         writeln!(out, "    {:width$}  {}", h.rule, words.join(", "))?;

@@ -19,7 +19,6 @@ use std::sync::Arc;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use regex::Regex;
-use serde::Serialize;
 
 use crate::config::RuleSpec;
 use crate::normalize::{self, WordKind};
@@ -29,30 +28,41 @@ use eval::{CExpr, Occurrences};
 use query::{Expr, Term};
 
 /// One rule that a post hits, with the words that made it match.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Hit {
     /// The rule's name.
     pub rule: Arc<str>,
     /// The rule's index in the order given to `compile`.
-    #[serde(skip)]
     pub rule_index: usize,
     /// The matched words, in text order.
     pub matched: Vec<Match>,
 }
 
-/// A matched word, phrase or regex match, quoted from the original text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A matched word, phrase or regex match: where it is in the post. [`Match::text`] quotes it.
+/// A match holds no copy of the text (a hit-heavy stream would otherwise allocate a string per
+/// matched word), except for a regex match in a post that NFKC changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Match {
     /// The query term as written (`retard*`, `"objet cassé"`, `/regex/`).
     pub term: Arc<str>,
-    /// The matched text, quoted from the post.
-    pub text: String,
     /// The word position of the first matched word (none for a regex match).
     pub position: Option<u32>,
     /// Byte offset of the match in the post's text (in its NFKC form for a regex match).
     pub start: usize,
     /// Byte offset just past the match.
     pub end: usize,
+    /// The quote of a regex match whose offsets are in an NFKC form that differs from the text.
+    quote: Option<Box<str>>,
+}
+
+impl Match {
+    /// The matched text, quoted from `text`: the text of the post given to `matches`.
+    pub fn text<'a>(&'a self, text: &'a str) -> &'a str {
+        match &self.quote {
+            Some(q) => q,
+            None => text.get(self.start..self.end).unwrap_or_default(),
+        }
+    }
 }
 
 /// A rule cannot be compiled.
@@ -341,7 +351,7 @@ impl RuleSet {
         let mut passed = std::mem::take(&mut s.passed);
         let hits = passed
             .drain(..)
-            .map(|(r, regex_match)| self.hit(post, s, r, regex_match))
+            .map(|(r, regex_match)| self.hit(s, r, regex_match))
             .collect();
         s.passed = passed;
         hits
@@ -483,12 +493,13 @@ impl RuleSet {
                     .iter()
                     .find_map(|re| re.find(text).map(|m| (re, m)));
                 let Some((re, m)) = found else { continue };
+                let changed = matches!(text, std::borrow::Cow::Owned(_));
                 regex_match = Some(Match {
                     term: Arc::from(format!("/{}/", re.as_str())),
-                    text: m.as_str().to_string(),
                     position: None,
                     start: m.start(),
                     end: m.end(),
+                    quote: changed.then(|| m.as_str().into()),
                 });
             }
             s.passed.push((r, regex_match));
@@ -496,7 +507,7 @@ impl RuleSet {
     }
 
     /// The hit for rule `r`, quoting every occurrence of its positive terms.
-    fn hit(&self, post: &Post, s: &Scratch, r: u32, regex_match: Option<Match>) -> Hit {
+    fn hit(&self, s: &Scratch, r: u32, regex_match: Option<Match>) -> Hit {
         let rule = &self.rules[r as usize];
         let mut matched: Vec<Match> = regex_match.into_iter().collect();
         // Both lists are sorted by term: one merge walk, instead of two binary searches of the
@@ -514,10 +525,10 @@ impl RuleSet {
                 let (start, end) = (self.word_range(s, p0).0, self.word_range(s, p1).1);
                 matched.push(Match {
                     term: self.terms[t as usize].raw.clone(),
-                    text: post.text.get(start..end).unwrap_or_default().to_string(),
                     position: Some(p0),
                     start,
                     end,
+                    quote: None,
                 });
             }
         }

@@ -212,7 +212,7 @@ fn matches_quote_the_original_text() {
     let m: Vec<(&str, &str, Option<u32>)> = hits[0]
         .matched
         .iter()
-        .map(|m| (&*m.term, m.text.as_str(), m.position))
+        .map(|m| (&*m.term, m.text(text), m.position))
         .collect();
     assert_eq!(
         m,
@@ -257,5 +257,28 @@ fn sources_authors_and_regex() {
     assert_eq!(
         names(&post("x", "@bob", "suivi 12ab123456789fr")),
         Vec::<String>::new()
+    );
+}
+
+#[test]
+fn regex_matches_quote_the_text_they_ran_on() {
+    let mut tracking = RuleSpec::with_query("t", "colis").unwrap();
+    tracking.query = None;
+    tracking.regex = vec![Regex::new(r"\d{2}[A-Z]{2}\d{9}FR").unwrap()];
+    let rs = RuleSet::compile(&[tracking]).unwrap();
+    let quote = |text: &str| {
+        let hits = rs.matches(&Post::from_text(text));
+        let m = &hits[0].matched[0];
+        (m.text(text).to_string(), m.start)
+    };
+    // Text that NFKC leaves alone: the offsets are the text's own.
+    assert_eq!(
+        quote("suivi 12AB123456789FR svp"),
+        ("12AB123456789FR".into(), 6)
+    );
+    // Full-width digits: the regex ran on the NFKC form, and the match quotes that form.
+    assert_eq!(
+        quote("suivi １２AB123456789FR svp"),
+        ("12AB123456789FR".into(), 6)
     );
 }

@@ -85,12 +85,12 @@ struct MatchedJson<'a> {
 }
 
 /// The `matched` column: a JSON array of `{term, text, position}`.
-fn matched_json(matched: &[crate::matcher::Match], out: &mut String) {
+fn matched_json(text: &str, matched: &[crate::matcher::Match], out: &mut String) {
     let items: Vec<MatchedJson<'_>> = matched
         .iter()
         .map(|m| MatchedJson {
             term: &m.term,
-            text: &m.text,
+            text: m.text(text),
             position: m.position,
         })
         .collect();
@@ -180,7 +180,7 @@ impl Store {
                         insert_fts.execute(params![rowid, normalize::folded(&post.text)])?;
                         for hit in hits {
                             json.clear();
-                            matched_json(&hit.matched, &mut json);
+                            matched_json(&post.text, &hit.matched, &mut json);
                             insert_hit.execute(params![rowid, &*hit.rule, json, created])?;
                             stats.new_hits += 1;
                             if let Some(policy) = policy {
