@@ -430,10 +430,10 @@ where
     let runs = count / 2;
 
     // Step two: the runs that need a closer look, one branch-free step each.
-    if b.picked.len() < runs {
-        b.picked.resize(runs.max(2 * b.picked.len()), 0);
+    if b.picked.len() < runs + 8 {
+        b.picked.resize((runs + 8).max(2 * b.picked.len()), 0);
     }
-    let picked = pick::pick(&b.lower, &b.edges[..count], filter, &mut b.picked[..runs]);
+    let picked = pick::pick(&b.lower, &b.edges[..count], filter, &mut b.picked);
 
     // Step three. Runs between two picked ones are plain ASCII words nobody wants: they only
     // move the position on, and leave the state a word leaves (`Walk::run`).
@@ -566,9 +566,57 @@ impl Walk<'_> {
 }
 
 /// Step one of [`for_each_word_where`]: fills `b.lower`, `b.non_ascii` and the first `count`
-/// slots of `b.edges`, and returns `count` (twice the number of runs).
+/// slots of `b.edges`, and returns `count` (twice the number of runs). With AVX-512 where the
+/// CPU has it (one instruction per comparison over the 64 bytes, a masked load of the last
+/// block instead of a copy, compressed stores of the edges), SSE2 or portable code otherwise.
 #[inline(always)]
 fn step_one(bytes: &[u8], b: &mut Buffers) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if simd8() {
+        // SAFETY: `simd8` checked that the CPU has the features it needs.
+        return unsafe { step_one_avx512(bytes, b) };
+    }
+    step_one_with(bytes, b, classify_copying_tail, flatten)
+}
+
+/// [`step_one`] with AVX-512.
+///
+/// # Safety
+/// The CPU must have what `normalize::simd8` checks.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,popcnt,bmi1,bmi2")]
+unsafe fn step_one_avx512(bytes: &[u8], b: &mut Buffers) -> usize {
+    step_one_with(
+        bytes,
+        b,
+        // SAFETY: this function runs only on CPUs with the features these need.
+        |src, dst| unsafe { block::classify_avx512(src, dst) },
+        |edges, at, out| unsafe { block::flatten_avx512(edges, at, out) },
+    )
+}
+
+/// One block of `block::classify`, the last (shorter) one copied into a zeroed block first.
+#[inline(always)]
+fn classify_copying_tail(src: &[u8], dst: &mut [u8; block::BLOCK]) -> (u64, u64) {
+    match src.try_into() {
+        Ok(full) => block::classify(full, dst),
+        Err(_) => {
+            let mut tail = [0u8; block::BLOCK];
+            tail[..src.len()].copy_from_slice(src);
+            block::classify(&tail, dst)
+        }
+    }
+}
+
+/// The body of [`step_one`]: `classify` takes up to 64 bytes (fewer for the last block, read
+/// as if zeros followed), and `flatten` as [`flatten`].
+#[inline(always)]
+fn step_one_with(
+    bytes: &[u8],
+    b: &mut Buffers,
+    classify: impl Fn(&[u8], &mut [u8; block::BLOCK]) -> (u64, u64),
+    flatten: impl Fn(u64, usize, &mut [usize]) -> usize,
+) -> usize {
     let n = bytes.len();
     // At least one zero byte follows the text, so every run ends inside the copy,
     // and 16 more, so that 16-byte reads at any word byte stay in bounds.
@@ -579,18 +627,11 @@ fn step_one(bytes: &[u8], b: &mut Buffers) -> usize {
     let mut carry = 0u64;
     for k in 0..blocks {
         let at = k * block::BLOCK;
-        let mut tail = [0u8; block::BLOCK];
-        let src: &[u8; block::BLOCK] = match bytes.get(at..at + block::BLOCK) {
-            Some(s) => s.try_into().expect("one block"),
-            None => {
-                tail[..n - at].copy_from_slice(&bytes[at..]);
-                &tail
-            }
-        };
+        let src = &bytes[at..(at + block::BLOCK).min(n)];
         let dst: &mut [u8; block::BLOCK] = (&mut b.lower[at..at + block::BLOCK])
             .try_into()
             .expect("one block");
-        let (word, non_ascii) = block::classify(src, dst);
+        let (word, non_ascii) = classify(src, dst);
         b.non_ascii.push(non_ascii);
         let edges = word ^ (word << 1 | carry);
         carry = word >> 63;
@@ -1157,9 +1198,10 @@ mod tests {
             proptest::prop_assert_eq!(got, want, "{:?}", text);
         }
 
-        /// Step two picks the same runs eight at a time (AVX-512) as one at a time.
+        /// Steps one and two give the same with AVX-512 as without: the same lower-cased
+        /// copy, masks and run edges, and the same runs picked.
         #[test]
-        fn eight_runs_at_a_time_pick_the_same(
+        fn avx512_steps_agree_with_portable_ones(
             parts in proptest::collection::vec(proptest::sample::select(MIXED.to_vec()), 0..150)
         ) {
             if !simd8() {
@@ -1167,10 +1209,16 @@ mod tests {
             }
             let text: String = parts.concat();
             let mut b = Buffers::default();
-            let count = step_one(text.as_bytes(), &mut b);
+            let count = step_one_with(text.as_bytes(), &mut b, classify_copying_tail, flatten);
+            let mut b8 = Buffers::default();
+            // SAFETY: `simd8` said the CPU has what it needs.
+            let count8 = unsafe { step_one_avx512(text.as_bytes(), &mut b8) };
+            proptest::prop_assert_eq!(&b.edges[..count], &b8.edges[..count8], "{:?}", text);
+            proptest::prop_assert_eq!(&b.lower, &b8.lower);
+            proptest::prop_assert_eq!(&b.non_ascii, &b8.non_ascii);
             let runs = count / 2;
             for filter in [&Half as &dyn WordFilter, &EveryWord] {
-                let (mut one, mut eight) = (vec![0u32; runs], vec![0u32; runs]);
+                let (mut one, mut eight) = (vec![0u32; runs + 8], vec![0u32; runs + 8]);
                 let n1 = pick::pick_scalar(&b.lower, &b.edges[..count], filter, &mut one);
                 // SAFETY: `simd8` said the CPU has what it needs.
                 let n8 = unsafe {

@@ -382,7 +382,7 @@ impl WordFilter for Dict {
     fn keep8(&self, first8: &[u64; 8], len: &[u64; 8]) -> u8 {
         #[cfg(target_arch = "x86_64")]
         if self.simd8 {
-            // SAFETY: `simd8` is set only when the CPU has AVX-512 F, DQ and VL.
+            // SAFETY: `simd8` is set only when the CPU has the features it needs.
             return unsafe { self.may_want8(first8, len) };
         }
         let mut m = 0;
@@ -397,9 +397,9 @@ impl Dict {
     /// [`Dict::may_want`] for eight words at once: the same hashes, two gathers.
     ///
     /// # Safety
-    /// The CPU must have AVX-512 F, DQ and VL.
+    /// The CPU must have what `normalize::simd8` checks.
     #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,popcnt,bmi1,bmi2")]
     unsafe fn may_want8(&self, first8: &[u64; 8], len: &[u64; 8]) -> u8 {
         use std::arch::x86_64::*;
         let f = _mm512_loadu_si512(first8.as_ptr().cast());

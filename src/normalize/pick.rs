@@ -13,7 +13,7 @@ use super::{WordFilter, HEAD_MASK};
 /// Writes the indices of the runs to look at to the start of `picks` and returns how many
 /// there are. `edges` holds the runs' starts and ends, alternately; `lower` is the
 /// lower-cased text, with at least 16 readable bytes from every run start; `picks` has room
-/// for one index per run.
+/// for one index per run and 8 more.
 #[inline(always)]
 pub fn pick<W: WordFilter + ?Sized>(
     lower: &[u8],
@@ -23,7 +23,7 @@ pub fn pick<W: WordFilter + ?Sized>(
 ) -> usize {
     #[cfg(target_arch = "x86_64")]
     if avx512::available() {
-        // SAFETY: the CPU has the features `pick_avx512` is compiled for, checked just above.
+        // SAFETY: the CPU has the features `avx512::pick` is compiled for, checked just above.
         return unsafe { avx512::pick(lower, edges, filter, picks) };
     }
     pick_scalar(lower, edges, filter, picks)
@@ -65,19 +65,25 @@ pub(crate) mod avx512 {
 
     use super::WordFilter;
 
-    /// Whether this CPU runs [`pick`] (and the filters' eight-lane tests).
+    /// Whether this CPU runs the tokenizer's AVX-512 steps (and the filters' eight-lane
+    /// tests). They are all compiled for the same features: AVX-512 F, BW, DQ and VL, which
+    /// every AVX-512 server CPU since Skylake-SP has, with POPCNT, BMI1 and BMI2.
     #[inline]
     pub fn available() -> bool {
         std::is_x86_feature_detected!("avx512f")
+            && std::is_x86_feature_detected!("avx512bw")
             && std::is_x86_feature_detected!("avx512dq")
             && std::is_x86_feature_detected!("avx512vl")
+            && std::is_x86_feature_detected!("popcnt")
+            && std::is_x86_feature_detected!("bmi1")
+            && std::is_x86_feature_detected!("bmi2")
     }
 
     /// [`super::pick`], eight runs at a time.
     ///
     /// # Safety
-    /// The CPU must have AVX-512 F, DQ and VL ([`available`]).
-    #[target_feature(enable = "avx512f,avx512dq,avx512vl")]
+    /// The CPU must have what [`available`] checks.
+    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,popcnt,bmi1,bmi2")]
     pub unsafe fn pick<W: WordFilter + ?Sized>(
         lower: &[u8],
         edges: &[usize],
@@ -85,7 +91,10 @@ pub(crate) mod avx512 {
         picks: &mut [u32],
     ) -> usize {
         let runs = edges.len() / 2;
-        assert!(picks.len() >= runs, "room for every run");
+        assert!(
+            picks.len() >= runs + 8,
+            "room for every run, and a full store past them"
+        );
         // Every gather below reads 8 bytes at a run start, or at 8 past it: the caller
         // guarantees 16 readable bytes from every run start, and the lanes past the last run
         // read at offset 0.
@@ -140,9 +149,10 @@ pub(crate) mod avx512 {
                 _mm256_set1_epi32(r as i32),
                 _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
             );
-            // Room: `picked` ≤ `r` and `picks` has one slot per run, so the compressed
-            // lanes (at most `lanes`) fit.
-            _mm256_mask_compressstoreu_epi32(picks.as_mut_ptr().add(picked).cast(), look, index);
+            // Compressed in a register and stored whole (a compressed store to memory is slow
+            // on some CPUs): `picked` <= `r` < `runs`, so the 8 slots fit in `runs + 8`.
+            let packed = _mm256_maskz_compress_epi32(look, index);
+            _mm256_storeu_si256(picks.as_mut_ptr().add(picked).cast(), packed);
             picked += look.count_ones() as usize;
             r += 8;
         }
