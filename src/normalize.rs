@@ -60,7 +60,27 @@ pub struct Word<'a> {
     tail: &'a [u8],
 }
 
-impl Word<'_> {
+impl<'a> Word<'a> {
+    /// A word whose folded bytes are `text`, the start of `tail` (which has 8 more bytes).
+    #[inline(always)]
+    fn new(
+        text: &'a [u8],
+        tail: &'a [u8],
+        pos: u32,
+        start: usize,
+        end: usize,
+        kind: WordKind,
+    ) -> Word<'a> {
+        Word {
+            text,
+            pos,
+            start,
+            end,
+            kind,
+            tail,
+        }
+    }
+
     /// The first 8 bytes of the folded word as a little-endian number, zero past its end:
     /// what the matcher's filters hash, read without a variable-length copy.
     #[inline(always)]
@@ -519,19 +539,6 @@ impl Walk<'_> {
         if (hw(s) | hw(q)) && (url_at(bytes, s) || url_at(bytes, q)) {
             return false;
         }
-        let mut emit = |text: &[u8], tail: &[u8], pos: u32, start: usize, end: usize, kind| {
-            let word = Word {
-                text,
-                pos,
-                start,
-                end,
-                kind,
-                tail,
-            };
-            if filter.keep(word.first8(), text.len()) {
-                f(word);
-            }
-        };
         match fold_tables().fold(cp) {
             Fold::Word([c, ..], 1) if c < 0x80 => {
                 // The stretch before, the letter, the stretch after: 16-byte copies.
@@ -540,20 +547,24 @@ impl Walk<'_> {
                 buf[..16].copy_from_slice(&lower[s..s + 16]);
                 buf[a] = c;
                 buf[a + 1..a + 17].copy_from_slice(&lower[q..q + 16]);
-                emit(&buf[..a + 1 + b], buf, self.pos, s, e, kind);
+                let word = Word::new(&buf[..a + 1 + b], buf, self.pos, s, e, kind);
+                offer(filter, f, word);
                 self.pos += 1;
                 self.anchor = e + 1;
             }
             Fold::Sep => {
                 if p > s {
-                    emit(&lower[s..p], &lower[s..], self.pos, s, p, kind);
+                    let word = Word::new(&lower[s..p], &lower[s..], self.pos, s, p, kind);
+                    offer(filter, f, word);
                     self.pos += 1;
                 }
                 // After a separator, a word is plain; a run ending in one leaves the kind of
                 // the next run to the byte before it.
                 self.anchor = e;
                 if q < e {
-                    emit(&lower[q..e], &lower[q..], self.pos, q, e, WordKind::Plain);
+                    let word =
+                        Word::new(&lower[q..e], &lower[q..], self.pos, q, e, WordKind::Plain);
+                    offer(filter, f, word);
                     self.pos += 1;
                     self.anchor = e + 1;
                 }
@@ -562,6 +573,19 @@ impl Walk<'_> {
         }
         self.anchor_kind = WordKind::Plain;
         true
+    }
+}
+
+/// Hands `word` to `f` if `filter` keeps it. Inlined: a call per word here cost as much as
+/// the rest of a run's handling.
+#[inline(always)]
+fn offer<W, F>(filter: &W, f: &mut F, word: Word<'_>)
+where
+    W: WordFilter + ?Sized,
+    F: FnMut(Word<'_>),
+{
+    if filter.keep(word.first8(), word.text.len()) {
+        f(word);
     }
 }
 
@@ -714,17 +738,11 @@ impl Walk<'_> {
             self.anchor_kind = WordKind::Plain;
             return;
         }
-        let word = Word {
-            text: &lower[s..e],
-            pos: self.pos,
-            start: s,
-            end: e,
-            kind,
-            tail: &lower[s..],
-        };
-        if filter.keep(word.first8(), e - s) {
-            f(word);
-        }
+        offer(
+            filter,
+            f,
+            Word::new(&lower[s..e], &lower[s..], self.pos, s, e, kind),
+        );
         self.pos += 1;
         // The byte after the word is ASCII and not a letter: a separator, or a `#` or `@`
         // glued to the word, which does not start a hashtag or mention.
@@ -827,17 +845,11 @@ fn fold_run<W: WordFilter + ?Sized, F: FnMut(Word<'_>)>(
     let (mut start, mut end, mut kind) = (i, i, WordKind::Plain);
     let mut emit = |buf: &[u8], len: usize, start, end, kind, pos: &mut u32| {
         if len > 0 {
-            let word = Word {
-                text: &buf[..len],
-                pos: *pos,
-                start,
-                end,
-                kind,
-                tail: buf,
-            };
-            if filter.keep(word.first8(), len) {
-                f(word);
-            }
+            offer(
+                filter,
+                f,
+                Word::new(&buf[..len], buf, *pos, start, end, kind),
+            );
             *pos += 1;
         }
     };
