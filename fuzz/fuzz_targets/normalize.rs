@@ -1,11 +1,28 @@
 //! Fuzz the normaliser: any string gives words whose byte ranges are in bounds, on char
 //! boundaries, increasing, with consecutive positions and non-empty, lower-case folded text; folding is
 //! idempotent (the folded text of the folded text is itself); and shifting the text by a few
-//! spaces shifts the words and changes nothing else (the 64-byte blocks fall elsewhere).
+//! spaces shifts the words and changes nothing else (the 64-byte blocks fall elsewhere); and a
+//! filtered walk hands over exactly the words the filter keeps, at the same positions.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vigie::normalize;
+use vigie::normalize::{self, WordFilter};
+
+/// Keeps about half the words, by a hash of what the tokenizer shows a filter.
+struct Half;
+
+impl WordFilter for Half {
+    fn keep(&self, first8: u64, len: usize) -> bool {
+        (first8 ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 63 == 1
+    }
+}
+
+fn first8(text: &str) -> u64 {
+    let mut b = [0u8; 8];
+    let n = text.len().min(8);
+    b[..n].copy_from_slice(&text.as_bytes()[..n]);
+    u64::from_le_bytes(b)
+}
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
@@ -14,7 +31,11 @@ fuzz_target!(|data: &[u8]| {
     for (i, w) in words.iter().enumerate() {
         assert_eq!(w.pos as usize, i);
         assert!(!w.text.is_empty());
-        assert!(!w.text.bytes().any(|b| b.is_ascii_uppercase()), "not folded: {:?}", w.text);
+        assert!(
+            !w.text.bytes().any(|b| b.is_ascii_uppercase()),
+            "not folded: {:?}",
+            w.text
+        );
         assert!(w.start < w.end && w.end <= text.len());
         assert!(text.is_char_boundary(w.start) && text.is_char_boundary(w.end));
         assert!(w.start >= last_end);
@@ -27,6 +48,21 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!((&a.text, a.pos, a.kind), (&b.text, b.pos, b.kind));
         assert_eq!((a.start + shift, a.end + shift), (b.start, b.end));
     }
+    let mut kept = Vec::new();
+    normalize::for_each_word_where(&text, &mut normalize::Buffers::default(), &Half, |w| {
+        kept.push((
+            String::from_utf8_lossy(w.text).into_owned(),
+            w.pos,
+            w.start,
+            w.end,
+        ))
+    });
+    let want: Vec<_> = words
+        .iter()
+        .filter(|w| Half.keep(first8(&w.text), w.text.len()))
+        .map(|w| (w.text.clone(), w.pos, w.start, w.end))
+        .collect();
+    assert_eq!(kept, want);
     let folded = normalize::folded(&text);
     assert_eq!(normalize::folded(&folded), folded);
     let _ = normalize::nfkc(&text);

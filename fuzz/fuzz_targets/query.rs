@@ -9,7 +9,9 @@ use vigie::matcher::RuleSet;
 use vigie::post::Post;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(s) = std::str::from_utf8(data) else { return };
+    let Ok(s) = std::str::from_utf8(data) else {
+        return;
+    };
     let (query, text) = s.split_once('\n').unwrap_or((s, s));
     match RuleSpec::with_query("fuzz", query) {
         Ok(spec) => {
@@ -22,7 +24,11 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(e) => {
             let chars = query.chars().count();
-            assert!(e.column >= 1 && e.column <= chars + 1, "column {} of {chars}", e.column);
+            assert!(
+                e.column >= 1 && e.column <= chars + 1,
+                "column {} of {chars}",
+                e.column
+            );
             let _ = e.caret(query);
         }
     }

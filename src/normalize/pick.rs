@@ -67,16 +67,22 @@ pub(crate) mod avx512 {
 
     /// Whether this CPU runs the tokenizer's AVX-512 steps (and the filters' eight-lane
     /// tests). They are all compiled for the same features: AVX-512 F, BW, DQ and VL, which
-    /// every AVX-512 server CPU since Skylake-SP has, with POPCNT, BMI1 and BMI2.
+    /// every AVX-512 server CPU since Skylake-SP has, with POPCNT, BMI1 and BMI2. Setting
+    /// `VIGIE_NO_AVX512` in the environment turns them off (the portable code then runs), to
+    /// compare the two or to rule them out.
     #[inline]
     pub fn available() -> bool {
-        std::is_x86_feature_detected!("avx512f")
-            && std::is_x86_feature_detected!("avx512bw")
-            && std::is_x86_feature_detected!("avx512dq")
-            && std::is_x86_feature_detected!("avx512vl")
-            && std::is_x86_feature_detected!("popcnt")
-            && std::is_x86_feature_detected!("bmi1")
-            && std::is_x86_feature_detected!("bmi2")
+        static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *AVAILABLE.get_or_init(|| {
+            std::env::var_os("VIGIE_NO_AVX512").is_none()
+                && std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512bw")
+                && std::is_x86_feature_detected!("avx512dq")
+                && std::is_x86_feature_detected!("avx512vl")
+                && std::is_x86_feature_detected!("popcnt")
+                && std::is_x86_feature_detected!("bmi1")
+                && std::is_x86_feature_detected!("bmi2")
+        })
     }
 
     /// [`super::pick`], eight runs at a time.

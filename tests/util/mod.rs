@@ -21,10 +21,16 @@ pub struct Run {
 
 /// Runs `vigie ARGS` with `stdin`, from the repository root, without `VIGIE_CONFIG`.
 pub fn vigie(args: &[&str], stdin: &str) -> Run {
+    vigie_env(args, stdin, &[])
+}
+
+/// [`vigie`] with these environment variables set.
+pub fn vigie_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Run {
     let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
         .args(args)
         .current_dir(root())
         .env_remove("VIGIE_CONFIG")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
