@@ -381,6 +381,12 @@ pub trait WordFilter {
     /// Whether the word may be wanted.
     fn keep(&self, first8: u64, len: usize) -> bool;
 
+    /// Whether every word is wanted: the tokenizer then skips step two and walks every run.
+    #[inline(always)]
+    fn keeps_all(&self) -> bool {
+        false
+    }
+
     /// [`WordFilter::keep`] for eight words at once: bit k for word k. The tokenizer asks
     /// this on CPUs with AVX-512, where an implementation can test the eight in one go.
     #[inline]
@@ -400,6 +406,11 @@ pub struct EveryWord;
 impl WordFilter for EveryWord {
     #[inline(always)]
     fn keep(&self, _: u64, _: usize) -> bool {
+        true
+    }
+
+    #[inline(always)]
+    fn keeps_all(&self) -> bool {
         true
     }
 
@@ -449,14 +460,6 @@ where
     let count = step_one(bytes, b);
     let runs = count / 2;
 
-    // Step two: the runs that need a closer look, one branch-free step each.
-    if b.picked.len() < runs + 8 {
-        b.picked.resize((runs + 8).max(2 * b.picked.len()), 0);
-    }
-    let picked = pick::pick(&b.lower, &b.edges[..count], filter, &mut b.picked);
-
-    // Step three. Runs between two picked ones are plain ASCII words nobody wants: they only
-    // move the position on, and leave the state a word leaves (`Walk::run`).
     // With the slack past `count`, so that `edges[2 * runs]` can be read (and ignored).
     let edges = &b.edges[..];
     let mut walk = Walk {
@@ -467,6 +470,23 @@ where
         anchor_kind: WordKind::Plain,
         pos: 0,
     };
+    if filter.keeps_all() {
+        // Every word is wanted: no run to skip, step three walks them all.
+        for r in 0..runs {
+            walk.run(edges[2 * r], edges[2 * r + 1], filter, &mut b.buf, &mut f);
+        }
+        b.shrink();
+        return;
+    }
+
+    // Step two: the runs that need a closer look, one branch-free step each.
+    if b.picked.len() < runs + 8 {
+        b.picked.resize((runs + 8).max(2 * b.picked.len()), 0);
+    }
+    let picked = pick::pick(&b.lower, &b.edges[..count], filter, &mut b.picked);
+
+    // Step three. Runs between two picked ones are plain ASCII words nobody wants: they only
+    // move the position on, and leave the state a word leaves (`Walk::run`).
     let mut next = 0;
     for &r in b.picked[..picked].iter().chain([&(runs as u32)]) {
         let r = r as usize;
