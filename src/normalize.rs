@@ -1305,12 +1305,26 @@ mod tests {
                 got.push((w.pos, w.start, w.end, w.text.len()))
             });
             let mut want = Vec::new();
+            let mut kept = Vec::new();
             reference(text, &mut Vec::new(), |w| {
+                let mut head = [0u8; 8];
+                let n = w.text.len().min(8);
+                head[..n].copy_from_slice(&w.text.as_bytes()[..n]);
+                if Half.keep(u64::from_le_bytes(head), w.text.len()) {
+                    kept.push((w.pos, w.start, w.end, w.text.len()));
+                }
                 want.push((w.pos, w.start, w.end, w.text.len()))
             });
             assert_eq!(got, want);
             assert!(b.lower.capacity() <= Buffers::KEEP && b.buf.capacity() <= Buffers::KEEP);
             assert!(b.edges.capacity() * 8 <= Buffers::KEEP);
+            // The same through steps two and three, keeping about half the words.
+            let mut got = Vec::new();
+            for_each_word_where(text, &mut b, &Half, |w| {
+                got.push((w.pos, w.start, w.end, w.text.len()))
+            });
+            assert_eq!(got, kept);
+            assert!(b.picked.capacity() * 4 <= Buffers::KEEP);
         }
         assert_eq!(texts(&run), ["e".repeat(200_000)]);
     }
