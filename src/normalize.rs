@@ -521,81 +521,6 @@ where
     b.shrink();
 }
 
-impl Walk<'_> {
-    /// The run `s..e` (of kind `kind`) when its only non-ASCII character is an accented letter
-    /// that folds to one ASCII letter (`é`, `à`, `ç`) or a separator (`’`, `«`, `…`): four runs
-    /// in five that hold non-ASCII in French text. Such a run is at most two words, quoted
-    /// from the lower-cased copy, with no character-by-character folding. Returns false, having
-    /// done nothing, for any other run: [`fold_run`] takes it.
-    #[inline(always)]
-    fn one_char<W, F>(
-        &mut self,
-        s: usize,
-        e: usize,
-        kind: WordKind,
-        filter: &W,
-        buf: &mut Vec<u8>,
-        f: &mut F,
-    ) -> bool
-    where
-        W: WordFilter + ?Sized,
-        F: FnMut(Word<'_>),
-    {
-        let (bytes, lower) = (self.bytes, self.lower);
-        let ahead = self.non_ascii[s / block::BLOCK] >> (s % block::BLOCK);
-        if ahead == 0 {
-            return false;
-        }
-        let p = s + ahead.trailing_zeros() as usize;
-        let (cp, width) = decode(bytes, p);
-        let q = p + width;
-        if p - s > 16 || e - q > 16 || non_ascii_within_16(self.non_ascii, q, e) {
-            return false;
-        }
-        // A URL may start at either ASCII stretch: `fold_run` knows what to do with it. (With
-        // no stretch before the character, `lower[s]` is its first byte; with none after,
-        // `lower[q]` is the separator after the run: neither is `h` or `w`.)
-        let hw = |i: usize| matches!(lower[i], b'h' | b'w');
-        if (hw(s) | hw(q)) && (url_at(bytes, s) || url_at(bytes, q)) {
-            return false;
-        }
-        match fold_tables().fold(cp) {
-            Fold::Word([c, ..], 1) if c < 0x80 => {
-                // The stretch before, the letter, the stretch after: 16-byte copies.
-                grow(buf, 48);
-                let (a, b) = (p - s, e - q);
-                buf[..16].copy_from_slice(&lower[s..s + 16]);
-                buf[a] = c;
-                buf[a + 1..a + 17].copy_from_slice(&lower[q..q + 16]);
-                let word = Word::new(&buf[..a + 1 + b], buf, self.pos, s, e, kind);
-                offer(filter, f, word);
-                self.pos += 1;
-                self.anchor = e + 1;
-            }
-            Fold::Sep => {
-                if p > s {
-                    let word = Word::new(&lower[s..p], &lower[s..], self.pos, s, p, kind);
-                    offer(filter, f, word);
-                    self.pos += 1;
-                }
-                // After a separator, a word is plain; a run ending in one leaves the kind of
-                // the next run to the byte before it.
-                self.anchor = e;
-                if q < e {
-                    let word =
-                        Word::new(&lower[q..e], &lower[q..], self.pos, q, e, WordKind::Plain);
-                    offer(filter, f, word);
-                    self.pos += 1;
-                    self.anchor = e + 1;
-                }
-            }
-            _ => return false,
-        }
-        self.anchor_kind = WordKind::Plain;
-        true
-    }
-}
-
 /// Hands `word` to `f` if `filter` keeps it. Inlined: a call per word here cost as much as
 /// the rest of a run's handling.
 #[inline(always)]
@@ -768,6 +693,79 @@ impl Walk<'_> {
         // glued to the word, which does not start a hashtag or mention.
         self.anchor = e + 1;
         self.anchor_kind = WordKind::Plain;
+    }
+
+    /// The run `s..e` (of kind `kind`) when its only non-ASCII character is an accented letter
+    /// that folds to one ASCII letter (`é`, `à`, `ç`) or a separator (`’`, `«`, `…`): four runs
+    /// in five that hold non-ASCII in French text. Such a run is at most two words, quoted
+    /// from the lower-cased copy, with no character-by-character folding. Returns false, having
+    /// done nothing, for any other run: [`fold_run`] takes it.
+    #[inline(always)]
+    fn one_char<W, F>(
+        &mut self,
+        s: usize,
+        e: usize,
+        kind: WordKind,
+        filter: &W,
+        buf: &mut Vec<u8>,
+        f: &mut F,
+    ) -> bool
+    where
+        W: WordFilter + ?Sized,
+        F: FnMut(Word<'_>),
+    {
+        let (bytes, lower) = (self.bytes, self.lower);
+        let ahead = self.non_ascii[s / block::BLOCK] >> (s % block::BLOCK);
+        if ahead == 0 {
+            return false;
+        }
+        let p = s + ahead.trailing_zeros() as usize;
+        let (cp, width) = decode(bytes, p);
+        let q = p + width;
+        if p - s > 16 || e - q > 16 || non_ascii_within_16(self.non_ascii, q, e) {
+            return false;
+        }
+        // A URL may start at either ASCII stretch: `fold_run` knows what to do with it. (With
+        // no stretch before the character, `lower[s]` is its first byte; with none after,
+        // `lower[q]` is the separator after the run: neither is `h` or `w`.)
+        let hw = |i: usize| matches!(lower[i], b'h' | b'w');
+        if (hw(s) | hw(q)) && (url_at(bytes, s) || url_at(bytes, q)) {
+            return false;
+        }
+        match fold_tables().fold(cp) {
+            Fold::Word([c, ..], 1) if c < 0x80 => {
+                // The stretch before, the letter, the stretch after: 16-byte copies.
+                grow(buf, 48);
+                let (a, b) = (p - s, e - q);
+                buf[..16].copy_from_slice(&lower[s..s + 16]);
+                buf[a] = c;
+                buf[a + 1..a + 17].copy_from_slice(&lower[q..q + 16]);
+                let word = Word::new(&buf[..a + 1 + b], buf, self.pos, s, e, kind);
+                offer(filter, f, word);
+                self.pos += 1;
+                self.anchor = e + 1;
+            }
+            Fold::Sep => {
+                if p > s {
+                    let word = Word::new(&lower[s..p], &lower[s..], self.pos, s, p, kind);
+                    offer(filter, f, word);
+                    self.pos += 1;
+                }
+                // After a separator, a word is plain; a run ending in one leaves the kind of
+                // the next run to the byte before it.
+                self.anchor = e;
+                if q < e {
+                    let word =
+                        Word::new(&lower[q..e], &lower[q..], self.pos, q, e, WordKind::Plain);
+                    offer(filter, f, word);
+                    self.pos += 1;
+                    self.anchor = e + 1;
+                }
+            }
+            _ => return false,
+        }
+        self.anchor_kind = WordKind::Plain;
+        true
     }
 }
 

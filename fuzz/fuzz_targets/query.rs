@@ -19,6 +19,8 @@ fuzz_target!(|data: &[u8]| {
             for hit in rules.matches(&Post::from_text(text)) {
                 for m in hit.matched {
                     assert!(m.start <= m.end && m.end <= text.len());
+                    // A word match quotes a non-empty slice of the post, on char boundaries.
+                    assert!(m.position.is_none() || !m.text(text).is_empty());
                 }
             }
         }
