@@ -10,17 +10,17 @@
 //! `www.`) are skipped whole. A word directly after `#` or `@` (itself not glued to a previous
 //! word) is a hashtag or a mention.
 //!
-//! The hot path is [`for_each_word_where`], in three steps: 64 bytes at a time (`block`, SSE2
-//! on x86_64), a lower-cased copy of the text and bit masks of the runs that may hold words;
-//! then, without a branch per run (`pick`, eight runs at a time with AVX-512), the runs worth a
-//! closer look, which are all of them except short ASCII words that the caller's [`WordFilter`]
-//! turns away; then a walk over those, where a run of ASCII letters and digits is a word as it
-//! stands (a slice of the copy) and only runs with non-ASCII characters are folded character by
-//! character. [`for_each_word`] is the same with every word kept. No allocation per word once
-//! the scratch [`Buffers`] have grown. Each word carries its
-//! position (0, 1, 2…) and its byte range in the original text, so that alerts can quote the
-//! original. What the words mean is the matcher's business, not this module's. HTML to text is the
-//! sources' job (they hand over plain text).
+//! The hot path is [`for_each_word_where`], in three steps: 64 bytes at a time (`block`:
+//! AVX-512 or SSE2 on x86_64), a lower-cased copy of the text and bit masks of the runs that may
+//! hold words; then, without a branch per run (`pick`, eight runs at a time with AVX-512), the
+//! runs worth a closer look, which are all of them except short ASCII words that the caller's
+//! [`WordFilter`] turns away; then a walk over those, where a run of ASCII letters and digits is
+//! a word as it stands (a slice of the copy) and only runs with non-ASCII characters are folded.
+//! [`for_each_word`] keeps every word and skips the second step. No allocation per word once
+//! the scratch [`Buffers`] have grown. Each word carries its position (0, 1, 2…) and its byte
+//! range in the original text, so that alerts can quote the original. What the words mean is
+//! the matcher's business, not this module's. HTML to text is the sources' job (they hand over
+//! plain text).
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -357,7 +357,7 @@ pub struct Buffers {
     buf: Vec<u8>,
     /// The text with ASCII letters lower-cased, zero-padded to whole blocks plus 16 bytes.
     lower: Vec<u8>,
-    /// Per block: bit k set when byte k is not ASCII.
+    /// Per block: bit k set when byte k is not ASCII; then one zero mask past the last block.
     non_ascii: Vec<u64>,
     /// Where runs of word bytes start and end (exclusive), alternately.
     edges: Vec<usize>,
@@ -391,12 +391,18 @@ pub trait WordFilter {
     /// this on CPUs with AVX-512, where an implementation can test the eight in one go.
     #[inline]
     fn keep8(&self, first8: &[u64; 8], len: &[u64; 8]) -> u8 {
-        let mut m = 0;
-        for k in 0..8 {
-            m |= (self.keep(first8[k], len[k] as usize) as u8) << k;
-        }
-        m
+        keep_each(self, first8, len)
     }
+}
+
+/// [`WordFilter::keep8`] one word at a time: the default, and a filter's fallback.
+#[inline]
+pub fn keep_each<W: WordFilter + ?Sized>(filter: &W, first8: &[u64; 8], len: &[u64; 8]) -> u8 {
+    let mut m = 0;
+    for k in 0..8 {
+        m |= (filter.keep(first8[k], len[k] as usize) as u8) << k;
+    }
+    m
 }
 
 /// Every word: the filter of [`for_each_word`].
@@ -443,13 +449,14 @@ pub fn for_each_word<F: FnMut(Word<'_>)>(text: &str, b: &mut Buffers, f: F) {
 /// every word.
 ///
 /// Three steps. The first classifies the text 64 bytes at a time (`block`): a lower-cased copy
-/// and the edges of every run of bytes that may belong to a word. The second looks at every run
-/// without a branch: a run of at most 16 ASCII letters and digits that does not start a URL
-/// and that `keep` turns away is a word nobody wants, and is only counted. The third walks the
-/// other runs: a run of ASCII letters and digits is a word as it stands, quoted from the
-/// lower-cased copy; a run that holds a non-ASCII character (an accent, an emoji, a curly
-/// apostrophe) goes to [`fold_run`], which folds it character by character and may find
-/// several words in it or none.
+/// and the edges of every run of bytes that may belong to a word. The second (`pick`) looks at
+/// every run without a branch: a run of at most 16 ASCII letters and digits that does not start
+/// a URL and that `filter` turns away is a word nobody wants, and is only counted. The third
+/// walks the other runs: a run of ASCII letters and digits is a word as it stands, quoted from
+/// the lower-cased copy; a run with one accented letter or one separator (`arrivé`, `j’ai`) is
+/// quoted the same way around that character (`Walk::one_char`); any other run that holds a
+/// non-ASCII character (an emoji, several accents) goes to [`fold_run`], which folds it
+/// character by character and may find several words in it or none.
 #[inline(always)]
 pub fn for_each_word_where<W, F>(text: &str, b: &mut Buffers, filter: &W, mut f: F)
 where
@@ -1159,15 +1166,20 @@ mod tests {
             let mut b = Buffers::default();
             let mut bad = None;
             for_each_word(&text, &mut b, |w| {
-                let mut want = [0u8; 8];
-                let k = w.text.len().min(8);
-                want[..k].copy_from_slice(&w.text[..k]);
-                if w.first8() != u64::from_le_bytes(want) && bad.is_none() {
+                if w.first8() != first8_of(w.text) && bad.is_none() {
                     bad = Some(String::from_utf8_lossy(w.text).into_owned());
                 }
             });
             proptest::prop_assert_eq!(bad, None::<String>, "{:?}", text);
         }
+    }
+
+    /// The first 8 bytes of `text` as a little-endian number, zero past its end.
+    fn first8_of(text: &[u8]) -> u64 {
+        let mut head = [0u8; 8];
+        let n = text.len().min(8);
+        head[..n].copy_from_slice(&text[..n]);
+        u64::from_le_bytes(head)
     }
 
     /// A filter that keeps about half the words, by a hash of what it is shown.
@@ -1305,10 +1317,7 @@ mod tests {
             let mut want = Vec::new();
             let mut kept = Vec::new();
             reference(text, &mut Vec::new(), |w| {
-                let mut head = [0u8; 8];
-                let n = w.text.len().min(8);
-                head[..n].copy_from_slice(&w.text.as_bytes()[..n]);
-                if Half.keep(u64::from_le_bytes(head), w.text.len()) {
+                if Half.keep(first8_of(w.text.as_bytes()), w.text.len()) {
                     kept.push((w.pos, w.start, w.end, w.text.len()));
                 }
                 want.push((w.pos, w.start, w.end, w.text.len()))

@@ -66,8 +66,6 @@ pub struct Dict {
     prefix_shift: u32,
     /// Whether some prefix key is 32 bytes or longer (those are tried one length at a time).
     long_prefixes: bool,
-    /// Whether this CPU runs [`Dict::may_want8`] (AVX-512).
-    simd8: bool,
 }
 
 /// Up to 8 bytes as a little-endian number, zero-padded: two overlapping loads instead of a
@@ -102,10 +100,8 @@ pub fn head_of(bytes: &[u8]) -> [u64; 2] {
 /// The head of the first `len` bytes of a word whose head is `head`.
 #[inline(always)]
 fn cut_head(head: [u64; 2], len: usize) -> [u64; 2] {
-    [
-        head[0] & normalize::low_bytes(len),
-        head[1] & normalize::low_bytes(len.saturating_sub(8)),
-    ]
+    let [m0, m1] = normalize::HEAD_MASK[len.min(16)];
+    [head[0] & m0, head[1] & m1]
 }
 
 const K: u64 = 0x9E37_79B9_7F4A_7C15;
@@ -194,7 +190,6 @@ impl Dict {
             prefix_mask,
             prefix_shift,
             long_prefixes,
-            simd8: normalize::simd8(),
         };
         // In key order, so that the table does not depend on the hash map's iteration order.
         let mut keys: Vec<_> = index.into_iter().collect();
@@ -296,9 +291,10 @@ impl Dict {
     /// prefix key that is a proper prefix of `word`, shortest first: every key the word's
     /// literals can come from. `first8` is `word`'s first 8 bytes, zero past its end.
     ///
-    /// A word that no rule mentions (nearly all of them) costs two multiplies, one Bloom word
-    /// and one prefix-mask word, and a single well-predicted branch; that much is inlined into
-    /// the caller's loop, the lookups are not.
+    /// The filter (two multiplies, one Bloom word, one prefix-mask word) is inlined into the
+    /// caller, the lookups are not. Words that come from `normalize::for_each_word_where` with
+    /// this dictionary as the filter have passed it already; it runs again here for the pieces
+    /// the lookups need (whole word or not, which prefix lengths).
     #[inline(always)]
     pub fn for_each_key(&self, word: &[u8], first8: u64, f: impl FnMut(&Entry, bool)) {
         let (whole, lens, long) = self.filter(first8, word.len());
@@ -381,15 +377,11 @@ impl WordFilter for Dict {
     #[inline(always)]
     fn keep8(&self, first8: &[u64; 8], len: &[u64; 8]) -> u8 {
         #[cfg(target_arch = "x86_64")]
-        if self.simd8 {
-            // SAFETY: `simd8` is set only when the CPU has the features it needs.
+        if normalize::simd8() {
+            // SAFETY: `simd8` checked that the CPU has the features it needs.
             return unsafe { self.may_want8(first8, len) };
         }
-        let mut m = 0;
-        for k in 0..8 {
-            m |= (self.may_want(first8[k], len[k] as usize) as u8) << k;
-        }
-        m
+        normalize::keep_each(self, first8, len)
     }
 }
 

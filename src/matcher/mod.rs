@@ -376,8 +376,9 @@ impl RuleSet {
             &post.text,
             &mut s.buf,
             dict,
-            // Inlined into the tokenizer's loop: most words stop at the dictionary's filter,
-            // and a call per word (with its `Word` spilled to the stack) cost more than that.
+            // Inlined into the tokenizer's walk: the words that reach it passed the dictionary's
+            // filter, and a call per word (with its `Word` spilled to the stack) cost as much
+            // as the work done for most of them.
             #[inline(always)]
             |w| {
                 let before = occ.len();
