@@ -10,12 +10,17 @@
 //! `www.`) are skipped whole. A word directly after `#` or `@` (itself not glued to a previous
 //! word) is a hashtag or a mention.
 //!
-//! The hot path is [`for_each_word_where`], in three steps: 64 bytes at a time (`block`:
-//! AVX-512 or SSE2 on x86_64), a lower-cased copy of the text and bit masks of the runs that may
-//! hold words; then, without a branch per run (`pick`, eight runs at a time with AVX-512), the
-//! runs worth a closer look, which are all of them except short ASCII words that the caller's
-//! [`WordFilter`] turns away; then a walk over those, where a run of ASCII letters and digits is
-//! a word as it stands (a slice of the copy) and only runs with non-ASCII characters are folded.
+//! The hot path is [`for_each_word_where`], in three steps. First, 64 bytes at a time
+//! (`block`: AVX-512 where the CPU has it, portable code otherwise), a folded, lower-cased copy
+//! of the text: the common non-ASCII characters of French text — accented Latin-1 letters,
+//! `’`, `«`, `»`, `…`, no-break spaces — are replaced by the one ASCII byte that stands for
+//! them (`é` by `e`, `’` by `'`), so that `arrivé` or `l’ai` are plain ASCII words from then
+//! on; and bit masks of the runs that may hold words. Then, without a branch per run (`pick`,
+//! eight runs at a time with AVX-512), the runs worth a closer look, which are all of them
+//! except short ASCII words that the caller's [`WordFilter`] turns away. Then a walk over
+//! those, where a run of ASCII letters and digits is a word as it stands (a slice of the copy)
+//! and only runs with other characters (emoji, ligatures, other scripts) are folded one
+//! character at a time. The offsets of the words handed over are mapped back to the text.
 //! [`for_each_word`] keeps every word and skips the second step. No allocation per word once
 //! the scratch [`Buffers`] have grown. Each word carries its position (0, 1, 2…) and its byte
 //! range in the original text, so that alerts can quote the original. What the words mean is
@@ -229,6 +234,34 @@ fn fold_tables() -> &'static FoldTables {
     })
 }
 
+/// The characters step one folds in place, by their UTF-8 bytes: entry `cp - 0x80` for U+0080
+/// to U+00FF (lead byte C2 or C3, then the low six bits of the second byte: `é`, `à`, `ç`,
+/// `«`, the no-break space), entry `128 + cp - 0x2000` for U+2000 to U+203F (E2 80, then the
+/// low six bits of the third byte: `’`, `…`, `–`, the narrow spaces). An entry is the one
+/// ASCII byte that stands for the character in the folded text: the letter or digit it folds
+/// to, a space for a white-space separator, an apostrophe for any other separator; or 0 for a
+/// character left as it is (for `fold_run`). Built from the fold tables, so the two cannot
+/// disagree; the separators' stand-ins are separators too, and end a URL exactly when the
+/// character does (`skip_url`).
+pub(crate) type FoldBytes = [u8; 192];
+
+pub(crate) fn fold_bytes() -> &'static FoldBytes {
+    static TABLE: OnceLock<FoldBytes> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let tables = fold_tables();
+        std::array::from_fn(|i| {
+            let i = i as u32;
+            let cp = if i < 128 { 0x80 + i } else { 0x2000 + i - 128 };
+            match tables.fold(cp) {
+                Fold::Word([c, ..], 1) if c.is_ascii_alphanumeric() => c,
+                Fold::Sep if char::from_u32(cp).is_some_and(char::is_whitespace) => b' ',
+                Fold::Sep => b'\'',
+                _ => 0,
+            }
+        })
+    })
+}
+
 /// Letters that compatibility decomposition leaves alone but a French reader treats as others.
 fn special_fold(c: char) -> Option<&'static str> {
     Some(match c {
@@ -355,9 +388,20 @@ fn decode(bytes: &[u8], i: usize) -> (u32, usize) {
 pub struct Buffers {
     /// The folded text of a word that needs more than ASCII lower-casing.
     buf: Vec<u8>,
-    /// The text with ASCII letters lower-cased, zero-padded to whole blocks plus 16 bytes.
+    /// The folded text (see [`FoldBytes`]) with ASCII letters lower-cased, zero-padded to
+    /// whole blocks plus 16 bytes. Steps two and three work on it: the words' offsets are
+    /// mapped back to the text (`map`) only for the words handed over.
     lower: Vec<u8>,
-    /// Per block: bit k set when byte k is not ASCII; then one zero mask past the last block.
+    /// The length of the folded text in `lower`.
+    folded: usize,
+    /// Per byte of the folded text (and one past its end): how far ahead the text is there
+    /// (its offset in the text minus its offset in `lower`), modulo 256. Within 64 bytes of the
+    /// folded text that distance grows by less than 256, so this and `bases` give it whole.
+    origin: Vec<u8>,
+    /// Per 64 bytes of the folded text: how far ahead the text is at the first of them.
+    bases: Vec<usize>,
+    /// Per block of the folded text: bit k set when byte k is not ASCII; then one zero mask
+    /// past the last block.
     non_ascii: Vec<u64>,
     /// Where runs of word bytes start and end (exclusive), alternately.
     edges: Vec<usize>,
@@ -448,29 +492,38 @@ pub fn for_each_word<F: FnMut(Word<'_>)>(text: &str, b: &mut Buffers, f: F) {
 /// Calls `f` with the words of `text` that `filter` may want, in order; positions still count
 /// every word.
 ///
-/// Three steps. The first classifies the text 64 bytes at a time (`block`): a lower-cased copy
-/// and the edges of every run of bytes that may belong to a word. The second (`pick`) looks at
-/// every run without a branch: a run of at most 16 ASCII letters and digits that does not start
-/// a URL and that `filter` turns away is a word nobody wants, and is only counted. The third
-/// walks the other runs: a run of ASCII letters and digits is a word as it stands, quoted from
-/// the lower-cased copy; a run with one accented letter or one separator (`arrivé`, `j’ai`) is
-/// quoted the same way around that character (`Walk::one_char`); any other run that holds a
-/// non-ASCII character (an emoji, several accents) goes to [`fold_run`], which folds it
-/// character by character and may find several words in it or none.
+/// Three steps. The first (`step_one`, `block`) makes the folded, lower-cased copy of the text
+/// and the edges of every run of bytes that may belong to a word, 64 bytes at a time. The
+/// second (`pick`) looks at every run without a branch: a run of at most 16 ASCII letters and
+/// digits that does not start a URL and that `filter` turns away is a word nobody wants, and
+/// is only counted. The third walks the other runs: a run of ASCII letters and digits is a word
+/// as it stands, quoted from the copy; a run with one character left that folds to a letter or
+/// separates words (one cut by a block's end) is quoted the same way around that character
+/// (`Walk::one_char`); any other run that holds non-ASCII (an emoji, a ligature) goes to
+/// [`fold_run`], which folds it character by character and may find several words in it or
+/// none. Steps two and three work on the copy; the words handed to `f` carry their offsets in
+/// `text` (`Offsets`).
 #[inline(always)]
 pub fn for_each_word_where<W, F>(text: &str, b: &mut Buffers, filter: &W, mut f: F)
 where
     W: WordFilter + ?Sized,
     F: FnMut(Word<'_>),
 {
-    let bytes = text.as_bytes();
-    let count = step_one(bytes, b);
+    let count = step_one(text.as_bytes(), b);
     let runs = count / 2;
+    // Steps two and three work on the folded text; the words handed over get their offsets
+    // in the text.
+    let offsets = Offsets {
+        origin: &b.origin,
+        bases: &b.bases,
+        same: b.folded == text.len(),
+    };
+    let mut f = in_text(&offsets, &mut f);
 
     // With the slack past `count`, so that `edges[2 * runs]` can be read (and ignored).
     let edges = &b.edges[..];
     let mut walk = Walk {
-        bytes,
+        bytes: &b.lower[..b.folded],
         lower: &b.lower,
         non_ascii: &b.non_ascii,
         anchor: 0,
@@ -482,6 +535,7 @@ where
         for r in 0..runs {
             walk.run(edges[2 * r], edges[2 * r + 1], filter, &mut b.buf, &mut f);
         }
+        drop(f);
         b.shrink();
         return;
     }
@@ -525,6 +579,7 @@ where
         walk.run(edges[2 * r], edges[2 * r + 1], filter, &mut b.buf, &mut f);
         next = r + 1;
     }
+    drop(f);
     b.shrink();
 }
 
@@ -541,18 +596,27 @@ where
     }
 }
 
-/// Step one of [`for_each_word_where`]: fills `b.lower`, `b.non_ascii` and the first `count`
-/// slots of `b.edges`, and returns `count` (twice the number of runs). With AVX-512 where the
-/// CPU has it (one instruction per comparison over the 64 bytes, a masked load of the last
-/// block instead of a copy, compressed stores of the edges), SSE2 or portable code otherwise.
+/// Step one of [`for_each_word_where`]: fills `b.lower` with the folded text (see
+/// [`FoldBytes`]), `b.non_ascii`, `b.map` and the first `count` slots of `b.edges`, and
+/// returns `count` (twice the number of runs). With AVX-512 where the CPU has it (byte
+/// permutes for the table, a compress for the folded bytes, compressed stores of the edges),
+/// portable code otherwise.
 #[inline(always)]
 fn step_one(bytes: &[u8], b: &mut Buffers) -> usize {
+    let table = fold_bytes();
     #[cfg(target_arch = "x86_64")]
     if simd8() {
         // SAFETY: `simd8` checked that the CPU has the features it needs.
-        return unsafe { step_one_avx512(bytes, b) };
+        return unsafe { step_one_avx512(bytes, b, table) };
     }
-    step_one_with(bytes, b, classify_copying_tail, flatten)
+    step_one_with(
+        bytes,
+        b,
+        |src, dst, origin, ahead| {
+            block::fold_portable(src, dst, origin, ahead, table, block::classify)
+        },
+        flatten,
+    )
 }
 
 /// [`step_one`] with AVX-512.
@@ -560,55 +624,56 @@ fn step_one(bytes: &[u8], b: &mut Buffers) -> usize {
 /// # Safety
 /// The CPU must have what `normalize::simd8` checks.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,popcnt,bmi1,bmi2")]
-unsafe fn step_one_avx512(bytes: &[u8], b: &mut Buffers) -> usize {
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512cd,avx512dq,avx512vl,avx512vbmi,avx512vbmi2,popcnt,bmi1,bmi2"
+)]
+unsafe fn step_one_avx512(bytes: &[u8], b: &mut Buffers, table: &FoldBytes) -> usize {
+    use std::arch::x86_64::*;
+    // SAFETY: `table` is 192 bytes: three 64-byte loads.
+    let regs: [__m512i; 3] =
+        std::array::from_fn(|k| unsafe { _mm512_loadu_si512(table.as_ptr().add(64 * k).cast()) });
     step_one_with(
         bytes,
         b,
-        // SAFETY: this function runs only on CPUs with the features these need.
-        |src, dst| unsafe { block::classify_avx512(src, dst) },
+        // SAFETY: this function runs only on CPUs with the features these need, and
+        // `step_one_with` gives 64 bytes of room.
+        |src, dst, origin, ahead| unsafe {
+            block::fold_avx512(src, dst.as_mut_ptr(), origin.as_mut_ptr(), ahead, &regs)
+        },
         |edges, at, out| unsafe { block::flatten_avx512(edges, at, out) },
     )
 }
 
-/// One block of `block::classify`, the last (shorter) one copied into a zeroed block first.
-#[inline(always)]
-fn classify_copying_tail(src: &[u8], dst: &mut [u8; block::BLOCK]) -> (u64, u64) {
-    match src.try_into() {
-        Ok(full) => block::classify(full, dst),
-        Err(_) => {
-            let mut tail = [0u8; block::BLOCK];
-            tail[..src.len()].copy_from_slice(src);
-            block::classify(&tail, dst)
-        }
-    }
-}
-
-/// The body of [`step_one`]: `classify` takes up to 64 bytes (fewer for the last block, read
-/// as if zeros followed), and `flatten` as [`flatten`].
+/// The body of [`step_one`]: `fold` takes up to 64 bytes of text (fewer for the last block)
+/// and writes their folded bytes to the start of the slice it is given, as
+/// `block::fold_portable`; `flatten` as [`flatten`]. The folded bytes of each block follow
+/// those of the one before, and so do their mask bits, which are regrouped 64 to a word for
+/// the edges and `non_ascii`.
 #[inline(always)]
 fn step_one_with(
     bytes: &[u8],
     b: &mut Buffers,
-    classify: impl Fn(&[u8], &mut [u8; block::BLOCK]) -> (u64, u64),
+    fold: impl Fn(&[u8], &mut [u8], &mut [u8], u8) -> (u64, u64, u64, u32),
     flatten: impl Fn(u64, usize, &mut [usize]) -> usize,
 ) -> usize {
     let n = bytes.len();
-    // At least one zero byte follows the text, so every run ends inside the copy,
-    // and 16 more, so that 16-byte reads at any word byte stay in bounds.
     let blocks = n / block::BLOCK + 1;
-    b.lower.resize(blocks * block::BLOCK + 16, 0);
+    // Room for a 64-byte store at any folded offset; then at least one zero byte follows the
+    // folded text, so every run ends inside the copy, and 16 more, so that 16-byte reads at
+    // any word byte stay in bounds.
+    b.lower.resize(blocks * block::BLOCK + block::BLOCK + 16, 0);
+    b.origin.resize(b.lower.len(), 0);
     b.non_ascii.clear();
+    b.bases.clear();
+    b.bases.push(0);
     let mut count = 0;
     let mut carry = 0u64;
-    for k in 0..blocks {
-        let at = k * block::BLOCK;
-        let src = &bytes[at..(at + block::BLOCK).min(n)];
-        let dst: &mut [u8; block::BLOCK] = (&mut b.lower[at..at + block::BLOCK])
-            .try_into()
-            .expect("one block");
-        let (word, non_ascii) = classify(src, dst);
-        b.non_ascii.push(non_ascii);
+    let mut folded = 0;
+    // Mask bits of the folded bytes not yet grouped into a word, and how many.
+    let (mut word_bits, mut high_bits, mut bits) = (0u64, 0u64, 0u32);
+    let mut at = 0;
+    let mut emit = |b: &mut Buffers, word: u64, high: u64| {
+        b.non_ascii.push(high);
         let edges = word ^ (word << 1 | carry);
         carry = word >> 63;
         // Room for this block's edges, the garbage the unrolled writes leave, and one slot
@@ -618,11 +683,110 @@ fn step_one_with(
                 .resize((count + block::BLOCK + 1).max(2 * b.edges.len()), 0);
         }
         count += flatten(edges, at, &mut b.edges[count..count + block::BLOCK]);
+        at += block::BLOCK;
+    };
+    for k in 0..blocks {
+        let start = k * block::BLOCK;
+        let src = &bytes[start..(start + block::BLOCK).min(n)];
+        // How far the text is ahead of the folded text at this block's first byte (which is
+        // always kept: a block never starts inside a character it folds).
+        let ahead = start - folded;
+        let (word, high, kept, len) = fold(
+            src,
+            &mut b.lower[folded..folded + block::BLOCK],
+            &mut b.origin[folded..folded + block::BLOCK],
+            ahead as u8,
+        );
+        folded += len as usize;
+        if bits + len < 64 {
+            word_bits |= word << bits;
+            high_bits |= high << bits;
+            bits += len;
+        } else {
+            emit(b, word_bits | word << bits, high_bits | high << bits);
+            let used = 64 - bits;
+            (word_bits, high_bits) = if used < 64 {
+                (word >> used, high >> used)
+            } else {
+                (0, 0)
+            };
+            bits = bits + len - 64;
+            // The next group starts at this block's kept byte number `used`, or just past the
+            // block: how far the text is ahead there.
+            b.bases.push(if used < len {
+                start + select(kept, used) as usize - (folded - len as usize + used as usize)
+            } else {
+                start + src.len() - folded
+            });
+        }
     }
-    b.lower[blocks * block::BLOCK..].fill(0);
+    b.origin[folded] = (n - folded) as u8;
+    // The last, partial group: zeros past the folded text.
+    emit(b, word_bits, high_bits);
+    b.lower[folded..].fill(0);
+    b.folded = folded;
     // Past the last block, for windows that read two masks.
     b.non_ascii.push(0);
     count
+}
+
+/// `f`, handed words with their offsets in the text. Inlined, as `f` is into it: the words
+/// reach `f` in the same code.
+#[inline(always)]
+fn in_text<'a, F: FnMut(Word<'_>)>(
+    offsets: &'a Offsets<'a>,
+    f: &'a mut F,
+) -> impl FnMut(Word<'_>) + 'a {
+    #[inline(always)]
+    move |w| f(offsets.word(w))
+}
+
+/// Where the bytes of the folded text come from in the original one.
+struct Offsets<'a> {
+    /// `Buffers::origin` and `Buffers::bases`.
+    origin: &'a [u8],
+    bases: &'a [usize],
+    /// Whether nothing was folded (the offsets are the same).
+    same: bool,
+}
+
+impl Offsets<'_> {
+    /// The offset in the text of the byte at `f` in the folded text (or of the end).
+    #[inline(always)]
+    fn original(&self, f: usize) -> usize {
+        let base = self.bases[f / block::BLOCK];
+        f + base + self.origin[f].wrapping_sub(base as u8) as usize
+    }
+
+    /// `word` with its offsets in the text.
+    #[inline(always)]
+    fn word<'w>(&self, mut word: Word<'w>) -> Word<'w> {
+        if !self.same {
+            (word.start, word.end) = (self.original(word.start), self.original(word.end));
+        }
+        word
+    }
+}
+
+/// The position of the `k`-th set bit of `x` (which has more than `k`).
+#[inline]
+fn select(x: u64, k: u32) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    if simd8() {
+        // SAFETY: `simd8` checked that the CPU has BMI2.
+        return unsafe { select_bmi2(x, k) };
+    }
+    let mut x = x;
+    for _ in 0..k {
+        x &= x - 1;
+    }
+    x.trailing_zeros()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "bmi2")]
+unsafe fn select_bmi2(x: u64, k: u32) -> u32 {
+    std::arch::x86_64::_pdep_u64(1 << k, x).trailing_zeros()
 }
 
 /// Step three's state: how far the words go and what the next one is.
@@ -702,11 +866,12 @@ impl Walk<'_> {
         self.anchor_kind = WordKind::Plain;
     }
 
-    /// The run `s..e` (of kind `kind`) when its only non-ASCII character is an accented letter
-    /// that folds to one ASCII letter (`é`, `à`, `ç`) or a separator (`’`, `«`, `…`): four runs
-    /// in five that hold non-ASCII in French text. Such a run is at most two words, quoted
-    /// from the lower-cased copy, with no character-by-character folding. Returns false, having
-    /// done nothing, for any other run: [`fold_run`] takes it.
+    /// The run `s..e` (of kind `kind`) when its only non-ASCII character is a letter that folds
+    /// to one ASCII letter or a separator, and one that step one left as it is: one cut by a
+    /// block's end, a letter beyond Latin-1 (`č`, `ł`), a rarer separator (`☀`, an emoji).
+    /// Such a run is at most two words, quoted from the lower-cased copy, with no
+    /// character-by-character folding. Returns false, having done nothing, for any other run:
+    /// [`fold_run`] takes it.
     #[inline(always)]
     fn one_char<W, F>(
         &mut self,
@@ -1191,7 +1356,7 @@ mod tests {
         }
     }
 
-    const MIXED: [&str; 24] = [
+    const MIXED: [&str; 37] = [
         "a",
         "Colis",
         "retard",
@@ -1216,6 +1381,19 @@ mod tests {
         "www",
         "0123456789",
         "ŒUVRE",
+        "«",
+        "»",
+        "…",
+        "Ç",
+        "à",
+        "æ",
+        "×",
+        "\u{AD}",
+        "\u{2003}",
+        "\u{200D}",
+        "²",
+        "ª",
+        "\u{301}",
     ];
 
     proptest::proptest! {
@@ -1240,8 +1418,8 @@ mod tests {
             proptest::prop_assert_eq!(got, want, "{:?}", text);
         }
 
-        /// Steps one and two give the same with AVX-512 as without: the same lower-cased
-        /// copy, masks and run edges, and the same runs picked.
+        /// Steps one and two give the same with AVX-512 as without: the same folded copy,
+        /// masks, offset map and run edges, and the same runs picked.
         #[test]
         fn avx512_steps_agree_with_portable_ones(
             parts in proptest::collection::vec(proptest::sample::select(MIXED.to_vec()), 0..150)
@@ -1251,13 +1429,19 @@ mod tests {
             }
             let text: String = parts.concat();
             let mut b = Buffers::default();
-            let count = step_one_with(text.as_bytes(), &mut b, classify_copying_tail, flatten);
+            let portable = |src: &[u8], dst: &mut [u8], origin: &mut [u8], ahead| {
+                block::fold_portable(src, dst, origin, ahead, fold_bytes(), block::portable)
+            };
+            let count = step_one_with(text.as_bytes(), &mut b, portable, flatten);
             let mut b8 = Buffers::default();
             // SAFETY: `simd8` said the CPU has what it needs.
-            let count8 = unsafe { step_one_avx512(text.as_bytes(), &mut b8) };
+            let count8 = unsafe { step_one_avx512(text.as_bytes(), &mut b8, fold_bytes()) };
             proptest::prop_assert_eq!(&b.edges[..count], &b8.edges[..count8], "{:?}", text);
             proptest::prop_assert_eq!(&b.lower, &b8.lower);
             proptest::prop_assert_eq!(&b.non_ascii, &b8.non_ascii);
+            proptest::prop_assert_eq!(&b.origin[..=b.folded], &b8.origin[..=b8.folded]);
+            proptest::prop_assert_eq!(&b.bases, &b8.bases);
+            proptest::prop_assert_eq!(b.folded, b8.folded);
             let runs = count / 2;
             for filter in [&Half as &dyn WordFilter, &EveryWord] {
                 let (mut one, mut eight) = (vec![0u32; runs + 8], vec![0u32; runs + 8]);

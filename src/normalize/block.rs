@@ -63,39 +63,6 @@ fn sse2(src: &[u8; BLOCK], dst: &mut [u8; BLOCK]) -> (u64, u64) {
     (word, non_ascii)
 }
 
-/// [`classify`] with AVX-512 BW, for up to 64 bytes: `src` may be shorter (the last block of
-/// a text), and reads as if zeros followed.
-///
-/// # Safety
-/// The CPU must have what `normalize::simd8` checks.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,popcnt,bmi1,bmi2")]
-#[inline]
-pub unsafe fn classify_avx512(src: &[u8], dst: &mut [u8; BLOCK]) -> (u64, u64) {
-    use std::arch::x86_64::*;
-    let n = src.len().min(BLOCK);
-    let loaded = if n == BLOCK {
-        u64::MAX
-    } else {
-        (1u64 << n) - 1
-    };
-    // SAFETY: the masked load reads only the first `n` bytes, all of them in `src`.
-    let v = unsafe { _mm512_maskz_loadu_epi8(loaded, src.as_ptr().cast()) };
-    // Unsigned `x - lo < len`: one compare per range.
-    let range = |x, lo: u8, len: u8| {
-        _mm512_cmplt_epu8_mask(
-            _mm512_sub_epi8(x, _mm512_set1_epi8(lo as i8)),
-            _mm512_set1_epi8(len as i8),
-        )
-    };
-    let upper = range(v, b'A', 26);
-    let lower = _mm512_mask_add_epi8(v, upper, v, _mm512_set1_epi8(0x20));
-    // SAFETY: `dst` is 64 bytes long.
-    unsafe { _mm512_storeu_si512(dst.as_mut_ptr().cast(), lower) };
-    let high = _mm512_movepi8_mask(v);
-    (range(lower, b'a', 26) | range(v, b'0', 10) | high, high)
-}
-
 /// [`super::flatten`] with AVX-512: eight compressed stores of eight positions each, no
 /// branch on the number of edges.
 ///
@@ -122,6 +89,165 @@ pub unsafe fn flatten_avx512(edges: u64, at: usize, out: &mut [usize]) -> usize 
         index = _mm512_add_epi64(index, _mm512_set1_epi64(8));
     }
     n
+}
+
+/// The byte of the folded text that stands for the character whose bytes start at `i` of the
+/// lower-cased block `b`, and the character's width, when step one folds it in place (see
+/// `normalize::FoldBytes`): a character whose bytes all lie in the block. `None` otherwise.
+#[inline(always)]
+fn stand_in(b: &[u8; BLOCK], i: usize, table: &super::FoldBytes) -> Option<(u8, usize)> {
+    let (at, width) = match b[i] {
+        0xC2 | 0xC3 if i + 1 < BLOCK => (((b[i] & 1) as usize) << 6 | (b[i + 1] & 63) as usize, 2),
+        0xE2 if i + 2 < BLOCK && b[i + 1] == 0x80 => (128 | (b[i + 2] & 63) as usize, 3),
+        _ => return None,
+    };
+    let c = table[at];
+    (c != 0).then_some((c, width))
+}
+
+/// Step one for one block, one byte at a time where it holds non-ASCII: the definition of
+/// [`fold_avx512`], and the code on other CPUs. `src` is up to 64 bytes of text (fewer for the
+/// last block, read as if zeros followed). Writes the block's folded, lower-cased bytes to the
+/// start of `dst` (which has room for 64) and returns `(word, non_ascii, kept, count)`: `count`
+/// bytes were written, `kept` marks the bytes of `src` that they come from, and `word` and
+/// `non_ascii` are [`classify`]'s masks of the written bytes (bit k for written byte k). Writes
+/// to `origin`, for each written byte, how far ahead of it its byte in the text is, modulo
+/// 256: `ahead` (for the block's first byte) plus the bytes dropped before it.
+#[inline(always)]
+pub fn fold_portable(
+    src: &[u8],
+    dst: &mut [u8],
+    origin: &mut [u8],
+    ahead: u8,
+    table: &super::FoldBytes,
+    classify: impl Fn(&[u8; BLOCK], &mut [u8; BLOCK]) -> (u64, u64),
+) -> (u64, u64, u64, u32) {
+    let n = src.len().min(BLOCK);
+    let mut block = [0u8; BLOCK];
+    block[..n].copy_from_slice(&src[..n]);
+    let mut lower = [0u8; BLOCK];
+    let (word, high) = classify(&block, &mut lower);
+    let loaded = if n == BLOCK {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    };
+    let mut kept = loaded;
+    let mut rest = high;
+    let mut changed = false;
+    while rest != 0 {
+        let i = rest.trailing_zeros() as usize;
+        rest &= rest - 1;
+        if let Some((c, width)) = stand_in(&lower, i, table) {
+            lower[i] = c;
+            let tail = ((1u64 << (width - 1)) - 1) << (i + 1);
+            kept &= !tail;
+            rest &= !tail;
+            changed = true;
+        }
+    }
+    if !changed {
+        dst[..BLOCK].copy_from_slice(&lower);
+        origin[..BLOCK].fill(ahead);
+        return (word & loaded, high & loaded, loaded, n as u32);
+    }
+    // Classified again: a folded letter is a word byte, a separator's stand-in is not.
+    let mut folded = [0u8; BLOCK];
+    let mut count = 0;
+    let mut bits = kept;
+    while bits != 0 {
+        let i = bits.trailing_zeros() as usize;
+        bits &= bits - 1;
+        folded[count] = lower[i];
+        origin[count] = ahead.wrapping_add((i - count) as u8);
+        count += 1;
+    }
+    let mut out = [0u8; BLOCK];
+    let (word, high) = classify(&folded, &mut out);
+    dst[..BLOCK].copy_from_slice(&out);
+    let valid = if count == BLOCK {
+        u64::MAX
+    } else {
+        (1u64 << count) - 1
+    };
+    (word & valid, high & valid, kept, count as u32)
+}
+
+/// [`fold_portable`] with AVX-512 (with VBMI and VBMI2 for the byte permutes and the byte
+/// compress): the block's characters looked up in `table` (the 192 bytes of `FoldBytes` in
+/// three registers) all at once, their stand-ins put in place, and the kept bytes compressed.
+///
+/// # Safety
+/// The CPU must have what `normalize::simd8` checks, and `dst` and `origin` room for 64 bytes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(
+    enable = "avx512f,avx512bw,avx512cd,avx512dq,avx512vl,avx512vbmi,avx512vbmi2,popcnt,bmi1,bmi2"
+)]
+#[inline]
+pub unsafe fn fold_avx512(
+    src: &[u8],
+    dst: *mut u8,
+    origin: *mut u8,
+    ahead: u8,
+    table: &[std::arch::x86_64::__m512i; 3],
+) -> (u64, u64, u64, u32) {
+    use std::arch::x86_64::*;
+    let n = src.len().min(BLOCK);
+    let loaded = if n == BLOCK {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    };
+    // SAFETY: the masked load reads only the first `n` bytes, all of them in `src`.
+    let v = unsafe { _mm512_maskz_loadu_epi8(loaded, src.as_ptr().cast()) };
+    let range = |x, lo: u8, len: u8| {
+        _mm512_cmplt_epu8_mask(
+            _mm512_sub_epi8(x, _mm512_set1_epi8(lo as i8)),
+            _mm512_set1_epi8(len as i8),
+        )
+    };
+    let upper = range(v, b'A', 26);
+    let lower = _mm512_mask_add_epi8(v, upper, v, _mm512_set1_epi8(0x20));
+    let is = |x, b: u8| _mm512_cmpeq_epi8_mask(x, _mm512_set1_epi8(b as i8));
+    let iota = _mm512_set_epi8(
+        63, 62, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48, 47, 46, 45, 44, 43, 42, 41,
+        40, 39, 38, 37, 36, 35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18,
+        17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0,
+    );
+    let next1 = _mm512_permutexvar_epi8(_mm512_add_epi8(iota, _mm512_set1_epi8(1)), lower);
+    let next2 = _mm512_permutexvar_epi8(_mm512_add_epi8(iota, _mm512_set1_epi8(2)), lower);
+    // Leads whose character lies in the block.
+    let lead3 = is(v, 0xC3);
+    let lead2 = (is(v, 0xC2) | lead3) & u64::MAX >> 1;
+    let lead_e2 = is(v, 0xE2) & is(next1, 0x80) & u64::MAX >> 2;
+    let six = _mm512_set1_epi8(63);
+    let low6 = _mm512_and_si512(next1, six);
+    let at2 = _mm512_mask_add_epi8(low6, lead3, low6, _mm512_set1_epi8(64));
+    let by2 = _mm512_permutex2var_epi8(table[0], at2, table[1]);
+    let by3 = _mm512_permutexvar_epi8(_mm512_and_si512(next2, six), table[2]);
+    let stand_in = _mm512_mask_blend_epi8(lead_e2, by2, by3);
+    let folded = (lead2 | lead_e2) & _mm512_test_epi8_mask(stand_in, stand_in);
+    let out = _mm512_mask_mov_epi8(lower, folded, stand_in);
+    let two = folded & lead2;
+    let three = folded & lead_e2;
+    let kept = loaded & !(two << 1 | three << 1 | three << 2);
+    let high = _mm512_movepi8_mask(out) & kept;
+    let word = (range(out, b'a', 26) | range(out, b'0', 10) | high) & kept;
+    // Each written byte's position in the block, less its position in the output: the bytes
+    // dropped before it.
+    let from = _mm512_maskz_compress_epi8(kept, iota);
+    let ahead = _mm512_add_epi8(_mm512_sub_epi8(from, iota), _mm512_set1_epi8(ahead as i8));
+    // SAFETY: the caller gives 64 bytes of room at `dst` and at `origin`.
+    unsafe {
+        _mm512_storeu_si512(dst.cast(), _mm512_maskz_compress_epi8(kept, out));
+        _mm512_storeu_si512(origin.cast(), ahead);
+    }
+    (
+        _pext_u64(word, kept),
+        _pext_u64(high, kept),
+        kept,
+        kept.count_ones(),
+    )
 }
 
 /// The bytes of `v` within `lo..=hi` (both below 0x80). Signed compares: bytes of 0x80 and
@@ -153,21 +279,51 @@ mod tests {
 
     #[cfg(target_arch = "x86_64")]
     #[test]
-    fn avx512_and_portable_agree_on_every_byte_and_tail_length() {
+    fn avx512_and_portable_fold_every_byte_and_tail_length_alike() {
         if !super::super::simd8() {
             return;
         }
-        for first in (0..=255u8).step_by(BLOCK) {
-            let src: [u8; BLOCK] = std::array::from_fn(|k| first.wrapping_add(k as u8));
+        use std::arch::x86_64::__m512i;
+        let table = super::super::fold_bytes();
+        // SAFETY: the table is 192 bytes.
+        let regs: [__m512i; 3] = std::array::from_fn(|k| unsafe {
+            std::arch::x86_64::_mm512_loadu_si512(table.as_ptr().add(64 * k).cast())
+        });
+        // Text is UTF-8: every character up to U+07FF and from U+2000 to U+203F, cut into
+        // blocks anywhere, and blocks full of the characters step one folds, at every offset
+        // (some of them cut by the block's end), each read to every length.
+        let all: String = (0..0x800u32)
+            .chain(0x2000..0x2040)
+            .filter_map(char::from_u32)
+            .collect();
+        let mut blocks: Vec<[u8; BLOCK]> = all
+            .as_bytes()
+            .chunks_exact(BLOCK)
+            .map(|c| c.try_into().expect("64 bytes"))
+            .collect();
+        for text in ["é’«ÉaÀ…\u{A0}b\u{2003}×", "\u{AD}ß’’x", "Ça ’"] {
+            for shift in 0..4 {
+                let bytes: Vec<u8> = std::iter::repeat_n(b'a', shift)
+                    .chain(text.bytes().cycle())
+                    .take(BLOCK)
+                    .collect();
+                blocks.push(bytes.try_into().expect("64 bytes"));
+            }
+        }
+        for src in &blocks {
             for len in 0..=BLOCK {
-                // A shorter block reads as if zeros followed.
-                let mut padded = [0u8; BLOCK];
-                padded[..len].copy_from_slice(&src[..len]);
-                let (mut a, mut b) = ([0; BLOCK], [0; BLOCK]);
-                // SAFETY: `simd8` said the CPU has the features it needs.
-                let got = unsafe { classify_avx512(&src[..len], &mut a) };
-                assert_eq!(got, portable(&padded, &mut b), "len {len}");
-                assert_eq!(a, b);
+                let (mut a, mut b) = ([0u8; BLOCK], [0u8; BLOCK]);
+                let (mut oa, mut ob) = ([0u8; BLOCK], [0u8; BLOCK]);
+                // SAFETY: `simd8` said the CPU has the features it needs; `a` and `oa` have
+                // 64 bytes.
+                let got =
+                    unsafe { fold_avx512(&src[..len], a.as_mut_ptr(), oa.as_mut_ptr(), 7, &regs) };
+                let want = fold_portable(&src[..len], &mut b, &mut ob, 7, table, portable);
+                assert_eq!(got, want, "{src:x?} len {len}");
+                let n = want.3 as usize;
+                assert_eq!(a[..n], b[..n], "{src:x?} len {len}");
+                assert_eq!(oa[..n], ob[..n], "{src:x?} len {len}");
+                assert!(a[n..].iter().all(|&x| x == 0));
             }
         }
         for edges in [

@@ -66,8 +66,9 @@ pub(crate) mod avx512 {
     use super::WordFilter;
 
     /// Whether this CPU runs the tokenizer's AVX-512 steps (and the filters' eight-lane
-    /// tests). They are all compiled for the same features: AVX-512 F, BW, DQ and VL, which
-    /// every AVX-512 server CPU since Skylake-SP has, with POPCNT, BMI1 and BMI2. Setting
+    /// tests). Together they need AVX-512 F, BW, CD, DQ, VL, VBMI and VBMI2, which the
+    /// AVX-512 server CPUs since Ice Lake (and AMD's since Zen 4) have, with POPCNT, BMI1 and
+    /// BMI2. Setting
     /// `VIGIE_NO_AVX512` in the environment turns them off (the portable code then runs), to
     /// compare the two or to rule them out.
     #[inline]
@@ -77,8 +78,11 @@ pub(crate) mod avx512 {
             std::env::var_os("VIGIE_NO_AVX512").is_none()
                 && std::is_x86_feature_detected!("avx512f")
                 && std::is_x86_feature_detected!("avx512bw")
+                && std::is_x86_feature_detected!("avx512cd")
                 && std::is_x86_feature_detected!("avx512dq")
                 && std::is_x86_feature_detected!("avx512vl")
+                && std::is_x86_feature_detected!("avx512vbmi")
+                && std::is_x86_feature_detected!("avx512vbmi2")
                 && std::is_x86_feature_detected!("popcnt")
                 && std::is_x86_feature_detected!("bmi1")
                 && std::is_x86_feature_detected!("bmi2")
