@@ -658,9 +658,9 @@ fn step_one_with(
 ) -> usize {
     let n = bytes.len();
     let blocks = n / block::BLOCK + 1;
-    // Room for a 64-byte store at any folded offset; then at least one zero byte follows the
-    // folded text, so every run ends inside the copy, and 16 more, so that 16-byte reads at
-    // any word byte stay in bounds.
+    // Room for a 64-byte store at any folded offset (the folded text is never longer than the
+    // text), and for the 16 zero bytes after the folded text, so that 16-byte reads at any
+    // word byte stay in bounds and read the same on every call.
     b.lower.resize(blocks * block::BLOCK + block::BLOCK + 16, 0);
     b.origin.resize(b.lower.len(), 0);
     b.non_ascii.clear();
@@ -723,7 +723,8 @@ fn step_one_with(
     b.origin[folded] = (n - folded) as u8;
     // The last, partial group: zeros past the folded text.
     emit(b, word_bits, high_bits);
-    b.lower[folded..].fill(0);
+    // The 64-byte stores left zeros after each block's bytes, but perhaps fewer than 16.
+    b.lower[folded..folded + 16].fill(0);
     b.folded = folded;
     // Past the last block, for windows that read two masks.
     b.non_ascii.push(0);
@@ -1557,6 +1558,38 @@ mod tests {
         );
         // Only at a word start: `xhttp` is a word.
         assert_eq!(texts("HTTPS://COLIS.FR colis"), ["colis"]);
+    }
+
+    #[test]
+    fn skip_url_stops_where_a_byte_at_a_time_scan_does() {
+        let slow = |bytes: &[u8], mut i: usize| {
+            let text = std::str::from_utf8(bytes).expect("UTF-8");
+            while let Some(c) = text[i..].chars().next() {
+                if c.is_whitespace() || matches!(c, '<' | '>' | '"' | '\u{0B}') {
+                    break;
+                }
+                i += c.len_utf8();
+            }
+            i
+        };
+        for end in [
+            "", " ", "\t", "\n", "\u{0B}", "\u{0C}", "\r", "<", ">", "\"", "\u{A0}", "\u{3000}",
+        ] {
+            for inner in ["", "\u{1}", "é", "\u{2019}", "'", "x"] {
+                for k in 0..20 {
+                    let url = format!(
+                        "http://{}{inner}{}{end}fin",
+                        "a".repeat(k),
+                        "b".repeat(k % 9)
+                    );
+                    assert_eq!(
+                        skip_url(url.as_bytes(), 0),
+                        slow(url.as_bytes(), 0),
+                        "{url:?}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
