@@ -126,51 +126,61 @@ pub fn fold_portable(
     let mut block = [0u8; BLOCK];
     block[..n].copy_from_slice(&src[..n]);
     let mut lower = [0u8; BLOCK];
-    let (word, high) = classify(&block, &mut lower);
-    let loaded = if n == BLOCK {
-        u64::MAX
-    } else {
-        (1u64 << n) - 1
-    };
-    let mut kept = loaded;
+    let (mut word, mut high) = classify(&block, &mut lower);
+    // Stand-ins put in place, their characters' other bytes marked to drop, the masks fixed.
+    let mut dropped = 0u64;
     let mut rest = high;
-    let mut changed = false;
     while rest != 0 {
         let i = rest.trailing_zeros() as usize;
         rest &= rest - 1;
         if let Some((c, width)) = stand_in(&lower, i, table) {
             lower[i] = c;
             let tail = ((1u64 << (width - 1)) - 1) << (i + 1);
-            kept &= !tail;
+            dropped |= tail;
             rest &= !tail;
-            changed = true;
+            high &= !(1 << i);
+            word = word & !(1 << i) | (c.is_ascii_alphanumeric() as u64) << i;
         }
     }
-    if !changed {
-        dst[..BLOCK].copy_from_slice(&lower);
-        origin[..BLOCK].fill(ahead);
-        return (word & loaded, high & loaded, loaded, n as u32);
-    }
-    // Classified again: a folded letter is a word byte, a separator's stand-in is not.
-    let mut folded = [0u8; BLOCK];
-    let mut count = 0;
-    let mut bits = kept;
-    while bits != 0 {
-        let i = bits.trailing_zeros() as usize;
-        bits &= bits - 1;
-        folded[count] = lower[i];
-        origin[count] = ahead.wrapping_add((i - count) as u8);
-        count += 1;
-    }
-    let mut out = [0u8; BLOCK];
-    let (word, high) = classify(&folded, &mut out);
-    dst[..BLOCK].copy_from_slice(&out);
-    let valid = if count == BLOCK {
+    let loaded = if n == BLOCK {
         u64::MAX
     } else {
-        (1u64 << count) - 1
+        (1u64 << n) - 1
     };
-    (word & valid, high & valid, kept, count as u32)
+    let kept = loaded & !dropped;
+    // The stretches between dropped bytes, moved down, each with how many were dropped
+    // before it.
+    let (mut out, mut from, mut gone) = (0, 0, 0u8);
+    let mut drop = dropped & loaded;
+    loop {
+        let to = if drop == 0 {
+            n
+        } else {
+            drop.trailing_zeros() as usize
+        };
+        dst[out..out + to - from].copy_from_slice(&lower[from..to]);
+        origin[out..out + to - from].fill(ahead.wrapping_add(gone));
+        out += to - from;
+        if drop == 0 {
+            break;
+        }
+        let skip = (!(drop >> to)).trailing_zeros() as usize;
+        drop &= !(((1u64 << skip) - 1) << to);
+        from = to + skip;
+        gone = gone.wrapping_add(skip as u8);
+    }
+    dst[out..BLOCK].fill(0);
+    // The masks lose the dropped bits, highest first.
+    let (mut word, mut high) = (word & loaded, high & loaded);
+    let mut drop = dropped & loaded;
+    while drop != 0 {
+        let i = 63 - drop.leading_zeros();
+        drop &= !(1 << i);
+        let below = (1u64 << i) - 1;
+        word = word & below | word >> 1 & !below;
+        high = high & below | high >> 1 & !below;
+    }
+    (word, high, kept, out as u32)
 }
 
 /// [`fold_portable`] with AVX-512 (with VBMI and VBMI2 for the byte permutes and the byte
