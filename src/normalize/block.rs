@@ -94,7 +94,7 @@ pub unsafe fn flatten_avx512(edges: u64, at: usize, out: &mut [usize]) -> usize 
 /// The byte of the folded text that stands for the character whose bytes start at `i` of the
 /// lower-cased block `b`, and the character's width, when step one folds it in place (see
 /// `normalize::FoldBytes`): a character whose bytes all lie in the block. `None` otherwise.
-#[inline(always)]
+#[cfg(test)]
 fn stand_in(b: &[u8; BLOCK], i: usize, table: &super::FoldBytes) -> Option<(u8, usize)> {
     let (at, width) = match b[i] {
         0xC2 | 0xC3 if i + 1 < BLOCK => (((b[i] & 1) as usize) << 6 | (b[i + 1] & 63) as usize, 2),
@@ -105,15 +105,41 @@ fn stand_in(b: &[u8; BLOCK], i: usize, table: &super::FoldBytes) -> Option<(u8, 
     (c != 0).then_some((c, width))
 }
 
-/// Step one for one block, one byte at a time where it holds non-ASCII: the definition of
-/// [`fold_avx512`], and the code on other CPUs. `src` is up to 64 bytes of text (fewer for the
+/// Step one for one block without AVX-512: the lower-cased copy and [`classify`]'s masks,
+/// nothing folded, in [`fold_portable`]'s form (`dst` has room for 64 bytes).
+#[inline(always)]
+pub fn copy_portable(
+    src: &[u8],
+    dst: &mut [u8],
+    classify: impl Fn(&[u8; BLOCK], &mut [u8; BLOCK]) -> (u64, u64),
+) -> (u64, u64, u64, u32) {
+    let n = src.len().min(BLOCK);
+    let lower: &mut [u8; BLOCK] = (&mut dst[..BLOCK]).try_into().expect("64 bytes");
+    let (word, high) = match src.try_into() {
+        Ok(full) => classify(full, lower),
+        Err(_) => {
+            let mut tail = [0u8; BLOCK];
+            tail[..n].copy_from_slice(&src[..n]);
+            classify(&tail, lower)
+        }
+    };
+    let loaded = if n == BLOCK {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    };
+    (word & loaded, high & loaded, loaded, n as u32)
+}
+
+/// Step one for one block, one character at a time where it holds non-ASCII: the definition of
+/// [`fold_avx512`], which the tests hold it to. `src` is up to 64 bytes of text (fewer for the
 /// last block, read as if zeros followed). Writes the block's folded, lower-cased bytes to the
 /// start of `dst` (which has room for 64) and returns `(word, non_ascii, kept, count)`: `count`
 /// bytes were written, `kept` marks the bytes of `src` that they come from, and `word` and
 /// `non_ascii` are [`classify`]'s masks of the written bytes (bit k for written byte k). Writes
 /// to `origin`, for each written byte, how far ahead of it its byte in the text is, modulo
 /// 256: `ahead` (for the block's first byte) plus the bytes dropped before it.
-#[inline(always)]
+#[cfg(test)]
 pub fn fold_portable(
     src: &[u8],
     dst: &mut [u8],
@@ -123,17 +149,22 @@ pub fn fold_portable(
     classify: impl Fn(&[u8; BLOCK], &mut [u8; BLOCK]) -> (u64, u64),
 ) -> (u64, u64, u64, u32) {
     let n = src.len().min(BLOCK);
-    let mut block = [0u8; BLOCK];
-    block[..n].copy_from_slice(&src[..n]);
-    let mut lower = [0u8; BLOCK];
-    let (mut word, mut high) = classify(&block, &mut lower);
+    let lower: &mut [u8; BLOCK] = (&mut dst[..BLOCK]).try_into().expect("64 bytes");
+    let (mut word, mut high) = match src.try_into() {
+        Ok(full) => classify(full, lower),
+        Err(_) => {
+            let mut tail = [0u8; BLOCK];
+            tail[..n].copy_from_slice(&src[..n]);
+            classify(&tail, lower)
+        }
+    };
     // Stand-ins put in place, their characters' other bytes marked to drop, the masks fixed.
     let mut dropped = 0u64;
     let mut rest = high;
     while rest != 0 {
         let i = rest.trailing_zeros() as usize;
         rest &= rest - 1;
-        if let Some((c, width)) = stand_in(&lower, i, table) {
+        if let Some((c, width)) = stand_in(lower, i, table) {
             lower[i] = c;
             let tail = ((1u64 << (width - 1)) - 1) << (i + 1);
             dropped |= tail;
@@ -148,8 +179,12 @@ pub fn fold_portable(
         (1u64 << n) - 1
     };
     let kept = loaded & !dropped;
-    // The stretches between dropped bytes, moved down, each with how many were dropped
-    // before it.
+    if dropped & loaded == 0 {
+        origin[..BLOCK].fill(ahead);
+        return (word & loaded, high & loaded, loaded, n as u32);
+    }
+    // The stretches between dropped bytes, moved down in place, each with how many were
+    // dropped before it.
     let (mut out, mut from, mut gone) = (0, 0, 0u8);
     let mut drop = dropped & loaded;
     loop {
@@ -158,7 +193,7 @@ pub fn fold_portable(
         } else {
             drop.trailing_zeros() as usize
         };
-        dst[out..out + to - from].copy_from_slice(&lower[from..to]);
+        dst.copy_within(from..to, out);
         origin[out..out + to - from].fill(ahead.wrapping_add(gone));
         out += to - from;
         if drop == 0 {
