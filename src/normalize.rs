@@ -11,16 +11,17 @@
 //! word) is a hashtag or a mention.
 //!
 //! The hot path is [`for_each_word_where`], in three steps. First, 64 bytes at a time
-//! (`block`: AVX-512 where the CPU has it, portable code otherwise), a folded, lower-cased copy
-//! of the text: the common non-ASCII characters of French text — accented Latin-1 letters,
-//! `’`, `«`, `»`, `…`, no-break spaces — are replaced by the one ASCII byte that stands for
-//! them (`é` by `e`, `’` by `'`), so that `arrivé` or `l’ai` are plain ASCII words from then
-//! on; and bit masks of the runs that may hold words. Then, without a branch per run (`pick`,
+//! (`block`: AVX-512 where the CPU has it, portable code otherwise), a lower-cased copy of the
+//! text, which AVX-512 also folds: the common non-ASCII characters of French text — accented
+//! Latin-1 letters, `’`, `«`, `»`, `…`, no-break spaces — are replaced by the one ASCII byte
+//! that stands for them (`é` by `e`, `’` by `'`), so that `arrivé` or `l’ai` are plain ASCII
+//! words from then on; and bit masks of the runs that may hold words. Then, without a branch per run (`pick`,
 //! eight runs at a time with AVX-512), the runs worth a closer look, which are all of them
 //! except short ASCII words that the caller's [`WordFilter`] turns away. Then a walk over
-//! those, where a run of ASCII letters and digits is a word as it stands (a slice of the copy)
-//! and only runs with other characters (emoji, ligatures, other scripts) are folded one
-//! character at a time. The offsets of the words handed over are mapped back to the text.
+//! those, where a run of ASCII letters and digits is a word as it stands (a slice of the copy),
+//! a run with one character left that folds to a letter or separates words is quoted around
+//! it, and only the other runs (emoji, ligatures, other scripts) are folded one character at a
+//! time. The offsets of the words handed over are mapped back to the text.
 //! [`for_each_word`] keeps every word and skips the second step. No allocation per word once
 //! the scratch [`Buffers`] have grown. Each word carries its position (0, 1, 2…) and its byte
 //! range in the original text, so that alerts can quote the original. What the words mean is
@@ -391,11 +392,11 @@ fn decode(bytes: &[u8], i: usize) -> (u32, usize) {
 pub struct Buffers {
     /// The folded text of a word that needs more than ASCII lower-casing.
     buf: Vec<u8>,
-    /// The folded text (see [`FoldBytes`]) with ASCII letters lower-cased, zero-padded to
-    /// whole blocks plus 16 bytes. Steps two and three work on it: the words' offsets are
-    /// mapped back to the text (`map`) only for the words handed over.
+    /// The text with ASCII letters lower-cased, folded with AVX-512 (see [`FoldBytes`]), then
+    /// 16 zero bytes. Steps two and three work on it: the offsets of the words handed over are
+    /// mapped back to the text (`origin`, `bases`).
     lower: Vec<u8>,
-    /// The length of the folded text in `lower`.
+    /// The length of the folded text in `lower` (the text's length when nothing was folded).
     folded: usize,
     /// Per byte of the folded text (and one past its end): how far ahead the text is there
     /// (its offset in the text minus its offset in `lower`), modulo 256. Within 64 bytes of the
@@ -501,8 +502,8 @@ pub fn for_each_word<F: FnMut(Word<'_>)>(text: &str, b: &mut Buffers, f: F) {
 /// digits that does not start a URL and that `filter` turns away is a word nobody wants, and
 /// is only counted. The third walks the other runs: a run of ASCII letters and digits is a word
 /// as it stands, quoted from the copy; a run with one character left that folds to a letter or
-/// separates words (one cut by a block's end) is quoted the same way around that character
-/// (`Walk::one_char`); any other run that holds non-ASCII (an emoji, a ligature) goes to
+/// separates words (step one folds most of them with AVX-512, not without) is quoted the same
+/// way around that character (`Walk::one_char`); any other run that holds non-ASCII (an emoji, a ligature) goes to
 /// [`fold_run`], which folds it character by character and may find several words in it or
 /// none. Steps two and three work on the copy; the words handed to `f` carry their offsets in
 /// `text` (`Offsets`).
@@ -728,10 +729,13 @@ fn step_one_with(
             bits = bits + len - 64;
             // The next group starts at this block's kept byte number `used`, or just past the
             // block: how far the text is ahead there.
-            b.bases.push(if used < len {
-                start + select(kept, used) as usize - (folded - len as usize + used as usize)
-            } else {
+            // (When nothing was dropped, the kept bytes are the block's first ones.)
+            b.bases.push(if used >= len {
                 start + src.len() - folded
+            } else if kept & kept.wrapping_add(1) == 0 {
+                ahead
+            } else {
+                start + select(kept, used) as usize - (folded - len as usize + used as usize)
             });
         }
     }
@@ -883,11 +887,11 @@ impl Walk<'_> {
     }
 
     /// The run `s..e` (of kind `kind`) when its only non-ASCII character is a letter that folds
-    /// to one ASCII letter or a separator, and one that step one left as it is: one cut by a
-    /// block's end, a letter beyond Latin-1 (`č`, `ł`), a rarer separator (`☀`, an emoji).
-    /// Such a run is at most two words, quoted from the lower-cased copy, with no
-    /// character-by-character folding. Returns false, having done nothing, for any other run:
-    /// [`fold_run`] takes it.
+    /// to one ASCII letter (`é`, `č`) or a separator (`’`, `☀`): four runs in five that hold
+    /// non-ASCII in French text, where step one did not fold it (without AVX-512, or a letter
+    /// beyond Latin-1, a rarer separator, a character cut by a block's end). Such a run is at
+    /// most two words, quoted from the lower-cased copy, with no character-by-character
+    /// folding. Returns false, having done nothing, for any other run: [`fold_run`] takes it.
     #[inline(always)]
     fn one_char<W, F>(
         &mut self,
