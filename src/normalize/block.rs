@@ -105,6 +105,16 @@ fn stand_in(b: &[u8; BLOCK], i: usize, table: &super::FoldBytes) -> Option<(u8, 
     (c != 0).then_some((c, width))
 }
 
+/// The mask of a block's first `n` bytes (`n` ≤ 64).
+#[inline(always)]
+fn first_bytes(n: usize) -> u64 {
+    if n == BLOCK {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    }
+}
+
 /// Step one for one block without AVX-512: the lower-cased copy and [`classify`]'s masks,
 /// nothing folded, in [`fold_portable`]'s form (`dst` has room for 64 bytes).
 #[inline(always)]
@@ -123,11 +133,7 @@ pub fn copy_portable(
             classify(&tail, lower)
         }
     };
-    let loaded = if n == BLOCK {
-        u64::MAX
-    } else {
-        (1u64 << n) - 1
-    };
+    let loaded = first_bytes(n);
     (word & loaded, high & loaded, loaded, n as u32)
 }
 
@@ -148,16 +154,9 @@ pub fn fold_portable(
     table: &super::FoldBytes,
     classify: impl Fn(&[u8; BLOCK], &mut [u8; BLOCK]) -> (u64, u64),
 ) -> (u64, u64, u64, u32) {
-    let n = src.len().min(BLOCK);
+    let (mut word, mut high, loaded, count) = copy_portable(src, dst, &classify);
+    let n = count as usize;
     let lower: &mut [u8; BLOCK] = (&mut dst[..BLOCK]).try_into().expect("64 bytes");
-    let (mut word, mut high) = match src.try_into() {
-        Ok(full) => classify(full, lower),
-        Err(_) => {
-            let mut tail = [0u8; BLOCK];
-            tail[..n].copy_from_slice(&src[..n]);
-            classify(&tail, lower)
-        }
-    };
     // Stand-ins put in place, their characters' other bytes marked to drop, the masks fixed.
     let mut dropped = 0u64;
     let mut rest = high;
@@ -173,15 +172,10 @@ pub fn fold_portable(
             word = word & !(1 << i) | (c.is_ascii_alphanumeric() as u64) << i;
         }
     }
-    let loaded = if n == BLOCK {
-        u64::MAX
-    } else {
-        (1u64 << n) - 1
-    };
     let kept = loaded & !dropped;
     if dropped & loaded == 0 {
         origin[..BLOCK].fill(ahead);
-        return (word & loaded, high & loaded, loaded, n as u32);
+        return (word, high, loaded, count);
     }
     // The stretches between dropped bytes, moved down in place, each with how many were
     // dropped before it.
@@ -206,7 +200,6 @@ pub fn fold_portable(
     }
     dst[out..BLOCK].fill(0);
     // The masks lose the dropped bits, highest first.
-    let (mut word, mut high) = (word & loaded, high & loaded);
     let mut drop = dropped & loaded;
     while drop != 0 {
         let i = 63 - drop.leading_zeros();
@@ -237,13 +230,8 @@ pub unsafe fn fold_avx512(
     table: &[std::arch::x86_64::__m512i; 3],
 ) -> (u64, u64, u64, u32) {
     use std::arch::x86_64::*;
-    let n = src.len().min(BLOCK);
-    let loaded = if n == BLOCK {
-        u64::MAX
-    } else {
-        (1u64 << n) - 1
-    };
-    // SAFETY: the masked load reads only the first `n` bytes, all of them in `src`.
+    let loaded = first_bytes(src.len().min(BLOCK));
+    // SAFETY: the masked load reads only the bytes of `loaded`, all of them in `src`.
     let v = unsafe { _mm512_maskz_loadu_epi8(loaded, src.as_ptr().cast()) };
     let range = |x, lo: u8, len: u8| {
         _mm512_cmplt_epu8_mask(
