@@ -727,15 +727,18 @@ fn step_one_with(
                 (0, 0)
             };
             bits = bits + len - 64;
-            // The next group starts at this block's kept byte number `used`, or just past the
-            // block: how far the text is ahead there.
-            // (When nothing was dropped, the kept bytes are the block's first ones.)
+            // The next group starts at this block's written byte number `used`, or just past
+            // the block: how far the text is ahead there. Within the block that is `ahead`
+            // plus the bytes dropped before it (fewer than 64), which `origin` holds modulo
+            // 256; a block that dropped nothing (every block without AVX-512, whose fold
+            // leaves `origin` alone) keeps `ahead`.
             b.bases.push(if used >= len {
                 start + src.len() - folded
             } else if kept & kept.wrapping_add(1) == 0 {
                 ahead
             } else {
-                start + select(kept, used) as usize - (folded - len as usize + used as usize)
+                let at = folded - len as usize + used as usize;
+                ahead + b.origin[at].wrapping_sub(ahead as u8) as usize
             });
         }
     }
@@ -786,27 +789,6 @@ impl Offsets<'_> {
         }
         word
     }
-}
-
-/// The position of the `k`-th set bit of `x` (which has more than `k`).
-#[inline]
-fn select(x: u64, k: u32) -> u32 {
-    #[cfg(target_arch = "x86_64")]
-    if simd8() {
-        // SAFETY: `simd8` checked that the CPU has BMI2.
-        return unsafe { select_bmi2(x, k) };
-    }
-    let mut x = x;
-    for _ in 0..k {
-        x &= x - 1;
-    }
-    x.trailing_zeros()
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "bmi2")]
-unsafe fn select_bmi2(x: u64, k: u32) -> u32 {
-    std::arch::x86_64::_pdep_u64(1 << k, x).trailing_zeros()
 }
 
 /// Step three's state: how far the words go and what the next one is.
