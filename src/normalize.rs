@@ -15,13 +15,13 @@
 //! text, which AVX-512 also folds: the common non-ASCII characters of French text — accented
 //! Latin-1 letters, `’`, `«`, `»`, `…`, no-break spaces — are replaced by the one ASCII byte
 //! that stands for them (`é` by `e`, `’` by `'`), so that `arrivé` or `l’ai` are plain ASCII
-//! words from then on; and bit masks of the runs that may hold words. Then, without a branch per run (`pick`,
-//! eight runs at a time with AVX-512), the runs worth a closer look, which are all of them
-//! except short ASCII words that the caller's [`WordFilter`] turns away. Then a walk over
-//! those, where a run of ASCII letters and digits is a word as it stands (a slice of the copy),
-//! a run with one character left that folds to a letter or separates words is quoted around
-//! it, and only the other runs (emoji, ligatures, other scripts) are folded one character at a
-//! time. The offsets of the words handed over are mapped back to the text.
+//! words from then on; and bit masks of the runs that may hold words. Then, without a branch
+//! per run (`pick`, eight runs at a time with AVX-512), the runs worth a closer look, which
+//! are all of them except short ASCII words that the caller's [`WordFilter`] turns away. Then
+//! a walk over those, where a run of ASCII letters and digits is a word as it stands (a slice
+//! of the copy), a run with one character left that folds to a letter or separates words is
+//! quoted around it, and only the other runs (emoji, ligatures, other scripts) are folded one
+//! character at a time. The offsets of the words handed over are mapped back to the text.
 //! [`for_each_word`] keeps every word and skips the second step. No allocation per word once
 //! the scratch [`Buffers`] have grown. Each word carries its position (0, 1, 2…) and its byte
 //! range in the original text, so that alerts can quote the original. What the words mean is
@@ -503,10 +503,10 @@ pub fn for_each_word<F: FnMut(Word<'_>)>(text: &str, b: &mut Buffers, f: F) {
 /// is only counted. The third walks the other runs: a run of ASCII letters and digits is a word
 /// as it stands, quoted from the copy; a run with one character left that folds to a letter or
 /// separates words (step one folds most of them with AVX-512, not without) is quoted the same
-/// way around that character (`Walk::one_char`); any other run that holds non-ASCII (an emoji, a ligature) goes to
-/// [`fold_run`], which folds it character by character and may find several words in it or
-/// none. Steps two and three work on the copy; the words handed to `f` carry their offsets in
-/// `text` (`Offsets`).
+/// way around that character (`Walk::one_char`); any other run that holds non-ASCII (an
+/// emoji, a ligature) goes to [`fold_run`], which folds it character by character and may
+/// find several words in it or none. Steps two and three work on the copy; the words handed
+/// to `f` carry their offsets in `text` (`Offsets`).
 #[inline(always)]
 pub fn for_each_word_where<W, F>(text: &str, b: &mut Buffers, filter: &W, f: F)
 where
@@ -793,7 +793,9 @@ impl Offsets<'_> {
 
 /// Step three's state: how far the words go and what the next one is.
 struct Walk<'a> {
+    /// The copy of step one, as long as the folded text: what URLs and characters are read in.
     bytes: &'a [u8],
+    /// The same with its 16 zero bytes after, for 16-byte reads.
     lower: &'a [u8],
     non_ascii: &'a [u64],
     /// Bytes before `anchor` are done; a word starting at `anchor` is of kind `anchor_kind`,

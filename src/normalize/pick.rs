@@ -68,9 +68,8 @@ pub(crate) mod avx512 {
     /// Whether this CPU runs the tokenizer's AVX-512 steps (and the filters' eight-lane
     /// tests). Together they need AVX-512 F, BW, CD, DQ, VL, VBMI and VBMI2, which the
     /// AVX-512 server CPUs since Ice Lake (and AMD's since Zen 4) have, with POPCNT, BMI1 and
-    /// BMI2. Setting
-    /// `VIGIE_NO_AVX512` in the environment turns them off (the portable code then runs), to
-    /// compare the two or to rule them out.
+    /// BMI2. Setting `VIGIE_NO_AVX512` in the environment turns them off (the portable code
+    /// then runs), to compare the two or to rule them out.
     #[inline]
     pub fn available() -> bool {
         static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
