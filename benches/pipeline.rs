@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use chrono::Utc;
 use vigie::config::RuleSpec;
-use vigie::matcher::{Hit, RuleSet};
+use vigie::matcher::{Hits, RuleSet};
 use vigie::post::Post;
 use vigie::source::Cursor;
 use vigie::store::{PollOutcome, PollResult, Store};
@@ -96,7 +96,7 @@ fn rules() -> Vec<RuleSpec> {
         .collect()
 }
 
-fn commit_all(store: &mut Store, batches: Vec<Vec<(Post, Vec<Hit>)>>) {
+fn commit_all(store: &mut Store, batches: Vec<Vec<(Post, Hits)>>) {
     for page in batches {
         let r = PollResult {
             source: "bench".into(),
@@ -133,7 +133,7 @@ fn main() {
 fn run(ruleset: &RuleSet, posts: &[Post]) {
     let n = posts.len();
     let t = Instant::now();
-    let matched: Vec<(Post, Vec<Hit>)> = posts
+    let matched: Vec<(Post, Hits)> = posts
         .iter()
         .map(|p| (p.clone(), ruleset.matches(p)))
         .collect();
@@ -147,7 +147,7 @@ fn run(ruleset: &RuleSet, posts: &[Post]) {
     println!("    match only:     {:>9.0} posts/s", n as f64 / dt);
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = Store::open(&dir.path().join("store.db")).expect("open");
-    let batches: Vec<Vec<(Post, Vec<Hit>)>> = matched.chunks(BATCH).map(|c| c.to_vec()).collect();
+    let batches: Vec<Vec<(Post, Hits)>> = matched.chunks(BATCH).map(|c| c.to_vec()).collect();
     let t = Instant::now();
     commit_all(&mut store, batches);
     println!(
@@ -157,7 +157,7 @@ fn run(ruleset: &RuleSet, posts: &[Post]) {
     let mut store = Store::open(&dir.path().join("pipeline.db")).expect("open");
     let t = Instant::now();
     for chunk in posts.chunks(BATCH) {
-        let page: Vec<(Post, Vec<Hit>)> = chunk
+        let page: Vec<(Post, Hits)> = chunk
             .iter()
             .map(|p| (p.clone(), ruleset.matches(p)))
             .collect();

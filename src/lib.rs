@@ -18,8 +18,9 @@
 //! .unwrap();
 //! let post = Post::from_text("Mon COLIS n'est pas reçu, 10 jours de RETARD");
 //! let hits = rules.matches(&post);
-//! assert_eq!(&*hits[0].rule, "livraison");
-//! assert_eq!(hits[0].matched[0].text(&post.text), "COLIS");
+//! let hit = hits.get(0).unwrap();
+//! assert_eq!(hit.rule, "livraison");
+//! assert_eq!(hit.matched().next().unwrap().text(&post.text), "COLIS");
 //! assert!(rules.matches(&Post::from_text("retardataire")).is_empty());
 //! ```
 //!

@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use vigie::matcher::Hits;
 use vigie::post::Post;
 use vigie::source::Cursor;
 use vigie::store::{AlertPolicy, PollOutcome, PollResult, Store};
@@ -21,7 +22,7 @@ fn page(t: DateTime<Utc>, posts: Vec<Post>) -> PollResult {
         kind: "rss".into(),
         polled_at: t,
         outcome: PollOutcome::Page {
-            posts: posts.into_iter().map(|p| (p, Vec::new())).collect(),
+            posts: posts.into_iter().map(|p| (p, Hits::default())).collect(),
             cursor: Cursor::default(),
             not_modified: false,
         },

@@ -15,7 +15,7 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use super::load;
-use crate::matcher::{Hit, RuleSet, Scratch};
+use crate::matcher::{Hits, RuleSet, Scratch};
 use crate::post::Post;
 
 /// Output format of `vigie match`.
@@ -92,6 +92,7 @@ pub fn run(config: &Path, args: MatchArgs) -> Result<()> {
     let mut buf = Vec::new();
     let mut scratch = Scratch::default();
     let mut found = Vec::new();
+    let mut hits = Hits::default();
     loop {
         buf.clear();
         if reader
@@ -114,7 +115,7 @@ pub fn run(config: &Path, args: MatchArgs) -> Result<()> {
             }
             continue;
         }
-        let hits = rules.matches_with(&post, &mut scratch);
+        rules.matches_into(&post, &mut scratch, &mut hits);
         match args.format {
             MatchFormat::Json => write_json(&mut out, posts, &post.text, &hits)?,
             MatchFormat::Table if hits.is_empty() => {}
@@ -155,16 +156,16 @@ fn parse_line(line: &str, n: u64) -> Post {
     Post::from_text(line)
 }
 
-fn write_json(out: &mut impl Write, line: u64, text: &str, hits: &[Hit]) -> Result<()> {
+fn write_json(out: &mut impl Write, line: u64, text: &str, hits: &Hits) -> Result<()> {
     let obj = JsonLine {
         line,
-        rules: hits.iter().map(|h| &*h.rule).collect(),
+        rules: hits.iter().map(|h| h.rule).collect(),
         matches: hits
             .iter()
             .flat_map(|h| {
-                h.matched.iter().map(|m| JsonMatch {
-                    rule: &h.rule,
-                    term: &m.term,
+                h.matched().map(move |m| JsonMatch {
+                    rule: h.rule,
+                    term: m.term,
                     text: m.text(text),
                     position: m.position,
                     start: m.start,
@@ -178,7 +179,7 @@ fn write_json(out: &mut impl Write, line: u64, text: &str, hits: &[Hit]) -> Resu
     Ok(())
 }
 
-fn write_table(out: &mut impl Write, line: Option<u64>, text: &str, hits: &[Hit]) -> Result<()> {
+fn write_table(out: &mut impl Write, line: Option<u64>, text: &str, hits: &Hits) -> Result<()> {
     let shown: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -192,10 +193,9 @@ fn write_table(out: &mut impl Write, line: Option<u64>, text: &str, hits: &[Hit]
         .map(|h| h.rule.chars().count())
         .max()
         .unwrap_or(0);
-    for h in hits {
+    for h in hits.iter() {
         let words: Vec<String> = h
-            .matched
-            .iter()
+            .matched()
             .map(|m| match m.position {
                 Some(p) => format!("{:?} ({}, word {p})", m.text(text), m.term),
                 None => format!("{:?} ({}, byte {})", m.text(text), m.term, m.start),

@@ -11,6 +11,7 @@
 
 pub mod dict;
 pub mod eval;
+mod hits;
 pub mod query;
 
 use std::cell::RefCell;
@@ -25,45 +26,9 @@ use crate::normalize::{self, WordKind};
 use crate::post::Post;
 use dict::{Dict, NONE};
 use eval::{CExpr, Occurrences};
+pub use hits::{Hit, Hits, Match};
+use hits::{Names, RawMatch};
 use query::{Expr, Term};
-
-/// One rule that a post hits, with the words that made it match.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Hit {
-    /// The rule's name.
-    pub rule: Arc<str>,
-    /// The rule's index in the order given to `compile`.
-    pub rule_index: usize,
-    /// The matched words, in text order.
-    pub matched: Vec<Match>,
-}
-
-/// A matched word, phrase or regex match: where it is in the post. [`Match::text`] quotes it.
-/// A match holds no copy of the text (a hit-heavy stream would otherwise allocate a string per
-/// matched word), except for a regex match in a post that NFKC changes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Match {
-    /// The query term as written (`retard*`, `"objet cassé"`, `/regex/`).
-    pub term: Arc<str>,
-    /// The word position of the first matched word (none for a regex match).
-    pub position: Option<u32>,
-    /// Byte offset of the match in the post's text (in its NFKC form for a regex match).
-    pub start: usize,
-    /// Byte offset just past the match.
-    pub end: usize,
-    /// The quote of a regex match whose offsets are in an NFKC form that differs from the text.
-    quote: Option<Box<str>>,
-}
-
-impl Match {
-    /// The matched text, quoted from `text`: the text of the post given to `matches`.
-    pub fn text<'a>(&'a self, text: &'a str) -> &'a str {
-        match &self.quote {
-            Some(q) => q,
-            None => text.get(self.start..self.end).unwrap_or_default(),
-        }
-    }
-}
 
 /// A rule cannot be compiled.
 #[derive(Debug, thiserror::Error)]
@@ -77,24 +42,26 @@ pub struct CompileError {
 
 #[derive(Debug)]
 struct CompiledRule {
-    name: Arc<str>,
     expr: Option<CExpr>,
     regex: Vec<Regex>,
     sources: Option<GlobSet>,
     exclude_authors: Vec<String>,
     positive_terms: Vec<u32>,
+    /// The id of its first regex in `Names::terms` (the others follow).
+    regex_terms: u32,
 }
 
 #[derive(Debug)]
 struct CTerm {
     lits: Vec<u32>,
-    raw: Arc<str>,
 }
 
 /// All rules, compiled into one dictionary of literal words.
 #[derive(Debug)]
 pub struct RuleSet {
     rules: Vec<CompiledRule>,
+    /// Rule names and term texts, shared with the hits.
+    names: Arc<Names>,
     dict: Dict,
     terms: Vec<CTerm>,
     /// literal id → terms whose first literal it is.
@@ -161,7 +128,9 @@ pub struct Scratch {
     epoch: u32,
     cands: Vec<u32>,
     /// The rules that hold for the post, each with its regex match.
-    passed: Vec<(u32, Option<Match>)>,
+    passed: Vec<(u32, Option<RawMatch>)>,
+    /// The post's NFKC form, when it differs from the text and a regex ran on it.
+    nfkc: Option<String>,
 }
 
 thread_local! {
@@ -178,6 +147,8 @@ struct Builder {
     lits: HashMap<(Vec<u8>, WordKind, bool), u32>,
     terms: HashMap<Vec<u32>, u32>,
     cterms: Vec<CTerm>,
+    /// Each term's text as first written.
+    raw: Vec<Box<str>>,
 }
 
 impl Builder {
@@ -199,10 +170,8 @@ impl Builder {
             .collect();
         let n = self.cterms.len() as u32;
         *self.terms.entry(lits.clone()).or_insert_with(|| {
-            self.cterms.push(CTerm {
-                lits,
-                raw: Arc::from(t.raw.as_str()),
-            });
+            self.cterms.push(CTerm { lits });
+            self.raw.push(t.raw.as_str().into());
             n
         })
     }
@@ -247,14 +216,28 @@ impl RuleSet {
                 positive_terms.dedup();
             }
             rules.push(CompiledRule {
-                name: Arc::from(spec.name.as_str()),
                 expr,
                 regex: spec.regex.clone(),
                 sources,
                 exclude_authors: spec.exclude_authors.iter().map(|a| author_key(a)).collect(),
                 positive_terms,
+                regex_terms: 0,
             });
         }
+        // Regexes are quoted as `/regex/`, with ids after the query terms'.
+        let mut terms = std::mem::take(&mut b.raw);
+        for (rule, spec) in rules.iter_mut().zip(specs) {
+            rule.regex_terms = terms.len() as u32;
+            terms.extend(
+                spec.regex
+                    .iter()
+                    .map(|re| format!("/{}/", re.as_str()).into()),
+            );
+        }
+        let names = Arc::new(Names {
+            rules: specs.iter().map(|s| s.name.as_str().into()).collect(),
+            terms,
+        });
         let n_lits = b.lits.len();
         let term_words = b.cterms.iter().map(|t| t.lits.len() as u32).collect();
         let checks = rules
@@ -307,6 +290,7 @@ impl RuleSet {
         );
         Ok(RuleSet {
             rules,
+            names,
             dict,
             terms: b.cterms,
             first_lit_terms: Lists::new(first_lit_terms),
@@ -329,7 +313,7 @@ impl RuleSet {
 
     /// The rule names, in compile order.
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.rules.iter().map(|r| &*r.name)
+        self.names.rules.iter().map(|r| &**r)
     }
 
     /// Distinct literal words, and approximate heap bytes of the dictionary.
@@ -338,23 +322,30 @@ impl RuleSet {
     }
 
     /// The rules `post` hits, in compile order.
-    pub fn matches(&self, post: &Post) -> Vec<Hit> {
-        SCRATCH.with(|s| self.matches_with(post, &mut s.borrow_mut()))
+    pub fn matches(&self, post: &Post) -> Hits {
+        let mut hits = Hits::default();
+        SCRATCH.with(|s| self.matches_into(post, &mut s.borrow_mut(), &mut hits));
+        hits
     }
 
-    /// `matches` with caller-owned scratch space.
-    pub fn matches_with(&self, post: &Post, s: &mut Scratch) -> Vec<Hit> {
+    /// `matches` into `hits`, with caller-owned scratch space: a stream of posts allocates
+    /// nothing once both have grown.
+    pub fn matches_into(&self, post: &Post, s: &mut Scratch, hits: &mut Hits) {
+        hits.clear();
         if !self.scan(post, s) {
-            return Vec::new();
+            return;
         }
         self.evaluate(post, s);
-        let mut passed = std::mem::take(&mut s.passed);
-        let hits = passed
-            .drain(..)
-            .map(|(r, regex_match)| self.hit(s, r, regex_match))
-            .collect();
-        s.passed = passed;
-        hits
+        if s.passed.is_empty() {
+            return;
+        }
+        hits.set_names(&self.names);
+        if let Some(t) = s.nfkc.take() {
+            hits.set_nfkc(&t);
+        }
+        for &(r, regex_match) in &s.passed {
+            self.hit(s, r, regex_match, hits);
+        }
     }
 
     /// Only the indices of the rules `post` hits (no quoting): what `vigie match --count` needs.
@@ -463,6 +454,7 @@ impl RuleSet {
         let occ = Occurrences { items: &s.term_occ };
         let mut nfkc = None;
         s.passed.clear();
+        s.nfkc = None;
         for &r in &s.cands {
             if self.checks[r as usize] == 0 {
                 s.passed.push((r, None));
@@ -492,25 +484,31 @@ impl RuleSet {
                 let found = rule
                     .regex
                     .iter()
-                    .find_map(|re| re.find(text).map(|m| (re, m)));
-                let Some((re, m)) = found else { continue };
-                let changed = matches!(text, std::borrow::Cow::Owned(_));
-                regex_match = Some(Match {
-                    term: Arc::from(format!("/{}/", re.as_str())),
-                    position: None,
-                    start: m.start(),
-                    end: m.end(),
-                    quote: changed.then(|| m.as_str().into()),
-                });
+                    .enumerate()
+                    .find_map(|(k, re)| re.find(text).map(|m| (k, m)));
+                let Some((k, m)) = found else { continue };
+                regex_match = Some(RawMatch::regex(
+                    rule.regex_terms + k as u32,
+                    m.start(),
+                    m.end(),
+                ));
             }
             s.passed.push((r, regex_match));
         }
+        // A regex match in a text that NFKC changes quotes the form it ran on.
+        if let Some(std::borrow::Cow::Owned(t)) = nfkc {
+            if s.passed.iter().any(|p| p.1.is_some()) {
+                s.nfkc = Some(t);
+            }
+        }
     }
 
-    /// The hit for rule `r`, quoting every occurrence of its positive terms.
-    fn hit(&self, s: &Scratch, r: u32, regex_match: Option<Match>) -> Hit {
+    /// Adds the hit for rule `r` to `hits`, quoting every occurrence of its positive terms.
+    fn hit(&self, s: &Scratch, r: u32, regex_match: Option<RawMatch>, hits: &mut Hits) {
         let rule = &self.rules[r as usize];
-        let mut matched: Vec<Match> = regex_match.into_iter().collect();
+        let first = hits.pending_start();
+        let matched = hits.pending();
+        matched.extend(regex_match);
         // Both lists are sorted by term: one merge walk, instead of two binary searches of the
         // post's occurrences for each of the rule's terms (most of which did not occur).
         let terms = &rule.positive_terms;
@@ -524,22 +522,29 @@ impl RuleSet {
             }
             if terms[k] == t {
                 let (start, end) = (self.word_range(s, p0).0, self.word_range(s, p1).1);
-                matched.push(Match {
-                    term: self.terms[t as usize].raw.clone(),
-                    position: Some(p0),
-                    start,
-                    end,
-                    quote: None,
-                });
+                matched.push(RawMatch::word(t, p0, start, end));
             }
         }
-        matched.sort_by(|a, b| (a.start, a.end, &a.term).cmp(&(b.start, b.end, &b.term)));
-        matched.dedup();
-        Hit {
-            rule: rule.name.clone(),
-            rule_index: r as usize,
-            matched,
+        let mine = &mut matched[first..];
+        if mine.len() > 1 {
+            let names = &self.names.terms;
+            mine.sort_unstable_by(|a, b| {
+                (a.start, a.end, &names[a.term as usize]).cmp(&(
+                    b.start,
+                    b.end,
+                    &names[b.term as usize],
+                ))
+            });
+            let mut kept = first + 1;
+            for i in first + 1..matched.len() {
+                if matched[i] != matched[kept - 1] {
+                    matched[kept] = matched[i];
+                    kept += 1;
+                }
+            }
+            matched.truncate(kept);
         }
+        hits.push_hit(r);
     }
 
     /// The original byte range of the word at `pos` (which produced a literal).

@@ -209,10 +209,11 @@ fn matches_quote_the_original_text() {
         .unwrap();
     let text = "L'OBJET — Cassé ! Et en RETARD.";
     let hits = rs.matches(&Post::from_text(text));
-    let m: Vec<(&str, &str, Option<u32>)> = hits[0]
-        .matched
-        .iter()
-        .map(|m| (&*m.term, m.text(text), m.position))
+    let m: Vec<(&str, &str, Option<u32>)> = hits
+        .get(0)
+        .unwrap()
+        .matched()
+        .map(|m| (m.term, m.text(text), m.position))
         .collect();
     assert_eq!(
         m,
@@ -268,7 +269,7 @@ fn regex_matches_quote_the_text_they_ran_on() {
     let rs = RuleSet::compile(&[tracking]).unwrap();
     let quote = |text: &str| {
         let hits = rs.matches(&Post::from_text(text));
-        let m = &hits[0].matched[0];
+        let m = hits.get(0).unwrap().matched().next().unwrap();
         (m.text(text).to_string(), m.start)
     };
     // Text that NFKC leaves alone: the offsets are the text's own.
@@ -280,5 +281,75 @@ fn regex_matches_quote_the_text_they_ran_on() {
     assert_eq!(
         quote("suivi １２AB123456789FR svp"),
         ("12AB123456789FR".into(), 6)
+    );
+}
+
+#[test]
+fn a_reused_hit_list_holds_only_the_last_post() {
+    let mut tracking = RuleSpec::with_query("suivi", "colis").unwrap();
+    tracking.regex = vec![Regex::new(r"\d{2}[A-Z]{2}\d{9}FR").unwrap()];
+    let both = RuleSpec::with_query("colis", "colis OR colis* OR \"colis perdu\"").unwrap();
+    let rs = RuleSet::compile(&[tracking, both]).unwrap();
+    let (mut scratch, mut hits) = (Scratch::default(), Hits::default());
+    type Quoted = (String, String, Option<u32>);
+    let mut quoted = |text: &str| -> Vec<(String, Vec<Quoted>)> {
+        rs.matches_into(&Post::from_text(text), &mut scratch, &mut hits);
+        hits.iter()
+            .map(|h| {
+                let m = h
+                    .matched()
+                    .map(|m| (m.term.to_string(), m.text(text).to_string(), m.position));
+                (h.rule.to_string(), m.collect())
+            })
+            .collect()
+    };
+    let m = |term: &str, text: &str, pos: Option<u32>| (term.to_string(), text.to_string(), pos);
+    // A regex match on a text that NFKC changes quotes that form…
+    assert_eq!(
+        quoted("colis １２AB123456789FR"),
+        [
+            (
+                "suivi".to_string(),
+                vec![
+                    m("colis", "colis", Some(0)),
+                    m("/\\d{2}[A-Z]{2}\\d{9}FR/", "12AB123456789FR", None)
+                ]
+            ),
+            (
+                "colis".to_string(),
+                vec![m("colis", "colis", Some(0)), m("colis*", "colis", Some(0))]
+            ),
+        ]
+    );
+    // …and the next post's regex match quotes its own text.
+    assert_eq!(
+        quoted("12AB123456789FR COLIS"),
+        [
+            (
+                "suivi".to_string(),
+                vec![
+                    m("/\\d{2}[A-Z]{2}\\d{9}FR/", "12AB123456789FR", None),
+                    m("colis", "COLIS", Some(1))
+                ]
+            ),
+            (
+                "colis".to_string(),
+                vec![m("colis", "COLIS", Some(1)), m("colis*", "COLIS", Some(1))]
+            ),
+        ]
+    );
+    assert_eq!(quoted("rien à signaler"), []);
+    // Each hit keeps its own matches, in text order (then the longer, then by term), once each.
+    assert_eq!(
+        quoted("Colissimo : colis perdu"),
+        [(
+            "colis".to_string(),
+            vec![
+                m("colis*", "Colissimo", Some(0)),
+                m("colis", "colis", Some(1)),
+                m("colis*", "colis", Some(1)),
+                m("\"colis perdu\"", "colis perdu", Some(1)),
+            ]
+        )]
     );
 }

@@ -12,7 +12,7 @@ use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::{alerts, fmt_time, parse_time, Store, StoreError};
-use crate::matcher::Hit;
+use crate::matcher::{Hits, Match};
 use crate::normalize;
 use crate::post::Post;
 use crate::source::Cursor;
@@ -40,7 +40,7 @@ pub enum PollOutcome {
     /// The poll worked: posts (each with the rules it hit) and the cursor to resume from.
     Page {
         /// Posts with their hits.
-        posts: Vec<(Post, Vec<Hit>)>,
+        posts: Vec<(Post, Hits)>,
         /// The new cursor.
         cursor: Cursor,
         /// The server said nothing changed (304).
@@ -85,11 +85,10 @@ struct MatchedJson<'a> {
 }
 
 /// The `matched` column: a JSON array of `{term, text, position}`.
-fn matched_json(text: &str, matched: &[crate::matcher::Match], out: &mut String) {
+fn matched_json<'a>(text: &'a str, matched: impl Iterator<Item = Match<'a>>, out: &mut String) {
     let items: Vec<MatchedJson<'_>> = matched
-        .iter()
         .map(|m| MatchedJson {
-            term: &m.term,
+            term: m.term,
             text: m.text(text),
             position: m.position,
         })
@@ -178,16 +177,16 @@ impl Store {
                         }
                         let rowid = tx.last_insert_rowid();
                         insert_fts.execute(params![rowid, normalize::folded(&post.text)])?;
-                        for hit in hits {
+                        for hit in hits.iter() {
                             json.clear();
-                            matched_json(&post.text, &hit.matched, &mut json);
-                            insert_hit.execute(params![rowid, &*hit.rule, json, created])?;
+                            matched_json(&post.text, hit.matched(), &mut json);
+                            insert_hit.execute(params![rowid, hit.rule, json, created])?;
                             stats.new_hits += 1;
                             if let Some(policy) = policy {
                                 let fired = alerts::each_hit(
                                     &tx,
                                     policy,
-                                    &hit.rule,
+                                    hit.rule,
                                     &r.source,
                                     post,
                                     created_at,
