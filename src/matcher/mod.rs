@@ -3,7 +3,8 @@
 //! `compile` breaks every query into terms (a word, a prefix, a phrase, a hashtag, a mention),
 //! and every term into literal words, shared across rules. `matches` then makes one pass over
 //! the post's words (`normalize::for_each_word`), looking each word up in the dictionary of
-//! literals (`dict`). Only when a literal occurred does it assemble phrases (consecutive
+//! literals (`dict`); a word that is only a later word of phrases counts only right after
+//! another literal. Only when a literal occurred does it assemble phrases (consecutive
 //! positions), pick the rules that use an occurred term, and evaluate those rules' expressions
 //! (`eval`). Rules that can match without any literal (`NOT spam`, a regex-only rule) are
 //! evaluated on every post. Source globs, excluded authors and regexes (run on the NFKC text,
@@ -25,6 +26,9 @@ use crate::config::RuleSpec;
 use crate::normalize::{self, WordKind};
 use crate::post::Post;
 use dict::{Dict, NONE};
+
+/// Marks a literal id that starts no term (see `compile`).
+const INNER: u32 = 1 << 31;
 use eval::{CExpr, Occurrences};
 pub use hits::{Hit, Hits, Match};
 use hits::{Names, RawMatch};
@@ -283,11 +287,13 @@ impl RuleSet {
                 None => always.push(r as u32),
             }
         }
-        let dict = Dict::build(
-            b.lits
-                .into_iter()
-                .map(|((word, kind, prefix), id)| (word, kind, prefix, id)),
-        );
+        // A literal that starts no term (a later word of a phrase, often a common one like
+        // `de`) only counts right after another literal: its id carries `INNER`, and `scan`
+        // records it only there. Most posts then record no literal at all.
+        let dict = Dict::build(b.lits.into_iter().map(|((word, kind, prefix), id)| {
+            let inner = first_lit_terms[id as usize].is_empty();
+            (word, kind, prefix, if inner { id | INNER } else { id })
+        }));
         Ok(RuleSet {
             rules,
             names,
@@ -374,9 +380,11 @@ impl RuleSet {
             |w| {
                 let before = occ.len();
                 let k = w.kind as usize;
+                // Whether a literal occurred at the word before this one.
+                let after_lit = occ[..before].last().is_some_and(|o| o.0 + 1 == w.pos);
                 let mut add = |id: u32| {
-                    if id != NONE {
-                        occ.push((w.pos, id));
+                    if id != NONE && (id & INNER == 0 || after_lit) {
+                        occ.push((w.pos, id & !INNER));
                     }
                 };
                 dict.for_each_key(w.text, w.first8(), |e, whole| {
