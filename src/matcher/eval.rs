@@ -27,13 +27,34 @@ pub type Span = (u32, u32);
 /// The occurrences of every term in one post, sorted by term id.
 pub struct Occurrences<'a> {
     /// `(term, start position, end position)`, sorted by term.
-    pub items: &'a [(u32, u32, u32)],
+    items: &'a [(u32, u32, u32)],
+    /// Bit `t % 256` is set when term `t` occurs: most terms of a candidate rule did not
+    /// occur, and this answers for them without searching `items`.
+    some: [u64; 4],
 }
 
-impl Occurrences<'_> {
+impl<'a> Occurrences<'a> {
+    /// The occurrences in `items`, which are sorted by term.
+    pub fn new(items: &'a [(u32, u32, u32)]) -> Occurrences<'a> {
+        let mut some = [0u64; 4];
+        for o in items {
+            some[(o.0 >> 6 & 3) as usize] |= 1 << (o.0 & 63);
+        }
+        Occurrences { items, some }
+    }
+
+    /// Whether `term` occurs.
+    #[inline]
+    pub fn has(&self, term: u32) -> bool {
+        !self.of(term).is_empty()
+    }
+
     /// The occurrences of one term.
     #[inline]
-    pub fn of(&self, term: u32) -> &[(u32, u32, u32)] {
+    pub fn of(&self, term: u32) -> &'a [(u32, u32, u32)] {
+        if self.some[(term >> 6 & 3) as usize] >> (term & 63) & 1 == 0 {
+            return &[];
+        }
         let lo = self.items.partition_point(|o| o.0 < term);
         let hi = lo + self.items[lo..].partition_point(|o| o.0 == term);
         &self.items[lo..hi]
@@ -54,7 +75,7 @@ impl CExpr {
     /// Whether the expression holds for the post.
     pub fn eval(&self, occ: &Occurrences<'_>) -> bool {
         match self {
-            CExpr::Term(t) => !occ.of(*t).is_empty(),
+            CExpr::Term(t) => occ.has(*t),
             CExpr::And(v) => v.iter().all(|e| e.eval(occ)),
             CExpr::Or(v) => v.iter().any(|e| e.eval(occ)),
             CExpr::Not(e) => !e.eval(occ),
@@ -134,7 +155,7 @@ mod tests {
     fn operators_over_positions() {
         // term 0 at position 0; term 1 at 3; term 2 at 10..11.
         let items = [(0, 0, 0), (1, 3, 3), (2, 10, 11)];
-        let occ = Occurrences { items: &items };
+        let occ = Occurrences::new(&items);
         let near = |a, b, n| CExpr::Near(Box::new(t(a)), Box::new(t(b)), n);
         let cases: Vec<(CExpr, bool)> = vec![
             (t(0), true),

@@ -27,8 +27,10 @@ use crate::normalize::{self, WordKind};
 use crate::post::Post;
 use dict::{Dict, NONE};
 
-/// Marks a literal id that starts no term (see `compile`).
+/// Marks a dictionary id: a literal that starts no term (see `compile`).
 const INNER: u32 = 1 << 31;
+/// Marks a dictionary id that is a term id, not a literal's (see `compile`).
+const TERM: u32 = 1 << 30;
 use eval::{CExpr, Occurrences};
 pub use hits::{Hit, Hits, Match};
 use hits::{Names, RawMatch};
@@ -50,7 +52,6 @@ struct CompiledRule {
     regex: Vec<Regex>,
     sources: Option<GlobSet>,
     exclude_authors: Vec<String>,
-    positive_terms: Vec<u32>,
     /// The id of its first regex in `Names::terms` (the others follow).
     regex_terms: u32,
 }
@@ -68,12 +69,19 @@ pub struct RuleSet {
     names: Arc<Names>,
     dict: Dict,
     terms: Vec<CTerm>,
+    /// literal id → the one-word term it is, when that is the only term it starts; else
+    /// `NONE`, and the terms are in `first_lit_terms`. One load for the common case, where a
+    /// list would cost three (cache misses, with 100,000 terms).
+    lit_term: Vec<u32>,
     /// literal id → terms whose first literal it is.
     first_lit_terms: Lists,
+    /// term id → the only rule that uses it, or `NONE` (then see `term_rules`).
+    term_rule: Vec<u32>,
     /// term id → rules that use it.
     term_rules: Lists,
-    /// term id → number of literal words (1 for a word, 2 or more for a phrase).
-    term_words: Vec<u32>,
+    /// rule → its terms that count for the post (not under an odd number of NOTs), sorted:
+    /// the terms its hit quotes.
+    positive_terms: Lists,
     /// rule → what must still be checked once one of its terms occurred ([`Checks`]).
     checks: Vec<u8>,
     /// Rules evaluated on every post.
@@ -128,8 +136,6 @@ pub struct Scratch {
     /// (position, start, end) of every word that produced a literal.
     ranges: Vec<(u32, usize, usize)>,
     term_occ: Vec<(u32, u32, u32)>,
-    rule_mark: Vec<u32>,
-    epoch: u32,
     cands: Vec<u32>,
     /// The rules that hold for the post, each with its regex match.
     passed: Vec<(u32, Option<RawMatch>)>,
@@ -196,6 +202,7 @@ impl RuleSet {
     pub fn compile(specs: &[RuleSpec]) -> Result<RuleSet, CompileError> {
         let mut b = Builder::default();
         let mut rules = Vec::with_capacity(specs.len());
+        let mut positive_terms = Vec::with_capacity(specs.len());
         for spec in specs {
             let expr = spec.query.as_ref().map(|q| b.expr(&q.expr));
             let sources = if spec.sources.is_empty() {
@@ -213,18 +220,18 @@ impl RuleSet {
                     message: format!("sources: {e}"),
                 })?)
             };
-            let mut positive_terms = Vec::new();
+            let mut positive = Vec::new();
             if let Some(e) = &expr {
-                e.positive_terms(false, &mut positive_terms);
-                positive_terms.sort_unstable();
-                positive_terms.dedup();
+                e.positive_terms(false, &mut positive);
+                positive.sort_unstable();
+                positive.dedup();
             }
+            positive_terms.push(positive);
             rules.push(CompiledRule {
                 expr,
                 regex: spec.regex.clone(),
                 sources,
                 exclude_authors: spec.exclude_authors.iter().map(|a| author_key(a)).collect(),
-                positive_terms,
                 regex_terms: 0,
             });
         }
@@ -243,7 +250,6 @@ impl RuleSet {
             terms,
         });
         let n_lits = b.lits.len();
-        let term_words = b.cterms.iter().map(|t| t.lits.len() as u32).collect();
         let checks = rules
             .iter()
             .map(|r| {
@@ -269,7 +275,7 @@ impl RuleSet {
         }
         let mut term_rules = vec![Vec::new(); b.cterms.len()];
         let mut always = Vec::new();
-        let empty = Occurrences { items: &[] };
+        let empty = Occurrences::new(&[]);
         for (r, rule) in rules.iter().enumerate() {
             match &rule.expr {
                 Some(e) => {
@@ -287,21 +293,52 @@ impl RuleSet {
                 None => always.push(r as u32),
             }
         }
-        // A literal that starts no term (a later word of a phrase, often a common one like
-        // `de`) only counts right after another literal: its id carries `INNER`, and `scan`
-        // records it only there. Most posts then record no literal at all.
+        // What the dictionary holds for a literal, so that the scan records what evaluation
+        // needs with as few lookups (cache misses, with 100,000 terms) as possible:
+        // - a literal that starts no term (a later word of a phrase, often a common one like
+        //   `de`) only counts right after another literal: its id carries `INNER`, and `scan`
+        //   records it only there, so most posts record no literal at all;
+        // - a literal that is a one-word term and nothing else (the usual watch word) is
+        //   recorded as that term, `TERM | term`;
+        // - any other literal by its id.
+        let lit_term: Vec<u32> = first_lit_terms
+            .iter()
+            .map(|ts| match ts[..] {
+                [t] if b.cterms[t as usize].lits.len() == 1 => t,
+                _ => NONE,
+            })
+            .collect();
+        assert!(n_lits < TERM as usize && b.cterms.len() < TERM as usize);
+        let mut later_word = vec![false; n_lits];
+        for t in &b.cterms {
+            for &l in &t.lits[1..] {
+                later_word[l as usize] = true;
+            }
+        }
         let dict = Dict::build(b.lits.into_iter().map(|((word, kind, prefix), id)| {
-            let inner = first_lit_terms[id as usize].is_empty();
-            (word, kind, prefix, if inner { id | INNER } else { id })
+            let i = id as usize;
+            let id = if first_lit_terms[i].is_empty() {
+                id | INNER
+            } else if lit_term[i] != NONE && !later_word[i] {
+                lit_term[i] | TERM
+            } else {
+                id
+            };
+            (word, kind, prefix, id)
         }));
         Ok(RuleSet {
             rules,
             names,
             dict,
             terms: b.cterms,
+            lit_term,
             first_lit_terms: Lists::new(first_lit_terms),
+            term_rule: term_rules
+                .iter()
+                .map(|r| if r.len() == 1 { r[0] } else { NONE })
+                .collect(),
             term_rules: Lists::new(term_rules),
-            term_words,
+            positive_terms: Lists::new(positive_terms),
             checks,
             always,
         })
@@ -414,12 +451,21 @@ impl RuleSet {
         s.occ.sort_unstable();
         s.term_occ.clear();
         for &(pos, lit) in &s.occ {
+            if lit & TERM != 0 {
+                s.term_occ.push((lit & !TERM, pos, pos));
+                continue;
+            }
+            let t = self.lit_term[lit as usize];
+            if t != NONE {
+                s.term_occ.push((t, pos, pos));
+                continue;
+            }
             for &t in self.first_lit_terms.get(lit) {
-                if self.term_words[t as usize] == 1 {
+                let lits = &self.terms[t as usize].lits;
+                if lits.len() == 1 {
                     s.term_occ.push((t, pos, pos));
                     continue;
                 }
-                let lits = &self.terms[t as usize].lits;
                 let complete = lits[1..]
                     .iter()
                     .enumerate()
@@ -432,12 +478,6 @@ impl RuleSet {
         s.term_occ.sort_unstable();
         s.term_occ.dedup();
         // Candidate rules: those using an occurred term, and those that need no literal.
-        s.epoch = s.epoch.wrapping_add(1);
-        if s.epoch == 0 || s.rule_mark.len() < self.rules.len() {
-            s.rule_mark.clear();
-            s.rule_mark.resize(self.rules.len(), 0);
-            s.epoch = 1;
-        }
         s.cands.clear();
         let mut last_term = NONE;
         for &(t, _, _) in &s.term_occ {
@@ -445,21 +485,15 @@ impl RuleSet {
                 continue;
             }
             last_term = t;
-            for &r in self.term_rules.get(t) {
-                if s.rule_mark[r as usize] != s.epoch {
-                    s.rule_mark[r as usize] = s.epoch;
-                    s.cands.push(r);
-                }
+            match self.term_rule[t as usize] {
+                NONE => s.cands.extend_from_slice(self.term_rules.get(t)),
+                r => s.cands.push(r),
             }
         }
-        for &r in &self.always {
-            if s.rule_mark[r as usize] != s.epoch {
-                s.rule_mark[r as usize] = s.epoch;
-                s.cands.push(r);
-            }
-        }
+        s.cands.extend_from_slice(&self.always);
         s.cands.sort_unstable();
-        let occ = Occurrences { items: &s.term_occ };
+        s.cands.dedup();
+        let occ = Occurrences::new(&s.term_occ);
         let mut nfkc = None;
         s.passed.clear();
         s.nfkc = None;
@@ -513,13 +547,12 @@ impl RuleSet {
 
     /// Adds the hit for rule `r` to `hits`, quoting every occurrence of its positive terms.
     fn hit(&self, s: &Scratch, r: u32, regex_match: Option<RawMatch>, hits: &mut Hits) {
-        let rule = &self.rules[r as usize];
         let first = hits.pending_start();
         let matched = hits.pending();
         matched.extend(regex_match);
         // Both lists are sorted by term: one merge walk, instead of two binary searches of the
         // post's occurrences for each of the rule's terms (most of which did not occur).
-        let terms = &rule.positive_terms;
+        let terms = self.positive_terms.get(r);
         let mut k = 0;
         for &(t, p0, p1) in &s.term_occ {
             while k < terms.len() && terms[k] < t {
