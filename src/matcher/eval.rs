@@ -11,6 +11,9 @@
 pub enum CExpr {
     /// A term id.
     Term(u32),
+    /// Any of several terms (an OR of terms, the usual watch list): one test of the post's
+    /// term set ([`TermSet`]) answers for all of them when none occurred.
+    AnyTerm(TermSet),
     /// Every part.
     And(Vec<CExpr>),
     /// Any part.
@@ -19,6 +22,31 @@ pub enum CExpr {
     Not(Box<CExpr>),
     /// Both sides at most n words apart.
     Near(Box<CExpr>, Box<CExpr>, u32),
+}
+
+/// Term ids, and their bits in [`Occurrences`]'s set of the terms present.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TermSet {
+    /// The ids, ascending.
+    pub ids: Box<[u32]>,
+    /// Bit `t % 256` for each id `t`.
+    bits: [u64; 4],
+}
+
+impl TermSet {
+    /// The set of `ids`.
+    pub fn new(mut ids: Vec<u32>) -> TermSet {
+        ids.sort_unstable();
+        ids.dedup();
+        let mut bits = [0u64; 4];
+        for &t in &ids {
+            bits[(t >> 6 & 3) as usize] |= 1 << (t & 63);
+        }
+        TermSet {
+            ids: ids.into(),
+            bits,
+        }
+    }
 }
 
 /// A span of word positions, inclusive.
@@ -49,6 +77,13 @@ impl<'a> Occurrences<'a> {
         !self.of(term).is_empty()
     }
 
+    /// Whether some term of `set` occurs.
+    #[inline]
+    pub fn has_any(&self, set: &TermSet) -> bool {
+        let maybe = (0..4).any(|i| self.some[i] & set.bits[i] != 0);
+        maybe && set.ids.iter().any(|&t| self.has(t))
+    }
+
     /// The occurrences of one term.
     #[inline]
     pub fn of(&self, term: u32) -> &'a [(u32, u32, u32)] {
@@ -76,6 +111,7 @@ impl CExpr {
     pub fn eval(&self, occ: &Occurrences<'_>) -> bool {
         match self {
             CExpr::Term(t) => occ.has(*t),
+            CExpr::AnyTerm(set) => occ.has_any(set),
             CExpr::And(v) => v.iter().all(|e| e.eval(occ)),
             CExpr::Or(v) => v.iter().any(|e| e.eval(occ)),
             CExpr::Not(e) => !e.eval(occ),
@@ -89,6 +125,10 @@ impl CExpr {
     pub fn any_span(&self, occ: &Occurrences<'_>, f: &mut dyn FnMut(Span) -> bool) -> bool {
         match self {
             CExpr::Term(t) => occ.of(*t).iter().any(|o| f((o.1, o.2))),
+            CExpr::AnyTerm(set) => set
+                .ids
+                .iter()
+                .any(|&t| occ.of(t).iter().any(|o| f((o.1, o.2)))),
             CExpr::Or(v) => v.iter().any(|e| e.any_span(occ, f)),
             // Every part must have a span (so a NOT inside yields nothing); then each part's
             // spans count.
@@ -109,7 +149,7 @@ impl CExpr {
     /// terms occurs.
     pub fn is_any_term(&self) -> bool {
         match self {
-            CExpr::Term(_) => true,
+            CExpr::Term(_) | CExpr::AnyTerm(_) => true,
             CExpr::Or(v) => v.iter().all(CExpr::is_any_term),
             _ => false,
         }
@@ -119,7 +159,8 @@ impl CExpr {
     pub fn positive_terms(&self, negated: bool, out: &mut Vec<u32>) {
         match self {
             CExpr::Term(t) if !negated => out.push(*t),
-            CExpr::Term(_) => {}
+            CExpr::AnyTerm(set) if !negated => out.extend_from_slice(&set.ids),
+            CExpr::Term(_) | CExpr::AnyTerm(_) => {}
             CExpr::And(v) | CExpr::Or(v) => v.iter().for_each(|e| e.positive_terms(negated, out)),
             CExpr::Not(e) => e.positive_terms(!negated, out),
             CExpr::Near(a, b, _) => {
@@ -133,6 +174,7 @@ impl CExpr {
     pub fn terms(&self, out: &mut Vec<u32>) {
         match self {
             CExpr::Term(t) => out.push(*t),
+            CExpr::AnyTerm(set) => out.extend_from_slice(&set.ids),
             CExpr::And(v) | CExpr::Or(v) => v.iter().for_each(|e| e.terms(out)),
             CExpr::Not(e) => e.terms(out),
             CExpr::Near(a, b, _) => {
@@ -156,6 +198,7 @@ mod tests {
         // term 0 at position 0; term 1 at 3; term 2 at 10..11.
         let items = [(0, 0, 0), (1, 3, 3), (2, 10, 11)];
         let occ = Occurrences::new(&items);
+        assert!(!occ.has(258) && occ.of(258).is_empty());
         let near = |a, b, n| CExpr::Near(Box::new(t(a)), Box::new(t(b)), n);
         let cases: Vec<(CExpr, bool)> = vec![
             (t(0), true),
@@ -170,6 +213,25 @@ mod tests {
             (near(1, 2, 7), true),
             (near(1, 2, 6), false),
             (near(2, 1, 7), true),
+            // Any of several terms: term 256 + 2 shares term 2's bit without occurring.
+            (CExpr::AnyTerm(TermSet::new(vec![3, 2])), true),
+            (CExpr::AnyTerm(TermSet::new(vec![3, 258, 4])), false),
+            (
+                CExpr::Near(
+                    Box::new(CExpr::AnyTerm(TermSet::new(vec![258, 0]))),
+                    Box::new(t(1)),
+                    3,
+                ),
+                true,
+            ),
+            (
+                CExpr::Near(
+                    Box::new(CExpr::AnyTerm(TermSet::new(vec![258, 2]))),
+                    Box::new(t(0)),
+                    9,
+                ),
+                false,
+            ),
         ];
         for (e, want) in cases {
             assert_eq!(e.eval(&occ), want, "{e:?}");

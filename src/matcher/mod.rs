@@ -31,7 +31,7 @@ use dict::{Dict, NONE};
 const INNER: u32 = 1 << 31;
 /// Marks a dictionary id that is a term id, not a literal's (see `compile`).
 const TERM: u32 = 1 << 30;
-use eval::{CExpr, Occurrences};
+use eval::{CExpr, Occurrences, TermSet};
 pub use hits::{Hit, Hits, Match};
 use hits::{Names, RawMatch};
 use query::{Expr, Term};
@@ -190,7 +190,20 @@ impl Builder {
         match e {
             Expr::Term(t) => CExpr::Term(self.term(t)),
             Expr::And(v) => CExpr::And(v.iter().map(|e| self.expr(e)).collect()),
-            Expr::Or(v) => CExpr::Or(v.iter().map(|e| self.expr(e)).collect()),
+            Expr::Or(v) => {
+                let parts: Vec<CExpr> = v.iter().map(|e| self.expr(e)).collect();
+                let terms: Option<Vec<u32>> = parts
+                    .iter()
+                    .map(|p| match p {
+                        CExpr::Term(t) => Some(*t),
+                        _ => None,
+                    })
+                    .collect();
+                match terms {
+                    Some(ids) => CExpr::AnyTerm(TermSet::new(ids)),
+                    None => CExpr::Or(parts),
+                }
+            }
             Expr::Not(e) => CExpr::Not(Box::new(self.expr(e))),
             Expr::Near(a, b, n) => CExpr::Near(Box::new(self.expr(a)), Box::new(self.expr(b)), *n),
         }
