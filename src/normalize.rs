@@ -424,7 +424,8 @@ static KIND: [WordKind; 256] = {
 /// Which words [`for_each_word_where`] hands over: a cheap test on a folded word's first 8
 /// bytes (zero past its end, as [`Word::first8`]) and its length in bytes. It may say yes to
 /// words the caller does not want (it is a filter, such as the matcher's Bloom filter), but a
-/// word it says no to is never handed over.
+/// word it says no to is never handed over. A filter may also want some words only at some
+/// positions ([`WordFilter::keep_at`]), such as right after a word the caller cared about.
 pub trait WordFilter {
     /// Whether the word may be wanted.
     fn keep(&self, first8: u64, len: usize) -> bool;
@@ -440,6 +441,22 @@ pub trait WordFilter {
     #[inline]
     fn keep8(&self, first8: &[u64; 8], len: &[u64; 8]) -> u8 {
         keep_each(self, first8, len)
+    }
+
+    /// Whether the word at position `pos`, which [`WordFilter::keep`] turned away, is wanted
+    /// all the same: for a filter that wants some words only right after others (the later
+    /// words of a phrase, often common ones like `de`, that `keep` need not let through).
+    #[inline(always)]
+    fn keep_at(&self, _pos: u32, _first8: u64, _len: usize) -> bool {
+        false
+    }
+
+    /// Whether [`WordFilter::keep_at`] may keep a word at position `pos`: the walk then looks
+    /// at that word even if step two skipped it. Asked between the runs step two picked, so
+    /// its answer may depend on the words handed over so far.
+    #[inline(always)]
+    fn follows(&self, _pos: u32) -> bool {
+        false
     }
 }
 
@@ -578,6 +595,18 @@ where
             );
             next += 1;
         }
+        // Words right after a handed-over one that the filter may want there: walked even
+        // though step two skipped them.
+        while next < r && filter.follows(walk.pos) {
+            walk.run(
+                edges[2 * next],
+                edges[2 * next + 1],
+                filter,
+                &mut b.buf,
+                &mut f,
+            );
+            next += 1;
+        }
         // Selects rather than a branch: whether picked runs are adjacent is anyone's guess.
         let skipped = r - next;
         let after_last = edges[(2 * r).max(1) - 1] + 1;
@@ -605,7 +634,8 @@ where
     W: WordFilter + ?Sized,
     F: FnMut(Word<'_>),
 {
-    if filter.keep(word.first8(), word.text.len()) {
+    let (first8, len) = (word.first8(), word.text.len());
+    if filter.keep(first8, len) || filter.keep_at(word.pos, first8, len) {
         f(word);
     }
 }
@@ -1367,6 +1397,37 @@ mod tests {
         }
     }
 
+    /// A filter that keeps about a quarter of the words anywhere, and about half of the others
+    /// right after a word the caller marked (a stand-in for a phrase's later words).
+    struct Follower {
+        next: std::cell::Cell<u32>,
+    }
+
+    impl Follower {
+        fn hash(first8: u64, len: usize) -> u64 {
+            (first8 ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        }
+
+        /// Whether the caller marks this word once handed over.
+        fn marks(w: &Word<'_>) -> bool {
+            Follower::hash(w.first8(), w.text.len()) >> 61 & 1 == 1
+        }
+    }
+
+    impl WordFilter for Follower {
+        fn keep(&self, first8: u64, len: usize) -> bool {
+            Follower::hash(first8, len) >> 62 == 3
+        }
+
+        fn keep_at(&self, pos: u32, first8: u64, len: usize) -> bool {
+            pos == self.next.get() && Follower::hash(first8, len) >> 60 & 1 == 1
+        }
+
+        fn follows(&self, pos: u32) -> bool {
+            pos == self.next.get()
+        }
+    }
+
     const MIXED: [&str; 37] = [
         "a",
         "Colis",
@@ -1427,6 +1488,38 @@ mod tests {
                 got.push((w.text.to_vec(), w.pos, w.start, w.end, w.kind))
             });
             proptest::prop_assert_eq!(got, want, "{:?}", text);
+        }
+
+        /// A filter that wants some words only right after a word it was told of gets them
+        /// there, also where step two skipped them, and nowhere else.
+        #[test]
+        fn followers_come_right_after_marked_words(
+            parts in proptest::collection::vec(proptest::sample::select(MIXED.to_vec()), 0..150)
+        ) {
+            let text: String = parts.concat();
+            let mut b = Buffers::default();
+            let reference = Follower { next: std::cell::Cell::new(u32::MAX) };
+            let mut want = Vec::new();
+            for_each_word(&text, &mut b, |w| {
+                let (first8, len) = (w.first8(), w.text.len());
+                if reference.keep(first8, len) || reference.keep_at(w.pos, first8, len) {
+                    want.push((w.text.to_vec(), w.pos, w.start, w.end, w.kind));
+                    if Follower::marks(&w) {
+                        reference.next.set(w.pos + 1);
+                    }
+                }
+            });
+            for simd in [simd8(), false] {
+                let filter = Follower { next: std::cell::Cell::new(u32::MAX) };
+                let mut got = Vec::new();
+                words_where(&text, &mut b, &filter, |w| {
+                    got.push((w.text.to_vec(), w.pos, w.start, w.end, w.kind));
+                    if Follower::marks(&w) {
+                        filter.next.set(w.pos + 1);
+                    }
+                }, simd);
+                proptest::prop_assert_eq!(&got, &want, "{:?}", text);
+            }
         }
 
         /// Steps one and two give the same with AVX-512 as without: the same folded copy,

@@ -10,7 +10,9 @@
 //! the length) sits in front of the table, so the common case — a word that no rule mentions —
 //! costs a multiply and one load, at 10 terms as at 100,000. The tokenizer runs that filter
 //! itself ([`normalize::WordFilter`], eight words at a time with AVX-512), so such a word is
-//! never even handed over.
+//! never even handed over. A second filter of the same shape leaves out the keys that only
+//! follow other words (a phrase's later words, `de` in `numéro de suivi`); through [`Leads`],
+//! the tokenizer hands those over only right after a word that had a literal.
 //!
 //! Why not an Aho-Corasick automaton over the normalised text? `benches/matcher.rs` measures
 //! both; the automaton needs the whole folded text materialised first, an overlapping search
@@ -52,6 +54,8 @@ pub struct Dict {
     /// A blocked Bloom filter of every key: two bits of one 64-bit word per key, about 32 bits
     /// per key (at most 1 MiB). A word that is no key costs one hash and one load.
     bloom: Vec<u64>,
+    /// The same filter of the keys that do not only follow ([`Dict::build`]), the same size.
+    bloom_lead: Vec<u64>,
     /// `64 - log2(bloom.len())`.
     bloom_shift: u32,
     /// Distinct byte lengths of prefix keys, ascending.
@@ -145,12 +149,18 @@ fn head_bucket(first8: u64, shift: u32) -> usize {
 }
 
 impl Dict {
-    /// Builds the table from `(word, kind, is_prefix, literal id)`.
-    pub fn build(literals: impl IntoIterator<Item = (Vec<u8>, WordKind, bool, u32)>) -> Dict {
+    /// Builds the table from `(word, kind, is_prefix, literal id, follows)`. A literal that
+    /// `follows` only counts right after another word: its key, unless another literal also
+    /// has it, is left out of the filter that [`Dict::leads`] answers from.
+    pub fn build(literals: impl IntoIterator<Item = (Vec<u8>, WordKind, bool, u32, bool)>) -> Dict {
         let mut index: std::collections::HashMap<Vec<u8>, ([u32; 3], [u32; 3])> =
             Default::default();
+        let mut leading = std::collections::HashSet::new();
         let mut prefix_lens = Vec::new();
-        for (word, kind, prefix, id) in literals {
+        for (word, kind, prefix, id, follows) in literals {
+            if !follows {
+                leading.insert(word.clone());
+            }
             let (exact, prefixes) = index.entry(word.clone()).or_insert(([NONE; 3], [NONE; 3]));
             if prefix {
                 prefixes[kind as usize] = id;
@@ -184,6 +194,7 @@ impl Dict {
             keys: index.len(),
             tails: Vec::new(),
             bloom: vec![0; bloom_words],
+            bloom_lead: vec![0; bloom_words],
             bloom_shift: 64 - bloom_words.trailing_zeros(),
             prefix_lens,
             short_prefixes,
@@ -198,6 +209,9 @@ impl Dict {
             let head = head_of(&key);
             let (word, bits) = d.bloom_bits(quick(head[0], key.len()));
             d.bloom[word] |= bits;
+            if leading.contains(&key) {
+                d.bloom_lead[word] |= bits;
+            }
             let tail = d.tails.len() as u32;
             d.tails.extend_from_slice(key.get(16..).unwrap_or_default());
             let mask = d.slots.len() - 1;
@@ -236,7 +250,7 @@ impl Dict {
     pub fn heap_bytes(&self) -> usize {
         self.slots.len() * std::mem::size_of::<Entry>()
             + self.tails.len()
-            + self.bloom.len() * 8
+            + self.bloom.len() * 16
             + self.prefix_mask.len() * 4
     }
 
@@ -252,8 +266,15 @@ impl Dict {
     /// Whether the Bloom filter may hold a key of length `n` starting with `first8`.
     #[inline(always)]
     fn may_hold(&self, first8: u64, n: usize) -> bool {
+        self.in_bloom(&self.bloom, first8, n)
+    }
+
+    /// Whether `bloom` (one of the two filters) may hold a key of length `n` starting with
+    /// `first8`.
+    #[inline(always)]
+    fn in_bloom(&self, bloom: &[u64], first8: u64, n: usize) -> bool {
         let (word, bits) = self.bloom_bits(quick(first8, n));
-        self.bloom[word] & bits == bits
+        bloom[word] & bits == bits
     }
 
     /// The entry for `word` (whose head is `head`), past the Bloom filter.
@@ -309,6 +330,14 @@ impl Dict {
     pub fn may_want(&self, first8: u64, n: usize) -> bool {
         let (whole, lens, long) = self.filter(first8, n);
         whole | (lens != 0) | long
+    }
+
+    /// [`Dict::may_want`] without the keys that only follow: whether the word may be a key
+    /// that counts wherever it is, or start with a prefix key.
+    #[inline(always)]
+    pub fn leads(&self, first8: u64, n: usize) -> bool {
+        let (_, lens, long) = self.filter(first8, n);
+        self.in_bloom(&self.bloom_lead, first8, n) | (lens != 0) | long
     }
 
     /// Whether the whole word may be a key, the prefix key lengths it may start with, and
@@ -379,20 +408,75 @@ impl WordFilter for Dict {
         #[cfg(target_arch = "x86_64")]
         if normalize::simd8() {
             // SAFETY: `simd8` checked that the CPU has the features it needs.
-            return unsafe { self.may_want8(first8, len) };
+            return unsafe { self.may_want8(&self.bloom, first8, len) };
         }
         normalize::keep_each(self, first8, len)
     }
 }
 
+/// The dictionary as a filter that lets the keys that only follow ([`Dict::build`]) through
+/// only right after a word that the caller marked ([`Leads::follow`]): the later words of
+/// phrases (`de` in `numéro de suivi`) are most of the words a post shares with a rule set,
+/// and nearly all of them follow no other literal.
+#[derive(Debug)]
+pub struct Leads<'d> {
+    dict: &'d Dict,
+    /// The position right after the last word marked.
+    next: std::cell::Cell<u32>,
+}
+
+impl<'d> Leads<'d> {
+    /// The filter of `dict`, with no word marked yet.
+    pub fn new(dict: &'d Dict) -> Leads<'d> {
+        Leads {
+            dict,
+            next: std::cell::Cell::new(u32::MAX),
+        }
+    }
+
+    /// Lets the keys that only follow through at position `pos + 1`.
+    #[inline(always)]
+    pub fn follow(&self, pos: u32) {
+        self.next.set(pos + 1);
+    }
+}
+
+impl WordFilter for Leads<'_> {
+    #[inline(always)]
+    fn keep(&self, first8: u64, len: usize) -> bool {
+        self.dict.leads(first8, len)
+    }
+
+    #[inline(always)]
+    fn keep8(&self, first8: &[u64; 8], len: &[u64; 8]) -> u8 {
+        #[cfg(target_arch = "x86_64")]
+        if normalize::simd8() {
+            // SAFETY: `simd8` checked that the CPU has the features it needs.
+            return unsafe { self.dict.may_want8(&self.dict.bloom_lead, first8, len) };
+        }
+        normalize::keep_each(self, first8, len)
+    }
+
+    #[inline(always)]
+    fn keep_at(&self, pos: u32, first8: u64, len: usize) -> bool {
+        pos == self.next.get() && self.dict.may_want(first8, len)
+    }
+
+    #[inline(always)]
+    fn follows(&self, pos: u32) -> bool {
+        pos == self.next.get()
+    }
+}
+
 impl Dict {
-    /// [`Dict::may_want`] for eight words at once: the same hashes, two gathers.
+    /// [`Dict::may_want`] for eight words at once, with `bloom` (one of the two filters): the
+    /// same hashes, two gathers.
     ///
     /// # Safety
     /// The CPU must have what `normalize::simd8` checks.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,popcnt,bmi1,bmi2")]
-    unsafe fn may_want8(&self, first8: &[u64; 8], len: &[u64; 8]) -> u8 {
+    unsafe fn may_want8(&self, bloom: &[u64], first8: &[u64; 8], len: &[u64; 8]) -> u8 {
         use std::arch::x86_64::*;
         let f = _mm512_loadu_si512(first8.as_ptr().cast());
         let n = _mm512_loadu_si512(len.as_ptr().cast());
@@ -406,7 +490,8 @@ impl Dict {
         let q = _mm512_xor_si512(x, _mm512_srli_epi64::<32>(x));
         // `bloom_bits` and `may_hold`: the word is below `bloom.len()` by construction.
         let word = _mm512_srlv_epi64(q, _mm512_set1_epi64(self.bloom_shift as i64));
-        let got = _mm512_i64gather_epi64::<8>(word, self.bloom.as_ptr().cast());
+        debug_assert_eq!(bloom.len(), self.bloom.len());
+        let got = _mm512_i64gather_epi64::<8>(word, bloom.as_ptr().cast());
         let bits = _mm512_or_si512(
             _mm512_sllv_epi64(one, _mm512_and_si512(q, six3)),
             _mm512_sllv_epi64(one, _mm512_and_si512(_mm512_srli_epi64::<6>(q), six3)),
@@ -444,9 +529,9 @@ mod tests {
     #[test]
     fn finds_exact_and_prefix_keys_only() {
         let d = Dict::build([
-            (b"colis".to_vec(), WordKind::Plain, false, 0),
-            (b"colis".to_vec(), WordKind::Hashtag, false, 1),
-            (b"retard".to_vec(), WordKind::Plain, true, 2),
+            (b"colis".to_vec(), WordKind::Plain, false, 0, false),
+            (b"colis".to_vec(), WordKind::Hashtag, false, 1, false),
+            (b"retard".to_vec(), WordKind::Plain, true, 2, false),
         ]);
         let e = d.get(b"colis").expect("colis");
         assert_eq!(e.exact, [0, 1, NONE]);
@@ -462,17 +547,19 @@ mod tests {
             return;
         }
         // Exact keys, prefixes shorter than four bytes, of four to 31, and of 32 or more.
-        let mut lits: Vec<(Vec<u8>, WordKind, bool, u32)> = (0..3_000)
+        // Every third exact key only follows other words.
+        let mut lits: Vec<(Vec<u8>, WordKind, bool, u32, bool)> = (0..3_000)
             .map(|i| {
                 (
                     format!("word{i}x").into_bytes(),
                     WordKind::Plain,
                     i % 7 == 0,
                     i,
+                    i % 7 != 0 && i % 3 == 0,
                 )
             })
             .collect();
-        lits.push((vec![b'z'; 40], WordKind::Hashtag, true, 3_000));
+        lits.push((vec![b'z'; 40], WordKind::Hashtag, true, 3_000, false));
         let mut words: Vec<Vec<u8>> = lits.iter().map(|l| l.0.clone()).collect();
         words.extend((0..3_000).map(|i| format!("word{i}xyz").into_bytes()));
         words.extend((0..3_000).map(|i| format!("quux{i}").into_bytes()));
@@ -494,6 +581,9 @@ mod tests {
                     m | (d.may_want(f8[k], l8[k] as usize) as u8) << k
                 });
                 assert_eq!(d.keep8(&f8, &l8), want, "{chunk:?}");
+                let lead = (0..8).fold(0u8, |m, k| m | (d.leads(f8[k], l8[k] as usize) as u8) << k);
+                assert_eq!(Leads::new(d).keep8(&f8, &l8), lead, "{chunk:?}");
+                assert_eq!(lead & !want, 0, "{chunk:?}");
                 kept += want.count_ones() as usize;
             }
             kept
@@ -502,7 +592,7 @@ mod tests {
         let n = kept(&Dict::build(lits.iter().cloned()));
         assert!(n >= lits.len() && n < words.len() - 2_500, "{n}");
         // …unless a prefix key shorter than four bytes lets every longer word through.
-        lits.push((b"ab".to_vec(), WordKind::Plain, true, 3_001));
+        lits.push((b"ab".to_vec(), WordKind::Plain, true, 3_001, false));
         let n = kept(&Dict::build(lits.iter().cloned()));
         assert!(n >= words.len() - 2, "{n}");
     }
@@ -514,11 +604,34 @@ mod tests {
             words
                 .iter()
                 .enumerate()
-                .map(|(i, w)| (w.clone(), WordKind::Plain, false, i as u32)),
+                .map(|(i, w)| (w.clone(), WordKind::Plain, false, i as u32, false)),
         );
         for (i, w) in words.iter().enumerate() {
             assert_eq!(d.get(w).map(|e| e.exact[0]), Some(i as u32));
         }
         assert!(d.get(b"w50000x").is_none());
+    }
+
+    #[test]
+    fn keys_that_only_follow_pass_only_after_a_marked_word() {
+        let d = Dict::build([
+            (b"numero".to_vec(), WordKind::Plain, false, 0, false),
+            (b"de".to_vec(), WordKind::Plain, false, 1, true),
+            // A key that one literal only follows with and another leads with: it leads.
+            (b"suivi".to_vec(), WordKind::Plain, false, 2, true),
+            (b"suivi".to_vec(), WordKind::Hashtag, false, 3, false),
+        ]);
+        let f = Leads::new(&d);
+        let keeps = |w: &[u8], pos| {
+            let first8 = head_of(w)[0];
+            f.keep(first8, w.len()) || f.keep_at(pos, first8, w.len())
+        };
+        assert!(keeps(b"numero", 0) && keeps(b"suivi", 0));
+        assert!(!keeps(b"de", 1) && !f.follows(1));
+        f.follow(0);
+        assert!(f.follows(1) && keeps(b"de", 1));
+        assert!(!f.follows(2) && !keeps(b"de", 2));
+        // The dictionary alone, as a filter, keeps every key.
+        assert!(d.keep(head_of(b"de")[0], 2));
     }
 }

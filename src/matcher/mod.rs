@@ -25,7 +25,7 @@ use regex::Regex;
 use crate::config::RuleSpec;
 use crate::normalize::{self, WordKind};
 use crate::post::Post;
-use dict::{Dict, NONE};
+use dict::{Dict, Leads, NONE};
 
 /// Marks a dictionary id: a literal that starts no term (see `compile`).
 const INNER: u32 = 1 << 31;
@@ -330,14 +330,15 @@ impl RuleSet {
         }
         let dict = Dict::build(b.lits.into_iter().map(|((word, kind, prefix), id)| {
             let i = id as usize;
-            let id = if first_lit_terms[i].is_empty() {
+            let follows = first_lit_terms[i].is_empty();
+            let id = if follows {
                 id | INNER
             } else if lit_term[i] != NONE && !later_word[i] {
                 lit_term[i] | TERM
             } else {
                 id
             };
-            (word, kind, prefix, id)
+            (word, kind, prefix, id, follows)
         }));
         Ok(RuleSet {
             rules,
@@ -418,11 +419,14 @@ impl RuleSet {
         s.occ.clear();
         s.ranges.clear();
         let dict = &self.dict;
+        // Literals that only follow (`INNER`) reach the closure only right after a word that
+        // had a literal: the tokenizer does not even hand the others over.
+        let leads = Leads::new(dict);
         let (occ, ranges) = (&mut s.occ, &mut s.ranges);
         normalize::for_each_word_where(
             &post.text,
             &mut s.buf,
-            dict,
+            &leads,
             // Inlined into the tokenizer's walk: the words that reach it passed the dictionary's
             // filter, and a call per word (with its `Word` spilled to the stack) cost as much
             // as the work done for most of them.
@@ -451,6 +455,7 @@ impl RuleSet {
                 });
                 if occ.len() > before {
                     ranges.push((w.pos, w.start, w.end));
+                    leads.follow(w.pos);
                 }
             },
         );
