@@ -2,7 +2,8 @@
 //! boundaries, increasing, with consecutive positions and non-empty, lower-case folded text; folding is
 //! idempotent (the folded text of the folded text is itself); and shifting the text by a few
 //! spaces shifts the words and changes nothing else (the 64-byte blocks fall elsewhere); and a
-//! filtered walk hands over exactly the words the filter keeps, at the same positions.
+//! filtered walk hands over exactly the words the filter keeps, at the same positions, also when
+//! the filter wants some words only right after others.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -15,6 +16,30 @@ struct Half;
 impl WordFilter for Half {
     fn keep(&self, first8: u64, len: usize) -> bool {
         (first8 ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 63 == 1
+    }
+}
+
+/// Keeps about a quarter of the words anywhere, and about half of the others right after a
+/// word the caller marked (as the matcher does for a phrase's later words).
+struct Follower {
+    next: std::cell::Cell<u32>,
+}
+
+fn hash(first8: u64, len: usize) -> u64 {
+    (first8 ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+impl WordFilter for Follower {
+    fn keep(&self, first8: u64, len: usize) -> bool {
+        hash(first8, len) >> 62 == 3
+    }
+
+    fn keep_at(&self, pos: u32, first8: u64, len: usize) -> bool {
+        pos == self.next.get() && hash(first8, len) >> 60 & 1 == 1
+    }
+
+    fn follows(&self, pos: u32) -> bool {
+        pos == self.next.get()
     }
 }
 
@@ -57,6 +82,33 @@ fuzz_target!(|data: &[u8]| {
         .map(|w| (w.text.clone(), w.pos, w.start, w.end))
         .collect();
     assert_eq!(kept, want);
+    // Marks every other handed-over word (by its hash); the reference replays the same rule
+    // over every word.
+    let marks = |first8: u64, len: usize| hash(first8, len) >> 61 & 1 == 1;
+    let filter = Follower {
+        next: std::cell::Cell::new(u32::MAX),
+    };
+    let mut got = Vec::new();
+    normalize::for_each_word_where(&text, &mut normalize::Buffers::default(), &filter, |w| {
+        got.push((w.pos, w.start, w.end));
+        if marks(w.first8(), w.text.len()) {
+            filter.next.set(w.pos + 1);
+        }
+    });
+    let reference = Follower {
+        next: std::cell::Cell::new(u32::MAX),
+    };
+    let mut want = Vec::new();
+    for w in &words {
+        let (first8, len) = (head_of(w.text.as_bytes())[0], w.text.len());
+        if reference.keep(first8, len) || reference.keep_at(w.pos, first8, len) {
+            want.push((w.pos, w.start, w.end));
+            if marks(first8, len) {
+                reference.next.set(w.pos + 1);
+            }
+        }
+    }
+    assert_eq!(got, want);
     let folded = normalize::folded(&text);
     assert_eq!(normalize::folded(&folded), folded);
     let _ = normalize::nfkc(&text);

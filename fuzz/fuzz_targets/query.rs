@@ -16,8 +16,8 @@ fuzz_target!(|data: &[u8]| {
     match RuleSpec::with_query("fuzz", query) {
         Ok(spec) => {
             let rules = RuleSet::compile(&[spec]).expect("a parsed query compiles");
-            for hit in rules.matches(&Post::from_text(text)) {
-                for m in hit.matched {
+            for hit in rules.matches(&Post::from_text(text)).iter() {
+                for m in hit.matched() {
                     assert!(m.start <= m.end && m.end <= text.len());
                     // A word match quotes a non-empty slice of the post, on char boundaries.
                     assert!(m.position.is_none() || !m.text(text).is_empty());
