@@ -437,7 +437,7 @@ impl<'d> Leads<'d> {
     /// Lets the keys that only follow through at position `pos + 1`.
     #[inline(always)]
     pub fn follow(&self, pos: u32) {
-        self.next.set(pos + 1);
+        self.next.set(pos.wrapping_add(1));
     }
 }
 

@@ -69,7 +69,7 @@ impl RawMatch {
 ///     }
 /// }
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Hits {
     /// The names of the rule set that made the hits (none before the first hit).
     names: Option<Arc<Names>>,
@@ -150,8 +150,15 @@ impl Hits {
     }
 }
 
+/// Shows the hits, not the rule set's names that they share (all of them).
+impl std::fmt::Debug for Hits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
 /// One rule that a post hits, with the words that made it match.
-#[derive(Debug, Clone, Copy)]
+#[derive(Clone, Copy)]
 pub struct Hit<'a> {
     /// The rule's name.
     pub rule: &'a str,
@@ -176,6 +183,17 @@ impl<'a> Hit<'a> {
                 quote: nfkc.filter(|_| regex).and_then(|t| t.get(m.start..m.end)),
             }
         })
+    }
+}
+
+/// Shows the rule and its matches, not the rule set's names.
+impl std::fmt::Debug for Hit<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hit")
+            .field("rule", &self.rule)
+            .field("rule_index", &self.rule_index)
+            .field("matched", &self.matched().collect::<Vec<_>>())
+            .finish()
     }
 }
 

@@ -353,3 +353,18 @@ fn a_reused_hit_list_holds_only_the_last_post() {
         )]
     );
 }
+
+#[test]
+fn hits_print_their_matches_not_every_name() {
+    let mut specs = vec![RuleSpec::with_query("colis", "colis").unwrap()];
+    specs.extend(
+        (0..50).map(|i| RuleSpec::with_query(&format!("r{i}"), &format!("mot{i}")).unwrap()),
+    );
+    let rs = RuleSet::compile(&specs).unwrap();
+    let shown = format!("{:?}", rs.matches(&Post::from_text("mon colis")));
+    assert!(
+        shown.contains("\"colis\"") && shown.contains("position: Some(1)"),
+        "{shown}"
+    );
+    assert!(!shown.contains("mot7"), "{shown}");
+}
