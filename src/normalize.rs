@@ -582,22 +582,11 @@ where
     let mut next = 0;
     for &r in b.picked[..picked].iter().chain([&(runs as u32)]) {
         let r = r as usize;
-        // A URL covers or cuts some of the runs after it: those go one by one. (Tested in
-        // this order because a run starting before the anchor is rare, and a gap between
-        // picked runs is not.)
-        while edges[2 * next] < walk.anchor && next < r {
-            walk.run(
-                edges[2 * next],
-                edges[2 * next + 1],
-                filter,
-                &mut b.buf,
-                &mut f,
-            );
-            next += 1;
-        }
-        // Words right after a handed-over one that the filter may want there: walked even
-        // though step two skipped them.
-        while next < r && filter.follows(walk.pos) {
+        // Runs step two skipped that need a look all the same, one by one: those a URL covers
+        // or cuts, and words right after a handed-over one that the filter may want there.
+        // (The URL test first because a run starting before the anchor is rare, and a gap
+        // between picked runs is not.)
+        while next < r && (edges[2 * next] < walk.anchor || filter.follows(walk.pos)) {
             walk.run(
                 edges[2 * next],
                 edges[2 * next + 1],
