@@ -24,13 +24,39 @@ pub enum CExpr {
     Near(Box<CExpr>, Box<CExpr>, u32),
 }
 
+/// Bit `t % 256` for each term id `t` of a set: no bit in common means no term in common.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct TermBits([u64; 4]);
+
+impl TermBits {
+    /// The bits of `ids`.
+    fn of(ids: impl IntoIterator<Item = u32>) -> TermBits {
+        let mut bits = TermBits::default();
+        for t in ids {
+            bits.0[(t >> 6 & 3) as usize] |= 1 << (t & 63);
+        }
+        bits
+    }
+
+    /// Whether `t`'s bit is set.
+    #[inline]
+    fn may_hold(&self, t: u32) -> bool {
+        self.0[(t >> 6 & 3) as usize] >> (t & 63) & 1 != 0
+    }
+
+    /// Whether the two have a bit in common.
+    #[inline]
+    fn meets(&self, other: &TermBits) -> bool {
+        (0..4).any(|i| self.0[i] & other.0[i] != 0)
+    }
+}
+
 /// Term ids, and their bits in [`Occurrences`]'s set of the terms present.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TermSet {
     /// The ids, ascending.
     pub ids: Box<[u32]>,
-    /// Bit `t % 256` for each id `t`.
-    bits: [u64; 4],
+    bits: TermBits,
 }
 
 impl TermSet {
@@ -38,13 +64,9 @@ impl TermSet {
     pub fn new(mut ids: Vec<u32>) -> TermSet {
         ids.sort_unstable();
         ids.dedup();
-        let mut bits = [0u64; 4];
-        for &t in &ids {
-            bits[(t >> 6 & 3) as usize] |= 1 << (t & 63);
-        }
         TermSet {
+            bits: TermBits::of(ids.iter().copied()),
             ids: ids.into(),
-            bits,
         }
     }
 }
@@ -56,19 +78,18 @@ pub type Span = (u32, u32);
 pub struct Occurrences<'a> {
     /// `(term, start position, end position)`, sorted by term.
     items: &'a [(u32, u32, u32)],
-    /// Bit `t % 256` is set when term `t` occurs: most terms of a candidate rule did not
-    /// occur, and this answers for them without searching `items`.
-    some: [u64; 4],
+    /// The bits of the terms that occur: most terms of a candidate rule did not occur, and
+    /// this answers for them without searching `items`.
+    some: TermBits,
 }
 
 impl<'a> Occurrences<'a> {
     /// The occurrences in `items`, which are sorted by term.
     pub fn new(items: &'a [(u32, u32, u32)]) -> Occurrences<'a> {
-        let mut some = [0u64; 4];
-        for o in items {
-            some[(o.0 >> 6 & 3) as usize] |= 1 << (o.0 & 63);
+        Occurrences {
+            items,
+            some: TermBits::of(items.iter().map(|o| o.0)),
         }
-        Occurrences { items, some }
     }
 
     /// Whether `term` occurs.
@@ -80,14 +101,13 @@ impl<'a> Occurrences<'a> {
     /// Whether some term of `set` occurs.
     #[inline]
     pub fn has_any(&self, set: &TermSet) -> bool {
-        let maybe = (0..4).any(|i| self.some[i] & set.bits[i] != 0);
-        maybe && set.ids.iter().any(|&t| self.has(t))
+        self.some.meets(&set.bits) && set.ids.iter().any(|&t| self.has(t))
     }
 
     /// The occurrences of one term.
     #[inline]
     pub fn of(&self, term: u32) -> &'a [(u32, u32, u32)] {
-        if self.some[(term >> 6 & 3) as usize] >> (term & 63) & 1 == 0 {
+        if !self.some.may_hold(term) {
             return &[];
         }
         let lo = self.items.partition_point(|o| o.0 < term);
