@@ -440,7 +440,11 @@ pub trait WordFilter {
     /// this on CPUs with AVX-512, where an implementation can test the eight in one go.
     #[inline]
     fn keep8(&self, first8: &[u64; 8], len: &[u64; 8]) -> u8 {
-        keep_each(self, first8, len)
+        let mut m = 0;
+        for k in 0..8 {
+            m |= (self.keep(first8[k], len[k] as usize) as u8) << k;
+        }
+        m
     }
 
     /// Whether the word at position `pos`, which [`WordFilter::keep`] turned away, is wanted
@@ -458,16 +462,6 @@ pub trait WordFilter {
     fn follows(&self, _pos: u32) -> bool {
         false
     }
-}
-
-/// [`WordFilter::keep8`] one word at a time: the default, and a filter's fallback.
-#[inline]
-pub fn keep_each<W: WordFilter + ?Sized>(filter: &W, first8: &[u64; 8], len: &[u64; 8]) -> u8 {
-    let mut m = 0;
-    for k in 0..8 {
-        m |= (filter.keep(first8[k], len[k] as usize) as u8) << k;
-    }
-    m
 }
 
 /// Every word: the filter of [`for_each_word`].

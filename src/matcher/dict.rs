@@ -318,7 +318,7 @@ impl Dict {
     /// the lookups need (whole word or not, which prefix lengths).
     #[inline(always)]
     pub fn for_each_key(&self, word: &[u8], first8: u64, f: impl FnMut(&Entry, bool)) {
-        let (whole, lens, long) = self.filter(first8, word.len());
+        let (whole, lens, long) = self.filter(&self.bloom, first8, word.len());
         if whole | (lens != 0) | long {
             self.look_up(word, whole, lens, long, f);
         }
@@ -328,23 +328,42 @@ impl Dict {
     /// start with one: [`Dict::for_each_key`]'s filter alone, for `normalize::for_each_word_where`.
     #[inline(always)]
     pub fn may_want(&self, first8: u64, n: usize) -> bool {
-        let (whole, lens, long) = self.filter(first8, n);
-        whole | (lens != 0) | long
+        self.wants(&self.bloom, first8, n)
     }
 
     /// [`Dict::may_want`] without the keys that only follow: whether the word may be a key
     /// that counts wherever it is, or start with a prefix key.
     #[inline(always)]
     pub fn leads(&self, first8: u64, n: usize) -> bool {
-        let (_, lens, long) = self.filter(first8, n);
-        self.in_bloom(&self.bloom_lead, first8, n) | (lens != 0) | long
+        self.wants(&self.bloom_lead, first8, n)
     }
 
-    /// Whether the whole word may be a key, the prefix key lengths it may start with, and
-    /// whether it is long enough for the prefix keys of 32 bytes or more.
+    /// [`Dict::may_want`] with `bloom` (one of the two filters) for the whole word.
     #[inline(always)]
-    fn filter(&self, first8: u64, n: usize) -> (bool, u32, bool) {
-        let whole = self.may_hold(first8, n);
+    fn wants(&self, bloom: &[u64], first8: u64, n: usize) -> bool {
+        let (whole, lens, long) = self.filter(bloom, first8, n);
+        whole | (lens != 0) | long
+    }
+
+    /// [`Dict::wants`] for eight words at once: the same hashes, two gathers with AVX-512.
+    #[inline(always)]
+    fn wants8(&self, bloom: &[u64], first8: &[u64; 8], len: &[u64; 8]) -> u8 {
+        #[cfg(target_arch = "x86_64")]
+        if normalize::simd8() {
+            // SAFETY: `simd8` checked that the CPU has the features it needs.
+            return unsafe { self.may_want8(bloom, first8, len) };
+        }
+        (0..8).fold(0, |m, k| {
+            m | (self.wants(bloom, first8[k], len[k] as usize) as u8) << k
+        })
+    }
+
+    /// Whether `bloom` (one of the two filters) may hold the whole word as a key, the prefix
+    /// key lengths it may start with, and whether it is long enough for the prefix keys of 32
+    /// bytes or more.
+    #[inline(always)]
+    fn filter(&self, bloom: &[u64], first8: u64, n: usize) -> (bool, u32, bool) {
+        let whole = self.in_bloom(bloom, first8, n);
         // Prefix lengths shorter than the word (the whole word is looked up separately).
         let below = ((1u64 << n.min(32)) - 1) as u32;
         let lens = (self.short_prefixes | self.prefix_mask[head_bucket(first8, self.prefix_shift)])
@@ -405,12 +424,7 @@ impl WordFilter for Dict {
 
     #[inline(always)]
     fn keep8(&self, first8: &[u64; 8], len: &[u64; 8]) -> u8 {
-        #[cfg(target_arch = "x86_64")]
-        if normalize::simd8() {
-            // SAFETY: `simd8` checked that the CPU has the features it needs.
-            return unsafe { self.may_want8(&self.bloom, first8, len) };
-        }
-        normalize::keep_each(self, first8, len)
+        self.wants8(&self.bloom, first8, len)
     }
 }
 
@@ -449,12 +463,7 @@ impl WordFilter for Leads<'_> {
 
     #[inline(always)]
     fn keep8(&self, first8: &[u64; 8], len: &[u64; 8]) -> u8 {
-        #[cfg(target_arch = "x86_64")]
-        if normalize::simd8() {
-            // SAFETY: `simd8` checked that the CPU has the features it needs.
-            return unsafe { self.dict.may_want8(&self.dict.bloom_lead, first8, len) };
-        }
-        normalize::keep_each(self, first8, len)
+        self.dict.wants8(&self.dict.bloom_lead, first8, len)
     }
 
     #[inline(always)]
@@ -469,8 +478,7 @@ impl WordFilter for Leads<'_> {
 }
 
 impl Dict {
-    /// [`Dict::may_want`] for eight words at once, with `bloom` (one of the two filters): the
-    /// same hashes, two gathers.
+    /// [`Dict::wants8`] with AVX-512.
     ///
     /// # Safety
     /// The CPU must have what `normalize::simd8` checks.
