@@ -23,18 +23,18 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use regex::Regex;
 
 use crate::config::RuleSpec;
-use crate::normalize::{self, WordKind};
+use crate::normalize::{self, WordFilter, WordKind};
 use crate::post::Post;
 use dict::{Dict, Leads, NONE};
+use eval::{CExpr, Occurrences, TermSet};
+pub use hits::{Hit, Hits, Match};
+use hits::{Names, RawMatch};
+use query::{Expr, Term};
 
 /// Marks a dictionary id: a literal that starts no term (see `compile`).
 const INNER: u32 = 1 << 31;
 /// Marks a dictionary id that is a term id, not a literal's (see `compile`).
 const TERM: u32 = 1 << 30;
-use eval::{CExpr, Occurrences, TermSet};
-pub use hits::{Hit, Hits, Match};
-use hits::{Names, RawMatch};
-use query::{Expr, Term};
 
 /// A rule cannot be compiled.
 #[derive(Debug, thiserror::Error)]
@@ -434,8 +434,9 @@ impl RuleSet {
             |w| {
                 let before = occ.len();
                 let k = w.kind as usize;
-                // Whether a literal occurred at the word before this one.
-                let after_lit = occ[..before].last().is_some_and(|o| o.0 + 1 == w.pos);
+                // Whether a literal occurred at the word before this one (which `leads` was
+                // told of).
+                let after_lit = leads.follows(w.pos);
                 let mut add = |id: u32| {
                     if id != NONE && (id & INNER == 0 || after_lit) {
                         occ.push((w.pos, id & !INNER));
@@ -587,6 +588,8 @@ impl RuleSet {
         let mine = &mut matched[first..];
         if mine.len() > 1 {
             let names = &self.names.terms;
+            // No two are equal: term occurrences are distinct, and a regex match has no
+            // position.
             mine.sort_unstable_by(|a, b| {
                 (a.start, a.end, &names[a.term as usize]).cmp(&(
                     b.start,
@@ -594,14 +597,6 @@ impl RuleSet {
                     &names[b.term as usize],
                 ))
             });
-            let mut kept = first + 1;
-            for i in first + 1..matched.len() {
-                if matched[i] != matched[kept - 1] {
-                    matched[kept] = matched[i];
-                    kept += 1;
-                }
-            }
-            matched.truncate(kept);
         }
         hits.push_hit(r);
     }
