@@ -654,7 +654,7 @@ fn step_one(bytes: &[u8], b: &mut Buffers, simd: bool) -> usize {
 /// The CPU must have what `normalize::simd8` checks.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(
-    enable = "avx512f,avx512bw,avx512cd,avx512dq,avx512vl,avx512vbmi,avx512vbmi2,popcnt,bmi1,bmi2"
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vbmi,avx512vbmi2,popcnt,bmi1,bmi2"
 )]
 unsafe fn step_one_avx512(bytes: &[u8], b: &mut Buffers, table: &FoldBytes) -> usize {
     use std::arch::x86_64::*;

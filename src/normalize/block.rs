@@ -219,7 +219,7 @@ pub fn fold_portable(
 /// The CPU must have what `normalize::simd8` checks, and `dst` and `origin` room for 64 bytes.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(
-    enable = "avx512f,avx512bw,avx512cd,avx512dq,avx512vl,avx512vbmi,avx512vbmi2,popcnt,bmi1,bmi2"
+    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vbmi,avx512vbmi2,popcnt,bmi1,bmi2"
 )]
 #[inline]
 pub unsafe fn fold_avx512(

@@ -66,9 +66,8 @@ pub(crate) mod avx512 {
     use super::WordFilter;
 
     /// Whether this CPU runs the tokenizer's AVX-512 steps (and the filters' eight-lane
-    /// tests). Together they need AVX-512 F, BW, CD, DQ, VL, VBMI and VBMI2, which the
-    /// AVX-512 server CPUs since Ice Lake (and AMD's since Zen 4) have, with POPCNT, BMI1 and
-    /// BMI2. Setting `VIGIE_NO_AVX512` in the environment turns them off (the portable code
+    /// tests). Together they need AVX-512 F, BW, DQ, VL, VBMI and VBMI2, which the AVX-512
+    /// server CPUs since Ice Lake (and AMD's since Zen 4) have, with POPCNT, BMI1 and BMI2. Setting `VIGIE_NO_AVX512` in the environment turns them off (the portable code
     /// then runs), to compare the two or to rule them out.
     #[inline]
     pub fn available() -> bool {
@@ -77,7 +76,6 @@ pub(crate) mod avx512 {
             std::env::var_os("VIGIE_NO_AVX512").is_none()
                 && std::is_x86_feature_detected!("avx512f")
                 && std::is_x86_feature_detected!("avx512bw")
-                && std::is_x86_feature_detected!("avx512cd")
                 && std::is_x86_feature_detected!("avx512dq")
                 && std::is_x86_feature_detected!("avx512vl")
                 && std::is_x86_feature_detected!("avx512vbmi")
