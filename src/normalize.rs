@@ -1371,12 +1371,17 @@ mod tests {
         u64::from_le_bytes(head)
     }
 
+    /// A hash of what the tokenizer shows a filter, for the test filters' choices.
+    fn shown_hash(first8: u64, len: usize) -> u64 {
+        (first8 ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
     /// A filter that keeps about half the words, by a hash of what it is shown.
     struct Half;
 
     impl WordFilter for Half {
         fn keep(&self, first8: u64, len: usize) -> bool {
-            (first8 ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 63 == 1
+            shown_hash(first8, len) >> 63 == 1
         }
     }
 
@@ -1387,23 +1392,19 @@ mod tests {
     }
 
     impl Follower {
-        fn hash(first8: u64, len: usize) -> u64 {
-            (first8 ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        }
-
         /// Whether the caller marks this word once handed over.
         fn marks(w: &Word<'_>) -> bool {
-            Follower::hash(w.first8(), w.text.len()) >> 61 & 1 == 1
+            shown_hash(w.first8(), w.text.len()) >> 61 & 1 == 1
         }
     }
 
     impl WordFilter for Follower {
         fn keep(&self, first8: u64, len: usize) -> bool {
-            Follower::hash(first8, len) >> 62 == 3
+            shown_hash(first8, len) >> 62 == 3
         }
 
         fn keep_at(&self, pos: u32, first8: u64, len: usize) -> bool {
-            pos == self.next.get() && Follower::hash(first8, len) >> 60 & 1 == 1
+            pos == self.next.get() && shown_hash(first8, len) >> 60 & 1 == 1
         }
 
         fn follows(&self, pos: u32) -> bool {
