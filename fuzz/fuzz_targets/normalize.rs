@@ -15,7 +15,7 @@ struct Half;
 
 impl WordFilter for Half {
     fn keep(&self, first8: u64, len: usize) -> bool {
-        (first8 ^ len as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 63 == 1
+        hash(first8, len) >> 63 == 1
     }
 }
 
