@@ -524,17 +524,43 @@ where
     W: WordFilter + ?Sized,
     F: FnMut(Word<'_>),
 {
-    words_where(text, b, filter, f, simd8())
+    words_where(text, b, filter, f, tier())
 }
 
-/// [`for_each_word_where`], with AVX-512 in step one or not.
+/// Which code step one runs: each tier finds the same words, the later ones faster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tier {
+    /// Byte at a time where a block holds non-ASCII; nothing folded in step one.
+    Portable,
+    /// AVX2: the common characters folded in step one (`block::fold_avx2`).
+    Avx2,
+    /// AVX-512 with VBMI2: step one folds with byte permutes and compresses.
+    Avx512,
+}
+
+/// The best tier this CPU runs.
+#[inline]
+fn tier() -> Tier {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if simd8() {
+            return Tier::Avx512;
+        }
+        if block::avx2_available() {
+            return Tier::Avx2;
+        }
+    }
+    Tier::Portable
+}
+
+/// [`for_each_word_where`], with step one of the given tier.
 #[inline(always)]
-fn words_where<W, F>(text: &str, b: &mut Buffers, filter: &W, mut f: F, simd: bool)
+fn words_where<W, F>(text: &str, b: &mut Buffers, filter: &W, mut f: F, tier: Tier)
 where
     W: WordFilter + ?Sized,
     F: FnMut(Word<'_>),
 {
-    let count = step_one(text.as_bytes(), b, simd);
+    let count = step_one(text.as_bytes(), b, tier);
     let runs = count / 2;
     // Steps two and three work on the folded text; the words handed over get their offsets
     // in the text.
@@ -624,22 +650,25 @@ where
 }
 
 /// Step one of [`for_each_word_where`]: fills `b.lower` with the lower-cased text, folded
-/// (see [`FoldBytes`]) with AVX-512, `b.non_ascii`, `b.origin`, `b.bases` and the first
+/// (see [`FoldBytes`]) with AVX2 or AVX-512, `b.non_ascii`, `b.origin`, `b.bases` and the first
 /// `count` slots of `b.edges`, and returns `count` (twice the number of runs).
 ///
-/// With AVX-512 (`simd`: byte permutes for the table, a compress for the folded bytes,
-/// compressed stores of the edges) the common characters are folded here. Without it they
-/// are not: folding them one at a time here (`block::fold_portable`, the definition the
-/// AVX-512 code is tested against) cost more than it saved, so step three folds them as it
-/// did before (`Walk::one_char`), on a copy whose offsets are those of the text.
+/// With AVX-512 (byte permutes for the table, a compress for the folded bytes, compressed
+/// stores of the edges) or AVX2 (`block::fold_avx2`: compares find the characters, a few per
+/// block, overlapping copies drop their other bytes) the common characters are folded here.
+/// Without either they are not: folding them one at a time here (`block::fold_portable`, the
+/// definition the others are tested against) cost more than it saved, so step three folds
+/// them as it did before (`Walk::one_char`), on a copy whose offsets are those of the text.
 #[inline(always)]
-fn step_one(bytes: &[u8], b: &mut Buffers, simd: bool) -> usize {
+fn step_one(bytes: &[u8], b: &mut Buffers, tier: Tier) -> usize {
     #[cfg(target_arch = "x86_64")]
-    if simd {
-        // SAFETY: `simd` is `simd8()`, which checked that the CPU has the features it needs.
-        return unsafe { step_one_avx512(bytes, b, fold_bytes()) };
+    match tier {
+        // SAFETY: `tier()` checked that the CPU has the features each of these needs.
+        Tier::Avx512 => return unsafe { step_one_avx512(bytes, b, fold_bytes()) },
+        Tier::Avx2 => return unsafe { step_one_avx2(bytes, b, fold_bytes()) },
+        Tier::Portable => {}
     }
-    let _ = simd;
+    let _ = tier;
     step_one_with(
         bytes,
         b,
@@ -673,8 +702,26 @@ unsafe fn step_one_avx512(bytes: &[u8], b: &mut Buffers, table: &FoldBytes) -> u
     )
 }
 
+/// [`step_one`] with AVX2.
+///
+/// # Safety
+/// The CPU must have what `block::avx2_available` checks.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt,bmi1")]
+unsafe fn step_one_avx2(bytes: &[u8], b: &mut Buffers, table: &FoldBytes) -> usize {
+    step_one_with(
+        bytes,
+        b,
+        // SAFETY: this function runs only on CPUs with AVX2, and `step_one_with` gives 128
+        // bytes of room.
+        |src, dst, origin, ahead| unsafe { block::fold_avx2(src, dst, origin, ahead, table) },
+        flatten,
+    )
+}
+
 /// The body of [`step_one`]: `fold` takes up to 64 bytes of text (fewer for the last block)
-/// and writes their folded bytes to the start of the slice it is given, as
+/// and writes their folded bytes to the start of the slices it is given (128 bytes, for
+/// overlapping stores), as
 /// `block::fold_portable`; `flatten` as [`flatten`]. The folded bytes of each block follow
 /// those of the one before, and so do their mask bits, which are regrouped 64 to a word for
 /// the edges and `non_ascii`.
@@ -687,8 +734,8 @@ fn step_one_with(
 ) -> usize {
     let n = bytes.len();
     let blocks = n / block::BLOCK + 1;
-    // Room for a 64-byte store at any folded offset (the folded text is never longer than the
-    // text), and for the 16 zero bytes after the folded text, so that 16-byte reads at any
+    // Room for 128 bytes of stores at any block's folded offset (which is at most the block's
+    // offset in the text: the folded text is never longer), and for the 16 zero bytes after the folded text, so that 16-byte reads at any
     // word byte stay in bounds and read the same on every call.
     b.lower.resize(blocks * block::BLOCK + block::BLOCK + 16, 0);
     b.origin.resize(b.lower.len(), 0);
@@ -722,8 +769,8 @@ fn step_one_with(
         let ahead = start - folded;
         let (word, high, kept, len) = fold(
             src,
-            &mut b.lower[folded..folded + block::BLOCK],
-            &mut b.origin[folded..folded + block::BLOCK],
+            &mut b.lower[folded..folded + 2 * block::BLOCK],
+            &mut b.origin[folded..folded + 2 * block::BLOCK],
             ahead as u8,
         );
         folded += len as usize;
@@ -1274,18 +1321,45 @@ mod tests {
             .map_or(text.len(), |(k, _)| i + k)
     }
 
-    /// The words of `text` from [`words`] and from the reference; the walk without AVX-512
-    /// in step one (which folds nothing there) must find the same as with it.
+    /// The words of `text` from [`words`] and from the reference; the walk with every tier of
+    /// step one (the portable one folds nothing there) must find the same.
     fn both(text: &str) -> (Vec<NormWord>, Vec<NormWord>) {
         let mut want = Vec::new();
         let mut buf = Vec::new();
         reference(text, &mut buf, |w| want.push(w));
         let got = words(text);
-        let mut portable = Vec::new();
-        let mut b = Buffers::default();
-        words_where(text, &mut b, &EveryWord, |w| portable.push(owned(w)), false);
-        assert_eq!(portable, got, "{text:?}");
+        for tier in tiers() {
+            let mut other = Vec::new();
+            let mut b = Buffers::default();
+            words_where(text, &mut b, &EveryWord, |w| other.push(owned(w)), tier);
+            assert_eq!(other, got, "{tier:?}: {text:?}");
+        }
         (got, want)
+    }
+
+    /// `block::fold_portable` as step one's fold: the definition of the SIMD folds.
+    fn portable_fold(
+        src: &[u8],
+        dst: &mut [u8],
+        origin: &mut [u8],
+        ahead: u8,
+    ) -> (u64, u64, u64, u32) {
+        block::fold_portable(src, dst, origin, ahead, fold_bytes(), block::portable)
+    }
+
+    /// The tiers this CPU runs.
+    fn tiers() -> Vec<Tier> {
+        let mut all = vec![Tier::Portable];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if block::avx2_available() {
+                all.push(Tier::Avx2);
+            }
+            if simd8() {
+                all.push(Tier::Avx512);
+            }
+        }
+        all
     }
 
     #[test]
@@ -1493,7 +1567,7 @@ mod tests {
                     }
                 }
             });
-            for simd in [simd8(), false] {
+            for tier in tiers() {
                 let filter = Follower { next: std::cell::Cell::new(u32::MAX) };
                 let mut got = Vec::new();
                 words_where(&text, &mut b, &filter, |w| {
@@ -1501,9 +1575,33 @@ mod tests {
                     if Follower::marks(&w) {
                         filter.next.set(w.pos + 1);
                     }
-                }, simd);
-                proptest::prop_assert_eq!(&got, &want, "{:?}", text);
+                }, tier);
+                proptest::prop_assert_eq!(&got, &want, "{:?} {:?}", tier, text);
             }
+        }
+
+        /// Step one with AVX2 gives what the portable fold gives: the same folded copy,
+        /// masks, offset map and run edges.
+        #[cfg(target_arch = "x86_64")]
+        #[test]
+        fn avx2_step_one_agrees_with_portable_fold(
+            parts in proptest::collection::vec(proptest::sample::select(MIXED.to_vec()), 0..150)
+        ) {
+            if !block::avx2_available() {
+                return Ok(());
+            }
+            let text: String = parts.concat();
+            let mut b = Buffers::default();
+            let count = step_one_with(text.as_bytes(), &mut b, portable_fold, flatten);
+            let mut b2 = Buffers::default();
+            // SAFETY: `avx2_available` said the CPU has what it needs.
+            let count2 = unsafe { step_one_avx2(text.as_bytes(), &mut b2, fold_bytes()) };
+            proptest::prop_assert_eq!(&b.edges[..count], &b2.edges[..count2], "{:?}", text);
+            proptest::prop_assert_eq!(&b.lower, &b2.lower);
+            proptest::prop_assert_eq!(&b.non_ascii, &b2.non_ascii);
+            proptest::prop_assert_eq!(&b.origin[..=b.folded], &b2.origin[..=b2.folded]);
+            proptest::prop_assert_eq!(&b.bases, &b2.bases);
+            proptest::prop_assert_eq!(b.folded, b2.folded);
         }
 
         /// Steps one and two give the same with AVX-512 as without: the same folded copy,
@@ -1517,10 +1615,7 @@ mod tests {
             }
             let text: String = parts.concat();
             let mut b = Buffers::default();
-            let portable = |src: &[u8], dst: &mut [u8], origin: &mut [u8], ahead| {
-                block::fold_portable(src, dst, origin, ahead, fold_bytes(), block::portable)
-            };
-            let count = step_one_with(text.as_bytes(), &mut b, portable, flatten);
+            let count = step_one_with(text.as_bytes(), &mut b, portable_fold, flatten);
             let mut b8 = Buffers::default();
             // SAFETY: `simd8` said the CPU has what it needs.
             let count8 = unsafe { step_one_avx512(text.as_bytes(), &mut b8, fold_bytes()) };

@@ -110,9 +110,10 @@ fn match_without_config_is_a_clear_error() {
 }
 
 #[test]
-fn avx512_and_portable_tokenizers_give_the_same_matches() {
-    // The shipped rules over 3,000 varied posts, once as the CPU allows (AVX-512 where it has
-    // it) and once with `VIGIE_NO_AVX512`: the same JSON, line for line. Fragments cover what
+fn simd_and_portable_tokenizers_give_the_same_matches() {
+    // The shipped rules over 3,000 varied posts, once as the CPU allows (AVX-512 or AVX2 where
+    // it has them), once with `VIGIE_NO_AVX512` (AVX2 where the CPU has it) and once with
+    // `VIGIE_NO_AVX2` (the portable code): the same JSON, line for line. Fragments cover what
     // each step treats apart: accents, curly apostrophes, URLs, emoji, hashtags, mentions,
     // words of more than 16 bytes, upper case.
     let parts = [
@@ -171,8 +172,14 @@ fn avx512_and_portable_tokenizers_give_the_same_matches() {
     }
     let args = ["match", "--config", "config/vigie.toml", "--format", "json"];
     let native = crate::util::vigie(&args, &input);
-    let portable = crate::util::vigie_env(&args, &input, &[("VIGIE_NO_AVX512", "1")]);
-    assert_eq!((native.code, portable.code), (0, 0), "{}", native.stderr);
+    let avx2 = crate::util::vigie_env(&args, &input, &[("VIGIE_NO_AVX512", "1")]);
+    let portable = crate::util::vigie_env(&args, &input, &[("VIGIE_NO_AVX2", "1")]);
+    assert_eq!(
+        (native.code, avx2.code, portable.code),
+        (0, 0, 0),
+        "{}",
+        native.stderr
+    );
     assert_eq!(native.stdout.lines().count(), 3_000);
     let hits = native
         .stdout
@@ -181,7 +188,11 @@ fn avx512_and_portable_tokenizers_give_the_same_matches() {
         .count();
     assert!(hits > 1_000, "{hits} posts hit a rule");
     assert!(
+        native.stdout == avx2.stdout,
+        "native and VIGIE_NO_AVX512 outputs differ"
+    );
+    assert!(
         native.stdout == portable.stdout,
-        "AVX-512 and portable outputs differ"
+        "native and portable outputs differ"
     );
 }

@@ -283,6 +283,158 @@ pub unsafe fn fold_avx512(
     )
 }
 
+/// Whether this CPU runs [`fold_avx2`]: AVX2, with POPCNT and BMI1 (every x86_64 CPU since
+/// Haswell and Zen 1). Setting `VIGIE_NO_AVX2` in the environment turns it off, and AVX-512
+/// with it: the portable code then runs.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub fn avx2_available() -> bool {
+    static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        std::env::var_os("VIGIE_NO_AVX2").is_none()
+            && std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("popcnt")
+            && std::is_x86_feature_detected!("bmi1")
+    })
+}
+
+/// [`fold_portable`] with AVX2, for CPUs without AVX-512's byte compress: the lower-cased
+/// copy and masks 32 bytes at a time; the characters to fold (found with a compare, a few in
+/// a block of French text) looked up one by one; then the stretches between the dropped bytes
+/// moved down, each with one overlapping 64-byte copy (no table of shuffles, no `pext`, which
+/// is slow on AMD CPUs before Zen 3), and the masks taken again from the folded bytes.
+///
+/// # Safety
+/// The CPU must have what [`avx2_available`] checks. `dst` and `origin` have room for 128
+/// bytes (the last stretch's copy runs 64 bytes past its start).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt,bmi1")]
+#[inline]
+pub unsafe fn fold_avx2(
+    src: &[u8],
+    dst: &mut [u8],
+    origin: &mut [u8],
+    ahead: u8,
+    table: &super::FoldBytes,
+) -> (u64, u64, u64, u32) {
+    use std::arch::x86_64::*;
+    assert!(dst.len() >= 2 * BLOCK && origin.len() >= 2 * BLOCK);
+    let n = src.len().min(BLOCK);
+    let loaded = first_bytes(n);
+    // The block lower-cased, then zeros: every stretch below is read as 64 bytes.
+    let mut low = [0u8; 2 * BLOCK];
+    let mut tail = [0u8; BLOCK];
+    let from: &[u8; BLOCK] = match src.try_into() {
+        Ok(full) => full,
+        Err(_) => {
+            tail[..n].copy_from_slice(&src[..n]);
+            &tail
+        }
+    };
+    let (mut word, mut high, mut leads2, mut leads3) = (0u64, 0u64, 0u64, 0u64);
+    for k in 0..2 {
+        // SAFETY: `from` has 64 bytes and `low` 128: both halves are in bounds.
+        let v = unsafe { _mm256_loadu_si256(from.as_ptr().add(32 * k).cast()) };
+        let (lower, w, h) = classify32(v);
+        unsafe { _mm256_storeu_si256(low.as_mut_ptr().add(32 * k).cast(), lower) };
+        let is = |b: u8| _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b as i8));
+        let two = _mm256_or_si256(is(0xC2), is(0xC3));
+        word |= w << (32 * k);
+        high |= h << (32 * k);
+        leads2 |= (_mm256_movemask_epi8(two) as u32 as u64) << (32 * k);
+        leads3 |= (_mm256_movemask_epi8(is(0xE2)) as u32 as u64) << (32 * k);
+    }
+    // Characters whose bytes all lie in the block: stand-ins in place, other bytes dropped.
+    let mut dropped = 0u64;
+    let mut leads = leads2 & u64::MAX >> 1 | leads3 & u64::MAX >> 2;
+    while leads != 0 {
+        let i = leads.trailing_zeros() as usize;
+        leads &= leads - 1;
+        let (at, tail) = if low[i] != 0xE2 {
+            (
+                ((low[i] & 1) as usize) << 6 | (low[i + 1] & 63) as usize,
+                1u64,
+            )
+        } else if low[i + 1] == 0x80 {
+            (128 | (low[i + 2] & 63) as usize, 3)
+        } else {
+            continue;
+        };
+        let c = table[at];
+        if c != 0 {
+            low[i] = c;
+            dropped |= tail << (i + 1);
+            high &= !(1 << i);
+            word = word & !(1 << i) | (c.is_ascii_alphanumeric() as u64) << i;
+        }
+    }
+    let splat = |k: u8| _mm256_set1_epi8(k as i8);
+    // SAFETY (all stores below): `dst` and `origin` have 128 bytes, and every 64-byte store
+    // starts at an output position below 64; every load from `low` starts at most at 64.
+    let store64 = |to: *mut u8, a: __m256i, b: __m256i| unsafe {
+        _mm256_storeu_si256(to.cast(), a);
+        _mm256_storeu_si256(to.add(32).cast(), b);
+    };
+    let load = |at: usize| unsafe { _mm256_loadu_si256(low.as_ptr().add(at).cast()) };
+    store64(dst.as_mut_ptr(), load(0), load(32));
+    store64(origin.as_mut_ptr(), splat(ahead), splat(ahead));
+    if dropped == 0 {
+        return (word, high, loaded, n as u32);
+    }
+    // Each stretch of kept bytes moved down over the dropped ones, with the 64 bytes after it
+    // (the next stretch's copy writes over the rest), its bytes' distance to the text, and
+    // its bits of the masks.
+    let (mut out, mut from, mut gone) = (0usize, 0usize, ahead);
+    let (mut word_out, mut high_out) = (word, high);
+    let mut drop = dropped;
+    while drop != 0 {
+        let to = drop.trailing_zeros() as usize;
+        let skip = (!(drop >> to)).trailing_zeros() as usize;
+        drop &= !(((1u64 << skip) - 1) << to);
+        // `out` < 64: at least one byte of the block is dropped.
+        out += to - from;
+        from = to + skip;
+        gone = gone.wrapping_add(skip as u8);
+        store64(
+            unsafe { dst.as_mut_ptr().add(out) },
+            load(from),
+            load(from + 32),
+        );
+        store64(
+            unsafe { origin.as_mut_ptr().add(out) },
+            splat(gone),
+            splat(gone),
+        );
+        let below = (1u64 << out) - 1;
+        let rest = |m: u64| m.checked_shr(from as u32).unwrap_or(0) << out;
+        word_out = word_out & below | rest(word);
+        high_out = high_out & below | rest(high);
+    }
+    let kept = loaded & !dropped;
+    (word_out, high_out, kept, kept.count_ones())
+}
+
+/// 32 bytes of text lower-cased, and the masks of [`classify`] for them.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn classify32(v: std::arch::x86_64::__m256i) -> (std::arch::x86_64::__m256i, u64, u64) {
+    use std::arch::x86_64::*;
+    // Signed compares: bytes of 0x80 and above are negative, in no ASCII range.
+    let within = |x, lo: u8, hi: u8| {
+        _mm256_and_si256(
+            _mm256_cmpgt_epi8(x, _mm256_set1_epi8(lo as i8 - 1)),
+            _mm256_cmpgt_epi8(_mm256_set1_epi8(hi as i8 + 1), x),
+        )
+    };
+    let upper = within(v, b'A', b'Z');
+    let lower = _mm256_or_si256(v, _mm256_and_si256(upper, _mm256_set1_epi8(0x20)));
+    let alnum = _mm256_or_si256(within(lower, b'a', b'z'), within(v, b'0', b'9'));
+    let high = _mm256_movemask_epi8(v) as u32 as u64;
+    let word = _mm256_movemask_epi8(alnum) as u32 as u64 | high;
+    (lower, word, high)
+}
+
 /// The bytes of `v` within `lo..=hi` (both below 0x80). Signed compares: bytes of 0x80 and
 /// above are negative, so they fall in no such range.
 #[cfg(target_arch = "x86_64")]
@@ -310,6 +462,58 @@ mod tests {
         }
     }
 
+    /// Every character up to U+07FF and from U+2000 to U+203F, cut into blocks anywhere, and
+    /// blocks full of the characters step one folds, at every offset (some of them cut by the
+    /// block's end): text is UTF-8, so a block is any window of it.
+    fn fold_test_blocks() -> Vec<[u8; BLOCK]> {
+        let all: String = (0..0x800u32)
+            .chain(0x2000..0x2040)
+            .filter_map(char::from_u32)
+            .collect();
+        let mut blocks: Vec<[u8; BLOCK]> = all
+            .as_bytes()
+            .chunks_exact(BLOCK)
+            .map(|c| c.try_into().expect("64 bytes"))
+            .collect();
+        for text in ["é’«ÉaÀ…\u{A0}b\u{2003}×", "\u{AD}ß’’x", "Ça ’", "…ééé"]
+        {
+            for shift in 0..4 {
+                let bytes: Vec<u8> = std::iter::repeat_n(b'a', shift)
+                    .chain(text.bytes().cycle())
+                    .take(BLOCK)
+                    .collect();
+                blocks.push(bytes.try_into().expect("64 bytes"));
+            }
+        }
+        blocks
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_and_portable_fold_every_byte_and_tail_length_alike() {
+        if !avx2_available() {
+            return;
+        }
+        let table = super::super::fold_bytes();
+        for src in &fold_test_blocks() {
+            // Each read to every length.
+            for len in 0..=BLOCK {
+                // Garbage where the fold writes, which it must not leave in what it returns.
+                let (mut a, mut b) = ([0xEEu8; 2 * BLOCK], [0u8; BLOCK]);
+                let (mut oa, mut ob) = ([0xEEu8; 2 * BLOCK], [0u8; BLOCK]);
+                // SAFETY: `avx2_available` said the CPU has what it needs; `a` and `oa` have
+                // 128 bytes.
+                let got = unsafe { fold_avx2(&src[..len], &mut a, &mut oa, 7, table) };
+                let want = fold_portable(&src[..len], &mut b, &mut ob, 7, table, portable);
+                assert_eq!(got, want, "{src:x?} len {len}");
+                let n = want.3 as usize;
+                assert_eq!(a[..n], b[..n], "{src:x?} len {len}");
+                assert_eq!(oa[..n], ob[..n], "{src:x?} len {len}");
+                assert!(a[n..BLOCK].iter().all(|&x| x == 0), "{src:x?} len {len}");
+            }
+        }
+    }
+
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn avx512_and_portable_fold_every_byte_and_tail_length_alike() {
@@ -322,27 +526,7 @@ mod tests {
         let regs: [__m512i; 3] = std::array::from_fn(|k| unsafe {
             std::arch::x86_64::_mm512_loadu_si512(table.as_ptr().add(64 * k).cast())
         });
-        // Text is UTF-8: every character up to U+07FF and from U+2000 to U+203F, cut into
-        // blocks anywhere, and blocks full of the characters step one folds, at every offset
-        // (some of them cut by the block's end), each read to every length.
-        let all: String = (0..0x800u32)
-            .chain(0x2000..0x2040)
-            .filter_map(char::from_u32)
-            .collect();
-        let mut blocks: Vec<[u8; BLOCK]> = all
-            .as_bytes()
-            .chunks_exact(BLOCK)
-            .map(|c| c.try_into().expect("64 bytes"))
-            .collect();
-        for text in ["é’«ÉaÀ…\u{A0}b\u{2003}×", "\u{AD}ß’’x", "Ça ’"] {
-            for shift in 0..4 {
-                let bytes: Vec<u8> = std::iter::repeat_n(b'a', shift)
-                    .chain(text.bytes().cycle())
-                    .take(BLOCK)
-                    .collect();
-                blocks.push(bytes.try_into().expect("64 bytes"));
-            }
-        }
+        let blocks = fold_test_blocks();
         for src in &blocks {
             for len in 0..=BLOCK {
                 let (mut a, mut b) = ([0u8; BLOCK], [0u8; BLOCK]);

@@ -67,13 +67,15 @@ pub(crate) mod avx512 {
 
     /// Whether this CPU runs the tokenizer's AVX-512 steps (and the filters' eight-lane
     /// tests). Together they need AVX-512 F, BW, DQ, VL, VBMI and VBMI2, which the AVX-512
-    /// server CPUs since Ice Lake (and AMD's since Zen 4) have, with POPCNT, BMI1 and BMI2. Setting `VIGIE_NO_AVX512` in the environment turns them off (the portable code
-    /// then runs), to compare the two or to rule them out.
+    /// server CPUs since Ice Lake (and AMD's since Zen 4) have, with POPCNT, BMI1 and BMI2.
+    /// Setting `VIGIE_NO_AVX512` in the environment turns them off (the AVX2 or portable code
+    /// then runs), to compare them or to rule them out; `VIGIE_NO_AVX2` turns off both.
     #[inline]
     pub fn available() -> bool {
         static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
         *AVAILABLE.get_or_init(|| {
             std::env::var_os("VIGIE_NO_AVX512").is_none()
+                && std::env::var_os("VIGIE_NO_AVX2").is_none()
                 && std::is_x86_feature_detected!("avx512f")
                 && std::is_x86_feature_detected!("avx512bw")
                 && std::is_x86_feature_detected!("avx512dq")
