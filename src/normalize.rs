@@ -715,7 +715,7 @@ unsafe fn step_one_avx2(bytes: &[u8], b: &mut Buffers, table: &FoldBytes) -> usi
         // SAFETY: this function runs only on CPUs with AVX2, and `step_one_with` gives 128
         // bytes of room.
         |src, dst, origin, ahead| unsafe { block::fold_avx2(src, dst, origin, ahead, table) },
-        flatten,
+        |edges, at, out| unsafe { block::flatten_avx2(edges, at, out) },
     )
 }
 
