@@ -1337,6 +1337,22 @@ mod tests {
         (got, want)
     }
 
+    /// Whether two runs of step one over `text` left the same: folded copy, masks, offset map
+    /// and run edges (`count` of them).
+    fn same_step_one(
+        text: &str,
+        (a, count_a): (&Buffers, usize),
+        (b, count_b): (&Buffers, usize),
+    ) -> Result<(), proptest::test_runner::TestCaseError> {
+        proptest::prop_assert_eq!(&a.edges[..count_a], &b.edges[..count_b], "{:?}", text);
+        proptest::prop_assert_eq!(&a.lower, &b.lower);
+        proptest::prop_assert_eq!(&a.non_ascii, &b.non_ascii);
+        proptest::prop_assert_eq!(&a.origin[..=a.folded], &b.origin[..=b.folded]);
+        proptest::prop_assert_eq!(&a.bases, &b.bases);
+        proptest::prop_assert_eq!(a.folded, b.folded);
+        Ok(())
+    }
+
     /// `block::fold_portable` as step one's fold: the definition of the SIMD folds.
     fn portable_fold(
         src: &[u8],
@@ -1596,12 +1612,7 @@ mod tests {
             let mut b2 = Buffers::default();
             // SAFETY: `avx2_available` said the CPU has what it needs.
             let count2 = unsafe { step_one_avx2(text.as_bytes(), &mut b2, fold_bytes()) };
-            proptest::prop_assert_eq!(&b.edges[..count], &b2.edges[..count2], "{:?}", text);
-            proptest::prop_assert_eq!(&b.lower, &b2.lower);
-            proptest::prop_assert_eq!(&b.non_ascii, &b2.non_ascii);
-            proptest::prop_assert_eq!(&b.origin[..=b.folded], &b2.origin[..=b2.folded]);
-            proptest::prop_assert_eq!(&b.bases, &b2.bases);
-            proptest::prop_assert_eq!(b.folded, b2.folded);
+            same_step_one(&text, (&b, count), (&b2, count2))?;
         }
 
         /// Steps one and two give the same with AVX-512 as without: the same folded copy,
@@ -1619,12 +1630,7 @@ mod tests {
             let mut b8 = Buffers::default();
             // SAFETY: `simd8` said the CPU has what it needs.
             let count8 = unsafe { step_one_avx512(text.as_bytes(), &mut b8, fold_bytes()) };
-            proptest::prop_assert_eq!(&b.edges[..count], &b8.edges[..count8], "{:?}", text);
-            proptest::prop_assert_eq!(&b.lower, &b8.lower);
-            proptest::prop_assert_eq!(&b.non_ascii, &b8.non_ascii);
-            proptest::prop_assert_eq!(&b.origin[..=b.folded], &b8.origin[..=b8.folded]);
-            proptest::prop_assert_eq!(&b.bases, &b8.bases);
-            proptest::prop_assert_eq!(b.folded, b8.folded);
+            same_step_one(&text, (&b, count), (&b8, count8))?;
             let runs = count / 2;
             for filter in [&Half as &dyn WordFilter, &EveryWord] {
                 let (mut one, mut eight) = (vec![0u32; runs + 8], vec![0u32; runs + 8]);
