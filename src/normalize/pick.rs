@@ -69,13 +69,14 @@ pub(crate) mod avx512 {
     /// tests). Together they need AVX-512 F, BW, DQ, VL, VBMI and VBMI2, which the AVX-512
     /// server CPUs since Ice Lake (and AMD's since Zen 4) have, with POPCNT, BMI1 and BMI2.
     /// Setting `VIGIE_NO_AVX512` in the environment turns them off (the AVX2 or portable code
-    /// then runs), to compare them or to rule them out; `VIGIE_NO_AVX2` turns off both.
+    /// then runs), to compare them or to rule them out; `VIGIE_NO_AVX2` turns off both (AVX2
+    /// is checked first: every AVX-512 CPU has it).
     #[inline]
     pub fn available() -> bool {
         static AVAILABLE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
         *AVAILABLE.get_or_init(|| {
-            std::env::var_os("VIGIE_NO_AVX512").is_none()
-                && std::env::var_os("VIGIE_NO_AVX2").is_none()
+            super::super::block::avx2_available()
+                && std::env::var_os("VIGIE_NO_AVX512").is_none()
                 && std::is_x86_feature_detected!("avx512f")
                 && std::is_x86_feature_detected!("avx512bw")
                 && std::is_x86_feature_detected!("avx512dq")
