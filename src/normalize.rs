@@ -735,8 +735,9 @@ fn step_one_with(
     let n = bytes.len();
     let blocks = n / block::BLOCK + 1;
     // Room for 128 bytes of stores at any block's folded offset (which is at most the block's
-    // offset in the text: the folded text is never longer), and for the 16 zero bytes after the folded text, so that 16-byte reads at any
-    // word byte stay in bounds and read the same on every call.
+    // offset in the text: the folded text is never longer), and for the 16 zero bytes after
+    // the folded text, so that 16-byte reads at any word byte stay in bounds and read the same
+    // on every call.
     b.lower.resize(blocks * block::BLOCK + block::BLOCK + 16, 0);
     b.origin.resize(b.lower.len(), 0);
     b.non_ascii.clear();

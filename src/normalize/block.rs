@@ -353,7 +353,7 @@ pub fn avx2_available() -> bool {
 /// copy and masks 32 bytes at a time; the characters to fold (found with a compare, a few in
 /// a block of French text) looked up one by one; then the stretches between the dropped bytes
 /// moved down, each with one overlapping 64-byte copy (no table of shuffles, no `pext`, which
-/// is slow on AMD CPUs before Zen 3), and the masks taken again from the folded bytes.
+/// is slow on AMD CPUs before Zen 3), and their bits of the masks moved down with shifts.
 ///
 /// # Safety
 /// The CPU must have what [`avx2_available`] checks. `dst` and `origin` have room for 128
@@ -375,7 +375,7 @@ pub unsafe fn fold_avx2(
     // The block lower-cased, then zeros: every stretch below is read as 64 bytes.
     let mut low = [0u8; 2 * BLOCK];
     let mut tail = [0u8; BLOCK];
-    let from: &[u8; BLOCK] = match src.try_into() {
+    let block: &[u8; BLOCK] = match src.try_into() {
         Ok(full) => full,
         Err(_) => {
             tail[..n].copy_from_slice(&src[..n]);
@@ -384,8 +384,8 @@ pub unsafe fn fold_avx2(
     };
     let (mut word, mut high, mut leads2, mut leads3) = (0u64, 0u64, 0u64, 0u64);
     for k in 0..2 {
-        // SAFETY: `from` has 64 bytes and `low` 128: both halves are in bounds.
-        let v = unsafe { _mm256_loadu_si256(from.as_ptr().add(32 * k).cast()) };
+        // SAFETY: `block` has 64 bytes and `low` 128: both halves are in bounds.
+        let v = unsafe { _mm256_loadu_si256(block.as_ptr().add(32 * k).cast()) };
         let (lower, w, h) = classify32(v);
         unsafe { _mm256_storeu_si256(low.as_mut_ptr().add(32 * k).cast(), lower) };
         let is = |b: u8| _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b as i8));
@@ -401,7 +401,8 @@ pub unsafe fn fold_avx2(
     while leads != 0 {
         let i = leads.trailing_zeros() as usize;
         leads &= leads - 1;
-        let (at, tail) = if low[i] != 0xE2 {
+        // The character's table entry, and the mask of its bytes after the lead.
+        let (at, others) = if low[i] != 0xE2 {
             (
                 ((low[i] & 1) as usize) << 6 | (low[i + 1] & 63) as usize,
                 1u64,
@@ -414,7 +415,7 @@ pub unsafe fn fold_avx2(
         let c = table[at];
         if c != 0 {
             low[i] = c;
-            dropped |= tail << (i + 1);
+            dropped |= others << (i + 1);
             high &= !(1 << i);
             word = word & !(1 << i) | (c.is_ascii_alphanumeric() as u64) << i;
         }
@@ -572,7 +573,7 @@ mod tests {
         }
     }
 
-    /// Edge masks: none, all, the ends, every other bit, every byte value at every byte.
+    /// Edge masks: none, all, the ends, every other bit, a different byte in each place.
     const FLATTEN_CASES: [u64; 7] = [
         0,
         1,
