@@ -18,6 +18,7 @@ notify = ["console"]
 [[rule]]
 name = "livraison"
 query = '(colis OR lettre) AND (retard* OR "pas reçu")'
+exclude_authors = ["@laposte"]
 
 [[rule]]
 name = "casse"
@@ -98,6 +99,34 @@ fn match_count_counts_posts_per_rule_like_grep_c() {
         r.stdout
     );
     assert!(r.stderr.contains("line 4: not a JSON post"), "{}", r.stderr);
+}
+
+#[test]
+fn a_plain_line_after_a_json_post_has_no_author() {
+    // The brand's own post is excluded; the plain line after it, read into the same buffer,
+    // must not keep its author, and the next JSON post must not keep the plain line's text.
+    let dir = setup();
+    let cfg = dir.path().join("vigie.toml");
+    let input = concat!(
+        "{\"text\": \"colis en retard\", \"author\": \"@laposte\"}\n",
+        "colis en retard\n",
+        "{\"text\": \"objet cassé\", \"author\": \"@alice\"}\n",
+    );
+    let r = vigie(&["match", "--config", s(&cfg), "--format", "json"], input);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rules: Vec<serde_json::Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json line")["rules"].clone())
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            serde_json::json!([]),
+            serde_json::json!(["livraison"]),
+            serde_json::json!(["casse"])
+        ]
+    );
 }
 
 #[test]

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use super::load;
 use crate::matcher::{Hits, RuleSet, Scratch};
-use crate::post::Post;
+use crate::post::{decode_lossy, Post};
 
 /// Output format of `vigie match`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -73,7 +73,8 @@ pub fn run(config: &Path, args: MatchArgs) -> Result<()> {
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     if let Some(text) = &args.text {
-        let post = parse_line(text, 1);
+        let mut post = Post::default();
+        read_post(text, 1, &mut post);
         let hits = rules.matches(&post);
         match args.format {
             MatchFormat::Json => write_json(&mut out, 1, &post.text, &hits)?,
@@ -93,6 +94,7 @@ pub fn run(config: &Path, args: MatchArgs) -> Result<()> {
     let mut scratch = Scratch::default();
     let mut found = Vec::new();
     let mut hits = Hits::default();
+    let mut post = Post::default();
     loop {
         buf.clear();
         if reader
@@ -106,8 +108,8 @@ pub fn run(config: &Path, args: MatchArgs) -> Result<()> {
         while matches!(buf.last(), Some(b'\n' | b'\r')) {
             buf.pop();
         }
-        let line = String::from_utf8_lossy(&buf);
-        let post = parse_line(&line, posts);
+        let line = decode_lossy(&buf);
+        read_post(&line, posts, &mut post);
         if args.count {
             rules.matched_rules(&post, &mut scratch, &mut found);
             for &r in &found {
@@ -145,15 +147,22 @@ pub fn run(config: &Path, args: MatchArgs) -> Result<()> {
     Ok(out.flush()?)
 }
 
-/// A JSON post when the line starts with `{`, plain text otherwise.
-fn parse_line(line: &str, n: u64) -> Post {
+/// Reads a line into `post`: a JSON post when the line starts with `{`, plain text otherwise.
+/// A plain line reuses the last post's text buffer, so reading one allocates nothing.
+fn read_post(line: &str, n: u64, post: &mut Post) {
     if line.trim_start().starts_with('{') {
         match serde_json::from_str::<Post>(line) {
-            Ok(post) => return post,
+            Ok(json) => return *post = json,
             Err(e) => eprintln!("vigie: line {n}: not a JSON post ({e}); matched as plain text"),
         }
     }
-    Post::from_text(line)
+    let mut text = std::mem::take(&mut post.text);
+    text.clear();
+    text.push_str(line);
+    *post = Post {
+        text,
+        ..Post::default()
+    };
 }
 
 fn write_json(out: &mut impl Write, line: u64, text: &str, hits: &Hits) -> Result<()> {

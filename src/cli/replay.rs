@@ -17,7 +17,7 @@ use serde_json::{json, Value};
 use super::output::{self, Format};
 use super::{alerts, load, Invalid};
 use crate::matcher::RuleSet;
-use crate::post::Post;
+use crate::post::{decode_lossy, Post};
 use crate::source::Cursor;
 use crate::store::{parse_time, AlertPolicy, AlertQuery, PollOutcome, PollResult, Store};
 
@@ -132,7 +132,7 @@ fn read_posts(file: &Path) -> Result<(Vec<Timed>, usize)> {
     let mut skipped = 0;
     for line in reader.split(b'\n') {
         let line = line.with_context(|| format!("cannot read {}", file.display()))?;
-        let line = String::from_utf8_lossy(&line);
+        let line = decode_lossy(&line);
         if line.trim().is_empty() {
             continue;
         }

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 
 use super::fetch::Fetcher;
 use super::{Cursor, Page, Source, SourceError};
-use crate::post::Post;
+use crate::post::{decode_lossy, Post};
 
 /// A local file of JSON posts, one per line.
 #[derive(Debug, Clone)]
@@ -89,7 +89,7 @@ pub fn parse(bytes: &[u8], source: &str, base: u64) -> Vec<Post> {
     for line in bytes.split_inclusive(|&b| b == b'\n') {
         let start = at;
         at += line.len() as u64;
-        let text = String::from_utf8_lossy(line);
+        let text = decode_lossy(line);
         let text = text.trim();
         if text.is_empty() {
             continue;
