@@ -274,7 +274,11 @@ impl Dict {
     #[inline(always)]
     fn in_bloom(&self, bloom: &[u64], first8: u64, n: usize) -> bool {
         let (word, bits) = self.bloom_bits(quick(first8, n));
-        bloom[word] & bits == bits
+        debug_assert!(word < bloom.len());
+        // SAFETY: `bloom` is one of the two filters, both a power of two of at least 64 words,
+        // and `bloom_shift` is `64 - log2` of that, so `word` (the top bits of a u64) is in
+        // bounds.
+        unsafe { bloom.get_unchecked(word) & bits == bits }
     }
 
     /// The entry for `word` (whose head is `head`), past the Bloom filter.
@@ -366,8 +370,12 @@ impl Dict {
         let whole = self.in_bloom(bloom, first8, n);
         // Prefix lengths shorter than the word (the whole word is looked up separately).
         let below = ((1u64 << n.min(32)) - 1) as u32;
-        let lens = (self.short_prefixes | self.prefix_mask[head_bucket(first8, self.prefix_shift)])
-            & below;
+        let bucket = head_bucket(first8, self.prefix_shift);
+        debug_assert!(bucket < self.prefix_mask.len());
+        // SAFETY: `prefix_mask.len()` is a power of two of at least 64 and `prefix_shift` is
+        // `32 - log2(prefix_mask.len())`, so `bucket` (the top bits of a u32) is in bounds.
+        let lens =
+            (self.short_prefixes | unsafe { self.prefix_mask.get_unchecked(bucket) }) & below;
         (whole, lens, self.long_prefixes & (n > 32))
     }
 
