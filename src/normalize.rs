@@ -595,7 +595,8 @@ where
     if b.picked.len() < runs + 8 {
         b.picked.resize((runs + 8).max(2 * b.picked.len()), 0);
     }
-    let picked = pick::pick(&b.lower, &b.edges[..count], filter, &mut b.picked);
+    // SAFETY: step one leaves 16 readable bytes of `lower` after every run start.
+    let picked = unsafe { pick::pick(&b.lower, &b.edges[..count], filter, &mut b.picked) };
 
     // Step three. Runs between two picked ones are plain ASCII words nobody wants: they only
     // move the position on, and leave the state a word leaves (`Walk::run`).
@@ -1635,8 +1636,9 @@ mod tests {
             let runs = count / 2;
             for filter in [&Half as &dyn WordFilter, &EveryWord] {
                 let (mut one, mut eight) = (vec![0u32; runs + 8], vec![0u32; runs + 8]);
-                let n1 = pick::pick_scalar(&b.lower, &b.edges[..count], filter, &mut one);
-                // SAFETY: `simd8` said the CPU has what it needs.
+                // SAFETY: step one padded `lower`.
+                let n1 = unsafe { pick::pick_scalar(&b.lower, &b.edges[..count], filter, &mut one) };
+                // SAFETY: `simd8` said the CPU has what it needs; step one padded `lower`.
                 let n8 = unsafe {
                     pick::avx512::pick(&b.lower, &b.edges[..count], filter, &mut eight)
                 };
