@@ -1,13 +1,14 @@
 //! Email alerts with the real daemon and a real SMTP server: an outage delays, never loses;
 //! kill -9 while the server is down delivers exactly once after restart; and the latency from
-//! the poll that saw a burst to the email in the mailbox.
+//! the poll that saw a burst to the email in the mailbox. STARTTLS and smtps against a server
+//! whose certificate the daemon trusts (through `SSL_CERT_FILE`), and one it does not.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use crate::alerts::{burst, rules};
 use crate::daemon_util::Daemon;
-use crate::util::smtp::SmtpServer;
+use crate::util::smtp::{test_ca, SmtpOptions, SmtpServer, SmtpTls};
 
 fn config(smtp_url: &str) -> String {
     crate::alerts::config(&format!(
@@ -142,4 +143,73 @@ fn email_arrives_within_two_seconds_of_the_poll_that_saw_the_burst() {
         "email took {total:?}: more than one poll interval plus 2 s; log:\n{}",
         d.log()
     );
+}
+
+/// Runs the daemon against a TLS sink; `trust` sets `SSL_CERT_FILE` to the sink's CA.
+fn tls_daemon(tls: SmtpTls, trust: bool) -> (SmtpServer, Daemon) {
+    let smtp = SmtpServer::start_with(SmtpOptions {
+        tls: Some(tls),
+        ..SmtpOptions::default()
+    });
+    let ca = test_ca();
+    let env: Vec<(&str, &str)> = if trust {
+        vec![("SSL_CERT_FILE", ca.to_str().unwrap())]
+    } else {
+        vec![]
+    };
+    let d = Daemon::start_env(
+        &[
+            ("vigie.toml", &config(&smtp.url())),
+            ("rules.toml", &rules("cm-email")),
+            ("posts.jsonl", &burst(3, "tls")),
+        ],
+        &env,
+    );
+    (smtp, d)
+}
+
+#[test]
+fn starttls_delivers_to_a_server_with_a_trusted_certificate() {
+    // The sink refuses MAIL before STARTTLS: a message that arrives came over TLS.
+    let (smtp, d) = tls_daemon(SmtpTls::StartTls, true);
+    let mails = smtp.wait_for(1, Duration::from_secs(30));
+    let msg = mail_parser::MessageParser::default()
+        .parse(&mails[0])
+        .unwrap();
+    assert!(
+        msg.subject().unwrap_or_default().contains("retard"),
+        "{:?}\n{}",
+        msg.subject(),
+        d.log()
+    );
+}
+
+#[test]
+fn smtps_delivers_to_a_server_with_a_trusted_certificate() {
+    let (smtp, d) = tls_daemon(SmtpTls::Implicit, true);
+    smtp.wait_for(1, Duration::from_secs(30));
+    d.wait_for("the delivery marked sent", Duration::from_secs(20), || {
+        d.count("SELECT COUNT(*) FROM deliveries WHERE status = 'sent'") == 1
+    });
+}
+
+#[test]
+fn an_untrusted_certificate_fails_the_delivery_and_sends_nothing() {
+    // The system's trust store does not hold the test CA: the handshake must fail, the
+    // delivery stay pending for a retry, and nothing go out in clear instead.
+    for tls in [SmtpTls::StartTls, SmtpTls::Implicit] {
+        let (smtp, d) = tls_daemon(tls, false);
+        d.wait_for("a failed attempt", Duration::from_secs(20), || {
+            pending_with_error(&d)
+        });
+        assert!(smtp.messages().is_empty(), "{tls:?}: a message went out");
+        let error: String = d
+            .db()
+            .query_row("SELECT last_error FROM deliveries", [], |r| r.get(0))
+            .unwrap();
+        assert!(
+            error.to_lowercase().contains("certificate"),
+            "{tls:?}: {error}"
+        );
+    }
 }

@@ -11,16 +11,27 @@ pub struct Daemon {
     pub dir: tempfile::TempDir,
     pub child: Option<Child>,
     pub log: PathBuf,
+    /// Environment variables set for the daemon, on every (re)start.
+    env: Vec<(String, String)>,
 }
 
 impl Daemon {
     /// Writes `files` into a new temp dir (must include `vigie.toml`) and starts the daemon.
     pub fn start(files: &[(&str, &str)]) -> Daemon {
+        Daemon::start_env(files, &[])
+    }
+
+    /// [`Daemon::start`] with these environment variables set for the daemon.
+    pub fn start_env(files: &[(&str, &str)], env: &[(&str, &str)]) -> Daemon {
         let dir = crate::util::tree(files);
         let mut d = Daemon {
             log: dir.path().join("daemon.log"),
             dir,
             child: None,
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         d.restart();
         d
@@ -48,6 +59,7 @@ impl Daemon {
             .args(["run", "--config"])
             .arg(self.config())
             .env("RUST_LOG", "vigie=debug,info")
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

@@ -33,6 +33,22 @@ pub struct SmtpOptions {
     pub auth: Option<(String, String)>,
     /// A reply to every DATA instead of `250` (e.g. `451 4.3.0 try later`); nothing is stored.
     pub data_reply: Option<String>,
+    /// TLS with the test certificate of `tests/fixtures/tls` (`server.pem`, signed by `ca.pem`).
+    pub tls: Option<SmtpTls>,
+}
+
+/// How the sink speaks TLS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// STARTTLS offered, and required before MAIL (`smtp://…?tls=required`).
+    StartTls,
+    /// TLS from the first byte (`smtps://`).
+    Implicit,
+}
+
+/// The CA that signed the sink's TLS certificate, for the client's `SSL_CERT_FILE`.
+pub fn test_ca() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls/ca.pem")
 }
 
 /// One running (or stopped) sink.
@@ -85,6 +101,17 @@ impl SmtpServer {
         if let Some(reply) = &self.options.data_reply {
             cmd.args(["--data-reply", reply]);
         }
+        if let Some(tls) = self.options.tls {
+            let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+            let mode = match tls {
+                SmtpTls::StartTls => "starttls",
+                SmtpTls::Implicit => "implicit",
+            };
+            cmd.args(["--tls", mode, "--cert"])
+                .arg(dir.join("server.pem"))
+                .arg("--key")
+                .arg(dir.join("server.key"));
+        }
         std::fs::create_dir_all(self.mail_dir()).expect("mail dir");
         let mut child = cmd
             .stdin(Stdio::null())
@@ -132,9 +159,14 @@ impl SmtpServer {
         self.options.port
     }
 
-    /// `smtp://127.0.0.1:PORT`.
+    /// The URL a client uses: `smtp://127.0.0.1:PORT`, with `?tls=required` for STARTTLS, or
+    /// `smtps://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("smtp://127.0.0.1:{}", self.port())
+        match self.options.tls {
+            None => format!("smtp://127.0.0.1:{}", self.port()),
+            Some(SmtpTls::StartTls) => format!("smtp://127.0.0.1:{}?tls=required", self.port()),
+            Some(SmtpTls::Implicit) => format!("smtps://127.0.0.1:{}", self.port()),
+        }
     }
 
     /// Files named `*.{ext}` in the mail directory, in arrival order.

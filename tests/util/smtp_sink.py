@@ -2,6 +2,7 @@
 """A real SMTP server for vigie's tests (aiosmtpd), driven by tests/util/smtp.rs.
 
 Usage: smtp_sink.py --port PORT --dir DIR [--user U --password P] [--data-reply "451 ..."]
+                    [--tls starttls|implicit --cert PEM --key PEM]
 
 Listens on 127.0.0.1:PORT (0 picks a free port) and prints the bound port alone on the first
 line of stdout. Each accepted message is written to DIR as NNNNNN.eml (the raw RFC 5322 bytes
@@ -13,12 +14,15 @@ the same DIR keeps arrival order.
 --user/--password enable AUTH PLAIN and LOGIN over the plain connection and require it before
 MAIL; other credentials get 535. --data-reply answers every DATA with that line instead of
 250, to test how a client classifies 4xx and 5xx replies (nothing is written then).
+--tls starttls offers STARTTLS with that certificate and refuses MAIL before it (so a message
+that arrives came over TLS); --tls implicit speaks TLS from the first byte (smtps).
 Needs `pip install aiosmtpd`.
 """
 
 import argparse
 import asyncio
 import os
+import ssl
 import sys
 
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
@@ -78,6 +82,9 @@ async def main():
     p.add_argument("--user")
     p.add_argument("--password")
     p.add_argument("--data-reply")
+    p.add_argument("--tls", choices=["starttls", "implicit"])
+    p.add_argument("--cert")
+    p.add_argument("--key")
     args = p.parse_args()
 
     handler = Sink(args.dir, args.data_reply)
@@ -88,9 +95,17 @@ async def main():
             auth_required=True,
             auth_require_tls=False,
         )
+    wrap = None
+    if args.tls:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(args.cert, args.key)
+        if args.tls == "starttls":
+            kwargs.update(tls_context=ctx, require_starttls=True)
+        else:
+            wrap = ctx
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: SMTP(handler, **kwargs), host="127.0.0.1", port=args.port
+        lambda: SMTP(handler, **kwargs), host="127.0.0.1", port=args.port, ssl=wrap
     )
     port = server.sockets[0].getsockname()[1]
     print(port, flush=True)
