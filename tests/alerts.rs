@@ -347,3 +347,76 @@ secret_file = "key.txt"
         );
     }
 }
+
+/// An `rss` source and a webhook notifier, both on the HTTPS test server.
+fn https_daemon(server: &TestServer, env: &[(&str, &str)]) -> Daemon {
+    let feed = std::fs::read(crate::util::root().join("tests/fixtures/rss/rss20.xml")).unwrap();
+    server.script("/feed", [Reply::ok(feed)]);
+    server.script("/hook", [Reply::new(204)]);
+    let cfg = config(&webhook(&server.url("/hook"))).replace(
+        "[[notifier]]",
+        &format!(
+            "[[source]]\nname = \"forum\"\nkind = \"rss\"\nurl = \"{}\"\nevery = \"1s\"\n\n[[notifier]]",
+            server.url("/feed")
+        ),
+    );
+    Daemon::start_env(
+        &[
+            ("vigie.toml", &cfg),
+            ("rules.toml", &rules("hook")),
+            ("posts.jsonl", &burst(3, "tls")),
+            ("whsec.txt", SECRET),
+        ],
+        env,
+    )
+}
+
+#[test]
+fn https_sources_and_webhooks_trust_the_ca_in_ssl_cert_file() {
+    let server = TestServer::start_tls();
+    let ca = crate::util::smtp::test_ca();
+    let d = https_daemon(&server, &[("SSL_CERT_FILE", ca.to_str().unwrap())]);
+    d.wait_for("the feed's posts", Duration::from_secs(20), || {
+        d.count("SELECT COUNT(*) FROM posts WHERE source = 'forum'") == 2
+    });
+    d.wait_for("the webhook", Duration::from_secs(20), || {
+        server.requests("/hook").len() == 1
+    });
+    verify_with_reference(&server.requests("/hook")[0], SECRET).unwrap();
+    d.wait_for("the delivery marked sent", Duration::from_secs(20), || {
+        sent(&d) == 1
+    });
+}
+
+#[test]
+fn https_with_an_untrusted_certificate_fails_the_poll_and_the_delivery() {
+    // The test CA is in neither the compiled-in roots nor the system's store.
+    let server = TestServer::start_tls();
+    let d = https_daemon(&server, &[]);
+    let errors = |d: &Daemon| -> (Option<String>, Option<String>) {
+        let db = d.db();
+        let source = db
+            .query_row(
+                "SELECT last_error FROM sources_v WHERE source = 'forum'",
+                [],
+                |r| r.get(0),
+            )
+            .ok()
+            .flatten();
+        let delivery = db
+            .query_row("SELECT last_error FROM deliveries", [], |r| r.get(0))
+            .ok()
+            .flatten();
+        (source, delivery)
+    };
+    d.wait_for("both errors", Duration::from_secs(20), || {
+        matches!(errors(&d), (Some(_), Some(_)))
+    });
+    let (source, delivery) = errors(&d);
+    for error in [source.unwrap(), delivery.unwrap()] {
+        assert!(error.to_lowercase().contains("certificate"), "{error}");
+    }
+    assert!(server.requests("/feed").is_empty());
+    assert!(server.requests("/hook").is_empty());
+    assert_eq!(sent(&d), 0);
+}

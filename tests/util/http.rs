@@ -2,9 +2,10 @@
 //! demand (a stalled body, an endless body, a slow answer), and a record of every request.
 //!
 //! It owns only the wire: tests decide what to script and what to assert. One request per
-//! connection (`Connection: close` on every reply), one thread per connection, no TLS; enough for
-//! reqwest and for anything else in vigie that speaks HTTP. Dropping the server stops it and
-//! releases any stalled or delayed reply.
+//! connection (`Connection: close` on every reply), one thread per connection; enough for reqwest
+//! and for anything else in vigie that speaks HTTP. [`TestServer::start_tls`] serves HTTPS with the
+//! test certificate of `tests/fixtures/tls`. Dropping the server stops it and releases any stalled
+//! or delayed reply.
 //!
 //! ```ignore
 //! let server = TestServer::start();
@@ -129,6 +130,7 @@ impl Request {
 /// A loopback HTTP/1.1 server, stopped when dropped.
 pub struct TestServer {
     addr: SocketAddr,
+    tls: bool,
     state: Arc<State>,
     acceptor: Option<JoinHandle<()>>,
 }
@@ -147,10 +149,21 @@ struct State {
 impl TestServer {
     /// Binds 127.0.0.1 on a free port and starts accepting.
     pub fn start() -> TestServer {
+        TestServer::bind(None)
+    }
+
+    /// [`TestServer::start`] speaking HTTPS with `tests/fixtures/tls/server.pem` (for 127.0.0.1
+    /// and localhost, signed by the test CA of [`super::smtp::test_ca`]).
+    pub fn start_tls() -> TestServer {
+        TestServer::bind(Some(tls_config()))
+    }
+
+    fn bind(tls: Option<Arc<rustls::ServerConfig>>) -> TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         let state = Arc::new(State::default());
         let shared = Arc::clone(&state);
+        let https = tls.is_some();
         let acceptor = std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if *lock(&shared.stopped) {
@@ -158,19 +171,33 @@ impl TestServer {
                 }
                 let Ok(stream) = stream else { continue };
                 let state = Arc::clone(&shared);
-                std::thread::spawn(move || serve(stream, &state));
+                let tls = tls.clone();
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
+                    match tls {
+                        None => serve(stream, &state),
+                        Some(config) => {
+                            let Ok(conn) = rustls::ServerConnection::new(config) else {
+                                return;
+                            };
+                            serve(rustls::StreamOwned::new(conn, stream), &state)
+                        }
+                    }
+                });
             }
         });
         TestServer {
             addr,
+            tls: https,
             state,
             acceptor: Some(acceptor),
         }
     }
 
-    /// `http://127.0.0.1:PORT{path}`.
+    /// `http://127.0.0.1:PORT{path}`, or `https://…` for [`TestServer::start_tls`].
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}{path}", self.addr)
     }
 
     /// Scripts the replies to `path` (matched without the query): consumed in order, the last
@@ -209,10 +236,50 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// The server side of the test certificate.
+fn tls_config() -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls");
+    let certs = CertificateDer::pem_file_iter(dir.join("server.pem"))
+        .expect("server.pem")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("server.pem");
+    let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).expect("server.key");
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .expect("test certificate");
+    Arc::new(config)
+}
+
+/// A connection the server answers on: plain TCP or TLS over it.
+trait Conn: Read + Write {
+    /// Ends the reply: the client reads to the end of the stream.
+    fn finish(&mut self);
+}
+
+impl Conn for TcpStream {
+    fn finish(&mut self) {
+        let _ = self.shutdown(std::net::Shutdown::Write);
+    }
+}
+
+impl Conn for rustls::StreamOwned<rustls::ServerConnection, TcpStream> {
+    fn finish(&mut self) {
+        self.conn.send_close_notify();
+        let _ = self.flush();
+        let _ = self.sock.shutdown(std::net::Shutdown::Write);
+    }
+}
+
 /// Reads one request, records it, and answers it per the script.
-fn serve(stream: TcpStream, state: &State) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
-    let Some(mut request) = read_request(&stream) else {
+fn serve(mut stream: impl Conn, state: &State) {
+    let Some(mut request) = read_request(&mut stream) else {
         return;
     };
     let reply = {
@@ -238,7 +305,7 @@ fn serve(stream: TcpStream, state: &State) {
 }
 
 /// Parses the request line, headers and a `Content-Length` body.
-fn read_request(stream: &TcpStream) -> Option<Request> {
+fn read_request(stream: &mut impl Read) -> Option<Request> {
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;
@@ -274,7 +341,7 @@ fn read_request(stream: &TcpStream) -> Option<Request> {
 }
 
 /// Writes the reply, misbehaving as scripted.
-fn respond(mut stream: TcpStream, reply: &Reply, state: &State) -> std::io::Result<()> {
+fn respond(mut stream: impl Conn, reply: &Reply, state: &State) -> std::io::Result<()> {
     let has = |name: &str| {
         reply
             .headers
@@ -319,7 +386,7 @@ fn respond(mut stream: TcpStream, reply: &Reply, state: &State) -> std::io::Resu
             }
         }
     }
-    let _ = stream.shutdown(std::net::Shutdown::Write);
+    stream.finish();
     Ok(())
 }
 
