@@ -133,14 +133,21 @@ pub struct Scratch {
     buf: normalize::Buffers,
     /// (position, literal) for every literal found.
     occ: Vec<(u32, u32)>,
-    /// (position, start, end) of every word that produced a literal.
-    ranges: Vec<(u32, usize, usize)>,
+    /// Indexed by word position: the byte range of the word there, written for the words that
+    /// produced a literal (other slots hold whatever an earlier post left; none is read).
+    spans: Vec<(usize, usize)>,
     term_occ: Vec<(u32, u32, u32)>,
     cands: Vec<u32>,
     /// The rules that hold for the post, each with its regex match.
     passed: Vec<(u32, Option<RawMatch>)>,
     /// The post's NFKC form, when it differs from the text and a regex ran on it.
     nfkc: Option<String>,
+}
+
+impl Scratch {
+    /// `spans` slots kept from one post to the next (1 MiB): a post with a literal further
+    /// on than this gives back what it needed.
+    const KEEP_SPANS: usize = (1 << 20) / std::mem::size_of::<(usize, usize)>();
 }
 
 thread_local! {
@@ -414,15 +421,19 @@ impl RuleSet {
         }
     }
 
-    /// The dictionary pass: fills `s.occ` and `s.ranges`; false when no rule can match.
+    /// The dictionary pass: fills `s.occ` and `s.spans`; false when no rule can match.
     fn scan(&self, post: &Post, s: &mut Scratch) -> bool {
         s.occ.clear();
-        s.ranges.clear();
+        if s.spans.len() > Scratch::KEEP_SPANS {
+            // A huge post grew it; the next ones need a few dozen slots.
+            s.spans = Vec::new();
+        }
         let dict = &self.dict;
         // Literals that only follow (`INNER`) reach the closure only right after a word that
-        // had a literal: the tokenizer does not even hand the others over.
+        // had a literal that may start a phrase: the tokenizer does not even hand the others
+        // over.
         let leads = Leads::new(dict);
-        let (occ, ranges) = (&mut s.occ, &mut s.ranges);
+        let (occ, spans) = (&mut s.occ, &mut s.spans);
         normalize::for_each_word_where(
             &post.text,
             &mut s.buf,
@@ -437,9 +448,13 @@ impl RuleSet {
                 // Whether a literal occurred at the word before this one (which `leads` was
                 // told of).
                 let after_lit = leads.follows(w.pos);
+                // Whether a literal of this word may be followed by the later words of a
+                // phrase: any literal but a one-word term's (`TERM`, the usual watch word).
+                let mut leads_on = false;
                 let mut add = |id: u32| {
                     if id != NONE && (id & INNER == 0 || after_lit) {
                         occ.push((w.pos, id & !INNER));
+                        leads_on |= id & TERM == 0;
                     }
                 };
                 dict.for_each_key(w.text, w.first8(), |e, whole| {
@@ -455,7 +470,16 @@ impl RuleSet {
                     }
                 });
                 if occ.len() > before {
-                    ranges.push((w.pos, w.start, w.end));
+                    let p = w.pos as usize;
+                    if p >= spans.len() {
+                        spans.resize(2 * p + 64, (0, 0));
+                    }
+                    spans[p] = (w.start, w.end);
+                }
+                // Only then is the next word worth a look for the keys that only follow (which
+                // step two turned away): after a one-word term's word, the tokenizer goes on
+                // skipping.
+                if leads_on {
                     leads.follow(w.pos);
                 }
             },
@@ -581,7 +605,9 @@ impl RuleSet {
                 break;
             }
             if terms[k] == t {
-                let (start, end) = (self.word_range(s, p0).0, self.word_range(s, p1).1);
+                // A term occurred only where its words produced literals: both slots are this
+                // post's.
+                let (start, end) = (s.spans[p0 as usize].0, s.spans[p1 as usize].1);
                 matched.push(RawMatch::word(t, p0, start, end));
             }
         }
@@ -599,14 +625,6 @@ impl RuleSet {
             });
         }
         hits.push_hit(r);
-    }
-
-    /// The original byte range of the word at `pos` (which produced a literal).
-    fn word_range(&self, s: &Scratch, pos: u32) -> (usize, usize) {
-        match s.ranges.binary_search_by_key(&pos, |r| r.0) {
-            Ok(i) => (s.ranges[i].1, s.ranges[i].2),
-            Err(_) => (0, 0),
-        }
     }
 }
 

@@ -355,6 +355,36 @@ fn a_reused_hit_list_holds_only_the_last_post() {
 }
 
 #[test]
+fn quotes_stay_right_across_long_and_short_posts_with_one_scratch() {
+    // Word ranges are kept per position in the scratch space: a long post leaves slots that
+    // a shorter one must not quote from, and a huge one makes it give the space back.
+    let rs = RuleSet::compile(&[RuleSpec::with_query("r", "retard OR \"objet cassé\"").unwrap()])
+        .unwrap();
+    let (mut scratch, mut hits) = (Scratch::default(), Hits::default());
+    let mut quoted = |text: &str| -> Vec<(String, u32)> {
+        rs.matches_into(&Post::from_text(text), &mut scratch, &mut hits);
+        hits.iter()
+            .flat_map(|h| h.matched().collect::<Vec<_>>())
+            .map(|m| (m.text(text).to_string(), m.position.unwrap()))
+            .collect()
+    };
+    let filler = |n: usize| "mot ".repeat(n);
+    for n in [10, 100_000, 70_000, 3] {
+        let text = format!("{}RETARD, {}objet — CASSÉ", filler(n), filler(n));
+        let n = n as u32;
+        assert_eq!(
+            quoted(&text),
+            [
+                ("RETARD".to_string(), n),
+                ("objet — CASSÉ".to_string(), 2 * n + 1)
+            ],
+            "{n} filler words"
+        );
+    }
+    assert_eq!(quoted("objet cassé"), [("objet cassé".to_string(), 0)]);
+}
+
+#[test]
 fn hits_print_their_matches_not_every_name() {
     let mut specs = vec![RuleSpec::with_query("colis", "colis").unwrap()];
     specs.extend(
