@@ -4,7 +4,10 @@
 //! accents, separated by random punctuation, hashtags, mentions and apostrophes. Queries are
 //! random trees of AND/OR/NOT/NEAR over words, prefixes, phrases, hashtags and mentions. The
 //! reference below tokenises with its own (restricted-alphabet) rules and evaluates the tree by
-//! brute force over every position, sharing no code with the matcher.
+//! brute force over every position, sharing no code with the matcher; and every hit quotes
+//! every place where a term of its rule that counts occurred, at the right bytes.
+
+use std::collections::BTreeSet;
 
 use proptest::prelude::*;
 use vigie::config::RuleSpec;
@@ -48,8 +51,10 @@ enum Q {
 /// A text token: vocabulary index, written form index, kind (0 plain, 1 #, 2 @).
 type Tok = (usize, usize, u8);
 
-fn text_of(tokens: &[Tok], seps: &[usize]) -> String {
+/// The text of `tokens`, and the byte range of every token's written form in it.
+fn text_and_ranges(tokens: &[Tok], seps: &[usize]) -> (String, Vec<(usize, usize)>) {
     let mut s = String::new();
+    let mut ranges = Vec::new();
     for (i, &(v, f, k)) in tokens.iter().enumerate() {
         if i > 0 || seps[i].is_multiple_of(3) {
             s.push_str(SEPS[seps[i] % SEPS.len()]);
@@ -63,9 +68,11 @@ fn text_of(tokens: &[Tok], seps: &[usize]) -> String {
             s.push('@');
         }
         let forms = VOCAB[v].1;
+        let start = s.len();
         s.push_str(forms[f % forms.len()]);
+        ranges.push((start, s.len()));
     }
-    s
+    (s, ranges)
 }
 
 fn query_of(q: &Q) -> String {
@@ -164,6 +171,27 @@ fn spans(q: &Q, toks: &[Tok]) -> Vec<(usize, usize)> {
     }
 }
 
+/// Reference quotes: every occurrence of every term that counts (not under an odd number of
+/// NOTs), as (first position, start byte, end byte).
+fn quotes(q: &Q, negated: bool, toks: &[Tok], ranges: &[(usize, usize)], out: &mut Vec<Quote>) {
+    match q {
+        Q::Term { .. } if !negated => out.extend(
+            spans(q, toks)
+                .into_iter()
+                .map(|(a, b)| (a as u32, ranges[a].0, ranges[b].1)),
+        ),
+        Q::Term { .. } => {}
+        Q::And(v) | Q::Or(v) => v.iter().for_each(|e| quotes(e, negated, toks, ranges, out)),
+        Q::Not(e) => quotes(e, !negated, toks, ranges, out),
+        Q::Near(a, b, _) => {
+            quotes(a, negated, toks, ranges, out);
+            quotes(b, negated, toks, ranges, out);
+        }
+    }
+}
+
+type Quote = (u32, usize, usize);
+
 fn eval(q: &Q, toks: &[Tok]) -> bool {
     match q {
         Q::And(v) => v.iter().all(|e| eval(e, toks)),
@@ -240,11 +268,24 @@ proptest! {
             .collect();
         let rs = RuleSet::compile(&specs).expect("compile");
         for (toks, seps) in &texts {
-            let text = text_of(toks, seps);
-            let got: Vec<usize> = rs.matches(&Post::from_text(text.clone())).iter().map(|h| h.rule_index).collect();
+            let (text, ranges) = text_and_ranges(toks, seps);
+            let hits = rs.matches(&Post::from_text(text.clone()));
+            let got: Vec<usize> = hits.iter().map(|h| h.rule_index).collect();
             let want: Vec<usize> = queries.iter().enumerate().filter(|(_, q)| eval(q, toks)).map(|(i, _)| i).collect();
             prop_assert_eq!(got, want, "text {:?} queries {:?}", text,
                 queries.iter().map(query_of).collect::<Vec<_>>());
+            // Each hit quotes every place a term of its rule that counts occurred (as a set:
+            // two terms of one place, like `colis` and `coli*`, quote it twice).
+            for h in hits.iter() {
+                let got: BTreeSet<Quote> = h
+                    .matched()
+                    .map(|m| (m.position.expect("a word match"), m.start, m.end))
+                    .collect();
+                let mut want = Vec::new();
+                quotes(&queries[h.rule_index], false, toks, &ranges, &mut want);
+                let want: BTreeSet<Quote> = want.into_iter().collect();
+                prop_assert_eq!(got, want, "rule {:?} on {:?}", query_of(&queries[h.rule_index]), text);
+            }
         }
     }
 }
