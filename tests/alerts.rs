@@ -420,3 +420,46 @@ fn https_with_an_untrusted_certificate_fails_the_poll_and_the_delivery() {
     assert!(server.requests("/hook").is_empty());
     assert_eq!(sent(&d), 0);
 }
+
+/// Runs the system's `sqlite3` (the ops tool SPEC §6 promises plain SQL to) on `db`.
+fn system_sqlite3(db: &std::path::Path, sql: &str) -> String {
+    let out = Command::new("sqlite3")
+        .arg("-readonly")
+        .arg(db)
+        .arg(sql)
+        .output()
+        .expect("the sqlite3 command-line tool (apt-get install sqlite3)");
+    assert!(
+        out.status.success(),
+        "sqlite3 {sql:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_system_sqlite3_reads_every_view_while_the_daemon_runs() {
+    // Debian 12's sqlite3 is 3.40: the schema must not need a newer parser, or no query at all
+    // works (SQLite parses the whole schema first).
+    let server = TestServer::start();
+    server.script("/hook", [Reply::new(204)]);
+    let d = start(&server);
+    d.wait_for("a sent delivery", Duration::from_secs(20), || sent(&d) == 1);
+    let db = d.dir.path().join("vigie.db");
+    assert_eq!(
+        system_sqlite3(&db, "SELECT count(*) FROM hits_v").trim(),
+        "3"
+    );
+    assert_eq!(
+        system_sqlite3(&db, "SELECT rule, kind, count, status FROM alerts_v").trim(),
+        "retard|threshold|3|hook:sent"
+    );
+    assert_eq!(
+        system_sqlite3(&db, "SELECT source, last_status FROM sources_v").trim(),
+        "feed|ok"
+    );
+    assert_eq!(
+        system_sqlite3(&db, "SELECT notifier, status, attempts FROM deliveries_v").trim(),
+        "hook|sent|1"
+    );
+}

@@ -120,6 +120,20 @@ pub const MIGRATIONS: &[&str] = &[
                d.status, d.attempts, d.next_attempt_at, d.sent_at, d.last_error
         FROM deliveries d JOIN alerts a ON a.id = d.alert_id;
     "#,
+    // 3: `alerts_v` without `group_concat(… ORDER BY …)`, which needs SQLite 3.44: the
+    // `sqlite3` of Debian 12 and Ubuntu 22.04/24.04 could not read the schema, so not even
+    // `hits_v`. The notifiers are ordered in a subquery instead.
+    r#"
+    DROP VIEW alerts_v;
+    CREATE VIEW alerts_v AS
+        SELECT a.id AS alert_id, a.rule, a.kind, a.fired_at, a.window_start, a.window_end,
+               a.count, a.baseline, a.ratio, a.state, a.reason,
+               COALESCE((SELECT group_concat(s, ', ')
+                         FROM (SELECT d.notifier || ':' || d.status AS s
+                               FROM deliveries d WHERE d.alert_id = a.id
+                               ORDER BY d.notifier)), '') AS status
+        FROM alerts a;
+    "#,
 ];
 
 /// Applies every step the database has not seen yet.
