@@ -17,13 +17,26 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
             // `vigie match … | head` closes the pipe early: not an error.
-            if e.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            {
+            if broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
             eprintln!("vigie: {e:#}");
             ExitCode::from(1)
         }
     }
+}
+
+/// Whether the error is a write to a closed pipe, wherever in the chain: straight from a
+/// writer, or through the JSON serializer that was writing.
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    use std::io::ErrorKind::BrokenPipe;
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == BrokenPipe)
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .and_then(|j| j.io_error_kind())
+                == Some(BrokenPipe)
+    })
 }

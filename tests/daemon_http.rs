@@ -246,6 +246,32 @@ fn preview_fetches_once_shows_rules_and_stores_nothing() {
         !dir.path().join("vigie.db").exists(),
         "preview stores nothing"
     );
+    // `vigie preview … | head -1`: a reader that stops early is no error, even when the
+    // output is larger than the write buffer (the error then comes up through the JSON writer).
+    let items: String = (0..300)
+        .map(|i| {
+            format!(
+                "<item><guid>p{i}</guid><title>Mon colis numéro {i} est en retard</title></item>"
+            )
+        })
+        .collect();
+    server.script(
+        "/feed",
+        [Reply::ok(format!(
+            "<rss version=\"2.0\"><channel><title>t</title>{items}</channel></rss>"
+        ))],
+    );
+    for format in ["json", "table"] {
+        let (code, stderr) = crate::util::vigie_into_closed_pipe(&[
+            "preview",
+            "forum",
+            "--config",
+            s(&cfg),
+            "--format",
+            format,
+        ]);
+        assert_eq!((code, stderr.as_str()), (0, ""), "{format}");
+    }
     let r = vigie(&["preview", "nope", "--config", s(&cfg)], "");
     assert_eq!(r.code, 2);
     assert!(

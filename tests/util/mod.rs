@@ -54,6 +54,26 @@ pub fn vigie_env(args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Run {
     }
 }
 
+/// Runs vigie with its standard output closed before it writes anything, as `vigie … | head`
+/// once `head` has had enough: the exit code and what it printed on stderr.
+pub fn vigie_into_closed_pipe(args: &[&str]) -> (i32, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(args)
+        .current_dir(root())
+        .env_remove("VIGIE_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn vigie");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("wait vigie");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Writes `files` (relative path, contents) under a new temporary directory.
 pub fn tree(files: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("tempdir");
