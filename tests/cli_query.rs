@@ -260,6 +260,26 @@ fn hits_and_sources_formats() {
          forum,rss,2026-11-22T11:00:00Z,ok,,3,4,2026-11-22T11:02:00Z\n\
          mastodon-fr,rss,2026-11-22T11:00:00Z,ok,,3,2,2026-11-22T11:02:00Z\n"
     );
+    // A source added to the config shows before its first poll, with empty poll columns; one
+    // the database knows but the config no longer lists keeps its history.
+    std::fs::write(
+        &cfg,
+        format!(
+            "{CONFIG}\n[[source]]\nname = \"forum\"\nkind = \"rss\"\nurl = \"https://forum.example/feed\"\n\n\
+             [[source]]\nname = \"avis\"\nkind = \"rss\"\nurl = \"https://avis.example/feed\"\n"
+        ),
+    )
+    .unwrap();
+    let r = vigie(&["sources", "--config", s(&cfg), "--format", "csv"], "");
+    assert_eq!(
+        r.stdout,
+        "source,kind,last_poll_at,last_status,last_error,items_seen,hits,next_poll_at\n\
+         forum,rss,2026-11-22T11:00:00Z,ok,,3,4,2026-11-22T11:02:00Z\n\
+         mastodon-fr,rss,2026-11-22T11:00:00Z,ok,,3,2,2026-11-22T11:02:00Z\n\
+         avis,rss,,,,0,0,\n",
+        "{}",
+        r.stderr
+    );
 }
 
 #[test]

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use super::output::{self, Format};
 use super::{load, Invalid};
 use crate::store::query::parse_time_arg;
+use crate::store::query::SourceRow;
 use crate::store::{HitQuery, Store, StoreError};
 
 /// Arguments of `vigie hits`.
@@ -51,7 +52,11 @@ pub struct SourcesArgs {
 }
 
 pub(crate) fn open(config: &Path) -> Result<Store> {
-    let config = load(config)?;
+    open_store(&load(config)?)
+}
+
+/// The database of a loaded config, read-only.
+fn open_store(config: &crate::config::Config) -> Result<Store> {
     match Store::open_read_only(&config.daemon.database) {
         Ok(s) => Ok(s),
         Err(e @ StoreError::Missing(_)) => Err(anyhow::anyhow!("{e}")),
@@ -149,11 +154,32 @@ pub fn run_hits(config: &Path, args: HitsArgs) -> Result<()> {
     Ok(out.flush()?)
 }
 
-/// Runs `vigie sources`.
+/// Runs `vigie sources`: the sources the database knows (polled at least once, including any
+/// since removed from the config), then those of the config it does not know yet, with empty
+/// poll columns.
 pub fn run_sources(config: &Path, args: SourcesArgs) -> Result<()> {
-    let store = open(config)?;
-    let rows: Vec<Vec<Value>> = store
-        .sources()?
+    let config = load(config)?;
+    let store = open_store(&config)?;
+    let mut sources = store.sources()?;
+    let polled: std::collections::HashSet<String> =
+        sources.iter().map(|s| s.source.clone()).collect();
+    sources.extend(
+        config
+            .sources
+            .iter()
+            .filter(|s| !polled.contains(&s.name))
+            .map(|s| SourceRow {
+                source: s.name.clone(),
+                kind: s.kind.name().to_string(),
+                last_poll_at: None,
+                last_status: None,
+                last_error: None,
+                items_seen: 0,
+                hits: 0,
+                next_poll_at: None,
+            }),
+    );
+    let rows: Vec<Vec<Value>> = sources
         .into_iter()
         .map(|s| {
             vec![

@@ -51,7 +51,8 @@ pub enum Command {
     Preview(preview::PreviewArgs),
     /// List stored hits, newest first.
     Hits(hits::HitsArgs),
-    /// One row per source: last poll, status, last error, items seen, hits, next poll.
+    /// One row per source: last poll, status, last error, items seen, hits, next poll (empty
+    /// until its first poll).
     Sources(hits::SourcesArgs),
     /// Backtest: feed posts from FILE through the rules and the alert logic in event time.
     ///
