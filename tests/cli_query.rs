@@ -314,3 +314,91 @@ fn query_commands_say_when_there_is_no_database_yet() {
         r.stderr
     );
 }
+
+#[test]
+fn stats_count_per_bucket_by_rule_term_and_source() {
+    let dir = tree(&[("vigie.toml", CONFIG), ("rules.toml", RULES)]);
+    dataset(dir.path());
+    let cfg = dir.path().join("vigie.toml");
+    let stats = |args: &[&str]| {
+        let mut all = vec![
+            "stats",
+            "--config",
+            s(&cfg),
+            "--since",
+            "2026-11-22T08:00:00Z",
+            "--until",
+            "2026-11-22T11:00:00Z",
+        ];
+        all.extend_from_slice(args);
+        vigie(&all, "")
+    };
+    let r = stats(&["--format", "csv"]);
+    assert_eq!(
+        r.stdout,
+        "rule,bucket,count\n\
+         livraison,2026-11-22T08:00:00Z,2\n\
+         livraison,2026-11-22T09:00:00Z,1\n\
+         livraison,2026-11-22T10:00:00Z,1\n\
+         casse,2026-11-22T08:00:00Z,1\n\
+         casse,2026-11-22T09:00:00Z,1\n\
+         casse,2026-11-22T10:00:00Z,0\n",
+        "{}",
+        r.stderr
+    );
+    // A hit quoting two terms counts for both; the terms as the rules write them.
+    let r = stats(&["--by", "term", "--every", "1d", "--format", "json"]);
+    let rows: Vec<(String, u64)> = r
+        .stdout
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json");
+            assert_eq!(
+                v["bucket"], "2026-11-22T00:00:00Z",
+                "days start at midnight UTC"
+            );
+            (
+                v["term"].as_str().unwrap().to_string(),
+                v["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("colis".to_string(), 3),
+            ("\"objet cassé\"".to_string(), 2),
+            ("retard*".to_string(), 2)
+        ]
+    );
+    // Filters as in `vigie hits`; the table has one row per key with a sparkline.
+    let r = stats(&["--by", "source", "--rule", "livr*", "--format", "table"]);
+    assert_eq!(
+        r.stdout,
+        "3 buckets of 1h from 2026-11-22T08:00:00Z to 2026-11-22T11:00:00Z\n\
+         SOURCE       TOTAL  MAX  SPARKLINE\n\
+         forum        2      2    █▁▁\n\
+         mastodon-fr  2      1    ▁██\n",
+        "{}",
+        r.stderr
+    );
+    // Bad values are usage errors: no bucket length, too many buckets, an empty span.
+    let until_before = [
+        "--since",
+        "2026-11-22T10:00:00Z",
+        "--until",
+        "2026-11-22T09:00:00Z",
+    ];
+    for bad in [
+        &["--every", "0s"][..],
+        &["--every", "1s"],
+        &["--every", "1s", "--since", "7d"],
+        &until_before,
+    ] {
+        let mut all = vec!["stats", "--config", s(&cfg)];
+        all.extend_from_slice(bad);
+        let r = vigie(&all, "");
+        assert_eq!(r.code, 2, "{bad:?}: {}", r.stderr);
+        assert!(r.stderr.starts_with("vigie: "), "{}", r.stderr);
+    }
+}

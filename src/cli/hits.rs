@@ -14,13 +14,10 @@ use crate::store::query::parse_time_arg;
 use crate::store::query::SourceRow;
 use crate::store::{HitQuery, Store, StoreError};
 
-/// Arguments of `vigie hits`.
+/// The end of the span and the rule and source filters, shared by `vigie hits` and `vigie stats`.
 #[derive(Debug, Args)]
-pub struct HitsArgs {
-    /// Posts created since: a duration ago (90s, 15m, 2h, 7d) or an RFC 3339 time.
-    #[arg(long, value_name = "WHEN")]
-    pub since: Option<String>,
-    /// Posts created before: a duration ago or an RFC 3339 time.
+pub struct Scope {
+    /// Posts created before: a duration ago or an RFC 3339 time (`vigie stats`: default now).
     #[arg(long, value_name = "WHEN")]
     pub until: Option<String>,
     /// Only this rule (globs allowed: 'livraison-*').
@@ -29,6 +26,16 @@ pub struct HitsArgs {
     /// Only this source (globs allowed: 'forum-*').
     #[arg(long, value_name = "SOURCE")]
     pub source: Option<String>,
+}
+
+/// Arguments of `vigie hits`.
+#[derive(Debug, Args)]
+pub struct HitsArgs {
+    /// Posts created since: a duration ago (90s, 15m, 2h, 7d) or an RFC 3339 time.
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    #[command(flatten)]
+    pub scope: Scope,
     /// Only this author (case-insensitive, leading @ optional).
     #[arg(long, value_name = "AUTHOR")]
     pub author: Option<String>,
@@ -78,9 +85,9 @@ pub fn run_hits(config: &Path, args: HitsArgs) -> Result<()> {
     let time = |s: &Option<String>| time_arg(s.as_deref(), now);
     let query = HitQuery {
         since: time(&args.since)?,
-        until: time(&args.until)?,
-        rule: args.rule,
-        source: args.source,
+        until: time(&args.scope.until)?,
+        rule: args.scope.rule,
+        source: args.scope.source,
         author: args.author,
         search: args.search,
         limit: args.limit,

@@ -11,6 +11,7 @@ pub mod output;
 mod preview;
 mod replay;
 mod run;
+mod stats;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -51,6 +52,13 @@ pub enum Command {
     Preview(preview::PreviewArgs),
     /// List stored hits, newest first.
     Hits(hits::HitsArgs),
+    /// Hits per rule (or source, term, author) in each time bucket, with a sparkline per row.
+    ///
+    /// Buckets are --every long (default 1h) and aligned on UTC, from --since (default 24h ago)
+    /// to --until (default now). Table: one row per key, busiest first, with its total, its
+    /// busiest bucket and a sparkline; json and csv: one row per key and bucket, empty buckets
+    /// included.
+    Stats(stats::StatsArgs),
     /// One row per source: last poll, status, last error, items seen, hits, next poll (empty
     /// until its first poll).
     Sources(hits::SourcesArgs),
@@ -89,6 +97,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Preview(args) => preview::run(&path, args),
         Command::Hits(args) => hits::run_hits(&path, args),
         Command::Sources(args) => hits::run_sources(&path, args),
+        Command::Stats(args) => stats::run(&path, args),
         Command::Replay(args) => replay::run(&path, args),
         Command::Alerts(args) => alerts::run(&path, args),
     }

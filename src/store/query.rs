@@ -103,61 +103,79 @@ pub fn fts_query(text: &str) -> Option<String> {
     (!words.is_empty()).then(|| words.join(" "))
 }
 
+/// What `vigie stats` counts hits by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatsBy {
+    /// The rule hit.
+    Rule,
+    /// The post's source.
+    Source,
+    /// Each distinct query term the hit quotes (`retard*`, `"objet cassé"`).
+    Term,
+    /// The post's author (empty when the source gives none).
+    Author,
+}
+
+/// `SELECT {columns} FROM hits h JOIN posts p …` with `q`'s conditions (not its order or
+/// limit), and their bound values; `None` when `q` can match nothing (a search with no word).
+fn hit_select(columns: &str, q: &HitQuery) -> Option<(String, Vec<Value>)> {
+    let mut sql =
+        format!("SELECT {columns} FROM hits h JOIN posts p ON p.id = h.post_id WHERE 1 = 1");
+    let mut args: Vec<Value> = Vec::new();
+    let mut cond = |sql_part: &str, v: Value| {
+        sql.push_str(sql_part);
+        args.push(v);
+    };
+    if let Some(t) = q.since {
+        cond(" AND h.created_at >= ?", Value::Text(fmt_time(t)));
+    }
+    if let Some(t) = q.until {
+        cond(" AND h.created_at < ?", Value::Text(fmt_time(t)));
+    }
+    if let Some(r) = &q.rule {
+        let op = if is_glob(r) {
+            " AND h.rule GLOB ?"
+        } else {
+            " AND h.rule = ?"
+        };
+        cond(op, Value::Text(r.clone()));
+    }
+    if let Some(s) = &q.source {
+        let op = if is_glob(s) {
+            " AND p.source GLOB ?"
+        } else {
+            " AND p.source = ?"
+        };
+        cond(op, Value::Text(s.clone()));
+    }
+    if let Some(a) = &q.author {
+        cond(
+            " AND lower(ltrim(p.author, '@')) = ?",
+            Value::Text(a.trim().trim_start_matches('@').to_lowercase()),
+        );
+    }
+    if let Some(s) = &q.search {
+        cond(
+            " AND p.id IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)",
+            Value::Text(fts_query(s)?),
+        );
+    }
+    Some((sql, args))
+}
+
 impl Store {
     /// Hits matching `q`, newest first.
     pub fn hits(&self, q: &HitQuery) -> Result<Vec<HitRow>, StoreError> {
-        let mut sql = String::from(
-            "SELECT h.id, h.rule, p.source, p.source_id, p.url, p.author, p.text, p.created_at,
-                    p.fetched_at, h.matched
-             FROM hits h JOIN posts p ON p.id = h.post_id WHERE 1 = 1",
-        );
-        let mut args: Vec<Value> = Vec::new();
-        let mut cond = |sql_part: &str, v: Value| {
-            sql.push_str(sql_part);
-            args.push(v);
+        let Some((mut sql, mut args)) = hit_select(
+            "h.id, h.rule, p.source, p.source_id, p.url, p.author, p.text, p.created_at,
+             p.fetched_at, h.matched",
+            q,
+        ) else {
+            return Ok(Vec::new());
         };
-        if let Some(t) = q.since {
-            cond(" AND h.created_at >= ?", Value::Text(fmt_time(t)));
-        }
-        if let Some(t) = q.until {
-            cond(" AND h.created_at < ?", Value::Text(fmt_time(t)));
-        }
-        if let Some(r) = &q.rule {
-            let op = if is_glob(r) {
-                " AND h.rule GLOB ?"
-            } else {
-                " AND h.rule = ?"
-            };
-            cond(op, Value::Text(r.clone()));
-        }
-        if let Some(s) = &q.source {
-            let op = if is_glob(s) {
-                " AND p.source GLOB ?"
-            } else {
-                " AND p.source = ?"
-            };
-            cond(op, Value::Text(s.clone()));
-        }
-        if let Some(a) = &q.author {
-            cond(
-                " AND lower(ltrim(p.author, '@')) = ?",
-                Value::Text(a.trim().trim_start_matches('@').to_lowercase()),
-            );
-        }
-        if let Some(s) = &q.search {
-            match fts_query(s) {
-                Some(fts) => cond(
-                    " AND p.id IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)",
-                    Value::Text(fts),
-                ),
-                None => return Ok(Vec::new()),
-            }
-        }
         if let Some(n) = q.limit {
-            cond(
-                " ORDER BY h.created_at DESC, h.id DESC LIMIT ?",
-                Value::Integer(n.min(i64::MAX as u64) as i64),
-            );
+            sql.push_str(" ORDER BY h.created_at DESC, h.id DESC LIMIT ?");
+            args.push(Value::Integer(n.min(i64::MAX as u64) as i64));
         } else {
             sql.push_str(" ORDER BY h.created_at DESC, h.id DESC");
         }
@@ -177,6 +195,51 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Calls `f(created_at, key)` for every hit matching `q` (its limit aside) under every key
+    /// it counts for: its rule, source or author, or each distinct term it quotes.
+    pub fn hit_keys(
+        &self,
+        q: &HitQuery,
+        by: StatsBy,
+        mut f: impl FnMut(&str, &str),
+    ) -> Result<(), StoreError> {
+        let key = match by {
+            StatsBy::Rule => "h.rule",
+            StatsBy::Source => "p.source",
+            StatsBy::Term => "h.matched",
+            StatsBy::Author => "COALESCE(p.author, '')",
+        };
+        let Some((sql, args)) = hit_select(&format!("h.created_at, {key}"), q) else {
+            return Ok(());
+        };
+        let mut stmt = self.conn.prepare(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+        let mut terms: Vec<String> = Vec::new();
+        while let Some(r) = rows.next()? {
+            let at = r.get_ref(0)?.as_str().unwrap_or_default();
+            let key = r.get_ref(1)?.as_str().unwrap_or_default();
+            if by != StatsBy::Term {
+                f(at, key);
+                continue;
+            }
+            // `matched` is the JSON array the writer stored: `[{term, text, position}, …]`.
+            terms.clear();
+            if let Ok(serde_json::Value::Array(items)) = serde_json::from_str(key) {
+                terms.extend(
+                    items
+                        .iter()
+                        .filter_map(|m| m.get("term")?.as_str().map(str::to_string)),
+                );
+            }
+            terms.sort_unstable();
+            terms.dedup();
+            for t in &terms {
+                f(at, t);
+            }
+        }
+        Ok(())
     }
 
     /// Every source, by name.
