@@ -24,6 +24,8 @@ mod daemon_util;
 mod fetch;
 // `vigie replay` in event time (sends nothing) and `vigie alerts` on the kept database.
 mod replay;
+// `[daemon] retention`: old posts not stored, older ones pruned, by the store and the daemon.
+mod retention;
 // Source alerts through the store commit in controlled time: failing, recovered, silent.
 mod source_health;
 // The rss parser: every feed format, repairs, clean errors, the feedparser corpus.

@@ -90,6 +90,9 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
     store
         .set_alert_policy(AlertPolicy::from_config(&config, true))
         .map_err(|e| DaemonError::Store(e.to_string()))?;
+    if let Some(retention) = config.daemon.retention {
+        store.set_retention(retention);
+    }
     let wake = Arc::new(Notify::new());
     let (stop_dispatch, dispatch_stopped) = watch::channel(false);
     let dispatcher = tokio::spawn(

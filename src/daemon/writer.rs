@@ -5,11 +5,13 @@
 //! that answer does the scheduler move a source's cursor, so a crash can never advance a cursor
 //! past posts that were not stored. Results that queue up while a commit runs are committed
 //! together, one transaction for the batch. The heartbeat counts commits, for the watchdog.
-//! A commit that records an alert wakes the dispatcher.
+//! A commit that records an alert wakes the dispatcher. With a `[daemon] retention`, the writer
+//! also prunes what grew older than it, between commits, a small transaction at a time.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, Notify};
 
@@ -26,6 +28,14 @@ pub struct WriteJob {
 /// Most results committed in one transaction.
 const MAX_BATCH: usize = 64;
 
+/// Most posts one pruning transaction deletes: about 0.1 s (5,000 took up to 0.27 s with
+/// 70% of them hits), so commits wait little.
+const PRUNE_BATCH: usize = 2_000;
+
+/// How often the writer looks for posts past the retention (at start, then this often, and
+/// again at once while a pass still finds a full batch).
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+
 /// Starts the writer thread; it stops when every sender is dropped and the queue is drained.
 pub fn spawn(
     mut store: Store,
@@ -36,6 +46,7 @@ pub fn spawn(
     let handle = std::thread::Builder::new()
         .name("vigie-writer".into())
         .spawn(move || {
+            let mut next_prune = Instant::now();
             while let Some(first) = rx.blocking_recv() {
                 let mut jobs = vec![first];
                 while jobs.len() < MAX_BATCH {
@@ -64,7 +75,34 @@ pub fn spawn(
                         }
                     }
                 }
+                if Instant::now() >= next_prune {
+                    next_prune = prune(&mut store);
+                }
             }
         })?;
     Ok((tx, handle))
+}
+
+/// One pruning pass under the retention, if any; returns when the next is due.
+fn prune(store: &mut Store) -> Instant {
+    let now = Instant::now();
+    let Some(cutoff) = store.retention_cutoff(chrono::Utc::now()) else {
+        return now + Duration::from_secs(365 * 86_400);
+    };
+    match store.prune(cutoff, PRUNE_BATCH) {
+        Ok(posts) => {
+            if posts > 0 {
+                tracing::info!(posts, before = %crate::store::fmt_time(cutoff), "Pruned posts past the retention, with their hits.");
+            }
+            if posts >= PRUNE_BATCH as u64 {
+                now
+            } else {
+                now + PRUNE_EVERY
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "Pruning failed; it will be retried.");
+            now + PRUNE_EVERY
+        }
+    }
 }

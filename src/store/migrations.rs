@@ -134,6 +134,12 @@ pub const MIGRATIONS: &[&str] = &[
                                ORDER BY d.notifier)), '') AS status
         FROM alerts a;
     "#,
+    // 4: retention prunes posts by event time, oldest first; deleting a post checks that no
+    // hit refers to it (foreign keys), which without an index scans every hit per post.
+    r#"
+    CREATE INDEX posts_created_at ON posts (created_at);
+    CREATE INDEX hits_post_id ON hits (post_id);
+    "#,
 ];
 
 /// Applies every step the database has not seen yet.

@@ -16,7 +16,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 
 pub use alerts::AlertPolicy;
 pub use query::{AlertQuery, AlertRow, HitQuery, HitRow, SourceRow};
@@ -44,6 +44,9 @@ pub struct Store {
     /// The earliest post's event time (where `learn` counts from): read when a policy is set,
     /// then kept up to date by commits.
     earliest: Option<DateTime<Utc>>,
+    /// `[daemon] retention`: posts older than this (by event time) at the poll that found them
+    /// are not stored, and [`Store::prune`] deletes those that grew older.
+    retention: Option<chrono::Duration>,
 }
 
 /// How long a connection waits for a lock before giving up.
@@ -67,6 +70,7 @@ impl Store {
             conn,
             policy: None,
             earliest: None,
+            retention: None,
         })
     }
 
@@ -84,6 +88,7 @@ impl Store {
             conn,
             policy: None,
             earliest: None,
+            retention: None,
         })
     }
 
@@ -95,6 +100,52 @@ impl Store {
         self.earliest = t.as_deref().and_then(parse_time);
         self.policy = Some(policy);
         Ok(())
+    }
+
+    /// Keeps posts and hits for `retention` (by the posts' event time); see [`Store::prune`].
+    pub fn set_retention(&mut self, retention: Duration) {
+        self.retention = chrono::Duration::from_std(retention).ok();
+    }
+
+    /// The oldest event time a post may have to be stored at `now`, under the retention.
+    pub fn retention_cutoff(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.retention.and_then(|r| now.checked_sub_signed(r))
+    }
+
+    /// Deletes up to about `batch` of the oldest posts created before `cutoff`, with their hits
+    /// and full-text entries, in one transaction; returns how many posts went. Call again while
+    /// it returns `batch` or more: small transactions keep the writer responsive.
+    pub fn prune(&mut self, cutoff: DateTime<Utc>, batch: usize) -> Result<u64, StoreError> {
+        let cutoff = fmt_time(cutoff);
+        let tx = self.conn.transaction()?;
+        // The event time of the `batch`-th oldest post to go: everything up to it goes (a few
+        // more when several share that time, never none).
+        let bound: Option<String> = tx
+            .query_row(
+                "SELECT created_at FROM posts WHERE created_at < ?1
+                 ORDER BY created_at LIMIT 1 OFFSET ?2",
+                rusqlite::params![cutoff, batch.saturating_sub(1) as i64],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let bound = bound.unwrap_or_else(|| cutoff.clone());
+        let condition = "created_at < ?1 AND created_at <= ?2";
+        tx.execute(
+            &format!(
+                "DELETE FROM posts_fts WHERE rowid IN (SELECT id FROM posts WHERE {condition})"
+            ),
+            rusqlite::params![cutoff, bound],
+        )?;
+        tx.execute(
+            &format!("DELETE FROM hits WHERE {condition}"),
+            rusqlite::params![cutoff, bound],
+        )?;
+        let posts = tx.execute(
+            &format!("DELETE FROM posts WHERE {condition}"),
+            rusqlite::params![cutoff, bound],
+        )?;
+        tx.commit()?;
+        Ok(posts as u64)
     }
 
     /// The underlying connection, for tests and ad-hoc reads.

@@ -126,6 +126,7 @@ impl Store {
         let wall = Utc::now();
         // Disjoint fields: the policy is read while the connection is in a transaction.
         let policy = self.policy.as_ref();
+        let retention = self.retention;
         let tx = self.conn.transaction()?;
         let mut out = Vec::with_capacity(results.len());
         {
@@ -141,6 +142,7 @@ impl Store {
             let mut json = String::new();
             for r in results {
                 let polled = fmt_time(r.polled_at);
+                let cutoff = retention.and_then(|d| r.polled_at.checked_sub_signed(d));
                 let mut stats = CommitStats::default();
                 if let PollOutcome::Page { posts, .. } = &r.outcome {
                     for (post, hits) in posts {
@@ -152,6 +154,11 @@ impl Store {
                             .as_deref()
                             .and_then(parse_time)
                             .map_or(r.polled_at, |t| t.min(r.polled_at));
+                        // Already past the retention: it would only be pruned (and, once
+                        // pruned, stored again at the next poll that still lists it).
+                        if cutoff.is_some_and(|c| created_at < c) {
+                            continue;
+                        }
                         let created = fmt_time(created_at);
                         // Only posts that hit a rule keep their text and details.
                         let keep = !hits.is_empty();
