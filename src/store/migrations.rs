@@ -121,8 +121,8 @@ pub const MIGRATIONS: &[&str] = &[
         FROM deliveries d JOIN alerts a ON a.id = d.alert_id;
     "#,
     // 3: `alerts_v` without `group_concat(… ORDER BY …)`, which needs SQLite 3.44: the
-    // `sqlite3` of Debian 12 and Ubuntu 22.04/24.04 could not read the schema, so not even
-    // `hits_v`. The notifiers are ordered in a subquery instead.
+    // `sqlite3` of Debian 12 (3.40) or Ubuntu 22.04 (3.37) could not read the schema, so not
+    // even `hits_v`. The notifiers are ordered in a subquery instead.
     r#"
     DROP VIEW alerts_v;
     CREATE VIEW alerts_v AS
