@@ -94,6 +94,21 @@ impl<'a> Word<'a> {
         let t: [u8; 8] = self.tail[..8].try_into().expect("8 bytes");
         u64::from_le_bytes(t) & low_bytes(self.text.len())
     }
+
+    /// The first 16 bytes of the folded word as two little-endian numbers, zero past its
+    /// end (the matcher's dictionary keys start so), read the same way as [`Word::first8`].
+    #[inline(always)]
+    pub fn first16(&self) -> [u64; 2] {
+        let n = self.text.len();
+        let second = if n > 8 {
+            // `tail` holds the word and 8 more bytes: 16 at least.
+            let t: [u8; 8] = self.tail[8..16].try_into().expect("8 bytes");
+            u64::from_le_bytes(t) & low_bytes(n - 8)
+        } else {
+            0
+        };
+        [self.first8(), second]
+    }
 }
 
 /// Masks of the first `k` bytes of 16 (`k` ≤ 16), as two little-endian `u64`s.
@@ -1434,20 +1449,23 @@ mod tests {
             proptest::prop_assert_eq!(got, want, "{:?}", text);
         }
 
-        /// `Word::first8` is the word's first 8 bytes, zero past its end, whichever path
-        /// produced the word.
+        /// `Word::first8` and `Word::first16` are the word's first 8 and 16 bytes, zero past
+        /// its end, whichever path produced the word.
         #[test]
         fn first8_is_the_first_eight_bytes(
             parts in proptest::collection::vec(proptest::sample::select(vec![
                 "a", "Colis", "abcdefghijklmnopqrstu", "réclamation", "ÉÉÉÉÉÉÉÉÉ", " ", "’", "ﬃ",
-                "😡", "#", "x\u{200B}y", "ß",
+                "😡", "#", "x\u{200B}y", "ß", "abcdefgh", "abcdefghi", "0123456789abcdef",
             ]), 0..80)
         ) {
             let text: String = parts.concat();
             let mut b = Buffers::default();
             let mut bad = None;
             for_each_word(&text, &mut b, |w| {
-                if w.first8() != first8_of(w.text) && bad.is_none() {
+                let second = w.text.get(8..).map_or(0, first8_of);
+                if (w.first8() != first8_of(w.text) || w.first16() != [w.first8(), second])
+                    && bad.is_none()
+                {
                     bad = Some(String::from_utf8_lossy(w.text).into_owned());
                 }
             });

@@ -110,27 +110,38 @@ fn cut_head(head: [u64; 2], len: usize) -> [u64; 2] {
 
 const K: u64 = 0x9E37_79B9_7F4A_7C15;
 
-/// Hashes a folded word whose head ([`head_of`]) is `head`: the head, then its bytes past the
-/// 16th 8 at a time, then a final mix.
+/// Folds 8 more bytes of a key into a hash.
 #[inline(always)]
-fn hash(word: &[u8], head: [u64; 2]) -> u64 {
-    let mut h = (word.len() as u64).wrapping_mul(K);
-    for x in head {
-        h = (h ^ x).wrapping_mul(K);
-        h ^= h >> 29;
+fn mix(h: u64, x: u64) -> u64 {
+    let y = (h ^ x).wrapping_mul(K);
+    y ^ (y >> 32)
+}
+
+/// The table's hash of a key whose head ([`head_of`]) is `head` and whose Bloom hash
+/// ([`quick`], which saw its first 8 bytes and its length) is `q`: the bytes `quick` did not
+/// see folded in, 8 at a time. A word that passed the filter is hashed once, not twice.
+#[inline(always)]
+fn slot_hash(q: u64, word: &[u8], head: [u64; 2]) -> u64 {
+    if word.len() <= 8 {
+        return q;
     }
+    let mut h = mix(q, head[1]);
     let mut rest = word.get(16..).unwrap_or_default();
     if !rest.is_empty() {
         while let Some((c, r)) = rest.split_first_chunk::<8>() {
-            h = (h ^ u64::from_le_bytes(*c)).wrapping_mul(K);
-            h ^= h >> 29;
+            h = mix(h, u64::from_le_bytes(*c));
             rest = r;
         }
-        h = (h ^ load_le(rest)).wrapping_mul(K);
+        h = mix(h, load_le(rest));
     }
-    h ^= h >> 32;
-    h = h.wrapping_mul(0xD6E8_FEB8_6659_FD93);
-    h ^ (h >> 32)
+    h
+}
+
+/// The slot of a [`slot_hash`] in a table of `mask + 1` slots: bits that the Bloom filter's
+/// bit choice (the low 12) does not use.
+#[inline(always)]
+fn slot_of(h: u64, mask: usize) -> usize {
+    h.rotate_right(12) as usize & mask
 }
 
 /// The Bloom filter's hash: a word's first 8 bytes (zero past its end) and its length, one
@@ -215,7 +226,7 @@ impl Dict {
             let tail = d.tails.len() as u32;
             d.tails.extend_from_slice(key.get(16..).unwrap_or_default());
             let mask = d.slots.len() - 1;
-            let mut s = hash(&key, head) as usize & mask;
+            let mut s = slot_of(slot_hash(quick(head[0], key.len()), &key, head), mask);
             while d.slots[s].len != 0 {
                 s = (s + 1) & mask;
             }
@@ -263,17 +274,17 @@ impl Dict {
         )
     }
 
-    /// Whether the Bloom filter may hold a key of length `n` starting with `first8`.
-    #[inline(always)]
-    fn may_hold(&self, first8: u64, n: usize) -> bool {
-        self.in_bloom(&self.bloom, first8, n)
-    }
-
     /// Whether `bloom` (one of the two filters) may hold a key of length `n` starting with
     /// `first8`.
     #[inline(always)]
     fn in_bloom(&self, bloom: &[u64], first8: u64, n: usize) -> bool {
-        let (word, bits) = self.bloom_bits(quick(first8, n));
+        self.in_bloom_q(bloom, quick(first8, n))
+    }
+
+    /// [`Dict::in_bloom`] for a key whose [`quick`] hash is `q`.
+    #[inline(always)]
+    fn in_bloom_q(&self, bloom: &[u64], q: u64) -> bool {
+        let (word, bits) = self.bloom_bits(q);
         debug_assert!(word < bloom.len());
         // SAFETY: `bloom` is one of the two filters, both a power of two of at least 64 words,
         // and `bloom_shift` is `64 - log2` of that, so `word` (the top bits of a u64) is in
@@ -281,11 +292,12 @@ impl Dict {
         unsafe { bloom.get_unchecked(word) & bits == bits }
     }
 
-    /// The entry for `word` (whose head is `head`), past the Bloom filter.
-    #[inline]
-    fn lookup(&self, word: &[u8], head: [u64; 2]) -> Option<&Entry> {
+    /// The entry for `word` (whose head is `head` and whose [`quick`] hash is `q`), past the
+    /// Bloom filter.
+    #[inline(always)]
+    fn lookup(&self, word: &[u8], head: [u64; 2], q: u64) -> Option<&Entry> {
         let mask = self.slots.len() - 1;
-        let mut s = hash(word, head) as usize & mask;
+        let mut s = slot_of(slot_hash(q, word, head), mask);
         loop {
             let e = &self.slots[s];
             if e.len == 0 {
@@ -306,25 +318,36 @@ impl Dict {
     #[inline]
     pub fn get(&self, word: &[u8]) -> Option<&Entry> {
         let head = head_of(word);
-        if !self.may_hold(head[0], word.len()) {
+        let q = quick(head[0], word.len());
+        if !self.in_bloom_q(&self.bloom, q) {
             return None;
         }
-        self.lookup(word, head)
+        self.lookup(word, head, q)
     }
 
     /// Calls `f(entry, true)` for the key equal to `word`, then `f(entry, false)` for every
     /// prefix key that is a proper prefix of `word`, shortest first: every key the word's
-    /// literals can come from. `first8` is `word`'s first 8 bytes, zero past its end.
+    /// literals can come from. `head` is `word`'s first 16 bytes, zero past its end
+    /// ([`head_of`], `normalize::Word::first16`).
     ///
-    /// The filter (two multiplies, one Bloom word, one prefix-mask word) is inlined into the
-    /// caller, the lookups are not. Words that come from `normalize::for_each_word_where` with
-    /// this dictionary as the filter have passed it already; it runs again here for the pieces
-    /// the lookups need (whole word or not, which prefix lengths).
+    /// The filter (two multiplies, one Bloom word, one prefix-mask word) and the lookup of the
+    /// whole word are inlined into the caller; the prefix lookups, rarer, are not. Words that
+    /// come from `normalize::for_each_word_where` with this dictionary as the filter have
+    /// passed it already; it runs again here for the pieces the lookups need (whole word or
+    /// not, which prefix lengths), and its hash is the table's.
     #[inline(always)]
-    pub fn for_each_key(&self, word: &[u8], first8: u64, f: impl FnMut(&Entry, bool)) {
-        let (whole, lens, long) = self.filter(&self.bloom, first8, word.len());
-        if whole | (lens != 0) | long {
-            self.look_up(word, whole, lens, long, f);
+    pub fn for_each_key(&self, word: &[u8], head: [u64; 2], mut f: impl FnMut(&Entry, bool)) {
+        debug_assert_eq!(head, head_of(word));
+        let n = word.len();
+        let q = quick(head[0], n);
+        if self.in_bloom_q(&self.bloom, q) {
+            if let Some(e) = self.lookup(word, head, q) {
+                f(e, true);
+            }
+        }
+        let (lens, long) = self.prefix_filter(head[0], n);
+        if (lens != 0) | long {
+            self.look_up_prefixes(word, head, lens, long, f);
         }
     }
 
@@ -368,6 +391,14 @@ impl Dict {
     #[inline(always)]
     fn filter(&self, bloom: &[u64], first8: u64, n: usize) -> (bool, u32, bool) {
         let whole = self.in_bloom(bloom, first8, n);
+        let (lens, long) = self.prefix_filter(first8, n);
+        (whole, lens, long)
+    }
+
+    /// The prefix key lengths that a word of `n` bytes starting with `first8` may start
+    /// with, and whether it is long enough for the prefix keys of 32 bytes or more.
+    #[inline(always)]
+    fn prefix_filter(&self, first8: u64, n: usize) -> (u32, bool) {
         // Prefix lengths shorter than the word (the whole word is looked up separately).
         let below = ((1u64 << n.min(32)) - 1) as u32;
         let bucket = head_bucket(first8, self.prefix_shift);
@@ -376,33 +407,28 @@ impl Dict {
         // `32 - log2(prefix_mask.len())`, so `bucket` (the top bits of a u32) is in bounds.
         let lens =
             (self.short_prefixes | unsafe { self.prefix_mask.get_unchecked(bucket) }) & below;
-        (whole, lens, self.long_prefixes & (n > 32))
+        (lens, self.long_prefixes & (n > 32))
     }
 
-    /// The lookups of [`Dict::for_each_key`] for a word that passed its filters.
+    /// The prefix lookups of [`Dict::for_each_key`], for a word that passed their filter.
     #[inline(never)]
-    fn look_up(
+    fn look_up_prefixes(
         &self,
         word: &[u8],
-        whole: bool,
+        head: [u64; 2],
         mut lens: u32,
         long: bool,
         mut f: impl FnMut(&Entry, bool),
     ) {
         let n = word.len();
-        let head = head_of(word);
-        if whole {
-            if let Some(e) = self.lookup(word, head) {
-                f(e, true);
-            }
-        }
         while lens != 0 {
             let len = lens.trailing_zeros() as usize;
             lens &= lens - 1;
             let p = &word[..len];
             let ph = cut_head(head, len);
-            if self.may_hold(ph[0], len) {
-                if let Some(e) = self.lookup(p, ph) {
+            let q = quick(ph[0], len);
+            if self.in_bloom_q(&self.bloom, q) {
+                if let Some(e) = self.lookup(p, ph, q) {
                     f(e, false);
                 }
             }
@@ -613,19 +639,55 @@ mod tests {
         assert!(n >= words.len() - 2, "{n}");
     }
 
-    #[test]
-    fn many_keys_all_found() {
-        let words: Vec<Vec<u8>> = (0..50_000).map(|i| format!("w{i}x").into_bytes()).collect();
-        let d = Dict::build(
+    /// A dictionary of whole plain words, each word's entry naming its index.
+    fn numbered_words(words: &[Vec<u8>]) -> Dict {
+        Dict::build(
             words
                 .iter()
                 .enumerate()
                 .map(|(i, w)| (w.clone(), WordKind::Plain, false, i as u32, false)),
-        );
+        )
+    }
+
+    #[test]
+    fn many_keys_all_found() {
+        let words: Vec<Vec<u8>> = (0..50_000).map(|i| format!("w{i}x").into_bytes()).collect();
+        let d = numbered_words(&words);
         for (i, w) in words.iter().enumerate() {
             assert_eq!(d.get(w).map(|e| e.exact[0]), Some(i as u32));
         }
         assert!(d.get(b"w50000x").is_none());
+    }
+
+    #[test]
+    fn keys_that_share_their_first_bytes_and_length_are_all_found() {
+        // The table hashes what the Bloom filter saw (the first 8 bytes and the length), then
+        // the rest: keys of 9 to 40 bytes that differ only past their 8th, 16th or 24th byte.
+        let mut words = Vec::new();
+        for len in [9, 12, 16, 17, 24, 25, 40] {
+            for i in 0..200u32 {
+                let mut w = vec![b'k'; len];
+                let at = [8, 15, 16, 23, len - 1][i as usize % 5].min(len - 1);
+                w[at] = b'a' + (i / 5 % 26) as u8;
+                w[len - 2] = b'a' + (i / 130) as u8;
+                words.push(w);
+            }
+        }
+        words.sort();
+        words.dedup();
+        let d = numbered_words(&words);
+        for (i, w) in words.iter().enumerate() {
+            assert_eq!(d.get(w).map(|e| e.exact[0]), Some(i as u32), "{w:?}");
+            let mut seen = Vec::new();
+            d.for_each_key(w, head_of(w), |e, whole| seen.push((e.exact[0], whole)));
+            assert_eq!(seen, [(i as u32, true)], "{w:?}");
+            let mut other = w.clone();
+            *other.last_mut().unwrap() = b'z';
+            assert!(
+                d.get(&other).is_none() || words.contains(&other),
+                "{other:?}"
+            );
+        }
     }
 
     #[test]

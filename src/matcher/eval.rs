@@ -95,7 +95,11 @@ impl<'a> Occurrences<'a> {
     /// Whether `term` occurs.
     #[inline]
     pub fn has(&self, term: u32) -> bool {
-        !self.of(term).is_empty()
+        if !self.some.may_hold(term) {
+            return false;
+        }
+        let lo = self.items.partition_point(|o| o.0 < term);
+        self.items.get(lo).is_some_and(|o| o.0 == term)
     }
 
     /// Whether some term of `set` occurs.

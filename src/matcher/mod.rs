@@ -457,7 +457,7 @@ impl RuleSet {
                         leads_on |= id & TERM == 0;
                     }
                 };
-                dict.for_each_key(w.text, w.first8(), |e, whole| {
+                dict.for_each_key(w.text, w.first16(), |e, whole| {
                     if whole {
                         add(e.exact[0]);
                     }
@@ -491,7 +491,11 @@ impl RuleSet {
     /// `s.passed` with the rules that hold, in order, each with its regex match if it has
     /// regexes.
     fn evaluate(&self, post: &Post, s: &mut Scratch) {
-        s.occ.sort_unstable();
+        // The scan pushes in word order: only a word with several literals can leave two out
+        // of order, and a sort of a sorted list still costs a mispredicted branch per item.
+        if !s.occ.is_sorted() {
+            s.occ.sort_unstable();
+        }
         s.term_occ.clear();
         for &(pos, lit) in &s.occ {
             if lit & TERM != 0 {
