@@ -317,7 +317,13 @@ impl Dict {
     /// The entry for `word`.
     #[inline]
     pub fn get(&self, word: &[u8]) -> Option<&Entry> {
-        let head = head_of(word);
+        self.find(word, head_of(word))
+    }
+
+    /// [`Dict::get`] for a word whose head is `head`: the Bloom filter, then the table, with
+    /// one hash for both.
+    #[inline(always)]
+    fn find(&self, word: &[u8], head: [u64; 2]) -> Option<&Entry> {
         let q = quick(head[0], word.len());
         if !self.in_bloom_q(&self.bloom, q) {
             return None;
@@ -338,14 +344,10 @@ impl Dict {
     #[inline(always)]
     pub fn for_each_key(&self, word: &[u8], head: [u64; 2], mut f: impl FnMut(&Entry, bool)) {
         debug_assert_eq!(head, head_of(word));
-        let n = word.len();
-        let q = quick(head[0], n);
-        if self.in_bloom_q(&self.bloom, q) {
-            if let Some(e) = self.lookup(word, head, q) {
-                f(e, true);
-            }
+        if let Some(e) = self.find(word, head) {
+            f(e, true);
         }
-        let (lens, long) = self.prefix_filter(head[0], n);
+        let (lens, long) = self.prefix_filter(head[0], word.len());
         if (lens != 0) | long {
             self.look_up_prefixes(word, head, lens, long, f);
         }
@@ -424,13 +426,8 @@ impl Dict {
         while lens != 0 {
             let len = lens.trailing_zeros() as usize;
             lens &= lens - 1;
-            let p = &word[..len];
-            let ph = cut_head(head, len);
-            let q = quick(ph[0], len);
-            if self.in_bloom_q(&self.bloom, q) {
-                if let Some(e) = self.lookup(p, ph, q) {
-                    f(e, false);
-                }
+            if let Some(e) = self.find(&word[..len], cut_head(head, len)) {
+                f(e, false);
             }
         }
         if long {
@@ -439,8 +436,7 @@ impl Dict {
                     break;
                 }
                 if len >= 32 {
-                    let p = &word[..len];
-                    if let Some(e) = self.get(p) {
+                    if let Some(e) = self.find(&word[..len], cut_head(head, len)) {
                         f(e, false);
                     }
                 }

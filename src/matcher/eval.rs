@@ -95,11 +95,20 @@ impl<'a> Occurrences<'a> {
     /// Whether `term` occurs.
     #[inline]
     pub fn has(&self, term: u32) -> bool {
+        self.first(term).is_some()
+    }
+
+    /// The index in `items` of the first occurrence of `term`, if it occurs.
+    #[inline]
+    fn first(&self, term: u32) -> Option<usize> {
         if !self.some.may_hold(term) {
-            return false;
+            return None;
         }
         let lo = self.items.partition_point(|o| o.0 < term);
-        self.items.get(lo).is_some_and(|o| o.0 == term)
+        self.items
+            .get(lo)
+            .is_some_and(|o| o.0 == term)
+            .then_some(lo)
     }
 
     /// Whether some term of `set` occurs.
@@ -111,10 +120,9 @@ impl<'a> Occurrences<'a> {
     /// The occurrences of one term.
     #[inline]
     pub fn of(&self, term: u32) -> &'a [(u32, u32, u32)] {
-        if !self.some.may_hold(term) {
+        let Some(lo) = self.first(term) else {
             return &[];
-        }
-        let lo = self.items.partition_point(|o| o.0 < term);
+        };
         let hi = lo + self.items[lo..].partition_point(|o| o.0 == term);
         &self.items[lo..hi]
     }
