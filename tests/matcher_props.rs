@@ -247,7 +247,8 @@ fn arb_text() -> impl Strategy<Value = (Vec<Tok>, Vec<usize>)> {
             0usize..3,
             prop_oneof![8 => Just(0u8), 1 => Just(1u8), 1 => Just(2u8)],
         ),
-        0..14,
+        // Up to 30 words: past 16 term occurrences, evaluation sorts them by term first.
+        0..30,
     )
     .prop_flat_map(|toks| {
         let n = toks.len();
@@ -277,6 +278,8 @@ proptest! {
             // Each hit quotes every place a term of its rule that counts occurred (as a set:
             // two terms of one place, like `colis` and `coli*`, quote it twice).
             for h in hits.iter() {
+                let order: Vec<(usize, usize)> = h.matched().map(|m| (m.start, m.end)).collect();
+                prop_assert!(order.is_sorted(), "quotes in text order: {:?}", order);
                 let got: BTreeSet<Quote> = h
                     .matched()
                     .map(|m| (m.position.expect("a word match"), m.start, m.end))

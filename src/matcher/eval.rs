@@ -2,7 +2,7 @@
 //!
 //! By the time a rule is evaluated, the dictionary pass has found every literal word in the post
 //! and `mod` has assembled them into term occurrences: `(term, first word position, last word
-//! position)`, sorted by term. This module owns what the operators mean over those positions:
+//! position)`, in word order (a few), or sorted by term (many). This module owns what the operators mean over those positions:
 //! AND, OR, NOT, and NEAR/n ("an occurrence of each side at most n words apart, in either
 //! order"). It never looks at text.
 
@@ -74,10 +74,12 @@ impl TermSet {
 /// A span of word positions, inclusive.
 pub type Span = (u32, u32);
 
-/// The occurrences of every term in one post, sorted by term id.
+/// The occurrences of every term in one post.
 pub struct Occurrences<'a> {
-    /// `(term, start position, end position)`, sorted by term.
+    /// `(term, start position, end position)`: sorted by term, or few.
     items: &'a [(u32, u32, u32)],
+    /// Whether `items` is sorted by term (else a search reads them all).
+    sorted: bool,
     /// The bits of the terms that occur: most terms of a candidate rule did not occur, and
     /// this answers for them without searching `items`.
     some: TermBits,
@@ -86,8 +88,20 @@ pub struct Occurrences<'a> {
 impl<'a> Occurrences<'a> {
     /// The occurrences in `items`, which are sorted by term.
     pub fn new(items: &'a [(u32, u32, u32)]) -> Occurrences<'a> {
+        debug_assert!(items.is_sorted_by_key(|o| o.0));
+        Occurrences::with(items, true)
+    }
+
+    /// The occurrences in `items`, in any order: searching them reads them all, which for a
+    /// few costs less than sorting them.
+    pub fn unsorted(items: &'a [(u32, u32, u32)]) -> Occurrences<'a> {
+        Occurrences::with(items, false)
+    }
+
+    fn with(items: &'a [(u32, u32, u32)], sorted: bool) -> Occurrences<'a> {
         Occurrences {
             items,
+            sorted,
             some: TermBits::of(items.iter().map(|o| o.0)),
         }
     }
@@ -95,20 +109,21 @@ impl<'a> Occurrences<'a> {
     /// Whether `term` occurs.
     #[inline]
     pub fn has(&self, term: u32) -> bool {
-        self.first(term).is_some()
+        self.some.may_hold(term) && !self.search(term).is_empty()
     }
 
-    /// The index in `items` of the first occurrence of `term`, if it occurs.
+    /// The part of `items` where the occurrences of `term` are: all of it when unsorted.
     #[inline]
-    fn first(&self, term: u32) -> Option<usize> {
-        if !self.some.may_hold(term) {
-            return None;
+    fn search(&self, term: u32) -> &'a [(u32, u32, u32)] {
+        if !self.sorted {
+            return match self.items.iter().position(|o| o.0 == term) {
+                Some(i) => &self.items[i..],
+                None => &[],
+            };
         }
         let lo = self.items.partition_point(|o| o.0 < term);
-        self.items
-            .get(lo)
-            .is_some_and(|o| o.0 == term)
-            .then_some(lo)
+        let hi = lo + self.items[lo..].partition_point(|o| o.0 == term);
+        &self.items[lo..hi]
     }
 
     /// Whether some term of `set` occurs.
@@ -119,12 +134,13 @@ impl<'a> Occurrences<'a> {
 
     /// The occurrences of one term.
     #[inline]
-    pub fn of(&self, term: u32) -> &'a [(u32, u32, u32)] {
-        let Some(lo) = self.first(term) else {
-            return &[];
+    pub fn of(&self, term: u32) -> impl Iterator<Item = &'a (u32, u32, u32)> {
+        let found = if self.some.may_hold(term) {
+            self.search(term)
+        } else {
+            &[]
         };
-        let hi = lo + self.items[lo..].partition_point(|o| o.0 == term);
-        &self.items[lo..hi]
+        found.iter().filter(move |o| o.0 == term)
     }
 }
 
@@ -156,11 +172,8 @@ impl CExpr {
     /// parser keeps NOT out of NEAR, so a NOT here has no position and yields nothing.
     pub fn any_span(&self, occ: &Occurrences<'_>, f: &mut dyn FnMut(Span) -> bool) -> bool {
         match self {
-            CExpr::Term(t) => occ.of(*t).iter().any(|o| f((o.1, o.2))),
-            CExpr::AnyTerm(set) => set
-                .ids
-                .iter()
-                .any(|&t| occ.of(t).iter().any(|o| f((o.1, o.2)))),
+            CExpr::Term(t) => occ.of(*t).any(|o| f((o.1, o.2))),
+            CExpr::AnyTerm(set) => set.ids.iter().any(|&t| occ.of(t).any(|o| f((o.1, o.2)))),
             CExpr::Or(v) => v.iter().any(|e| e.any_span(occ, f)),
             // Every part must have a span (so a NOT inside yields nothing); then each part's
             // spans count.
@@ -229,8 +242,19 @@ mod tests {
     fn operators_over_positions() {
         // term 0 at position 0; term 1 at 3; term 2 at 10..11.
         let items = [(0, 0, 0), (1, 3, 3), (2, 10, 11)];
-        let occ = Occurrences::new(&items);
-        assert!(!occ.has(258) && occ.of(258).is_empty());
+        // The same, not sorted by term (as evaluation has them when they are few).
+        let shuffled = [(2, 10, 11), (0, 0, 0), (1, 3, 3)];
+        let both = [Occurrences::new(&items), Occurrences::unsorted(&shuffled)];
+        for occ in &both {
+            assert!(!occ.has(258) && occ.of(258).next().is_none());
+            assert_eq!(occ.of(1).collect::<Vec<_>>(), [&(1, 3, 3)]);
+        }
+        // A term twice, apart in an unsorted list: both count.
+        let twice = [(1, 3, 3), (2, 10, 10), (1, 8, 8)];
+        let occ = Occurrences::unsorted(&twice);
+        assert_eq!(occ.of(1).count(), 2);
+        let near = CExpr::Near(Box::new(t(1)), Box::new(t(2)), 2);
+        assert!(near.eval(&occ));
         let near = |a, b, n| CExpr::Near(Box::new(t(a)), Box::new(t(b)), n);
         let cases: Vec<(CExpr, bool)> = vec![
             (t(0), true),
@@ -266,7 +290,9 @@ mod tests {
             ),
         ];
         for (e, want) in cases {
-            assert_eq!(e.eval(&occ), want, "{e:?}");
+            for occ in &both {
+                assert_eq!(e.eval(occ), want, "{e:?} sorted: {}", occ.sorted);
+            }
         }
     }
 }

@@ -82,6 +82,9 @@ pub struct RuleSet {
     /// rule → its terms that count for the post (not under an odd number of NOTs), sorted:
     /// the terms its hit quotes.
     positive_terms: Lists,
+    /// rule → the first and last of its `positive_terms` when they are every id in between
+    /// (a rule's own terms are numbered one after the other), else `(1, 0)`.
+    positive_range: Vec<(u32, u32)>,
     /// rule → what must still be checked once one of its terms occurred ([`Checks`]).
     checks: Vec<u8>,
     /// Rules evaluated on every post.
@@ -136,7 +139,10 @@ pub struct Scratch {
     /// Indexed by word position: the byte range of the word there, written for the words that
     /// produced a literal (other slots hold whatever an earlier post left; none is read).
     spans: Vec<(usize, usize)>,
+    /// `(term, first position, last position)` of each term occurrence, in word order.
     term_occ: Vec<(u32, u32, u32)>,
+    /// `term_occ` sorted by term, when it holds more than [`Scratch::FEW`].
+    by_term: Vec<(u32, u32, u32)>,
     cands: Vec<u32>,
     /// The rules that hold for the post, each with its regex match.
     passed: Vec<(u32, Option<RawMatch>)>,
@@ -148,6 +154,9 @@ impl Scratch {
     /// `spans` slots kept from one post to the next (1 MiB): a post with a literal further
     /// on than this gives back what it needed.
     const KEEP_SPANS: usize = (1 << 20) / std::mem::size_of::<(usize, usize)>();
+    /// Term occurrences that evaluation searches in word order, reading them all (most posts
+    /// have a handful): more are sorted by term first.
+    const FEW: usize = 16;
 }
 
 thread_local! {
@@ -359,6 +368,13 @@ impl RuleSet {
                 .map(|r| if r.len() == 1 { r[0] } else { NONE })
                 .collect(),
             term_rules: Lists::new(term_rules),
+            positive_range: positive_terms
+                .iter()
+                .map(|ts| match (ts.first(), ts.last()) {
+                    (Some(&lo), Some(&hi)) if (hi - lo) as usize + 1 == ts.len() => (lo, hi),
+                    _ => (1, 0),
+                })
+                .collect(),
             positive_terms: Lists::new(positive_terms),
             checks,
             always,
@@ -522,8 +538,12 @@ impl RuleSet {
                 }
             }
         }
-        s.term_occ.sort_unstable();
-        s.term_occ.dedup();
+        // Each term is pushed once per word it starts at: no two are the same.
+        debug_assert!({
+            let mut o = s.term_occ.clone();
+            o.sort_unstable();
+            o.windows(2).all(|w| w[0] != w[1])
+        });
         // Candidate rules: those using an occurred term, and those that need no literal.
         s.cands.clear();
         let mut last_term = NONE;
@@ -540,7 +560,14 @@ impl RuleSet {
         s.cands.extend_from_slice(&self.always);
         s.cands.sort_unstable();
         s.cands.dedup();
-        let occ = Occurrences::new(&s.term_occ);
+        let occ = if s.term_occ.len() <= Scratch::FEW {
+            Occurrences::unsorted(&s.term_occ)
+        } else {
+            s.by_term.clear();
+            s.by_term.extend_from_slice(&s.term_occ);
+            s.by_term.sort_unstable();
+            Occurrences::new(&s.by_term)
+        };
         let mut nfkc = None;
         s.passed.clear();
         s.nfkc = None;
@@ -597,35 +624,35 @@ impl RuleSet {
         let first = hits.pending_start();
         let matched = hits.pending();
         matched.extend(regex_match);
-        // Both lists are sorted by term: one merge walk, instead of two binary searches of the
-        // post's occurrences for each of the rule's terms (most of which did not occur).
+        let (lo, hi) = self.positive_range[r as usize];
         let terms = self.positive_terms.get(r);
-        let mut k = 0;
+        // The occurrences are in word order, and so are the quotes, unless two start at the
+        // same word (or a regex match is among them).
+        let (mut ties, mut last) = (regex_match.is_some(), NONE);
         for &(t, p0, p1) in &s.term_occ {
-            while k < terms.len() && terms[k] < t {
-                k += 1;
-            }
-            if k == terms.len() {
-                break;
-            }
-            if terms[k] == t {
+            let mine = if lo <= hi {
+                // The rule's terms are the ids lo..=hi.
+                t.wrapping_sub(lo) <= hi - lo
+            } else {
+                terms.binary_search(&t).is_ok()
+            };
+            if mine {
+                ties |= p0 == last;
+                last = p0;
                 // A term occurred only where its words produced literals: both slots are this
                 // post's.
                 let (start, end) = (s.spans[p0 as usize].0, s.spans[p1 as usize].1);
                 matched.push(RawMatch::word(t, p0, start, end));
             }
         }
-        let mine = &mut matched[first..];
-        if mine.len() > 1 {
+        if ties {
             let names = &self.names.terms;
             // No two are equal: term occurrences are distinct, and a regex match has no
             // position.
-            mine.sort_unstable_by(|a, b| {
-                (a.start, a.end, &names[a.term as usize]).cmp(&(
-                    b.start,
-                    b.end,
-                    &names[b.term as usize],
-                ))
+            matched[first..].sort_unstable_by(|a, b| {
+                (a.start, a.end)
+                    .cmp(&(b.start, b.end))
+                    .then_with(|| names[a.term as usize].cmp(&names[b.term as usize]))
             });
         }
         hits.push_hit(r);
