@@ -507,13 +507,10 @@ impl RuleSet {
     /// `s.passed` with the rules that hold, in order, each with its regex match if it has
     /// regexes.
     fn evaluate(&self, post: &Post, s: &mut Scratch) {
-        // The scan pushes in word order: only a word with several literals can leave two out
-        // of order, and a sort of a sorted list still costs a mispredicted branch per item.
-        if !s.occ.is_sorted() {
-            s.occ.sort_unstable();
-        }
+        // The scan pushes in word order (the literals of one word in any order).
+        debug_assert!(s.occ.is_sorted_by_key(|o| o.0));
         s.term_occ.clear();
-        for &(pos, lit) in &s.occ {
+        for (i, &(pos, lit)) in s.occ.iter().enumerate() {
             if lit & TERM != 0 {
                 s.term_occ.push((lit & !TERM, pos, pos));
                 continue;
@@ -529,10 +526,12 @@ impl RuleSet {
                     s.term_occ.push((t, pos, pos));
                     continue;
                 }
+                // The later words' literals come right after this word's: a few to read.
+                let after = &s.occ[i + 1..];
                 let complete = lits[1..]
                     .iter()
-                    .enumerate()
-                    .all(|(k, &l)| s.occ.binary_search(&(pos + k as u32 + 1, l)).is_ok());
+                    .zip(pos + 1..)
+                    .all(|(&l, p)| after.iter().take_while(|o| o.0 <= p).any(|&o| o == (p, l)));
                 if complete {
                     s.term_occ.push((t, pos, pos + lits.len() as u32 - 1));
                 }
