@@ -144,6 +144,10 @@ pub struct Scratch {
     /// `term_occ` sorted by term, when it holds more than [`Scratch::FEW`].
     by_term: Vec<(u32, u32, u32)>,
     cands: Vec<u32>,
+    /// Indexed by rule: the number of the last post that made it a candidate.
+    seen: Vec<u32>,
+    /// The number of the post being evaluated (wrapping; 0 is never one).
+    post_no: u32,
     /// The rules that hold for the post, each with its regex match.
     passed: Vec<(u32, Option<RawMatch>)>,
     /// The post's NFKC form, when it differs from the text and a regex ran on it.
@@ -543,22 +547,29 @@ impl RuleSet {
             o.sort_unstable();
             o.windows(2).all(|w| w[0] != w[1])
         });
-        // Candidate rules: those using an occurred term, and those that need no literal.
+        // Candidate rules: those using an occurred term, and those that need no literal, each
+        // once (marked with the post's number), in no particular order.
         s.cands.clear();
-        let mut last_term = NONE;
-        for &(t, _, _) in &s.term_occ {
-            if t == last_term {
-                continue;
+        s.post_no = s.post_no.wrapping_add(1);
+        if s.post_no == 0 || s.seen.len() < self.rules.len() {
+            s.seen.clear();
+            s.seen.resize(self.rules.len(), 0);
+            s.post_no = 1;
+        }
+        let (seen, cands, no) = (&mut s.seen, &mut s.cands, s.post_no);
+        let mut add = |r: u32| {
+            if seen[r as usize] != no {
+                seen[r as usize] = no;
+                cands.push(r);
             }
-            last_term = t;
+        };
+        for &(t, _, _) in &s.term_occ {
             match self.term_rule[t as usize] {
-                NONE => s.cands.extend_from_slice(self.term_rules.get(t)),
-                r => s.cands.push(r),
+                NONE => self.term_rules.get(t).iter().for_each(|&r| add(r)),
+                r => add(r),
             }
         }
-        s.cands.extend_from_slice(&self.always);
-        s.cands.sort_unstable();
-        s.cands.dedup();
+        self.always.iter().for_each(|&r| add(r));
         let occ = if s.term_occ.len() <= Scratch::FEW {
             Occurrences::unsorted(&s.term_occ)
         } else {
@@ -609,6 +620,10 @@ impl RuleSet {
                 ));
             }
             s.passed.push((r, regex_match));
+        }
+        // Hits are in rule order.
+        if !s.passed.is_sorted_by_key(|p| p.0) {
+            s.passed.sort_unstable_by_key(|p| p.0);
         }
         // A regex match in a text that NFKC changes quotes the form it ran on.
         if let Some(std::borrow::Cow::Owned(t)) = nfkc {

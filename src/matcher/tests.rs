@@ -355,6 +355,39 @@ fn a_reused_hit_list_holds_only_the_last_post() {
 }
 
 #[test]
+fn one_scratch_serves_rule_sets_of_any_size_across_the_post_number_wrap() {
+    // Candidates are marked per rule with the post's number: a scratch space shared by a
+    // small and a larger rule set, and one whose number wraps, still makes each rule a
+    // candidate once per post; and hits come in rule order whatever order the words came in.
+    let spec = |name: &str, q: &str| RuleSpec::with_query(name, q).unwrap();
+    let small = RuleSet::compile(&[spec("colis", "colis")]).unwrap();
+    let large = RuleSet::compile(&[
+        spec("retard", "retard"),
+        spec("perdu", "perdu OR égaré"),
+        spec("colis", "colis OR retard"),
+    ])
+    .unwrap();
+    let (mut scratch, mut hits) = (Scratch::default(), Hits::default());
+    let mut rules = |rs: &RuleSet, text: &str, scratch: &mut Scratch| -> Vec<String> {
+        rs.matches_into(&Post::from_text(text), scratch, &mut hits);
+        hits.iter().map(|h| h.rule.to_string()).collect()
+    };
+    let want = ["retard", "perdu", "colis"];
+    assert_eq!(rules(&small, "colis retard", &mut scratch), ["colis"]);
+    assert_eq!(rules(&large, "colis perdu, retard", &mut scratch), want);
+    assert_eq!(rules(&small, "colis", &mut scratch), ["colis"]);
+    scratch.post_no = u32::MAX - 2;
+    for _ in 0..5 {
+        assert_eq!(
+            rules(&large, "égaré, colis en retard, retard", &mut scratch),
+            want
+        );
+        assert_eq!(rules(&small, "colis", &mut scratch), ["colis"]);
+    }
+    assert_eq!(scratch.post_no, 8, "numbers wrapped past 0");
+}
+
+#[test]
 fn quotes_stay_right_across_long_and_short_posts_with_one_scratch() {
     // Word ranges are kept per position in the scratch space: a long post leaves slots that
     // a shorter one must not quote from, and a huge one makes it give the space back.
