@@ -10,7 +10,7 @@
 //! ```
 //!
 //! Single thread, each post a `Post` already in memory (no I/O, no JSON). MB/s counts the posts'
-//! text bytes (UTF-8), 10^6 bytes per MB. Each of `--runs` (5) passes times the corpus in slices
+//! text bytes (UTF-8), 10^6 bytes per MB. Each of `--runs` (10) passes times the corpus in slices
 //! of about 1 MB, every mode in turn on each slice (the AC scan apart); a slice's time is its
 //! best over the passes, and a mode's figure is the sum of those bests. On a shared or virtual
 //! host a preemption or a noisy neighbour then costs one slice of one pass, and falls on all
@@ -69,7 +69,7 @@ fn parse_args() -> Args {
     let mut a = Args {
         mb: 50,
         terms: vec![10, 1_000, 20_000, 100_000],
-        runs: 5,
+        runs: 10,
         seed: 0x0056_4947_4945,
         ac: true,
         write_corpus: None,
