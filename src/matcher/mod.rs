@@ -134,7 +134,7 @@ impl Checks {
 #[derive(Debug, Default)]
 pub struct Scratch {
     buf: normalize::Buffers,
-    /// (position, literal) for every literal found.
+    /// (position, literal) for every literal found, in word order.
     occ: Vec<(u32, u32)>,
     /// Indexed by word position: the byte range of the word there, written for the words that
     /// produced a literal (other slots hold whatever an earlier post left; none is read).
@@ -143,6 +143,7 @@ pub struct Scratch {
     term_occ: Vec<(u32, u32, u32)>,
     /// `term_occ` sorted by term, when it holds more than [`Scratch::FEW`].
     by_term: Vec<(u32, u32, u32)>,
+    /// The post's candidate rules, each once, in no particular order.
     cands: Vec<u32>,
     /// Indexed by rule: the number of the last post that made it a candidate.
     seen: Vec<u32>,
