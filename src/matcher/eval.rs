@@ -2,9 +2,9 @@
 //!
 //! By the time a rule is evaluated, the dictionary pass has found every literal word in the post
 //! and `mod` has assembled them into term occurrences: `(term, first word position, last word
-//! position)`, in word order (a few), or sorted by term (many). This module owns what the operators mean over those positions:
-//! AND, OR, NOT, and NEAR/n ("an occurrence of each side at most n words apart, in either
-//! order"). It never looks at text.
+//! position)`, in word order (a few), or sorted by term (many). This module owns what the
+//! operators mean over those positions: AND, OR, NOT, and NEAR/n ("an occurrence of each side
+//! at most n words apart, in either order"). It never looks at text.
 
 /// A query whose terms are replaced by term ids shared across all rules.
 #[derive(Debug, Clone, PartialEq)]
