@@ -12,6 +12,9 @@ mod cli_match;
 // Alerts with the real daemon: signed webhooks checked by the reference package, retries,
 // kill -9 before and after a delivery.
 mod alerts;
+// Delivery with a hung receiver: no double after SIGTERM or kill -9, no wait behind it, SMTP
+// greeting timeout.
+mod delivery;
 // Email alerts with the real daemon and a real SMTP server: outage, kill -9, latency.
 mod alerts_email;
 // The real daemon on jsonl: hits stored and read live, SIGTERM exit, SIGKILL without loss.

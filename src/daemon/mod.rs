@@ -188,6 +188,8 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
         }
     }
     tracing::info!(in_flight = tasks.len(), "Shutting down.");
+    // No new delivery starts; those in flight end (each is bounded) and are recorded.
+    let _ = stop_dispatch.send(true);
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
         while tasks.join_next().await.is_some() {}
     })
@@ -200,14 +202,13 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
         .await
         .map_err(|e| DaemonError::Runtime(e.to_string()))?
         .map_err(|_| DaemonError::Runtime("the writer thread panicked".into()))?;
-    // Deliveries in flight finish; what is left stays in the outbox for the next start.
-    let _ = stop_dispatch.send(true);
-    if tokio::time::timeout(SHUTDOWN_GRACE * 5, dispatcher)
+    // What is left stays in the outbox for the next start.
+    if tokio::time::timeout(dispatch::SHUTDOWN_GRACE, dispatcher)
         .await
         .is_err()
     {
         tracing::warn!(
-            "Deliveries still in flight were abandoned; they are sent after the restart."
+            "Deliveries still in flight were abandoned; they are sent again, with the same id, after the restart."
         );
     }
     tracing::info!("Stopped.");

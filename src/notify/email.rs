@@ -4,39 +4,33 @@
 //! and count, `Message-ID` is `<delivery_id@vigie>` so a retried delivery is recognisably the
 //! same mail, and the HTML part carries the 24-hour chart as an inline `cid:chart` image.
 //! Escaping post text is `render`'s job; drawing the chart is `chart`'s; retrying is
-//! `daemon::dispatch`'s. This file builds the transport, sends once, and classifies the answer
-//! (SMTP 5xx and client-side refusals are permanent, everything else is worth another try).
+//! `daemon::dispatch`'s; one SMTP session with its timeouts is `smtp`'s. This file reads the
+//! settings, sends once, and classifies the answer (SMTP 5xx and client-side refusals are
+//! permanent; everything else, timeouts included, is worth another try).
 //!
-//! The transport is configured in [`Email::new`] (so a bad URL or address fails at build time,
-//! before a reload swaps pipelines) but created on the first send: lettre's connection pool
-//! spawns its cleanup task on the current Tokio runtime, and `build` may run outside one.
+//! The server is parsed in [`Email::new`], so a bad URL or address fails at build time, before
+//! a reload swaps pipelines.
 
-use std::sync::OnceLock;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use async_trait::async_trait;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::AsyncSmtpTransportBuilder;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::Message;
 
+use super::smtp::{Server, SessionError};
 use super::{chart, render, Alert, AlertKind, DeliveryError, Notifier, SourceState};
 use crate::config::secret::{Secret, SecretRef};
 use crate::config::EmailSpec;
-
-/// The longest one SMTP step (connect, each command, the data) may take.
-const TIMEOUT: Duration = Duration::from_secs(20);
 
 /// The Content-ID of the inline chart (`<chart>` on the wire, `cid:chart` in the HTML).
 pub const CHART_CID: &str = "chart";
 
 /// Sends alerts by email.
 pub struct Email {
-    /// The configured transport, credentials included; built into `transport` on first use.
-    builder: AsyncSmtpTransportBuilder,
-    /// The pooled transport, created inside the runtime that sends.
-    transport: OnceLock<AsyncSmtpTransport<Tokio1Executor>>,
+    /// Where and how to send, credentials included.
+    server: Server,
     from: Mailbox,
     to: Vec<Mailbox>,
     /// Kept only to scrub it from error messages, should a server ever echo it.
@@ -62,14 +56,8 @@ impl Email {
         let user = url_user.or_else(|| spec.username.clone());
         // A password written in the URL is honoured only when no `password` key is set.
         let password = password.or(url_password);
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(&url)
-            .map_err(|e| format!("\"smtp_url\": {e}"))?
-            .timeout(Some(TIMEOUT));
-        match (&user, &password) {
-            (Some(user), Some(pw)) => {
-                builder =
-                    builder.credentials(Credentials::new(user.clone(), pw.expose().to_string()));
-            }
+        let credentials = match (&user, &password) {
+            (Some(user), Some(pw)) => Some(Credentials::new(user.clone(), pw.expose().to_string())),
             (Some(_), None) => {
                 return Err("a username is set but no password".to_string());
             }
@@ -79,8 +67,9 @@ impl Email {
                         .to_string(),
                 );
             }
-            (None, None) => {}
-        }
+            (None, None) => None,
+        };
+        let server = Server::parse(&url, credentials)?;
         let from = spec
             .from
             .parse::<Mailbox>()
@@ -97,8 +86,7 @@ impl Email {
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Email {
-            builder,
-            transport: OnceLock::new(),
+            server,
             from,
             to,
             password: password.filter(|p| !p.expose().is_empty()),
@@ -264,10 +252,13 @@ pub fn message(alert: &Alert, delivery_id: &str, from: &Mailbox, to: &[Mailbox])
 impl Notifier for Email {
     async fn send(&self, alert: &Alert, delivery_id: &str) -> Result<(), DeliveryError> {
         let mail = message(alert, delivery_id, &self.from, &self.to);
-        let transport = self.transport.get_or_init(|| self.builder.clone().build());
-        match transport.send(mail).await {
-            Ok(_) => Ok(()),
-            Err(e) => Err(self.classify(&e)),
+        match self.server.send(mail.envelope(), &mail.formatted()).await {
+            Ok(()) => Ok(()),
+            Err(SessionError::Smtp(e)) => Err(self.classify(&e)),
+            Err(SessionError::Timeout(reason)) => Err(DeliveryError::Transient {
+                reason,
+                retry_after: None,
+            }),
         }
     }
 }

@@ -16,13 +16,18 @@ use crate::daemon::retry;
 use crate::source::fetch::parse_retry_after;
 use crate::source::SourceError;
 
-/// How long one delivery may take.
-const TIMEOUT: Duration = Duration::from_secs(20);
+/// How long the TCP (and TLS) connection may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The HTTP client notifiers share: rustls, a timeout, no redirects (a webhook that redirects
-/// is misconfigured, and following it could send the alert somewhere else).
+/// How long one whole request may take, from connecting to the answer's status and headers.
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The HTTP client notifiers share: rustls, a connect and a whole-request timeout, no redirects
+/// (a webhook that redirects is misconfigured, and following it could send the alert
+/// somewhere else).
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
         .timeout(TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("vigie/", env!("CARGO_PKG_VERSION")))
@@ -43,11 +48,18 @@ pub async fn post_json(
     for (k, v) in headers {
         req = req.header(k.as_str(), v.as_str());
     }
-    let resp = req
-        .body(body)
-        .send()
-        .await
-        .map_err(|e| from_source(retry::classify_reqwest(&e)))?;
+    let resp = req.body(body).send().await.map_err(|e| {
+        // Say which limit was hit: the connection, or the whole request.
+        let reason = match (e.is_timeout(), e.is_connect()) {
+            (true, true) => format!("could not connect within {}s", CONNECT_TIMEOUT.as_secs()),
+            (true, false) => format!("no answer within {}s", TIMEOUT.as_secs()),
+            _ => return from_source(retry::classify_reqwest(&e)),
+        };
+        DeliveryError::Transient {
+            reason,
+            retry_after: None,
+        }
+    })?;
     let status = resp.status().as_u16();
     let retry_after = resp
         .headers()

@@ -18,6 +18,7 @@ pub mod http;
 pub mod mattermost;
 pub mod render;
 pub mod slack;
+pub mod smtp;
 pub mod teams;
 pub mod webhook;
 
@@ -169,6 +170,11 @@ impl Alert {
         self.fired_at - chrono::Duration::seconds(self.window_secs as i64)
     }
 }
+
+/// The longest one send may take, whatever the kind: every kind enforces its own connect,
+/// greeting and whole-send timeouts within it (HTTP 20 s, SMTP 30 s), and the dispatcher's
+/// shutdown grace is longer, so a send in flight at shutdown ends with a known outcome.
+pub const MAX_SEND: Duration = Duration::from_secs(30);
 
 /// Why a delivery failed, and whether it is worth trying again. Messages never hold a secret
 /// (webhook URLs and passwords are left out).

@@ -3,8 +3,9 @@
 //! Rows are created by `alerts::record` in the commit that records the alert; this module
 //! only moves them along: `pending` → `sent`, or `pending` with a later `next_attempt_at`,
 //! or `failed` (permanent error, or still failing after the retry horizon). Every update is
-//! one small statement on the dispatcher's own connection (SQLite serialises it with the
-//! writer's transactions). When to retry is `daemon::retry`'s decision.
+//! one small statement on the dispatcher's own connection, its own transaction, written as soon
+//! as that one delivery's outcome is known (SQLite serialises it with the writer's
+//! transactions). When to retry is `daemon::retry`'s decision.
 
 use chrono::{DateTime, Utc};
 use rusqlite::params;
@@ -12,7 +13,7 @@ use rusqlite::params;
 use super::{fmt_time, parse_time, Store, StoreError};
 use crate::notify::Alert;
 
-/// One delivery that is due.
+/// One pending delivery.
 #[derive(Debug, Clone)]
 pub struct Due {
     /// The row id.
@@ -25,33 +26,36 @@ pub struct Due {
     pub attempts: u32,
     /// When the row was created (the retry horizon counts from here).
     pub created_at: DateTime<Utc>,
+    /// When the next attempt is due.
+    pub due_at: DateTime<Utc>,
     /// The alert to send.
     pub alert: Alert,
 }
 
 impl Store {
-    /// Pending deliveries due at `now`, oldest first.
-    pub fn due_deliveries(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<Due>, StoreError> {
+    /// The first `limit` pending deliveries of `notifier`, soonest due first (due or not: the
+    /// dispatcher sends those that are due and sleeps until the next one).
+    pub fn pending_deliveries(&self, notifier: &str, limit: usize) -> Result<Vec<Due>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT d.id, d.delivery_id, d.notifier, d.attempts, d.created_at, a.id, a.payload
+            "SELECT d.id, d.delivery_id, d.notifier, d.attempts, d.created_at, d.next_attempt_at,
+                    a.id, a.payload
              FROM deliveries d JOIN alerts a ON a.id = d.alert_id
-             WHERE d.status = 'pending' AND d.next_attempt_at <= ?1
+             WHERE d.status = 'pending' AND d.notifier = ?1
              ORDER BY d.next_attempt_at, d.id LIMIT ?2",
         )?;
-        let rows = stmt.query_map(params![fmt_time(now), limit as i64], |r| {
+        let rows = stmt.query_map(params![notifier, limit as i64], |r| {
             Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, i64>(5)?,
-                r.get::<_, String>(6)?,
+                (r.get::<_, i64>(0)?, r.get::<_, String>(1)?),
+                (r.get::<_, String>(2)?, r.get::<_, i64>(3)?),
+                (r.get::<_, String>(4)?, r.get::<_, String>(5)?),
+                (r.get::<_, i64>(6)?, r.get::<_, String>(7)?),
             ))
         })?;
+        let now = Utc::now();
         let mut out = Vec::new();
         for row in rows {
-            let (row, delivery_id, notifier, attempts, created, alert_id, payload) = row?;
+            let ((row, delivery_id), (notifier, attempts), (created, due), (alert_id, payload)) =
+                row?;
             let mut alert: Alert = serde_json::from_str(&payload)
                 .map_err(|e| StoreError::Corrupt(format!("alert {alert_id}: {e}")))?;
             alert.id = alert_id;
@@ -61,20 +65,31 @@ impl Store {
                 notifier,
                 attempts: attempts.clamp(0, u32::MAX as i64) as u32,
                 created_at: parse_time(&created).unwrap_or(now),
+                due_at: parse_time(&due).unwrap_or(now),
                 alert,
             });
         }
         Ok(out)
     }
 
-    /// When the next pending delivery is due, if any.
-    pub fn next_delivery_at(&self) -> Result<Option<DateTime<Utc>>, StoreError> {
-        let t: Option<String> = self.conn.query_row(
-            "SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'pending'",
-            [],
-            |r| r.get(0),
-        )?;
-        Ok(t.as_deref().and_then(parse_time))
+    /// The notifiers that have pending deliveries.
+    pub fn pending_notifiers(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT DISTINCT notifier FROM deliveries WHERE status = 'pending'")?;
+        let names = stmt.query_map([], |r| r.get(0))?;
+        Ok(names.collect::<Result<_, _>>()?)
+    }
+
+    /// Marks every pending delivery of `notifier` failed (a notifier no longer configured).
+    pub fn fail_pending(&self, notifier: &str, error: &str) -> Result<usize, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "UPDATE deliveries SET status = 'failed', attempts = attempts + 1,
+                   last_error = ?2 WHERE status = 'pending' AND notifier = ?1",
+            )?
+            .execute(params![notifier, error])?)
     }
 
     /// The delivery went through.
