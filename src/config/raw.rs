@@ -130,6 +130,11 @@ impl<'a, 'i, 'e> Reader<'a, 'i, 'e> {
         self.table.contains_key(key)
     }
 
+    /// Where `key` is written, if it is.
+    pub fn key_at(&self, key: &str) -> Option<usize> {
+        self.table.get_key_value(key).map(|(k, _)| k.span().start)
+    }
+
     /// The keys present, in file order.
     pub fn keys(&self) -> Vec<At<String>> {
         let mut keys: Vec<At<String>> = self
@@ -149,9 +154,14 @@ impl<'a, 'i, 'e> Reader<'a, 'i, 'e> {
 
     fn wrong(&mut self, key: &str, v: &Spanned<DeValue<'_>>, want: &str) {
         let got = v.get_ref().type_str();
+        let article = if got.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
         self.error(
             v.span().start,
-            format!("\"{key}\" must be {want}, not a {got}"),
+            format!("\"{key}\" must be {want}, not {article} {got}"),
         );
     }
 
@@ -196,6 +206,63 @@ impl<'a, 'i, 'e> Reader<'a, 'i, 'e> {
                 None
             }
         }
+    }
+
+    /// An array of strings, strictly: a lone string is an error (`hashtags = "colis"`).
+    pub fn list(&mut self, key: &str) -> Option<Vec<At<String>>> {
+        let v = self.raw(key)?;
+        if let DeValue::String(_) = v.get_ref() {
+            self.wrong(key, v, "a list of strings");
+            return None;
+        }
+        self.strings(key)
+    }
+
+    /// A string that is one of `allowed`.
+    pub fn one_of(&mut self, key: &str, allowed: &[&str]) -> Option<At<String>> {
+        let (value, span) = self.string(key)?;
+        if allowed.contains(&value.as_str()) {
+            return Some((value, span));
+        }
+        let list = allowed
+            .iter()
+            .map(|a| format!("\"{a}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let hint = match suggest(&value, allowed.iter().copied()) {
+            Some(s) => format!(", did you mean \"{s}\"?"),
+            None => String::new(),
+        };
+        self.error(
+            span.start,
+            format!("\"{key}\" must be one of {list}, not \"{value}\"{hint}"),
+        );
+        None
+    }
+
+    /// A string that is not empty (nor only spaces).
+    pub fn non_empty(&mut self, key: &str) -> Option<At<String>> {
+        let (value, span) = self.string(key)?;
+        if value.trim().is_empty() {
+            self.error(span.start, format!("\"{key}\" is empty"));
+            return None;
+        }
+        Some((value, span))
+    }
+
+    /// A whole number within `min..=max`.
+    pub fn u64_in(&mut self, key: &str, min: u64, max: u64) -> Option<At<u64>> {
+        let (n, span) = self.u64(key)?;
+        if n < min || n > max {
+            let range = if max == u64::MAX {
+                format!("at least {min}")
+            } else {
+                format!("between {min} and {max}")
+            };
+            self.error(span.start, format!("\"{key}\" must be {range}, not {n}"));
+            return None;
+        }
+        Some((n, span))
     }
 
     /// A non-negative integer.

@@ -2,8 +2,9 @@
 //!
 //! A secret is written as `"${ENV_VAR}"`, as `<key>_file = "path"`, or (under systemd) as
 //! `credential = "name"`, read from `$CREDENTIALS_DIRECTORY/name`. Validation only records the
-//! reference; reading it is `resolve`'s job, with the environment as an argument, so `vigie
-//! check` does no I/O beyond the config files and a secret never reaches a log or an error.
+//! reference (and, in a [`SecretSite`], where it is written); reading it is `resolve`'s job, with
+//! the environment as an argument, called when the pipeline is built and by `vigie check`, so both
+//! read secrets the same way and a secret never reaches a log or an error.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -47,6 +48,20 @@ pub enum SecretRef {
     File(PathBuf),
     /// `credential = "name"`: `$CREDENTIALS_DIRECTORY/name`.
     Credential(String),
+}
+
+/// A secret reference with where it is written, so that `vigie check` can resolve it the way
+/// the pipeline will and point at the key when that fails.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretSite {
+    /// Whose secret: `source "x"` or `notifier "y"`.
+    pub owner: String,
+    /// The secret's key (`password`), whichever way it is written.
+    pub key: &'static str,
+    /// Where it comes from.
+    pub reference: SecretRef,
+    /// Where the key that holds the reference is written.
+    pub origin: super::Origin,
 }
 
 /// A secret could not be read. The message names the reference, never the value.

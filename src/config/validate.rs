@@ -1,8 +1,11 @@
 //! The main config file: `[daemon]`, `[[source]]`, `[[notifier]]` → typed specs.
 //!
 //! Every problem becomes a located [`ConfigError`]; validation goes on after an error so that
-//! one run of `vigie check` shows them all. Which keys each kind takes is `kinds`' table; rule
-//! files are `rules`' job; secrets stay references (`secret`) until the pipeline is built.
+//! one run of `vigie check` shows them all. Which keys each kind takes is `kinds`' table, and
+//! their values `values`' functions; this file checks what kinds share (required keys, secrets
+//! written in clear, URLs and the passwords they must not hold). Rule files are `rules`' job;
+//! secrets stay references (`secret`), recorded with where they are written, until the pipeline
+//! is built or `vigie check` resolves them.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -12,9 +15,10 @@ use toml::de::DeTable;
 
 use super::kinds::{self, Kind, CLEAR_OK, NOTIFIER_COMMON, SOURCE_COMMON};
 use super::raw::{array_of_tables, suggest, File, Reader};
-use super::secret::SecretRef;
+use super::secret::{SecretRef, SecretSite};
 use super::{
-    ConfigError, DaemonConfig, EmailSpec, NotifierKind, NotifierSpec, SourceKind, SourceSpec,
+    ConfigError, DaemonConfig, EmailSpec, NotifierKind, NotifierSpec, Origin, SourceKind,
+    SourceSpec,
 };
 
 /// Default poll interval.
@@ -30,6 +34,10 @@ pub struct Main {
     pub sources: Vec<SourceSpec>,
     /// `[[notifier]]`.
     pub notifiers: Vec<NotifierSpec>,
+    /// Every secret reference of every source and notifier, with where it is written.
+    pub secrets: Vec<SecretSite>,
+    /// Where each source and notifier table starts, by owner (`source "demo"`).
+    pub tables: Vec<(String, Origin)>,
 }
 
 /// Validates the main file's document.
@@ -49,14 +57,25 @@ pub fn main(
         t
     };
     let daemon = daemon(file, daemon_table, &dir, env, errors);
+    let mut secrets = Vec::new();
     let sources = array_of_tables(file, doc, "source", errors)
         .into_iter()
-        .filter_map(|(t, at)| source(file, t, at, &dir, errors))
+        .filter_map(|(t, at)| source(file, t, at, &dir, &mut secrets, errors))
         .collect::<Vec<_>>();
     let notifiers = array_of_tables(file, doc, "notifier", errors)
         .into_iter()
-        .filter_map(|(t, at)| notifier(file, t, at, &dir, errors))
+        .filter_map(|(t, at)| notifier(file, t, at, &dir, &mut secrets, errors))
         .collect::<Vec<_>>();
+    let tables = sources
+        .iter()
+        .map(|s| (format!("source \"{}\"", s.name), s.at))
+        .chain(
+            notifiers
+                .iter()
+                .map(|n| (format!("notifier \"{}\"", n.name), n.at)),
+        )
+        .map(|(owner, at)| (owner, origin(file, at)))
+        .collect();
     unique(
         file,
         sources.iter().map(|s| (&s.name, s.at)),
@@ -78,6 +97,18 @@ pub fn main(
         daemon,
         sources,
         notifiers,
+        secrets,
+        tables,
+    }
+}
+
+/// Where byte `at` of `file` is.
+fn origin(file: &File, at: usize) -> Origin {
+    let (line, col) = file.position(at);
+    Origin {
+        file: file.path.clone(),
+        line,
+        col,
     }
 }
 
@@ -207,8 +238,16 @@ fn kind_of<'k>(
     Some(kind)
 }
 
-/// Checks required keys, secrets and URLs of a kind; returns the known keys for `finish`.
-fn kind_keys(r: &mut Reader<'_, '_, '_>, kind: &Kind, what: &str) -> Vec<String> {
+/// Checks required keys, secrets and URLs of a kind, and records where each secret is written
+/// (`owner` is `source "x"` or `notifier "y"`); returns the known keys for `finish`.
+fn kind_keys(
+    r: &mut Reader<'_, '_, '_>,
+    kind: &Kind,
+    what: &str,
+    owner: Option<String>,
+    dir: &Path,
+    sites: &mut Vec<SecretSite>,
+) -> Vec<String> {
     let at = r.at;
     for key in kind.required {
         let is_secret = kind.secrets.contains(key);
@@ -239,6 +278,33 @@ fn kind_keys(r: &mut Reader<'_, '_, '_>, kind: &Kind, what: &str) -> Vec<String>
                 r.error(span.start, format!("\"{key}_file\" is empty"));
             }
         }
+        // Where it is written, in the order `secret_ref` prefers.
+        let mut ways = vec![key.to_string(), format!("{key}_file")];
+        if i == 0 {
+            ways.push("credential".to_string());
+        }
+        let written: Vec<(&String, usize)> = ways
+            .iter()
+            .filter_map(|k| r.key_at(k).map(|at| (k, at)))
+            .collect();
+        if let [(a, _), (b, at), ..] = written[..] {
+            r.error(
+                at,
+                format!("\"{a}\" and \"{b}\" both give the secret \"{key}\": keep one"),
+            );
+        }
+        if let (Some(owner), Some(&(_, written_at))) = (&owner, written.first()) {
+            if let Some(reference) = secret_ref(r, key, i == 0, dir) {
+                if !matches!(reference, SecretRef::Literal(_)) {
+                    sites.push(SecretSite {
+                        owner: owner.clone(),
+                        key,
+                        reference,
+                        origin: origin(r.file(), written_at),
+                    });
+                }
+            }
+        }
     }
     if !kind.secrets.is_empty() {
         r.string("credential");
@@ -255,12 +321,19 @@ fn kind_keys(r: &mut Reader<'_, '_, '_>, kind: &Kind, what: &str) -> Vec<String>
         if value.starts_with("${") {
             continue;
         }
-        let schemes: &[&str] = if key == "smtp_url" {
-            &["smtp", "smtps"]
-        } else {
-            &["http", "https", "ws", "wss"]
+        let schemes: &[&str] = match key {
+            "smtp_url" => &["smtp", "smtps"],
+            "endpoint" => &["ws", "wss"],
+            _ => &["http", "https"],
         };
         match url::Url::parse(&value) {
+            Ok(u) if u.password().is_some() => {
+                let hint = password_hint(kind, key);
+                r.error(
+                    span.start,
+                    format!("\"{key}\" must not hold a password (secrets never sit in clear in the file): {hint}"),
+                );
+            }
             Ok(u) if schemes.contains(&u.scheme()) => {}
             Ok(u) => r.error(
                 span.start,
@@ -276,11 +349,33 @@ fn kind_keys(r: &mut Reader<'_, '_, '_>, kind: &Kind, what: &str) -> Vec<String>
     kind.keys().collect()
 }
 
+/// What to write instead of a password inside the URL `key` of `kind`.
+fn password_hint(kind: &Kind, key: &str) -> String {
+    let ways = |secret: &str, first: bool| {
+        let cred = if first { " or credential" } else { "" };
+        format!("\"${{ENV_VAR}}\", {secret}_file{cred}")
+    };
+    if key == "smtp_url" {
+        return format!(
+            "leave the user in the URL and give the password in \"password\" ({})",
+            ways("password", true)
+        );
+    }
+    if let Some(i) = kind.secrets.iter().position(|s| *s == key) {
+        return format!("give the whole URL as a secret ({})", ways(key, i == 0));
+    }
+    match kind.secrets.first() {
+        Some(secret) => format!("give it in \"{secret}\" ({})", ways(secret, true)),
+        None => format!("kind \"{}\" takes no password", kind.name),
+    }
+}
+
 fn source(
     file: &File,
     t: &DeTable<'_>,
     at: usize,
     dir: &Path,
+    sites: &mut Vec<SecretSite>,
     errors: &mut Vec<ConfigError>,
 ) -> Option<SourceSpec> {
     let mut r = Reader::new(file, t, at, errors);
@@ -290,7 +385,9 @@ fn source(
     let max_bytes = r.u64("max_bytes").map_or(DEFAULT_MAX_BYTES, |(n, _)| n);
     let mut known: Vec<String> = SOURCE_COMMON.iter().map(|s| s.to_string()).collect();
     let spec_kind = kind.map(|k| {
-        known.extend(kind_keys(&mut r, k, "source"));
+        let owner = name.as_ref().map(|(n, _)| format!("source \"{n}\""));
+        known.extend(kind_keys(&mut r, k, "source", owner, dir, sites));
+        (k.check)(&mut r);
         match k.name {
             "rss" => SourceKind::Rss {
                 url: r.string("url").map(|(s, _)| s).unwrap_or_default(),
@@ -334,6 +431,7 @@ fn notifier(
     t: &DeTable<'_>,
     at: usize,
     dir: &Path,
+    sites: &mut Vec<SecretSite>,
     errors: &mut Vec<ConfigError>,
 ) -> Option<NotifierSpec> {
     let mut r = Reader::new(file, t, at, errors);
@@ -341,19 +439,9 @@ fn notifier(
     let kind = kind_of(&mut r, "notifier", kinds::NOTIFIERS, NOTIFIER_COMMON);
     let mut known: Vec<String> = NOTIFIER_COMMON.iter().map(|s| s.to_string()).collect();
     let spec_kind = kind.map(|k| {
-        known.extend(kind_keys(&mut r, k, "notifier"));
-        if k.name == "email" {
-            if let Some(to) = r.strings("to") {
-                for (addr, span) in to {
-                    if !addr.contains('@') {
-                        r.error(
-                            span.start,
-                            format!("\"to\": \"{addr}\" is not an email address"),
-                        );
-                    }
-                }
-            }
-        }
+        let owner = name.as_ref().map(|(n, _)| format!("notifier \"{n}\""));
+        known.extend(kind_keys(&mut r, k, "notifier", owner, dir, sites));
+        (k.check)(&mut r);
         for key in k.keys() {
             r.raw(&key);
         }
