@@ -263,6 +263,8 @@ fn every_source_kind_key_is_value_checked() {
         ("[[source]]\nname = \"h\"\nkind = \"html\"\nurl = \"https://x.example.org\"\nitem = \"article\"\nselect = { author = \".by\" }\n",
          r#"vigie.toml:9:10: [source.select] needs "text""#),
         // common keys
+        ("[[source]]\nname = \"f\"\nkind = \"rss\"\nurl = \"https://x.example.org\"\nmax_bytes = 0\n",
+         r#"vigie.toml:8:13: "max_bytes" must be at least 1, not 0"#),
         ("[[source]]\nname = 3\nkind = \"rss\"\nurl = \"https://x.example.org\"\n",
          r#"vigie.toml:5:8: "name" must be a string, not an integer"#),
     ];

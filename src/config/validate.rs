@@ -382,7 +382,9 @@ fn source(
     let name = r.required("name", "[[source]]");
     let kind = kind_of(&mut r, "source", kinds::SOURCES, SOURCE_COMMON);
     let every = r.duration("every").map_or(DEFAULT_EVERY, |(d, _)| d);
-    let max_bytes = r.u64("max_bytes").map_or(DEFAULT_MAX_BYTES, |(n, _)| n);
+    let max_bytes = r
+        .u64_in("max_bytes", 1, u64::MAX)
+        .map_or(DEFAULT_MAX_BYTES, |(n, _)| n);
     let mut known: Vec<String> = SOURCE_COMMON.iter().map(|s| s.to_string()).collect();
     let spec_kind = kind.map(|k| {
         let owner = name.as_ref().map(|(n, _)| format!("source \"{n}\""));

@@ -437,15 +437,9 @@ fn json_path(p: &str) -> Result<(), String> {
             }
             rest = &r[end..];
         } else if let Some(r) = rest.strip_prefix('[') {
-            let end = r.find(']').ok_or_else(bad)?;
-            let inner = r[..end].trim();
-            let quoted = |q: char| inner.len() >= 2 && inner.starts_with(q) && inner.ends_with(q);
-            let index = inner.strip_prefix('-').unwrap_or(inner);
-            let ok = inner == "*"
-                || quoted('\'')
-                || quoted('"')
-                || (!index.is_empty() && index.bytes().all(|b| b.is_ascii_digit()));
-            if !ok {
+            // Any selector (`*`, 'name', 0, -1, 0:5, 0,2, ?(@.x > 1)) up to the matching `]`.
+            let end = closing(r).ok_or_else(bad)?;
+            if r[..end].trim().is_empty() {
                 return Err(bad());
             }
             rest = &r[end + 1..];
@@ -454,6 +448,24 @@ fn json_path(p: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Where the `]` that closes an already opened `[` is in `s`, past nested brackets and quotes.
+fn closing(s: &str) -> Option<usize> {
+    let mut depth = 0;
+    let mut quote = None;
+    for (i, c) in s.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '[') => depth += 1,
+            (None, ']') if depth == 0 => return Some(i),
+            (None, ']') => depth -= 1,
+            _ => {}
+        }
+    }
+    None
 }
 
 /// A CSS selector, checked for what a typo breaks: balanced brackets, parentheses and quotes,
@@ -510,10 +522,21 @@ mod tests {
             "$.a.b[0]",
             "$..post",
             "$.*",
+            "$.data[?(@.lang == 'fr')]",
+            "$.a[0:5]",
+            "$.a[\"x]y\"]",
         ] {
             assert!(json_path(ok).is_ok(), "{ok}");
         }
-        for bad in ["data[*]", "$.data[", "$.", "$.a b", "$[x]", ""] {
+        for bad in [
+            "data[*]",
+            "$.data[",
+            "$.",
+            "$.a b",
+            "$[]",
+            "$.a[?(@.b[0)]",
+            "",
+        ] {
             assert!(json_path(bad).is_err(), "{bad}");
         }
     }
