@@ -50,7 +50,7 @@ pub const SOURCES: &[Kind] = &[
         required: &["url"],
         optional: &[],
         secrets: &[],
-        check: values::rss,
+        check: values::nothing_more,
     },
     Kind {
         name: "jsonl",

@@ -83,6 +83,15 @@ pub fn suggest<'k>(key: &str, known: impl IntoIterator<Item = &'k str>) -> Optio
         .map(|(_, k)| k)
 }
 
+/// "a" or "an", for a TOML type name: "not an integer", "not a string".
+pub fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
 /// A value with the byte range it was written at.
 pub type At<T> = (T, Range<usize>);
 
@@ -154,14 +163,9 @@ impl<'a, 'i, 'e> Reader<'a, 'i, 'e> {
 
     fn wrong(&mut self, key: &str, v: &Spanned<DeValue<'_>>, want: &str) {
         let got = v.get_ref().type_str();
-        let article = if got.starts_with(['a', 'e', 'i', 'o', 'u']) {
-            "an"
-        } else {
-            "a"
-        };
         self.error(
             v.span().start,
-            format!("\"{key}\" must be {want}, not {article} {got}"),
+            format!("\"{key}\" must be {want}, not {} {got}", article(got)),
         );
     }
 

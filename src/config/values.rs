@@ -7,7 +7,7 @@
 //! module that will poll the kind) would refuse. Nothing here reads a secret's value: that is
 //! `secret`'s job, when the pipeline is built or `vigie check` resolves them.
 
-use super::raw::Reader;
+use super::raw::{article, Reader};
 
 /// Hacker News (Algolia) tags taken as they are; `author_…` and `story_…` are also accepted.
 const HN_TAGS: &[&str] = &[
@@ -23,15 +23,13 @@ const HN_TAGS: &[&str] = &[
 /// The fields a post takes from a `json` item or an `html` element.
 const POST_FIELDS: &[&str] = &["id", "text", "author", "created_at", "url"];
 
-/// `rss`: its only key, `url`, is a URL (checked by `validate`).
-pub fn rss(_: &mut Reader<'_, '_, '_>) {}
-
 /// `jsonl`: a file path.
 pub fn jsonl(r: &mut Reader<'_, '_, '_>) {
     r.non_empty("path");
 }
 
-/// Kinds whose keys are all checked by `validate` (URLs and secrets).
+/// Kinds whose keys are all checked by `validate` (URLs and secrets): `rss`, the chat webhooks,
+/// `console`.
 pub fn nothing_more(_: &mut Reader<'_, '_, '_>) {}
 
 /// `mastodon`: hashtags, timeline.
@@ -256,7 +254,7 @@ pub fn html(r: &mut Reader<'_, '_, '_>) {
                     v.span().start,
                     format!(
                         "\"select.{field}\" must be a CSS selector or {{ css = \"…\", attr = \"…\" }}, not {} {got}",
-                        if got.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
+                        article(got)
                     ),
                 );
                 None
@@ -276,10 +274,8 @@ pub fn html(r: &mut Reader<'_, '_, '_>) {
 
 /// `email`: addresses, and a login that has both its halves.
 pub fn email(r: &mut Reader<'_, '_, '_>) {
-    for key in ["from"] {
-        if let Some((addr, span)) = r.non_empty(key) {
-            mailbox(r, key, &addr, span.start);
-        }
+    if let Some((addr, span)) = r.non_empty("from") {
+        mailbox(r, "from", &addr, span.start);
     }
     if let Some(to) = r.strings("to") {
         if to.is_empty() {
