@@ -10,6 +10,7 @@ pub mod kinds;
 pub mod raw;
 pub mod rules;
 pub mod secret;
+pub mod syntax;
 pub mod validate;
 pub mod values;
 
