@@ -52,6 +52,16 @@ impl File {
         (line, col)
     }
 
+    /// Where byte offset `at` is.
+    pub fn origin(&self, at: usize) -> super::Origin {
+        let (line, col) = self.position(at);
+        super::Origin {
+            file: self.path.clone(),
+            line,
+            col,
+        }
+    }
+
     /// An error at byte offset `at`.
     pub fn error(&self, at: usize, message: impl Into<String>) -> ConfigError {
         let (line, col) = self.position(at);

@@ -2,8 +2,8 @@
 //!
 //! Every problem becomes a located [`ConfigError`]; validation goes on after an error so that
 //! one run of `vigie check` shows them all. Which keys each kind takes is `kinds`' table, and
-//! their values `values`' functions; this file checks what kinds share (required keys, secrets
-//! written in clear, URLs and the passwords they must not hold). Rule files are `rules`' job;
+//! their values `values`' functions; this file checks what kinds share (required keys, URLs and
+//! the passwords they must not hold; secret keys through `secret::read`). Rule files are `rules`' job;
 //! secrets stay references (`secret`), recorded with where they are written, until the pipeline
 //! is built or `vigie check` resolves them.
 
@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use toml::de::DeTable;
 
-use super::kinds::{self, Kind, CLEAR_OK, NOTIFIER_COMMON, SOURCE_COMMON};
+use super::kinds::{self, Kind, NOTIFIER_COMMON, SOURCE_COMMON};
 use super::raw::{array_of_tables, suggest, File, Reader};
-use super::secret::{SecretRef, SecretSite};
+use super::secret::{self, SecretRef, SecretSite};
 use super::{
     ConfigError, DaemonConfig, EmailSpec, NotifierKind, NotifierSpec, Origin, SourceKind,
     SourceSpec,
@@ -74,7 +74,7 @@ pub fn main(
                 .iter()
                 .map(|n| (format!("notifier \"{}\"", n.name), n.at)),
         )
-        .map(|(owner, at)| (owner, origin(file, at)))
+        .map(|(owner, at)| (owner, file.origin(at)))
         .collect();
     unique(
         file,
@@ -99,16 +99,6 @@ pub fn main(
         notifiers,
         secrets,
         tables,
-    }
-}
-
-/// Where byte `at` of `file` is.
-fn origin(file: &File, at: usize) -> Origin {
-    let (line, col) = file.position(at);
-    Origin {
-        file: file.path.clone(),
-        line,
-        col,
     }
 }
 
@@ -261,54 +251,7 @@ fn kind_keys(
             );
         }
     }
-    for (i, key) in kind.secrets.iter().enumerate() {
-        if let Some((value, span)) = r.string(key) {
-            if let SecretRef::Literal(_) = SecretRef::from_value(&value) {
-                if !CLEAR_OK.contains(key) {
-                    let alt = if i == 0 { ", or credential" } else { "" };
-                    r.error(
-                        span.start,
-                        format!("secret \"{key}\" must not be written in clear: use \"${{ENV_VAR}}\", {key}_file{alt}"),
-                    );
-                }
-            }
-        }
-        if let Some((p, span)) = r.string(&format!("{key}_file")) {
-            if p.is_empty() {
-                r.error(span.start, format!("\"{key}_file\" is empty"));
-            }
-        }
-        // Where it is written, in the order `secret_ref` prefers.
-        let mut ways = vec![key.to_string(), format!("{key}_file")];
-        if i == 0 {
-            ways.push("credential".to_string());
-        }
-        let written: Vec<(&String, usize)> = ways
-            .iter()
-            .filter_map(|k| r.key_at(k).map(|at| (k, at)))
-            .collect();
-        if let [(a, _), (b, at), ..] = written[..] {
-            r.error(
-                at,
-                format!("\"{a}\" and \"{b}\" both give the secret \"{key}\": keep one"),
-            );
-        }
-        if let (Some(owner), Some(&(_, written_at))) = (&owner, written.first()) {
-            if let Some(reference) = secret_ref(r, key, i == 0, dir) {
-                if !matches!(reference, SecretRef::Literal(_)) {
-                    sites.push(SecretSite {
-                        owner: owner.clone(),
-                        key,
-                        reference,
-                        origin: origin(r.file(), written_at),
-                    });
-                }
-            }
-        }
-    }
-    if !kind.secrets.is_empty() {
-        r.string("credential");
-    }
+    secret::read(r, kind, owner, dir, sites);
     for key in [
         "url", "instance", "base_url", "service", "endpoint", "smtp_url",
     ] {
@@ -450,13 +393,14 @@ fn notifier(
         // A kind's first secret may also come from `credential` (see `kinds`).
         let url = |r: &mut Reader<'_, '_, '_>| {
             let first = k.secrets.first() == Some(&"url");
-            secret_ref(r, "url", first, dir).unwrap_or(SecretRef::Literal(Default::default()))
+            secret::reference(r, "url", first, dir)
+                .unwrap_or(SecretRef::Literal(Default::default()))
         };
         match k.name {
             "email" => NotifierKind::Email(EmailSpec {
                 smtp_url: r.string("smtp_url").map(|(s, _)| s).unwrap_or_default(),
                 username: r.string("username").map(|(s, _)| s),
-                password: secret_ref(&mut r, "password", true, dir),
+                password: secret::reference(&mut r, "password", true, dir),
                 from: r.string("from").map(|(s, _)| s).unwrap_or_default(),
                 to: r
                     .strings("to")
@@ -465,7 +409,7 @@ fn notifier(
             }),
             "webhook" => NotifierKind::Webhook {
                 url: url(&mut r),
-                secret: secret_ref(&mut r, "secret", true, dir),
+                secret: secret::reference(&mut r, "secret", true, dir),
                 headers: r.string_table("headers").unwrap_or_default(),
             },
             "slack" => NotifierKind::Slack { url: url(&mut r) },
@@ -489,23 +433,6 @@ fn notifier(
         kind: spec_kind?,
         at,
     })
-}
-
-/// Where the secret `key` comes from: the key itself (`"${VAR}"` or, for URLs, clear text),
-/// `<key>_file` (relative to the config), or, for a kind's first secret, `credential`.
-fn secret_ref(r: &mut Reader<'_, '_, '_>, key: &str, first: bool, dir: &Path) -> Option<SecretRef> {
-    if let Some((v, _)) = r.string(key) {
-        return Some(SecretRef::from_value(&v));
-    }
-    if let Some((p, _)) = r.string(&format!("{key}_file")) {
-        return Some(SecretRef::File(dir.join(p)));
-    }
-    if first {
-        if let Some((c, _)) = r.string("credential") {
-            return Some(SecretRef::Credential(c));
-        }
-    }
-    None
 }
 
 /// The `'static` name of a kind from the tables.
