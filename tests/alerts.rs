@@ -312,6 +312,7 @@ rules = []
 name = "cm-email"
 kind = "email"
 smtp_url = "smtp://127.0.0.1:1"
+username = "alerts@example.org"
 password = "${VIGIE_TEST_SURELY_UNSET_PASSWORD}"
 from = "Vigie <alerts@example.org>"
 to = ["community@example.org"]

@@ -5,6 +5,8 @@ mod util;
 
 // `vigie check`: located errors, exit codes, shipped and example configs.
 mod cli_check;
+// `vigie check` refuses what `vigie run` would: passwords in URLs, unreadable secrets, bad values.
+mod config_checks;
 // `vigie hits` / `vigie sources` on a known data set: filters, formats, no database yet.
 mod cli_query;
 // `vigie match`: table and JSON output, stdin and files, --count.

@@ -42,8 +42,10 @@ pub enum Command {
     /// Validate the config and every rule file, and run every rule's examples.
     ///
     /// Prints a summary (sources, rules, notifiers) and exits 0, or prints every error as
-    /// file:line:col and exits 2. Never touches the network or the database.
-    Check,
+    /// file:line:col and exits 2. Never touches the network or the database. Secrets are read
+    /// as `vigie run` reads them; one that cannot be read is a warning, or an error with
+    /// --strict.
+    Check(check::CheckArgs),
     /// Dry-run the rules on TEXT, or on each line of stdin (plain text or a JSON post).
     ///
     /// Prints which rules match, with the matched words and their word positions.
@@ -91,7 +93,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         |p| p.exists(),
     );
     match cli.command {
-        Command::Check => check::run(&path),
+        Command::Check(args) => check::run(&path, args),
         Command::Match(args) => match_cmd::run(&path, args),
         Command::Run(args) => run::run(&path, args),
         Command::Preview(args) => preview::run(&path, args),

@@ -10,14 +10,16 @@ pub mod kinds;
 pub mod raw;
 pub mod rules;
 pub mod secret;
+pub mod syntax;
 pub mod validate;
+pub mod values;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use rules::{AlertSpec, Origin, RuleSpec};
-pub use secret::SecretRef;
+pub use secret::{SecretRef, SecretSite};
 
 /// One configuration error, located in the file that holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -219,6 +221,10 @@ pub struct Config {
     pub rules: Vec<RuleSpec>,
     /// The rule files found by the globs, sorted.
     pub rule_files: Vec<PathBuf>,
+    /// Every secret reference, with where it is written (`vigie check` resolves them).
+    pub secrets: Vec<SecretSite>,
+    /// Where each source and notifier table starts, by owner (`source "demo"`).
+    pub tables: Vec<(String, Origin)>,
 }
 
 /// Loads and validates `path` and its rule files, reading the process environment.
@@ -247,7 +253,11 @@ pub fn load_with_env(
     let (rules, rule_files) = rules::load(&file, &main, &mut errors);
     if !errors.is_empty() {
         // Whole-file errors (line 0) of a file come first, then by position.
-        errors.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
+        errors.sort_by(|a, b| {
+            (&a.file, a.line, a.col, &a.message).cmp(&(&b.file, b.line, b.col, &b.message))
+        });
+        // A key read twice (by the generic checks and by its kind's) is reported once.
+        errors.dedup();
         return Err(errors);
     }
     Ok(Config {
@@ -257,5 +267,7 @@ pub fn load_with_env(
         notifiers: main.notifiers,
         rules,
         rule_files,
+        secrets: main.secrets,
+        tables: main.tables,
     })
 }

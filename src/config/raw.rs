@@ -52,6 +52,16 @@ impl File {
         (line, col)
     }
 
+    /// Where byte offset `at` is.
+    pub fn origin(&self, at: usize) -> super::Origin {
+        let (line, col) = self.position(at);
+        super::Origin {
+            file: self.path.clone(),
+            line,
+            col,
+        }
+    }
+
     /// An error at byte offset `at`.
     pub fn error(&self, at: usize, message: impl Into<String>) -> ConfigError {
         let (line, col) = self.position(at);
@@ -81,6 +91,15 @@ pub fn suggest<'k>(key: &str, known: impl IntoIterator<Item = &'k str>) -> Optio
         .filter(|(d, k)| *d <= 2.max(k.len() / 3))
         .min()
         .map(|(_, k)| k)
+}
+
+/// "a" or "an", for a TOML type name: "not an integer", "not a string".
+pub fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 /// A value with the byte range it was written at.
@@ -130,6 +149,11 @@ impl<'a, 'i, 'e> Reader<'a, 'i, 'e> {
         self.table.contains_key(key)
     }
 
+    /// Where `key` is written, if it is.
+    pub fn key_at(&self, key: &str) -> Option<usize> {
+        self.table.get_key_value(key).map(|(k, _)| k.span().start)
+    }
+
     /// The keys present, in file order.
     pub fn keys(&self) -> Vec<At<String>> {
         let mut keys: Vec<At<String>> = self
@@ -151,7 +175,7 @@ impl<'a, 'i, 'e> Reader<'a, 'i, 'e> {
         let got = v.get_ref().type_str();
         self.error(
             v.span().start,
-            format!("\"{key}\" must be {want}, not a {got}"),
+            format!("\"{key}\" must be {want}, not {} {got}", article(got)),
         );
     }
 
@@ -196,6 +220,63 @@ impl<'a, 'i, 'e> Reader<'a, 'i, 'e> {
                 None
             }
         }
+    }
+
+    /// An array of strings, strictly: a lone string is an error (`hashtags = "colis"`).
+    pub fn list(&mut self, key: &str) -> Option<Vec<At<String>>> {
+        let v = self.raw(key)?;
+        if let DeValue::String(_) = v.get_ref() {
+            self.wrong(key, v, "a list of strings");
+            return None;
+        }
+        self.strings(key)
+    }
+
+    /// A string that is one of `allowed`.
+    pub fn one_of(&mut self, key: &str, allowed: &[&str]) -> Option<At<String>> {
+        let (value, span) = self.string(key)?;
+        if allowed.contains(&value.as_str()) {
+            return Some((value, span));
+        }
+        let list = allowed
+            .iter()
+            .map(|a| format!("\"{a}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let hint = match suggest(&value, allowed.iter().copied()) {
+            Some(s) => format!(", did you mean \"{s}\"?"),
+            None => String::new(),
+        };
+        self.error(
+            span.start,
+            format!("\"{key}\" must be one of {list}, not \"{value}\"{hint}"),
+        );
+        None
+    }
+
+    /// A string that is not empty (nor only spaces).
+    pub fn non_empty(&mut self, key: &str) -> Option<At<String>> {
+        let (value, span) = self.string(key)?;
+        if value.trim().is_empty() {
+            self.error(span.start, format!("\"{key}\" is empty"));
+            return None;
+        }
+        Some((value, span))
+    }
+
+    /// A whole number within `min..=max`.
+    pub fn u64_in(&mut self, key: &str, min: u64, max: u64) -> Option<At<u64>> {
+        let (n, span) = self.u64(key)?;
+        if n < min || n > max {
+            let range = if max == u64::MAX {
+                format!("at least {min}")
+            } else {
+                format!("between {min} and {max}")
+            };
+            self.error(span.start, format!("\"{key}\" must be {range}, not {n}"));
+            return None;
+        }
+        Some((n, span))
     }
 
     /// A non-negative integer.

@@ -2,11 +2,15 @@
 //!
 //! A secret is written as `"${ENV_VAR}"`, as `<key>_file = "path"`, or (under systemd) as
 //! `credential = "name"`, read from `$CREDENTIALS_DIRECTORY/name`. Validation only records the
-//! reference; reading it is `resolve`'s job, with the environment as an argument, so `vigie
-//! check` does no I/O beyond the config files and a secret never reaches a log or an error.
+//! reference (and, in a [`SecretSite`], where it is written); reading it is `resolve`'s job, with
+//! the environment as an argument, called when the pipeline is built and by `vigie check`, so both
+//! read secrets the same way and a secret never reaches a log or an error.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use super::kinds::{Kind, CLEAR_OK};
+use super::raw::Reader;
 
 /// A secret value: `Debug` and `Display` print `<secret>`.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -47,6 +51,20 @@ pub enum SecretRef {
     File(PathBuf),
     /// `credential = "name"`: `$CREDENTIALS_DIRECTORY/name`.
     Credential(String),
+}
+
+/// A secret reference with where it is written, so that `vigie check` can resolve it the way
+/// the pipeline will and point at the key when that fails.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretSite {
+    /// Whose secret: `source "x"` or `notifier "y"`.
+    pub owner: String,
+    /// The secret's key (`password`), whichever way it is written.
+    pub key: &'static str,
+    /// Where it comes from.
+    pub reference: SecretRef,
+    /// Where the key that holds the reference is written.
+    pub origin: super::Origin,
 }
 
 /// A secret could not be read. The message names the reference, never the value.
@@ -99,6 +117,88 @@ impl SecretRef {
             },
         }
     }
+}
+
+/// Reads the secret keys of `kind` from its table: refuses secrets written in clear (but URLs)
+/// and a secret given two ways, and records where each reference is written in `sites` (`owner`
+/// is `source "x"` or `notifier "y"`, absent when the table has no valid name).
+pub fn read(
+    r: &mut Reader<'_, '_, '_>,
+    kind: &Kind,
+    owner: Option<String>,
+    dir: &Path,
+    sites: &mut Vec<SecretSite>,
+) {
+    for (i, key) in kind.secrets.iter().enumerate() {
+        if let Some((value, span)) = r.string(key) {
+            if let SecretRef::Literal(_) = SecretRef::from_value(&value) {
+                if !CLEAR_OK.contains(key) {
+                    let alt = if i == 0 { ", or credential" } else { "" };
+                    r.error(
+                        span.start,
+                        format!("secret \"{key}\" must not be written in clear: use \"${{ENV_VAR}}\", {key}_file{alt}"),
+                    );
+                }
+            }
+        }
+        if let Some((p, span)) = r.string(&format!("{key}_file")) {
+            if p.is_empty() {
+                r.error(span.start, format!("\"{key}_file\" is empty"));
+            }
+        }
+        // Where it is written, in the order `reference` prefers.
+        let mut ways = vec![key.to_string(), format!("{key}_file")];
+        if i == 0 {
+            ways.push("credential".to_string());
+        }
+        let written: Vec<(&String, usize)> = ways
+            .iter()
+            .filter_map(|k| r.key_at(k).map(|at| (k, at)))
+            .collect();
+        if let [(a, _), (b, at), ..] = written[..] {
+            r.error(
+                at,
+                format!("\"{a}\" and \"{b}\" both give the secret \"{key}\": keep one"),
+            );
+        }
+        if let (Some(owner), Some(&(_, written_at))) = (&owner, written.first()) {
+            if let Some(reference) = reference(r, key, i == 0, dir) {
+                if !matches!(reference, SecretRef::Literal(_)) {
+                    sites.push(SecretSite {
+                        owner: owner.clone(),
+                        key,
+                        reference,
+                        origin: r.file().origin(written_at),
+                    });
+                }
+            }
+        }
+    }
+    if !kind.secrets.is_empty() {
+        r.string("credential");
+    }
+}
+
+/// Where the secret `key` comes from: the key itself (`"${VAR}"` or, for URLs, clear text),
+/// `<key>_file` (relative to the config), or, for a kind's first secret, `credential`.
+pub fn reference(
+    r: &mut Reader<'_, '_, '_>,
+    key: &str,
+    first: bool,
+    dir: &Path,
+) -> Option<SecretRef> {
+    if let Some((v, _)) = r.string(key) {
+        return Some(SecretRef::from_value(&v));
+    }
+    if let Some((p, _)) = r.string(&format!("{key}_file")) {
+        return Some(SecretRef::File(dir.join(p)));
+    }
+    if first {
+        if let Some((c, _)) = r.string("credential") {
+            return Some(SecretRef::Credential(c));
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -1,8 +1,11 @@
 //! The main config file: `[daemon]`, `[[source]]`, `[[notifier]]` → typed specs.
 //!
 //! Every problem becomes a located [`ConfigError`]; validation goes on after an error so that
-//! one run of `vigie check` shows them all. Which keys each kind takes is `kinds`' table; rule
-//! files are `rules`' job; secrets stay references (`secret`) until the pipeline is built.
+//! one run of `vigie check` shows them all. Which keys each kind takes is `kinds`' table, and
+//! their values `values`' functions; this file checks what kinds share (required keys, URLs and
+//! the passwords they must not hold; secret keys through `secret::read`). Rule files are `rules`' job;
+//! secrets stay references (`secret`), recorded with where they are written, until the pipeline
+//! is built or `vigie check` resolves them.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -10,11 +13,12 @@ use std::time::Duration;
 
 use toml::de::DeTable;
 
-use super::kinds::{self, Kind, CLEAR_OK, NOTIFIER_COMMON, SOURCE_COMMON};
+use super::kinds::{self, Kind, NOTIFIER_COMMON, SOURCE_COMMON};
 use super::raw::{array_of_tables, suggest, File, Reader};
-use super::secret::SecretRef;
+use super::secret::{self, SecretRef, SecretSite};
 use super::{
-    ConfigError, DaemonConfig, EmailSpec, NotifierKind, NotifierSpec, SourceKind, SourceSpec,
+    ConfigError, DaemonConfig, EmailSpec, NotifierKind, NotifierSpec, Origin, SourceKind,
+    SourceSpec,
 };
 
 /// Default poll interval.
@@ -30,6 +34,10 @@ pub struct Main {
     pub sources: Vec<SourceSpec>,
     /// `[[notifier]]`.
     pub notifiers: Vec<NotifierSpec>,
+    /// Every secret reference of every source and notifier, with where it is written.
+    pub secrets: Vec<SecretSite>,
+    /// Where each source and notifier table starts, by owner (`source "demo"`).
+    pub tables: Vec<(String, Origin)>,
 }
 
 /// Validates the main file's document.
@@ -49,14 +57,25 @@ pub fn main(
         t
     };
     let daemon = daemon(file, daemon_table, &dir, env, errors);
+    let mut secrets = Vec::new();
     let sources = array_of_tables(file, doc, "source", errors)
         .into_iter()
-        .filter_map(|(t, at)| source(file, t, at, &dir, errors))
+        .filter_map(|(t, at)| source(file, t, at, &dir, &mut secrets, errors))
         .collect::<Vec<_>>();
     let notifiers = array_of_tables(file, doc, "notifier", errors)
         .into_iter()
-        .filter_map(|(t, at)| notifier(file, t, at, &dir, errors))
+        .filter_map(|(t, at)| notifier(file, t, at, &dir, &mut secrets, errors))
         .collect::<Vec<_>>();
+    let tables = sources
+        .iter()
+        .map(|s| (format!("source \"{}\"", s.name), s.at))
+        .chain(
+            notifiers
+                .iter()
+                .map(|n| (format!("notifier \"{}\"", n.name), n.at)),
+        )
+        .map(|(owner, at)| (owner, file.origin(at)))
+        .collect();
     unique(
         file,
         sources.iter().map(|s| (&s.name, s.at)),
@@ -78,6 +97,8 @@ pub fn main(
         daemon,
         sources,
         notifiers,
+        secrets,
+        tables,
     }
 }
 
@@ -207,8 +228,16 @@ fn kind_of<'k>(
     Some(kind)
 }
 
-/// Checks required keys, secrets and URLs of a kind; returns the known keys for `finish`.
-fn kind_keys(r: &mut Reader<'_, '_, '_>, kind: &Kind, what: &str) -> Vec<String> {
+/// Checks required keys, secrets and URLs of a kind, and records where each secret is written
+/// (`owner` is `source "x"` or `notifier "y"`); returns the known keys for `finish`.
+fn kind_keys(
+    r: &mut Reader<'_, '_, '_>,
+    kind: &Kind,
+    what: &str,
+    owner: Option<String>,
+    dir: &Path,
+    sites: &mut Vec<SecretSite>,
+) -> Vec<String> {
     let at = r.at;
     for key in kind.required {
         let is_secret = kind.secrets.contains(key);
@@ -222,27 +251,7 @@ fn kind_keys(r: &mut Reader<'_, '_, '_>, kind: &Kind, what: &str) -> Vec<String>
             );
         }
     }
-    for (i, key) in kind.secrets.iter().enumerate() {
-        if let Some((value, span)) = r.string(key) {
-            if let SecretRef::Literal(_) = SecretRef::from_value(&value) {
-                if !CLEAR_OK.contains(key) {
-                    let alt = if i == 0 { ", or credential" } else { "" };
-                    r.error(
-                        span.start,
-                        format!("secret \"{key}\" must not be written in clear: use \"${{ENV_VAR}}\", {key}_file{alt}"),
-                    );
-                }
-            }
-        }
-        if let Some((p, span)) = r.string(&format!("{key}_file")) {
-            if p.is_empty() {
-                r.error(span.start, format!("\"{key}_file\" is empty"));
-            }
-        }
-    }
-    if !kind.secrets.is_empty() {
-        r.string("credential");
-    }
+    secret::read(r, kind, owner, dir, sites);
     for key in [
         "url", "instance", "base_url", "service", "endpoint", "smtp_url",
     ] {
@@ -255,12 +264,19 @@ fn kind_keys(r: &mut Reader<'_, '_, '_>, kind: &Kind, what: &str) -> Vec<String>
         if value.starts_with("${") {
             continue;
         }
-        let schemes: &[&str] = if key == "smtp_url" {
-            &["smtp", "smtps"]
-        } else {
-            &["http", "https", "ws", "wss"]
+        let schemes: &[&str] = match key {
+            "smtp_url" => &["smtp", "smtps"],
+            "endpoint" => &["ws", "wss"],
+            _ => &["http", "https"],
         };
         match url::Url::parse(&value) {
+            Ok(u) if u.password().is_some() => {
+                let hint = password_hint(kind, key);
+                r.error(
+                    span.start,
+                    format!("\"{key}\" must not hold a password (secrets never sit in clear in the file): {hint}"),
+                );
+            }
             Ok(u) if schemes.contains(&u.scheme()) => {}
             Ok(u) => r.error(
                 span.start,
@@ -276,21 +292,47 @@ fn kind_keys(r: &mut Reader<'_, '_, '_>, kind: &Kind, what: &str) -> Vec<String>
     kind.keys().collect()
 }
 
+/// What to write instead of a password inside the URL `key` of `kind`.
+fn password_hint(kind: &Kind, key: &str) -> String {
+    let ways = |secret: &str, first: bool| {
+        let cred = if first { " or credential" } else { "" };
+        format!("\"${{ENV_VAR}}\", {secret}_file{cred}")
+    };
+    if key == "smtp_url" {
+        return format!(
+            "leave the user in the URL and give the password in \"password\" ({})",
+            ways("password", true)
+        );
+    }
+    if let Some(i) = kind.secrets.iter().position(|s| *s == key) {
+        return format!("give the whole URL as a secret ({})", ways(key, i == 0));
+    }
+    match kind.secrets.first() {
+        Some(secret) => format!("give it in \"{secret}\" ({})", ways(secret, true)),
+        None => format!("kind \"{}\" takes no password", kind.name),
+    }
+}
+
 fn source(
     file: &File,
     t: &DeTable<'_>,
     at: usize,
     dir: &Path,
+    sites: &mut Vec<SecretSite>,
     errors: &mut Vec<ConfigError>,
 ) -> Option<SourceSpec> {
     let mut r = Reader::new(file, t, at, errors);
     let name = r.required("name", "[[source]]");
     let kind = kind_of(&mut r, "source", kinds::SOURCES, SOURCE_COMMON);
     let every = r.duration("every").map_or(DEFAULT_EVERY, |(d, _)| d);
-    let max_bytes = r.u64("max_bytes").map_or(DEFAULT_MAX_BYTES, |(n, _)| n);
+    let max_bytes = r
+        .u64_in("max_bytes", 1, u64::MAX)
+        .map_or(DEFAULT_MAX_BYTES, |(n, _)| n);
     let mut known: Vec<String> = SOURCE_COMMON.iter().map(|s| s.to_string()).collect();
     let spec_kind = kind.map(|k| {
-        known.extend(kind_keys(&mut r, k, "source"));
+        let owner = name.as_ref().map(|(n, _)| format!("source \"{n}\""));
+        known.extend(kind_keys(&mut r, k, "source", owner, dir, sites));
+        (k.check)(&mut r);
         match k.name {
             "rss" => SourceKind::Rss {
                 url: r.string("url").map(|(s, _)| s).unwrap_or_default(),
@@ -334,6 +376,7 @@ fn notifier(
     t: &DeTable<'_>,
     at: usize,
     dir: &Path,
+    sites: &mut Vec<SecretSite>,
     errors: &mut Vec<ConfigError>,
 ) -> Option<NotifierSpec> {
     let mut r = Reader::new(file, t, at, errors);
@@ -341,32 +384,23 @@ fn notifier(
     let kind = kind_of(&mut r, "notifier", kinds::NOTIFIERS, NOTIFIER_COMMON);
     let mut known: Vec<String> = NOTIFIER_COMMON.iter().map(|s| s.to_string()).collect();
     let spec_kind = kind.map(|k| {
-        known.extend(kind_keys(&mut r, k, "notifier"));
-        if k.name == "email" {
-            if let Some(to) = r.strings("to") {
-                for (addr, span) in to {
-                    if !addr.contains('@') {
-                        r.error(
-                            span.start,
-                            format!("\"to\": \"{addr}\" is not an email address"),
-                        );
-                    }
-                }
-            }
-        }
+        let owner = name.as_ref().map(|(n, _)| format!("notifier \"{n}\""));
+        known.extend(kind_keys(&mut r, k, "notifier", owner, dir, sites));
+        (k.check)(&mut r);
         for key in k.keys() {
             r.raw(&key);
         }
         // A kind's first secret may also come from `credential` (see `kinds`).
         let url = |r: &mut Reader<'_, '_, '_>| {
             let first = k.secrets.first() == Some(&"url");
-            secret_ref(r, "url", first, dir).unwrap_or(SecretRef::Literal(Default::default()))
+            secret::reference(r, "url", first, dir)
+                .unwrap_or(SecretRef::Literal(Default::default()))
         };
         match k.name {
             "email" => NotifierKind::Email(EmailSpec {
                 smtp_url: r.string("smtp_url").map(|(s, _)| s).unwrap_or_default(),
                 username: r.string("username").map(|(s, _)| s),
-                password: secret_ref(&mut r, "password", true, dir),
+                password: secret::reference(&mut r, "password", true, dir),
                 from: r.string("from").map(|(s, _)| s).unwrap_or_default(),
                 to: r
                     .strings("to")
@@ -375,7 +409,7 @@ fn notifier(
             }),
             "webhook" => NotifierKind::Webhook {
                 url: url(&mut r),
-                secret: secret_ref(&mut r, "secret", true, dir),
+                secret: secret::reference(&mut r, "secret", true, dir),
                 headers: r.string_table("headers").unwrap_or_default(),
             },
             "slack" => NotifierKind::Slack { url: url(&mut r) },
@@ -399,23 +433,6 @@ fn notifier(
         kind: spec_kind?,
         at,
     })
-}
-
-/// Where the secret `key` comes from: the key itself (`"${VAR}"` or, for URLs, clear text),
-/// `<key>_file` (relative to the config), or, for a kind's first secret, `credential`.
-fn secret_ref(r: &mut Reader<'_, '_, '_>, key: &str, first: bool, dir: &Path) -> Option<SecretRef> {
-    if let Some((v, _)) = r.string(key) {
-        return Some(SecretRef::from_value(&v));
-    }
-    if let Some((p, _)) = r.string(&format!("{key}_file")) {
-        return Some(SecretRef::File(dir.join(p)));
-    }
-    if first {
-        if let Some((c, _)) = r.string("credential") {
-            return Some(SecretRef::Credential(c));
-        }
-    }
-    None
 }
 
 /// The `'static` name of a kind from the tables.
