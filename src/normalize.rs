@@ -202,6 +202,10 @@ pub fn nfkc(text: &str) -> Cow<'_, str> {
 enum Fold {
     /// A letter or digit: append these folded bytes (possibly empty).
     Word([u8; 7], u8),
+    /// A letter or digit whose decomposition holds characters that separate words (`½` is
+    /// `1⁄2`, `⑴` is `(1)`): its folded bytes, with a space where each of those was. The
+    /// words apart stay apart (SPEC §4: `½` is the words `1` and `2`, never `12`).
+    Split([u8; 7], u8),
     /// A combining mark or an invisible format character: part of the word, adds nothing.
     Ignore,
     /// Anything else: ends the current word.
@@ -315,6 +319,8 @@ fn fold_slow(c: char) -> Fold {
     }
     let mut out = String::new();
     fold_into(c, &mut out, 0);
+    // A separator inside the decomposition is a space in `out`.
+    let split = out.contains(' ');
     let bytes = out.as_bytes();
     let mut buf = [0u8; 7];
     let n = bytes.len().min(7);
@@ -324,7 +330,11 @@ fn fold_slow(c: char) -> Fold {
         .find(|&k| out.is_char_boundary(k))
         .unwrap_or(0);
     buf[..n].copy_from_slice(&bytes[..n]);
-    Fold::Word(buf, n as u8)
+    if split {
+        Fold::Split(buf, n as u8)
+    } else {
+        Fold::Word(buf, n as u8)
+    }
 }
 
 /// Appends the folded form of `c`. Folding must be idempotent (the fuzzer checks it), so each
@@ -332,14 +342,21 @@ fn fold_slow(c: char) -> Fold {
 /// an apostrophe and must go.
 fn fold_into(c: char, out: &mut String, depth: u8) {
     decompose_compatible(c, |d| {
-        if is_combining_mark(d) || is_invisible(d) || d == '\u{02BC}' {
+        if is_combining_mark(d) || is_invisible(d) {
+            return;
+        }
+        if d == '\u{02BC}' {
+            // The apostrophe of `ŉ` (`ʼn`) separates words, as it does in the NFKC text.
+            out.push(' ');
             return;
         }
         for l in d.to_lowercase() {
             if let Some(s) = special_fold(l) {
                 out.push_str(s);
             } else if !l.is_alphanumeric() {
-                // Punctuation inside a decomposition (`½` → `1⁄2`) is dropped.
+                // Punctuation inside a decomposition (the fraction slash of `½` → `1⁄2`)
+                // separates words, as it does in the NFKC text: a space marks it.
+                out.push(' ');
             } else if l.is_ascii() || depth >= 2 {
                 out.push(l);
             } else {
@@ -1164,6 +1181,28 @@ fn fold_run<W: WordFilter + ?Sized, F: FnMut(Word<'_>)>(
                 len += k as usize;
                 end = i + n;
             }
+            Fold::Split(w, k) => {
+                // Words apart inside one character (`½`): a space ends the word in progress,
+                // any other byte extends it or starts one. All of them quote the character.
+                for &c in &w[..k as usize] {
+                    if c == b' ' {
+                        if in_word {
+                            emit(buf, len, start, end, kind, &mut pos);
+                            in_word = false;
+                        }
+                        pending = WordKind::Plain;
+                        continue;
+                    }
+                    if !in_word {
+                        (in_word, start, kind, pending, len) =
+                            (true, i, pending, WordKind::Plain, 0);
+                    }
+                    grow(buf, len + 16);
+                    buf[len] = c;
+                    len += 1;
+                    end = i + n;
+                }
+            }
             Fold::Ignore => {}
             Fold::Sep => {
                 if in_word {
@@ -1242,7 +1281,7 @@ mod tests {
                 NON_ASCII => {
                     let c = ref_decode(text, i);
                     match fold_slow(c) {
-                        Fold::Word(..) => {}
+                        Fold::Word(..) | Fold::Split(..) => {}
                         Fold::Ignore => {
                             i += c.len_utf8();
                             continue;
@@ -1262,8 +1301,8 @@ mod tests {
                     }
                 }
             }
-            let start = i;
-            let kind = pending;
+            let mut start = i;
+            let mut kind = pending;
             pending = WordKind::Plain;
             // Fast path: a run of lower-case ASCII letters and digits ending on ASCII.
             while i < n && CLASS[bytes[i] as usize] == LOWER {
@@ -1288,6 +1327,9 @@ mod tests {
             buf.clear();
             buf.extend_from_slice(&bytes[start..i]);
             let mut end = i;
+            // Whether a character's inner separator ended the word (then a `#` or `@` right
+            // after it is not glued to a word).
+            let mut ended = false;
             while i < n {
                 let b = bytes[i];
                 match CLASS[b as usize] {
@@ -1300,6 +1342,40 @@ mod tests {
                                 buf.extend_from_slice(&s[..len as usize]);
                                 i += c.len_utf8();
                                 end = i;
+                            }
+                            Fold::Split(s, len) => {
+                                // `½`: the words of its decomposition, apart.
+                                let (a, z) = (i, i + c.len_utf8());
+                                for (k, piece) in
+                                    s[..len as usize].split(|&b| b == b' ').enumerate()
+                                {
+                                    if k > 0 {
+                                        if !buf.is_empty() {
+                                            f(NormWord {
+                                                text: String::from_utf8_lossy(buf).into_owned(),
+                                                pos,
+                                                start,
+                                                end,
+                                                kind,
+                                            });
+                                            pos += 1;
+                                        }
+                                        buf.clear();
+                                        kind = WordKind::Plain;
+                                    }
+                                    if !piece.is_empty() {
+                                        if buf.is_empty() {
+                                            start = a;
+                                        }
+                                        buf.extend_from_slice(piece);
+                                        end = z;
+                                    }
+                                }
+                                i = z;
+                                if s[len as usize - 1] == b' ' {
+                                    ended = true;
+                                    break;
+                                }
                             }
                             Fold::Ignore => i += c.len_utf8(),
                             Fold::Sep => break,
@@ -1321,7 +1397,7 @@ mod tests {
                 });
                 pos += 1;
             }
-            if i < n && matches!(CLASS[bytes[i] as usize], HASH | AT) {
+            if !ended && i < n && matches!(CLASS[bytes[i] as usize], HASH | AT) {
                 i += 1;
             }
         }
@@ -1692,6 +1768,40 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(texts(input), *want, "input {input:?}");
         }
+    }
+
+    #[test]
+    fn vulgar_fractions_are_their_digits_apart() {
+        // NFKC spells `½` as `1⁄2`: the fraction slash separates the digits, as other
+        // separators inside a decomposition do (SPEC §4; issue 25).
+        let cases: &[(&str, &[&str])] = &[
+            ("9-track ½\" tape", &["9", "track", "1", "2", "tape"]),
+            ("¼ ¾ ⅞ ⅒", &["1", "4", "3", "4", "7", "8", "1", "10"]),
+            ("3½ x½y", &["31", "2", "x1", "2y"]),
+            ("a⑴b ⒈x", &["a", "1", "b", "1", "x"]),
+            ("x\u{149}s", &["x", "ns"]),
+        ];
+        for (input, want) in cases {
+            assert_eq!(texts(input), *want, "input {input:?}");
+            let (got, reference) = both(input);
+            assert_eq!(got, reference, "input {input:?}");
+        }
+        // The words quote the fraction, and a mark before it applies to its first word only.
+        let w = words("#½ ⑴#x");
+        let got: Vec<(&str, WordKind, usize, usize)> = w
+            .iter()
+            .map(|w| (w.text.as_str(), w.kind, w.start, w.end))
+            .collect();
+        use WordKind::*;
+        assert_eq!(
+            got,
+            [
+                ("1", Hashtag, 1, 3),
+                ("2", Plain, 1, 3),
+                ("1", Plain, 4, 7),
+                ("x", Hashtag, 8, 9)
+            ]
+        );
     }
 
     #[test]
