@@ -1015,7 +1015,8 @@ impl Walk<'_> {
                 self.pos += 1;
                 self.anchor = e + 1;
             }
-            Fold::Sep => {
+            // Not a full-width `＃` or `＠`, which marks the word after it (`fold_run`).
+            Fold::Sep if !matches!(cp, 0xFF03 | 0xFF20) => {
                 if p > s {
                     let word = Word::new(&lower[s..p], &lower[s..], self.pos, s, p, kind);
                     offer(filter, f, word);
@@ -1205,11 +1206,16 @@ fn fold_run<W: WordFilter + ?Sized, F: FnMut(Word<'_>)>(
             }
             Fold::Ignore => {}
             Fold::Sep => {
+                // Full-width `＃` and `＠` are `#` and `@` (NFKC), marks when not glued to a word.
+                pending = match cp {
+                    0xFF03 if !in_word => WordKind::Hashtag,
+                    0xFF20 if !in_word => WordKind::Mention,
+                    _ => WordKind::Plain,
+                };
                 if in_word {
                     emit(buf, len, start, end, kind, &mut pos);
                     in_word = false;
                 }
-                pending = WordKind::Plain;
             }
         }
         i += n;
@@ -1287,7 +1293,11 @@ mod tests {
                             continue;
                         }
                         Fold::Sep => {
-                            pending = WordKind::Plain;
+                            pending = match c {
+                                '＃' => WordKind::Hashtag,
+                                '＠' => WordKind::Mention,
+                                _ => WordKind::Plain,
+                            };
                             i += c.len_utf8();
                             continue;
                         }
@@ -1399,6 +1409,8 @@ mod tests {
             }
             if !ended && i < n && matches!(CLASS[bytes[i] as usize], HASH | AT) {
                 i += 1;
+            } else if !ended && text[i..].starts_with(['＃', '＠']) {
+                i += '＃'.len_utf8();
             }
         }
     }
@@ -1931,6 +1943,36 @@ mod tests {
                 ("double", Hashtag),
             ]
         );
+    }
+
+    #[test]
+    fn full_width_marks_are_hashtags_and_mentions() {
+        // SPEC §4: full-width `＠` and `＃` are `@` and `#` (NFKC), at the start of a word only.
+        let got: Vec<(String, WordKind)> = words("＃Colis ＠LaPoste a＠b x＃y ＃＠z #＠w ＠ v")
+            .into_iter()
+            .map(|w| (w.text, w.kind))
+            .collect();
+        use WordKind::*;
+        let want = [
+            ("colis", Hashtag),
+            ("laposte", Mention),
+            ("a", Plain),
+            ("b", Plain),
+            ("x", Plain),
+            ("y", Plain),
+            ("z", Mention),
+            ("w", Mention),
+            ("v", Plain),
+        ];
+        let want: Vec<(String, WordKind)> = want.iter().map(|&(t, k)| (t.into(), k)).collect();
+        assert_eq!(got, want);
+        for text in [
+            "＃Colis ＠LaPoste a＠b x＃y ＃＠z #＠w ＠ v",
+            "é＠x ＠é ＠＠y",
+        ] {
+            let (got, reference) = both(text);
+            assert_eq!(got, reference, "{text:?}");
+        }
     }
 
     #[test]

@@ -175,6 +175,13 @@ fn readings_written_down_in_spec_4() {
         ("jean@debian.org", "écrire à jean@debian.org", true),
         ("jean@debian.org", "jean @debian org", true),
         ("\"voir @debian\"", "voir jean@debian.org", false),
+        // Full-width `＠` and `＃` are `@` and `#` (NFKC).
+        ("@laposte", "merci ＠LaPoste", true),
+        ("＠laposte", "merci @LaPoste", true),
+        ("#colis", "＃colis perdu", true),
+        ("＃colis", "#colis perdu", true),
+        ("＃colis", "colis perdu", false),
+        ("@b", "a＠b", false),
         // A URL ends at white space or at `<`, `>` or `"`, and not before.
         ("colis", "<https://x.fr/a>colis", true),
         ("colis", "https://x.fr/a\"colis", true),
