@@ -4,11 +4,12 @@
 //! `RECLAMATION` and `reclamation` are one word: compatibility decomposition (the NFKC family),
 //! combining marks dropped (accents), lower case, `œ`→`oe`, `æ`→`ae`, `ß`→`ss` and a few letters
 //! that Unicode does not decompose (`ø`, `ł`, `đ`…). A word is a run of letters and digits;
-//! everything else separates words (spaces, punctuation, both apostrophes, hyphens, emoji).
+//! everything else separates words (spaces, punctuation, both apostrophes, hyphens, emoji), also
+//! inside a character's decomposition (`½` is `1⁄2`: the words `1` and `2`).
 //! Invisible format characters (zero-width space, soft hyphen, bidi marks) are ignored inside a
 //! word rather than splitting it, so `co\u{200B}lis` is still `colis`. URLs (`http://`, `https://`,
-//! `www.`) are skipped whole. A word directly after `#` or `@` (itself not glued to a previous
-//! word) is a hashtag or a mention.
+//! `www.`) are skipped whole. A word directly after `#` or `@` (or full-width `＃`, `＠`; itself
+//! not glued to a previous word) is a hashtag or a mention.
 //!
 //! The hot path is [`for_each_word_where`], in three steps. First, 64 bytes at a time
 //! (`block`: AVX-512 where the CPU has it, portable code otherwise), a lower-cased copy of the
