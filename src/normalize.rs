@@ -4,11 +4,12 @@
 //! `RECLAMATION` and `reclamation` are one word: compatibility decomposition (the NFKC family),
 //! combining marks dropped (accents), lower case, `œ`→`oe`, `æ`→`ae`, `ß`→`ss` and a few letters
 //! that Unicode does not decompose (`ø`, `ł`, `đ`…). A word is a run of letters and digits;
-//! everything else separates words (spaces, punctuation, both apostrophes, hyphens, emoji).
+//! everything else separates words (spaces, punctuation, both apostrophes, hyphens, emoji), also
+//! inside a character's decomposition (`½` is `1⁄2`: the words `1` and `2`).
 //! Invisible format characters (zero-width space, soft hyphen, bidi marks) are ignored inside a
 //! word rather than splitting it, so `co\u{200B}lis` is still `colis`. URLs (`http://`, `https://`,
-//! `www.`) are skipped whole. A word directly after `#` or `@` (itself not glued to a previous
-//! word) is a hashtag or a mention.
+//! `www.`) are skipped whole. A word directly after `#` or `@` (or full-width `＃`, `＠`; itself
+//! not glued to a previous word) is a hashtag or a mention.
 //!
 //! The hot path is [`for_each_word_where`], in three steps. First, 64 bytes at a time
 //! (`block`: AVX-512 where the CPU has it, portable code otherwise), a lower-cased copy of the
@@ -202,6 +203,10 @@ pub fn nfkc(text: &str) -> Cow<'_, str> {
 enum Fold {
     /// A letter or digit: append these folded bytes (possibly empty).
     Word([u8; 7], u8),
+    /// A letter or digit whose decomposition holds characters that separate words (`½` is
+    /// `1⁄2`, `⑴` is `(1)`): its folded bytes, with a space where each of those was. The
+    /// words apart stay apart (SPEC §4: `½` is the words `1` and `2`, never `12`).
+    Split([u8; 7], u8),
     /// A combining mark or an invisible format character: part of the word, adds nothing.
     Ignore,
     /// Anything else: ends the current word.
@@ -315,6 +320,8 @@ fn fold_slow(c: char) -> Fold {
     }
     let mut out = String::new();
     fold_into(c, &mut out, 0);
+    // A separator inside the decomposition is a space in `out`.
+    let split = out.contains(' ');
     let bytes = out.as_bytes();
     let mut buf = [0u8; 7];
     let n = bytes.len().min(7);
@@ -324,7 +331,11 @@ fn fold_slow(c: char) -> Fold {
         .find(|&k| out.is_char_boundary(k))
         .unwrap_or(0);
     buf[..n].copy_from_slice(&bytes[..n]);
-    Fold::Word(buf, n as u8)
+    if split {
+        Fold::Split(buf, n as u8)
+    } else {
+        Fold::Word(buf, n as u8)
+    }
 }
 
 /// Appends the folded form of `c`. Folding must be idempotent (the fuzzer checks it), so each
@@ -332,14 +343,21 @@ fn fold_slow(c: char) -> Fold {
 /// an apostrophe and must go.
 fn fold_into(c: char, out: &mut String, depth: u8) {
     decompose_compatible(c, |d| {
-        if is_combining_mark(d) || is_invisible(d) || d == '\u{02BC}' {
+        if is_combining_mark(d) || is_invisible(d) {
+            return;
+        }
+        if d == '\u{02BC}' {
+            // The apostrophe of `ŉ` (`ʼn`) separates words, as it does in the NFKC text.
+            out.push(' ');
             return;
         }
         for l in d.to_lowercase() {
             if let Some(s) = special_fold(l) {
                 out.push_str(s);
             } else if !l.is_alphanumeric() {
-                // Punctuation inside a decomposition (`½` → `1⁄2`) is dropped.
+                // Punctuation inside a decomposition (the fraction slash of `½` → `1⁄2`)
+                // separates words, as it does in the NFKC text: a space marks it.
+                out.push(' ');
             } else if l.is_ascii() || depth >= 2 {
                 out.push(l);
             } else {
@@ -998,7 +1016,8 @@ impl Walk<'_> {
                 self.pos += 1;
                 self.anchor = e + 1;
             }
-            Fold::Sep => {
+            // Not a full-width `＃` or `＠`, which marks the word after it (`fold_run`).
+            Fold::Sep if !matches!(cp, 0xFF03 | 0xFF20) => {
                 if p > s {
                     let word = Word::new(&lower[s..p], &lower[s..], self.pos, s, p, kind);
                     offer(filter, f, word);
@@ -1164,13 +1183,40 @@ fn fold_run<W: WordFilter + ?Sized, F: FnMut(Word<'_>)>(
                 len += k as usize;
                 end = i + n;
             }
+            Fold::Split(w, k) => {
+                // Words apart inside one character (`½`): a space ends the word in progress,
+                // any other byte extends it or starts one. All of them quote the character.
+                for &c in &w[..k as usize] {
+                    if c == b' ' {
+                        if in_word {
+                            emit(buf, len, start, end, kind, &mut pos);
+                            in_word = false;
+                        }
+                        pending = WordKind::Plain;
+                        continue;
+                    }
+                    if !in_word {
+                        (in_word, start, kind, pending, len) =
+                            (true, i, pending, WordKind::Plain, 0);
+                    }
+                    grow(buf, len + 16);
+                    buf[len] = c;
+                    len += 1;
+                    end = i + n;
+                }
+            }
             Fold::Ignore => {}
             Fold::Sep => {
+                // Full-width `＃` and `＠` are `#` and `@` (NFKC), marks when not glued to a word.
+                pending = match cp {
+                    0xFF03 if !in_word => WordKind::Hashtag,
+                    0xFF20 if !in_word => WordKind::Mention,
+                    _ => WordKind::Plain,
+                };
                 if in_word {
                     emit(buf, len, start, end, kind, &mut pos);
                     in_word = false;
                 }
-                pending = WordKind::Plain;
             }
         }
         i += n;
@@ -1242,13 +1288,17 @@ mod tests {
                 NON_ASCII => {
                     let c = ref_decode(text, i);
                     match fold_slow(c) {
-                        Fold::Word(..) => {}
+                        Fold::Word(..) | Fold::Split(..) => {}
                         Fold::Ignore => {
                             i += c.len_utf8();
                             continue;
                         }
                         Fold::Sep => {
-                            pending = WordKind::Plain;
+                            pending = match c {
+                                '＃' => WordKind::Hashtag,
+                                '＠' => WordKind::Mention,
+                                _ => WordKind::Plain,
+                            };
                             i += c.len_utf8();
                             continue;
                         }
@@ -1262,8 +1312,8 @@ mod tests {
                     }
                 }
             }
-            let start = i;
-            let kind = pending;
+            let mut start = i;
+            let mut kind = pending;
             pending = WordKind::Plain;
             // Fast path: a run of lower-case ASCII letters and digits ending on ASCII.
             while i < n && CLASS[bytes[i] as usize] == LOWER {
@@ -1288,6 +1338,9 @@ mod tests {
             buf.clear();
             buf.extend_from_slice(&bytes[start..i]);
             let mut end = i;
+            // Whether a character's inner separator ended the word (then a `#` or `@` right
+            // after it is not glued to a word).
+            let mut ended = false;
             while i < n {
                 let b = bytes[i];
                 match CLASS[b as usize] {
@@ -1300,6 +1353,40 @@ mod tests {
                                 buf.extend_from_slice(&s[..len as usize]);
                                 i += c.len_utf8();
                                 end = i;
+                            }
+                            Fold::Split(s, len) => {
+                                // `½`: the words of its decomposition, apart.
+                                let (a, z) = (i, i + c.len_utf8());
+                                for (k, piece) in
+                                    s[..len as usize].split(|&b| b == b' ').enumerate()
+                                {
+                                    if k > 0 {
+                                        if !buf.is_empty() {
+                                            f(NormWord {
+                                                text: String::from_utf8_lossy(buf).into_owned(),
+                                                pos,
+                                                start,
+                                                end,
+                                                kind,
+                                            });
+                                            pos += 1;
+                                        }
+                                        buf.clear();
+                                        kind = WordKind::Plain;
+                                    }
+                                    if !piece.is_empty() {
+                                        if buf.is_empty() {
+                                            start = a;
+                                        }
+                                        buf.extend_from_slice(piece);
+                                        end = z;
+                                    }
+                                }
+                                i = z;
+                                if s[len as usize - 1] == b' ' {
+                                    ended = true;
+                                    break;
+                                }
                             }
                             Fold::Ignore => i += c.len_utf8(),
                             Fold::Sep => break,
@@ -1321,8 +1408,10 @@ mod tests {
                 });
                 pos += 1;
             }
-            if i < n && matches!(CLASS[bytes[i] as usize], HASH | AT) {
+            if !ended && i < n && matches!(CLASS[bytes[i] as usize], HASH | AT) {
                 i += 1;
+            } else if !ended && text[i..].starts_with(['＃', '＠']) {
+                i += '＃'.len_utf8();
             }
         }
     }
@@ -1695,6 +1784,40 @@ mod tests {
     }
 
     #[test]
+    fn vulgar_fractions_are_their_digits_apart() {
+        // NFKC spells `½` as `1⁄2`: the fraction slash separates the digits, as other
+        // separators inside a decomposition do (SPEC §4; issue 25).
+        let cases: &[(&str, &[&str])] = &[
+            ("9-track ½\" tape", &["9", "track", "1", "2", "tape"]),
+            ("¼ ¾ ⅞ ⅒", &["1", "4", "3", "4", "7", "8", "1", "10"]),
+            ("3½ x½y", &["31", "2", "x1", "2y"]),
+            ("a⑴b ⒈x", &["a", "1", "b", "1", "x"]),
+            ("x\u{149}s", &["x", "ns"]),
+        ];
+        for (input, want) in cases {
+            assert_eq!(texts(input), *want, "input {input:?}");
+            let (got, reference) = both(input);
+            assert_eq!(got, reference, "input {input:?}");
+        }
+        // The words quote the fraction, and a mark before it applies to its first word only.
+        let w = words("#½ ⑴#x");
+        let got: Vec<(&str, WordKind, usize, usize)> = w
+            .iter()
+            .map(|w| (w.text.as_str(), w.kind, w.start, w.end))
+            .collect();
+        use WordKind::*;
+        assert_eq!(
+            got,
+            [
+                ("1", Hashtag, 1, 3),
+                ("2", Plain, 1, 3),
+                ("1", Plain, 4, 7),
+                ("x", Hashtag, 8, 9)
+            ]
+        );
+    }
+
+    #[test]
     fn long_posts_agree_and_give_their_scratch_back() {
         // One 3 MB post of ordinary words, and one run of 200,000 accented letters (a single
         // word, folded character by character): same words as the reference, and the scratch
@@ -1821,6 +1944,36 @@ mod tests {
                 ("double", Hashtag),
             ]
         );
+    }
+
+    #[test]
+    fn full_width_marks_are_hashtags_and_mentions() {
+        // SPEC §4: full-width `＠` and `＃` are `@` and `#` (NFKC), at the start of a word only.
+        let got: Vec<(String, WordKind)> = words("＃Colis ＠LaPoste a＠b x＃y ＃＠z #＠w ＠ v")
+            .into_iter()
+            .map(|w| (w.text, w.kind))
+            .collect();
+        use WordKind::*;
+        let want = [
+            ("colis", Hashtag),
+            ("laposte", Mention),
+            ("a", Plain),
+            ("b", Plain),
+            ("x", Plain),
+            ("y", Plain),
+            ("z", Mention),
+            ("w", Mention),
+            ("v", Plain),
+        ];
+        let want: Vec<(String, WordKind)> = want.iter().map(|&(t, k)| (t.into(), k)).collect();
+        assert_eq!(got, want);
+        for text in [
+            "＃Colis ＠LaPoste a＠b x＃y ＃＠z #＠w ＠ v",
+            "é＠x ＠é ＠＠y",
+        ] {
+            let (got, reference) = both(text);
+            assert_eq!(got, reference, "{text:?}");
+        }
     }
 
     #[test]

@@ -102,6 +102,76 @@ fn match_count_counts_posts_per_rule_like_grep_c() {
 }
 
 #[test]
+fn input_format_forces_text_or_json() {
+    // Issue 25: a text line that starts with `{` was always taken for a JSON post.
+    let dir = setup();
+    let cfg = dir.path().join("vigie.toml");
+    let input = concat!(
+        "{\"text\": \"bonjour\", \"author\": \"lettre en retard\"}\n",
+        "{lettre} en retard\n",
+    );
+    let rules_of = |stdout: &str| -> Vec<serde_json::Value> {
+        stdout
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).expect("json line")["rules"].clone()
+            })
+            .collect()
+    };
+    let run = |format: &str| {
+        vigie(
+            &[
+                "match",
+                "--config",
+                s(&cfg),
+                "--format",
+                "json",
+                "--input-format",
+                format,
+            ],
+            input,
+        )
+    };
+    let none = serde_json::json!([]);
+    let livraison = serde_json::json!(["livraison"]);
+
+    // auto (the default): the post's text is "bonjour"; the other line is not a post, and the
+    // warning says how to force text.
+    let r = vigie(&["match", "--config", s(&cfg), "--format", "json"], input);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(rules_of(&r.stdout), [none.clone(), livraison.clone()]);
+    assert!(r.stderr.contains("line 2: not a JSON post"), "{}", r.stderr);
+    assert!(r.stderr.contains("--input-format text"), "{}", r.stderr);
+    assert_eq!(run("auto").stdout, r.stdout);
+
+    // text: both lines are text, with no warning.
+    let r = run("text");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(rules_of(&r.stdout), [livraison.clone(), livraison.clone()]);
+    assert_eq!(r.stderr, "");
+    let r = vigie(
+        &[
+            "match",
+            "--config",
+            s(&cfg),
+            "--input-format",
+            "text",
+            "{lettre} en retard",
+        ],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("livraison"), "{}", r.stdout);
+    assert_eq!(r.stderr, "");
+
+    // json: the line that is not a post is an error that says how to force text.
+    let r = run("json");
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stderr.contains("line 2: not a JSON post"), "{}", r.stderr);
+    assert!(r.stderr.contains("--input-format text"), "{}", r.stderr);
+}
+
+#[test]
 fn a_plain_line_after_a_json_post_has_no_author() {
     // The brand's own post is excluded; the plain line after it, read into the same buffer,
     // must not keep its author, and the next JSON post must not keep the plain line's text.

@@ -37,6 +37,8 @@ mod source_health;
 mod rss;
 // The compiled RuleSet against a brute-force reference evaluator on random texts and queries.
 mod matcher_props;
+// The RuleSet against a slow model of SPEC §4 on the French man pages (manpages-fr, .ci/run).
+mod oracle_fr;
 // Notifier payloads: golden chat/text/HTML bodies, hostile post text, HTTP delivery contract.
 mod notifiers;
 // The email notifier against a real SMTP server (aiosmtpd): MIME parts, chart, auth, outage.

@@ -1,9 +1,11 @@
 //! `vigie match`: dry-run the rules on a text, on stdin lines or on a file of posts.
 //!
-//! Runs the `normalize` + `matcher` prefix of the pipeline and nothing else. A line is a JSON
-//! post (SPEC §7) when it starts with `{`, plain text otherwise; a line that looks like JSON but
-//! does not parse is reported on stderr and matched as plain text, so nothing is silently lost.
-//! Invalid UTF-8 is replaced, not fatal. `--count` prints how many posts each rule hits, like
+//! Runs the `normalize` + `matcher` prefix of the pipeline and nothing else. By default
+//! (`--input-format auto`) a line is a JSON post (SPEC §7) when it starts with `{`, plain text
+//! otherwise; a line that looks like JSON but is not a post is reported on stderr, with the flag
+//! that forces text, and matched as plain text, so nothing is silently lost. `--input-format
+//! text` takes every line as text (text that starts with `{`), `json` every line as a post (a
+//! line that is not one is an error). Invalid UTF-8 is replaced, not fatal. `--count` prints how many posts each rule hits, like
 //! `grep -c`, and skips quoting the matches, so it can time the matcher on a large archive.
 
 use std::fs::File;
@@ -27,6 +29,17 @@ pub enum MatchFormat {
     Json,
 }
 
+/// How `vigie match` reads its input lines (and TEXT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    /// A JSON post when the line starts with `{` (after spaces), plain text otherwise.
+    Auto,
+    /// Every line is plain text, even one that starts with `{`.
+    Text,
+    /// Every line is a JSON post; a line that is not one is an error.
+    Json,
+}
+
 /// Arguments of `vigie match`.
 #[derive(Debug, Args)]
 pub struct MatchArgs {
@@ -41,6 +54,10 @@ pub struct MatchArgs {
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: MatchFormat,
+    /// How to read each line (and TEXT): `auto` takes a line that starts with `{` for a JSON
+    /// post, `text` takes every line as plain text, `json` every line as a JSON post.
+    #[arg(long, value_enum, default_value = "auto", value_name = "FORMAT")]
+    pub input_format: InputFormat,
 }
 
 #[derive(Serialize)]
@@ -74,7 +91,7 @@ pub fn run(config: &Path, args: MatchArgs) -> Result<()> {
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     if let Some(text) = &args.text {
         let mut post = Post::default();
-        read_post(text, 1, &mut post);
+        read_post(text, 1, args.input_format, &mut post)?;
         let hits = rules.matches(&post);
         match args.format {
             MatchFormat::Json => write_json(&mut out, 1, &post.text, &hits)?,
@@ -109,7 +126,7 @@ pub fn run(config: &Path, args: MatchArgs) -> Result<()> {
             buf.pop();
         }
         let line = decode_lossy(&buf);
-        read_post(&line, posts, &mut post);
+        read_post(&line, posts, args.input_format, &mut post)?;
         if args.count {
             rules.matched_rules(&post, &mut scratch, &mut found);
             for &r in &found {
@@ -147,13 +164,29 @@ pub fn run(config: &Path, args: MatchArgs) -> Result<()> {
     Ok(out.flush()?)
 }
 
-/// Reads a line into `post`: a JSON post when the line starts with `{`, plain text otherwise.
-/// A plain line reuses the last post's text buffer, so reading one allocates nothing.
-fn read_post(line: &str, n: u64, post: &mut Post) {
-    if line.trim_start().starts_with('{') {
+/// Reads line `n` into `post` as `format` says. A plain line reuses the last post's text
+/// buffer, so reading one allocates nothing. Fails only on a line that `--input-format json`
+/// says is a post and is not one.
+fn read_post(line: &str, n: u64, format: InputFormat, post: &mut Post) -> Result<()> {
+    let json = match format {
+        InputFormat::Auto => line.trim_start().starts_with('{'),
+        InputFormat::Text => false,
+        InputFormat::Json => true,
+    };
+    if json {
         match serde_json::from_str::<Post>(line) {
-            Ok(json) => return *post = json,
-            Err(e) => eprintln!("vigie: line {n}: not a JSON post ({e}); matched as plain text"),
+            Ok(json) => {
+                *post = json;
+                return Ok(());
+            }
+            Err(e) if format == InputFormat::Json => anyhow::bail!(
+                "line {n}: not a JSON post ({e}); --input-format text matches every line as \
+                 plain text"
+            ),
+            Err(e) => eprintln!(
+                "vigie: line {n}: not a JSON post ({e}); matched as plain text \
+                 (--input-format text takes every line as text)"
+            ),
         }
     }
     let mut text = std::mem::take(&mut post.text);
@@ -163,6 +196,7 @@ fn read_post(line: &str, n: u64, post: &mut Post) {
         text,
         ..Post::default()
     };
+    Ok(())
 }
 
 fn write_json(out: &mut impl Write, line: u64, text: &str, hits: &Hits) -> Result<()> {
