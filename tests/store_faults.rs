@@ -1,6 +1,6 @@
-//! The store under operator faults, with the real daemon (issue 21, points 9–12): a second
+//! The store under operator faults, with the real daemon (issue 21, points 9–13): a second
 //! daemon on one database, a damaged file, a long reader and the WAL, file modes under any
-//! umask.
+//! umask, and a source's outage left out of a rule's spike baseline.
 
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -407,4 +407,75 @@ fn database_files_are_0640_and_their_folder_0750_whatever_the_umask() {
         }
         assert_eq!(terminate(&mut child), 0);
     }
+}
+
+/// Issue 21 point 13 (SPEC §5): the hour after an outage is not a spike. The database records
+/// that the source was down for most of the last day (as the daemon records an outage when
+/// the source recovers); the rule's baseline is the rate while the source was up.
+#[test]
+fn a_spike_baseline_leaves_out_the_time_its_source_was_down() {
+    let dir = tree(&[("vigie.toml", CONFIG), ("rules.toml", RULES)]);
+    let t = Utc::now();
+    let ago = |m: i64| t - chrono::Duration::minutes(m);
+    let (fails, back) = (ago(18 * 60 + 10), ago(16));
+    {
+        let store = vigie::store::Store::open(&dir.path().join("vigie.db")).unwrap();
+        store
+            .connection()
+            .execute(
+                "INSERT INTO source_downtime (source, start, end) VALUES ('forum', ?1, ?2)",
+                [vigie::store::fmt_time(fails), vigie::store::fmt_time(back)],
+            )
+            .unwrap();
+    }
+    // Six hours at one post a minute before the outage, then 15 posts in the current window.
+    let mut lines: String = (0..360)
+        .map(|i| post(&format!("old{i}"), "un colis", ago(24 * 60 + 10 - i)))
+        .collect();
+    lines.extend((0..15).map(|i| {
+        post(
+            &format!("now{i}"),
+            "un colis",
+            ago(14) + chrono::Duration::seconds(40 * i),
+        )
+    }));
+    std::fs::write(dir.path().join("posts.jsonl"), lines).unwrap();
+    let log = dir.path().join("daemon.log");
+    let mut child = spawn(&dir.path().join("vigie.toml"), &log, None);
+    let db = dir.path().join("vigie.db");
+    wait_until("375 posts", &log, LONG, || {
+        count(&db, "SELECT COUNT(*) FROM posts") == 375
+    });
+    // Alerts are recorded in the commit that stored the posts: none, as 15 is the usual rate.
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM alerts WHERE kind = 'spike'"),
+        0,
+        "the outage was counted as a quiet time; log:\n{}",
+        std::fs::read_to_string(&log).unwrap()
+    );
+    // A real burst does alert, against the rate while the source was up (~15 per window).
+    let burst: String = (0..40)
+        .map(|i| {
+            post(
+                &format!("burst{i}"),
+                "un colis",
+                Utc::now() - chrono::Duration::seconds(i),
+            )
+        })
+        .collect();
+    append(&dir.path().join("posts.jsonl"), &burst);
+    wait_until("a spike alert", &log, LONG, || {
+        count(&db, "SELECT COUNT(*) FROM alerts WHERE kind = 'spike'") == 1
+    });
+    let (n, baseline): (i64, f64) = Connection::open(&db)
+        .unwrap()
+        .query_row(
+            "SELECT count, baseline FROM alerts WHERE kind = 'spike'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!((45..=55).contains(&n), "count {n}");
+    assert!((14.0..16.0).contains(&baseline), "baseline {baseline}");
+    assert_eq!(terminate(&mut child), 0);
 }
