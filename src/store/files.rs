@@ -46,9 +46,18 @@ pub fn lock_path(db: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Whether `db` names a file: SQLite's `:memory:` (the throw-away database of `vigie replay`)
+/// and the empty path (a temporary database) have no file, folder or lock.
+pub fn on_disk(db: &Path) -> bool {
+    !db.as_os_str().is_empty() && db != Path::new(":memory:")
+}
+
 /// Creates the database's folder (each missing level `0750`) if it does not exist yet; a
 /// folder that exists keeps its mode (it may be the operator's own).
 pub fn create_folder(db: &Path) -> Result<(), StoreError> {
+    if !on_disk(db) {
+        return Ok(());
+    }
     let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) else {
         return Ok(());
     };
@@ -72,6 +81,9 @@ pub fn create_folder(db: &Path) -> Result<(), StoreError> {
 /// Creates the database file `0640` if it does not exist yet, so that SQLite (which copies
 /// its mode to `-wal` and `-shm`) never creates it under the umask.
 pub fn create_database(db: &Path) -> Result<(), StoreError> {
+    if !on_disk(db) {
+        return Ok(());
+    }
     match OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -131,6 +143,18 @@ fn io(path: &Path, what: &str, e: std::io::Error) -> StoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_real_paths_get_files() {
+        for (path, file) in [
+            (":memory:", false),
+            ("", false),
+            ("vigie.db", true),
+            ("state/:memory:", true),
+        ] {
+            assert_eq!(on_disk(Path::new(path)), file, "{path:?}");
+        }
+    }
 
     #[test]
     fn a_second_lock_on_one_database_is_refused_with_the_owners_pid() {
