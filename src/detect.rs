@@ -11,6 +11,8 @@
 //!   holds `learn` of history.
 //! - The baseline is the larger of the trailing mean per window and the mean of the same
 //!   time-of-day window on previous days, so a daily bump is "usual".
+//! - Periods in which one of the rule's sources was down are left out of the baseline
+//!   ([`Plan::leave_out`]): an outage is not a quiet time, so the hour after it is not a spike.
 //! - After a threshold or spike alert the rule and kind are quiet for `cooldown`; at its end a
 //!   count still above the bar alerts again.
 //! - `source` alerts follow a source's health: failing for `source_alert_after`, silent for
@@ -72,9 +74,10 @@ impl Counts {
 pub struct Plan {
     /// The current window.
     pub current: (DateTime<Utc>, DateTime<Utc>),
-    /// The trailing period before it, if any history precedes the window.
-    pub trailing: Option<(DateTime<Utc>, DateTime<Utc>)>,
-    /// The trailing period's length in windows.
+    /// The trailing period before it, in time order: one range, or none without history
+    /// before the window, or several once down periods are left out.
+    pub trailing: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    /// The trailing ranges' total length in windows.
     pub trailing_windows: f64,
     /// The same window on each previous day that history covers.
     pub same_time: Vec<(DateTime<Utc>, DateTime<Utc>)>,
@@ -103,11 +106,14 @@ pub fn plan(
         (start - e).to_std().unwrap_or(Duration::ZERO)
     });
     let span = before.min(period);
-    let trailing = (!span.is_zero() && !window.is_zero()).then(|| {
-        let s = chrono::Duration::from_std(span).unwrap_or_default();
-        (start - s, start)
-    });
-    let trailing_windows = if trailing.is_some() {
+    let trailing: Vec<_> = (!span.is_zero() && !window.is_zero())
+        .then(|| {
+            let s = chrono::Duration::from_std(span).unwrap_or_default();
+            (start - s, start)
+        })
+        .into_iter()
+        .collect();
+    let trailing_windows = if !trailing.is_empty() {
         span.as_secs_f64() / window.as_secs_f64()
     } else {
         0.0
@@ -130,11 +136,53 @@ pub fn plan(
 }
 
 impl Plan {
+    /// Leaves the periods in `down` (when one of the rule's sources was down, `[start, end]`,
+    /// in any order, overlapping or not) out of the baseline (SPEC §5): the trailing ranges lose
+    /// those periods and their length, and a previous day's window that overlaps one is
+    /// dropped. The baseline is then the mean over the time the sources were up. The current
+    /// window is never changed.
+    pub fn leave_out(mut self, down: &[(DateTime<Utc>, DateTime<Utc>)]) -> Plan {
+        let mut down: Vec<_> = down.iter().copied().filter(|(s, e)| s < e).collect();
+        if down.is_empty() {
+            return self;
+        }
+        down.sort();
+        let overlaps = |s: DateTime<Utc>, e: DateTime<Utc>| down.iter().any(|d| d.0 < e && d.1 > s);
+        if !self.trailing.iter().any(|&(s, e)| overlaps(s, e))
+            && !self.same_time.iter().any(|&(s, e)| overlaps(s, e))
+        {
+            return self;
+        }
+        let mut kept = Vec::new();
+        for &(start, end) in &self.trailing {
+            let mut at = start;
+            for &(ds, de) in down.iter().filter(|d| d.1 > start && d.0 < end) {
+                if ds > at {
+                    kept.push((at, ds));
+                }
+                at = at.max(de);
+            }
+            if at < end {
+                kept.push((at, end));
+            }
+        }
+        let window = (self.current.1 - self.current.0).num_milliseconds();
+        let length: i64 = kept.iter().map(|(s, e)| (*e - *s).num_milliseconds()).sum();
+        self.trailing_windows = if window > 0 {
+            length as f64 / window as f64
+        } else {
+            0.0
+        };
+        self.trailing = kept;
+        self.same_time.retain(|&(s, e)| !overlaps(s, e));
+        self
+    }
+
     /// Counts every range with `count(start, end)` (hits with `start < t <= end`).
     pub fn counts(&self, mut count: impl FnMut(DateTime<Utc>, DateTime<Utc>) -> u64) -> Counts {
         Counts {
             current: count(self.current.0, self.current.1),
-            trailing: self.trailing.map_or(0, |(s, e)| count(s, e)),
+            trailing: self.trailing.iter().map(|&(s, e)| count(s, e)).sum(),
             trailing_windows: self.trailing_windows,
             same_time: self.same_time.iter().map(|&(s, e)| count(s, e)).collect(),
             history: self.history,

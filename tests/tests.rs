@@ -31,6 +31,9 @@ mod fetch;
 mod replay;
 // `[daemon] retention`: old posts not stored, older ones pruned, by the store and the daemon.
 mod retention;
+// The store under faults with the real daemon: one daemon per database, a damaged file, the
+// WAL after a long reader, file modes under any umask, outages left out of spike baselines.
+mod store_faults;
 // Source alerts through the store commit in controlled time: failing, recovered, silent.
 mod source_health;
 // The rss parser: every feed format, repairs, clean errors, the feedparser corpus.

@@ -86,7 +86,13 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
         Store::open(db)
             .map_err(|e| DaemonError::Store(format!("cannot open {}: {e}", db.display())))
     };
+    // One daemon per database, for the life of the process; migrations run under the lock.
+    let _lock = crate::store::lock(db)
+        .map_err(|e| DaemonError::Store(format!("cannot open {}: {e}", db.display())))?;
     let mut store = open()?;
+    store
+        .check()
+        .map_err(|e| DaemonError::Store(e.to_string()))?;
     store
         .set_alert_policy(AlertPolicy::from_config(&config, true))
         .map_err(|e| DaemonError::Store(e.to_string()))?;
@@ -128,7 +134,8 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
     }
     let mut timetable = scheduler::Timetable::new(due);
     let heartbeat = Arc::new(AtomicU64::new(0));
-    let (write_tx, writer) = writer::spawn(store, heartbeat.clone(), wake.clone())
+    let (damaged_tx, damaged_rx) = oneshot::channel();
+    let (write_tx, writer) = writer::spawn(store, heartbeat.clone(), wake.clone(), damaged_tx)
         .map_err(|e| DaemonError::Runtime(format!("cannot start the writer: {e}")))?;
     let sources: Vec<Arc<dyn Source>> = pipeline
         .sources
@@ -142,14 +149,14 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
         .collect();
     let limit = Arc::new(Semaphore::new(config.daemon.max_concurrent_polls.max(1)));
     let mut tasks: JoinSet<Report> = JoinSet::new();
-    let mut shutdown = std::pin::pin!(shutdown_signal());
+    let mut shutdown = std::pin::pin!(stop_signal(damaged_rx));
     tracing::info!(
         sources = sources.len(),
         rules = pipeline.rules.len(),
         database = %db.display(),
         "Vigie started."
     );
-    loop {
+    let damaged = loop {
         let now = Utc::now();
         for i in timetable.due(now) {
             timetable.take(i);
@@ -184,9 +191,9 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
                     timetable.set(r.index, r.next_at);
                 }
             }
-            _ = &mut shutdown => break,
+            damaged = &mut shutdown => break damaged,
         }
-    }
+    };
     tracing::info!(in_flight = tasks.len(), "Shutting down.");
     // No new delivery starts; those in flight end (each is bounded) and are recorded.
     let _ = stop_dispatch.send(true);
@@ -211,8 +218,20 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
             "Deliveries still in flight were abandoned; they are sent again, with the same id, after the restart."
         );
     }
+    if let Some(damaged) = damaged {
+        return Err(DaemonError::Store(damaged));
+    }
     tracing::info!("Stopped.");
     Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT (`None`), or when the writer found the database damaged
+/// (`Some`: the message to exit 1 with).
+async fn stop_signal(damaged: oneshot::Receiver<String>) -> Option<String> {
+    tokio::select! {
+        _ = shutdown_signal() => None,
+        Ok(message) = damaged => Some(message),
+    }
 }
 
 /// Logs a source's error only when it changes, and its recovery once.

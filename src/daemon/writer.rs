@@ -7,6 +7,9 @@
 //! together, one transaction for the batch. The heartbeat counts commits, for the watchdog.
 //! A commit that records an alert wakes the dispatcher. With a `[daemon] retention`, the writer
 //! also prunes what grew older than it, between commits, a small transaction at a time.
+//! A commit that fails because the database file is damaged (`Store::damaged`) stops the
+//! writer and tells the control loop, which exits 1 with the store's message: retrying such a
+//! commit would loop forever.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -41,6 +44,7 @@ pub fn spawn(
     mut store: Store,
     heartbeat: Arc<AtomicU64>,
     on_alert: Arc<Notify>,
+    on_damaged: oneshot::Sender<String>,
 ) -> std::io::Result<(mpsc::Sender<WriteJob>, JoinHandle<()>)> {
     let (tx, mut rx) = mpsc::channel::<WriteJob>(256);
     let handle = std::thread::Builder::new()
@@ -69,10 +73,16 @@ pub fn spawn(
                         }
                     }
                     Err(e) => {
-                        tracing::error!(error = %e, "Commit failed; the polls will be retried.");
+                        let damaged = store.damaged(&e);
                         for job in jobs {
                             let _ = job.done.send(Err(e.to_string()));
                         }
+                        if let Some(damaged) = damaged {
+                            tracing::error!(commit_error = %e, error = %damaged, "Database damaged; stopping.");
+                            let _ = on_damaged.send(damaged.to_string());
+                            return;
+                        }
+                        tracing::error!(error = %e, "Commit failed; the polls will be retried.");
                     }
                 }
                 if Instant::now() >= next_prune {

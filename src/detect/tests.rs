@@ -31,6 +31,8 @@ struct Sim {
     window: Duration,
     cooldown: Duration,
     hits: Vec<DateTime<Utc>>,
+    /// Periods a source of the rule was down, left out of the baseline.
+    down: Vec<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 impl Sim {
@@ -40,6 +42,7 @@ impl Sim {
             window: 15 * MIN,
             cooldown: HOUR,
             hits: Vec::new(),
+            down: Vec::new(),
         }
     }
 
@@ -69,6 +72,7 @@ impl Sim {
         };
         let earliest = self.hits.iter().copied().filter(|h| *h <= now).min();
         plan(now, self.window, period, earliest)
+            .leave_out(&self.down)
             .counts(|s, e| self.hits.iter().filter(|h| **h > s && **h <= e).count() as u64)
     }
 
@@ -152,7 +156,7 @@ fn plan_excludes_the_current_window_and_cuts_to_history() {
     // History starts a second before the earliest post, so that post is inside `(start, end]`.
     assert_eq!(
         p.trailing,
-        Some((t("2026-11-19T23:59:59Z"), t("2026-11-22T11:45:00Z")))
+        vec![(t("2026-11-19T23:59:59Z"), t("2026-11-22T11:45:00Z"))]
     );
     assert_eq!(p.trailing_windows, (2.0 * 96.0) + 47.0 + 1.0 / 900.0);
     assert_eq!(
@@ -168,7 +172,7 @@ fn plan_excludes_the_current_window_and_cuts_to_history() {
     let empty = plan(now, 15 * MIN, 7 * DAY, None);
     assert_eq!(
         (empty.trailing, empty.same_time.len(), empty.history),
-        (None, 0, Duration::ZERO)
+        (vec![], 0, Duration::ZERO)
     );
 }
 
@@ -495,4 +499,102 @@ fn human_durations() {
     ] {
         assert_eq!(human(Duration::from_secs(secs)), want);
     }
+}
+
+#[test]
+fn leave_out_cuts_down_periods_from_the_trailing_ranges_and_days() {
+    let now = t("2026-11-22T12:00:00Z");
+    let base = plan(now, 15 * MIN, 7 * DAY, Some(t("2026-11-20T00:00:00Z")));
+    let down = |s: &str, e: &str| (t(s), t(e));
+    // (down periods, trailing ranges kept, trailing windows, same-time days kept)
+    let cases: Vec<(Vec<_>, Vec<_>, f64, usize)> = vec![
+        // No outage: the plan is unchanged.
+        (vec![], base.trailing.clone(), base.trailing_windows, 2),
+        // Outside every range (after the current window started): unchanged.
+        (
+            vec![down("2026-11-22T11:50:00Z", "2026-11-22T11:55:00Z")],
+            base.trailing.clone(),
+            base.trailing_windows,
+            2,
+        ),
+        // Six hours in the middle of the trailing period: two ranges, 24 windows fewer; no
+        // previous day's window is touched.
+        (
+            vec![down("2026-11-21T00:00:00Z", "2026-11-21T06:00:00Z")],
+            vec![
+                (t("2026-11-19T23:59:59Z"), t("2026-11-21T00:00:00Z")),
+                (t("2026-11-21T06:00:00Z"), t("2026-11-22T11:45:00Z")),
+            ],
+            base.trailing_windows - 24.0,
+            2,
+        ),
+        // Overlapping periods, given out of order, across yesterday's same-time window and
+        // up to the current window: merged, and that day is dropped.
+        (
+            vec![
+                down("2026-11-22T00:00:00Z", "2026-11-22T11:45:00Z"),
+                down("2026-11-21T11:00:00Z", "2026-11-22T01:00:00Z"),
+            ],
+            vec![(t("2026-11-19T23:59:59Z"), t("2026-11-21T11:00:00Z"))],
+            base.trailing_windows - 24.0 * 4.0 - 3.0,
+            1,
+        ),
+        // Down over the whole history: no baseline left at all.
+        (
+            vec![down("2026-11-01T00:00:00Z", "2026-11-22T11:45:00Z")],
+            vec![],
+            0.0,
+            0,
+        ),
+    ];
+    for (down, trailing, windows, days) in cases {
+        let p = base.clone().leave_out(&down);
+        assert_eq!(p.current, base.current, "{down:?}");
+        assert_eq!(p.trailing, trailing, "{down:?}");
+        assert!(
+            (p.trailing_windows - windows).abs() < 1e-6,
+            "{down:?}: {} windows, want {windows}",
+            p.trailing_windows
+        );
+        assert_eq!(p.same_time.len(), days, "{down:?}");
+    }
+    // The kept day is the one before yesterday.
+    let p = base
+        .clone()
+        .leave_out(&[down("2026-11-21T11:50:00Z", "2026-11-21T11:51:00Z")]);
+    assert_eq!(
+        p.same_time,
+        vec![(t("2026-11-20T11:45:00Z"), t("2026-11-20T12:00:00Z"))]
+    );
+}
+
+#[test]
+fn the_hour_after_an_outage_is_not_a_spike() {
+    // One hit a minute for six hours, then the source is down for almost 18 hours, then back
+    // at the same rate. Counted as a quiet time, the outage dilutes the usual count to about
+    // 3.8 per window, and the first window after it (14) looks like a spike; left out, the
+    // usual count is the 15 per window seen while the source was up.
+    let up = t("2026-11-20T12:00:00Z");
+    let fails = t("2026-11-20T18:00:00Z");
+    let back = t("2026-11-21T11:45:00Z");
+    let now = t("2026-11-21T12:00:00Z");
+    let mut sim = Sim::new(spike());
+    sim.steady(up, fails, MIN).steady(back, now, MIN);
+    let counted_as_quiet = sim.alerts(back, now, &[now]);
+    assert_eq!(
+        counted_as_quiet.len(),
+        1,
+        "the scenario must alert without the fix"
+    );
+    sim.down = vec![(fails, back)];
+    assert_eq!(sim.alerts(back, now, &[now]), vec![]);
+    // History starts a second before the first post: 360 hits in 24 windows and a second.
+    let c = sim.counts(now);
+    assert_eq!((c.current, c.trailing), (14, 360));
+    assert!((c.baseline() - 15.0).abs() < 0.01, "{}", c.baseline());
+    // A real burst after the outage still alerts, against the usual rate while up.
+    sim.add(t("2026-11-21T11:50:00Z"), 5 * MIN, 60);
+    let burst = sim.alerts(back, now, &[now]);
+    assert_eq!(burst.len(), 1);
+    assert!((burst[0].baseline - 15.0).abs() < 0.01, "{burst:?}");
 }

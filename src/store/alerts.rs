@@ -4,13 +4,16 @@
 //! per notifier are written in the same transaction as the hits that caused it: a crash either
 //! loses both (and the re-polled posts cause them again) or keeps both (and the dispatcher
 //! sends them). The cooldown and "was this source already reported" come from the `alerts`
-//! table, never from memory, so a restart never re-fires an alert. Deciding is `detect`'s job;
-//! sending is the dispatcher's.
+//! table, never from memory, so a restart never re-fires an alert. The periods a rule's
+//! sources were down (`source_downtime`, and `failing_since` while still failing) come from the
+//! database too, and `detect` leaves them out of the rule's baseline. Deciding is `detect`'s
+//! job; sending is the dispatcher's.
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use globset::{Glob, GlobSet, GlobSetBuilder};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::{fmt_time, parse_time, StoreError};
@@ -39,6 +42,29 @@ pub struct RuleAlert {
     pub cooldown: Duration,
     /// Notifiers to deliver to.
     pub notify: Vec<String>,
+    /// The rule's `sources` globs; `None`: every source. Their down periods are left out of
+    /// its baseline.
+    pub sources: Option<GlobSet>,
+}
+
+impl RuleAlert {
+    /// Whether the rule watches `source`.
+    fn watches(&self, source: &str) -> bool {
+        self.sources.as_ref().is_none_or(|g| g.is_match(source))
+    }
+}
+
+/// The rule's `sources` globs as a set (`None`: every source; the matcher compiled them
+/// already, so a glob that fails here, which cannot happen, counts as every source).
+fn source_globs(globs: &[String]) -> Option<GlobSet> {
+    if globs.is_empty() {
+        return None;
+    }
+    let mut b = GlobSetBuilder::new();
+    for g in globs {
+        b.add(Glob::new(g).ok()?);
+    }
+    b.build().ok()
 }
 
 /// What the commit needs to decide and record alerts.
@@ -72,6 +98,7 @@ impl AlertPolicy {
                         window: r.window,
                         cooldown: r.cooldown,
                         notify: r.notify.clone(),
+                        sources: source_globs(&r.sources),
                     },
                 ))
             })
@@ -233,6 +260,13 @@ pub fn windows(
         if detect::cooling(last, r.cooldown, now) {
             continue;
         }
+        let since = plan.trailing.first().map_or(plan.current.0, |r| r.0);
+        let down: Vec<_> = down_periods(tx, since, now)?
+            .into_iter()
+            .filter(|(source, ..)| r.watches(source))
+            .map(|(_, s, e)| (s, e))
+            .collect();
+        let plan = plan.leave_out(&down);
         let mut err = None;
         let counts = plan.counts(|s, e| {
             if (s, e) == plan.current {
@@ -268,6 +302,38 @@ pub fn windows(
         fired += 1;
     }
     Ok(fired)
+}
+
+/// One period a source was down: its name, from, to.
+type Down = (String, DateTime<Utc>, DateTime<Utc>);
+
+/// Periods each source was down that end after `since`: those recorded at its recovery, and
+/// the one still open (failing since, until `now`).
+fn down_periods(
+    tx: &Transaction<'_>,
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<Vec<Down>, StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT source, start, end FROM source_downtime WHERE end > ?1
+         UNION ALL
+         SELECT name, failing_since, ?2 FROM sources WHERE failing_since IS NOT NULL",
+    )?;
+    let rows = stmt.query_map(params![fmt_time(since), fmt_time(now)], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (source, start, end) = row?;
+        if let (Some(s), Some(e)) = (parse_time(&start), parse_time(&end)) {
+            out.push((source, s, e));
+        }
+    }
+    Ok(out)
 }
 
 /// Hits of `rule` with `start < created_at <= end`.

@@ -5,7 +5,7 @@
 //! The views `hits_v`, `sources_v`, `alerts_v` and `deliveries_v` are the stable interface for ops (SPEC §6); the tables
 //! behind them may change.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, TransactionBehavior};
 
 /// Migration steps; step `i` brings the database to version `i + 1`.
 pub const MIGRATIONS: &[&str] = &[
@@ -142,14 +142,18 @@ pub const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
-/// Applies every step the database has not seen yet.
+/// Applies every step the database has not seen yet. The daemon runs this under its lock;
+/// each step also reads the version inside a write (`IMMEDIATE`) transaction, so two processes
+/// that open one database at once (`vigie replay --db` beside a daemon) never both apply a step.
 pub fn apply(conn: &mut Connection) -> rusqlite::Result<()> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    for (i, step) in MIGRATIONS.iter().enumerate().skip(version.max(0) as usize) {
-        let tx = conn.transaction()?;
+    loop {
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let Some(step) = MIGRATIONS.get(version.max(0) as usize) else {
+            return Ok(());
+        };
         tx.execute_batch(step)?;
-        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.pragma_update(None, "user_version", version + 1)?;
         tx.commit()?;
     }
-    Ok(())
 }

@@ -5,20 +5,27 @@
 //! dedup constraint is used), `query` the read-only builders behind `vigie hits` and
 //! `vigie sources`. Times are stored as RFC 3339 UTC text of fixed width
 //! (`2026-11-22T09:14:00Z`), so `sqlite3` users can read and compare them as strings.
+//!
+//! `files` owns the modes of the database files and the daemon's lock. A database found
+//! damaged (by `PRAGMA quick_check` at start, or on an error that smells of corruption) is
+//! reported as [`StoreError::Damaged`], which names the file and the README's recovery
+//! section, so the daemon stops rather than retrying a commit that can never succeed.
 
 pub mod alerts;
+pub mod files;
 pub mod migrations;
 pub mod outbox;
 pub mod query;
 pub mod write;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension};
 
 pub use alerts::AlertPolicy;
+pub use files::{lock, DbLock};
 pub use query::{AlertQuery, AlertRow, HitQuery, HitRow, SourceRow};
 pub use write::{CommitStats, PollOutcome, PollResult, SourceState};
 
@@ -34,11 +41,58 @@ pub enum StoreError {
     /// A stored value could not be read back.
     #[error("database: {0}")]
     Corrupt(String),
+    /// The database file itself is damaged: retrying cannot help.
+    #[error(
+        "database {path} is damaged ({detail}); stop vigie and recover it as the README's \
+         \"Recovering a damaged database\" says: sqlite3 {path} \".recover\" | sqlite3 fixed.db, \
+         or restore a backup"
+    )]
+    Damaged {
+        /// The database file.
+        path: String,
+        /// What SQLite or `quick_check` said (first problem only).
+        detail: String,
+    },
+    /// Another daemon holds the database's lock.
+    #[error("another vigie (pid {}) is running on this database", pid.map_or("unknown".to_string(), |p| p.to_string()))]
+    Locked {
+        /// The holder's pid, as it wrote it in the lock file.
+        pid: Option<u32>,
+    },
+    /// The database's folder, file modes or lock file.
+    #[error("{0}")]
+    Files(String),
+}
+
+/// Whether an error may come from a damaged file (so `quick_check` should look): SQLite's
+/// corruption codes, and the messages a damaged schema or FTS5 table gives under a generic code.
+fn suspect(e: &rusqlite::Error) -> bool {
+    match e {
+        rusqlite::Error::SqliteFailure(f, msg) => {
+            matches!(f.code, ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+                || msg.as_deref().is_some_and(|m| {
+                    m.contains("malformed")
+                        || m.contains("vtable constructor failed")
+                        || m.contains("corrupt")
+                })
+        }
+        _ => false,
+    }
+}
+
+/// Whether SQLite itself said the file is damaged (no check needed to be sure).
+fn certainly_damaged(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase)
+    )
 }
 
 /// An open database.
 pub struct Store {
     conn: Connection,
+    /// The database file, for messages.
+    path: PathBuf,
     /// How commits decide alerts; `None`: record posts and hits only.
     policy: Option<alerts::AlertPolicy>,
     /// The earliest post's event time (where `learn` counts from): read when a policy is set,
@@ -52,22 +106,40 @@ pub struct Store {
 /// How long a connection waits for a lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The size the `-wal` file is cut back to (`journal_size_limit`) when a writer restarts it
+/// after a complete checkpoint: twice the 4 MB that the default auto-checkpoint (1,000 pages)
+/// lets it reach in steady use. A reader holding an old snapshot lets the WAL grow past it;
+/// once the reader lets go, the next commits checkpoint it, restart it and truncate it.
+pub const WAL_LIMIT: i64 = 8 << 20;
+
 impl Store {
-    /// Opens (creating if needed) the database read-write and applies migrations.
+    /// Opens (creating if needed, with the modes of [`files`]) the database read-write and
+    /// applies migrations. The daemon takes [`lock`] first.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Corrupt(format!("cannot create {}: {e}", dir.display()))
-            })?;
-        }
-        let mut conn = Connection::open(path)?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        migrations::apply(&mut conn)?;
+        files::create_folder(path)?;
+        files::create_database(path)?;
+        let opened = Connection::open(path).and_then(|mut conn| {
+            conn.busy_timeout(BUSY_TIMEOUT)?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            conn.pragma_update(None, "foreign_keys", "ON")?;
+            conn.pragma_update(None, "journal_size_limit", WAL_LIMIT)?;
+            migrations::apply(&mut conn)?;
+            Ok(conn)
+        });
+        let conn = match opened {
+            Ok(conn) => conn,
+            Err(e) if suspect(&e) => {
+                return Err(StoreError::Damaged {
+                    path: path.display().to_string(),
+                    detail: e.to_string(),
+                })
+            }
+            Err(e) => return Err(e.into()),
+        };
         Ok(Store {
             conn,
+            path: path.to_path_buf(),
             policy: None,
             earliest: None,
             retention: None,
@@ -86,10 +158,55 @@ impl Store {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         Ok(Store {
             conn,
+            path: path.to_path_buf(),
             policy: None,
             earliest: None,
             retention: None,
         })
+    }
+
+    /// Runs `PRAGMA quick_check`: an error naming the file when it finds the database damaged.
+    /// It reads every page once (see the README for its cost on a large database).
+    pub fn check(&self) -> Result<(), StoreError> {
+        let damaged = |detail: String| StoreError::Damaged {
+            path: self.path.display().to_string(),
+            detail,
+        };
+        let first: rusqlite::Result<String> =
+            self.conn
+                .query_row("PRAGMA quick_check(1)", [], |r| r.get(0));
+        match first {
+            Ok(s) if s == "ok" => Ok(()),
+            // "*** in database main ***" then the problem: keep the problem, on one line.
+            Ok(s) => Err(damaged(format!(
+                "quick_check: {}",
+                s.lines()
+                    .filter(|l| !l.starts_with("***"))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ))),
+            Err(e) if suspect(&e) => Err(damaged(e.to_string())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// After a failed operation: the [`StoreError::Damaged`] to stop on when the error says
+    /// the file is damaged or `quick_check` finds it so; `None` for errors worth retrying.
+    pub fn damaged(&self, e: &StoreError) -> Option<StoreError> {
+        let StoreError::Sqlite(e) = e else {
+            return None;
+        };
+        if !suspect(e) {
+            return None;
+        }
+        match self.check() {
+            Err(d @ StoreError::Damaged { .. }) => Some(d),
+            _ if certainly_damaged(e) => Some(StoreError::Damaged {
+                path: self.path.display().to_string(),
+                detail: e.to_string(),
+            }),
+            _ => None,
+        }
     }
 
     /// Makes every later commit decide and record alerts under `policy`.
