@@ -58,6 +58,12 @@ fn texts(tag: &str, n: usize) -> Vec<String> {
         .collect()
 }
 
+/// SIGTERM; the daemon must exit 0.
+fn stop(d: &mut Daemon) {
+    let code = d.terminate(Duration::from_secs(10));
+    assert_eq!(code, 0, "exit code after SIGTERM; log:\n{}", d.log());
+}
+
 fn start(files: &[(&str, &str)]) -> Daemon {
     let cfg = config(1 << 20);
     let mut all = vec![("vigie.toml", cfg.as_str()), ("rules.toml", RULES)];
@@ -131,7 +137,7 @@ fn a_file_truncated_and_rewritten_longer_is_read_from_its_start() {
     wait_stored(&d, &[texts("a", 100), texts("b", 150)]);
     // Between two polls for sure (the daemon is stopped): same inode, same length class, new
     // first bytes past the old offset.
-    assert_eq!(d.terminate(Duration::from_secs(10)), 0);
+    stop(&mut d);
     rewrite_in_place(&path, &lines("c", 200, true));
     d.restart();
     wait_stored(&d, &[texts("a", 100), texts("b", 150), texts("c", 200)]);
@@ -144,7 +150,7 @@ fn copytruncate_keeps_the_lines_written_before_the_copy() {
     wait_stored(&d, &[texts("a", 100)]);
     // logrotate's copytruncate while the daemon is down, so no poll sees the 50 new lines in
     // the original: they are only in the copy now.
-    assert_eq!(d.terminate(Duration::from_secs(10)), 0);
+    stop(&mut d);
     append(&path, &lines("b", 50, true));
     std::fs::copy(&path, d.path().join("posts.jsonl.1")).expect("copy");
     rewrite_in_place(&path, "");
@@ -185,7 +191,7 @@ fn a_rotated_file_is_drained_after_a_restart() {
     let mut d = start(&[("posts.jsonl", &lines("a", 100, true))]);
     let path = d.path().join("posts.jsonl");
     wait_stored(&d, &[texts("a", 100)]);
-    assert_eq!(d.terminate(Duration::from_secs(10)), 0);
+    stop(&mut d);
     append(&path, &lines("b", 50, true));
     std::fs::rename(&path, d.path().join("posts.jsonl.1")).expect("rotate");
     std::fs::write(&path, lines("c", 30, true)).expect("create");

@@ -1,16 +1,18 @@
 //! The `jsonl` source: posts (SPEC §7) from a local file, read from the start, then followed as
 //! it grows, replaced, truncated or rotated, like `tail -F` but without losing lines.
 //!
-//! The cursor ([`Position`], compact JSON in `Cursor::position`) names the file by device and
+//! The cursor (`Position`, compact JSON in `Cursor::position`) names the file by device and
 //! inode, holds the byte offset just past the last complete line read, and a fingerprint of the
 //! file's first bytes. A poll reads at most `max_bytes` from there and stops at the last newline,
 //! so a line being written is read whole on a later poll. The same file, shorter than the offset
 //! or with other first bytes (truncated, or truncated and rewritten past the offset), is read
 //! again from the start. Another file at the path (replaced, or rotated and created again) is
 //! read from the start once the previous one is drained: the source keeps the file it follows
-//! open, so a renamed or deleted file's unread lines are still read; after a restart it looks for
-//! the previous inode, and for a copy (`copytruncate`) with the same first bytes, in the file's
-//! folder. Only when neither is found are the previous file's unread lines lost, and it says so.
+//! open, so a renamed or deleted file's unread lines are still read; after a restart or reload it
+//! looks for the previous inode in the file's folder. A truncated file may have been copied first
+//! (`copytruncate`): the copy with the same first bytes, in the same folder, gives the lines not
+//! read yet. Only when the previous file is not found are its unread lines lost, and a warning
+//! says so. `file.rs` holds the position and the reads; this module decides what to read.
 //!
 //! A line longer than `max_bytes` is skipped without being held in memory, and so is a line that
 //! is not a JSON post; one summary per poll counts both. Posts without an `id` get one from their
@@ -18,20 +20,19 @@
 
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::fetch::Fetcher;
 use super::{Cursor, Page, Source, SourceError};
 use crate::post::{decode_lossy, Post};
+use file::{hex16, read_at_most, resume, skip_line, FileId, Position, Resume};
 
-/// How many first bytes of the file the fingerprint covers.
-const HEAD: u64 = 1024;
+mod file;
+
 /// Most bytes of over-long lines scanned for their end in one poll.
 const SKIP_SCAN: u64 = 64 << 20;
 /// Most entries of the file's folder looked at when searching for a rotated file.
@@ -46,67 +47,15 @@ pub struct JsonlSource {
     pub path: PathBuf,
     /// Most bytes read into memory at once.
     pub max_bytes: u64,
-    /// The file the cursor points into, kept open so that it can be drained once renamed.
-    held: Arc<Mutex<Option<Held>>>,
+    /// The file the last cursor points into, kept open so that it can be drained once renamed,
+    /// and the previous one if that poll drained it (its cursor may not have been stored).
+    held: Arc<Mutex<Vec<Held>>>,
 }
 
 #[derive(Debug)]
 struct Held {
     id: FileId,
     file: File,
-}
-
-/// A file's identity: the same path may name another file after a rename.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct FileId {
-    dev: u64,
-    ino: u64,
-}
-
-impl FileId {
-    fn of(meta: &std::fs::Metadata) -> FileId {
-        FileId {
-            dev: meta.dev(),
-            ino: meta.ino(),
-        }
-    }
-}
-
-/// Where a poll resumes, stored as compact JSON in `Cursor::position`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Position {
-    /// The file's device.
-    dev: u64,
-    /// The file's inode.
-    ino: u64,
-    /// The byte just past the last line read.
-    off: u64,
-    /// How many first bytes `fp` covers: `min(off, 1024)`.
-    head: u64,
-    /// SHA-256 (first 16 bytes, hex) of the file's first `head` bytes.
-    fp: String,
-    /// `off` is inside a line longer than `max_bytes`: skip to its end first.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    skip: bool,
-}
-
-/// What a stored cursor says.
-enum Resume {
-    Start,
-    /// Versions before 0.2 stored a bare offset.
-    Offset(u64),
-    At(Position),
-}
-
-fn resume(cursor: &Cursor) -> Resume {
-    match cursor.position.as_deref() {
-        None => Resume::Start,
-        Some(p) => match (serde_json::from_str::<Position>(p), p.parse::<u64>()) {
-            (Ok(pos), _) => Resume::At(pos),
-            (_, Ok(off)) => Resume::Offset(off),
-            _ => Resume::Start,
-        },
-    }
 }
 
 /// Lines skipped during one poll, logged once at its end.
@@ -181,7 +130,7 @@ impl JsonlSource {
     fn read_with(
         &self,
         cursor: &Cursor,
-        held: &mut Option<Held>,
+        held: &mut Vec<Held>,
         skipped: &mut Skipped,
     ) -> Result<Page, SourceError> {
         let current = match File::open(&self.path) {
@@ -196,6 +145,7 @@ impl JsonlSource {
         let len = current.as_ref().map_or(0, |c| c.1);
         let mut posts = Vec::new();
         let mut budget = self.max_bytes;
+        let mut drained = None;
         let (off, skip) = match resume(cursor) {
             Resume::Start => (0, false),
             Resume::Offset(off) => (if off <= len { off } else { 0 }, false),
@@ -218,9 +168,9 @@ impl JsonlSource {
                 } else {
                     // Renamed or deleted, and maybe another file at the path: the one kept open,
                     // or after a restart the same inode in the folder.
-                    match held.take() {
-                        Some(h) if h.id == p.id() => Some(h.file),
-                        _ => self.sibling(|_, m| FileId::of(m) == p.id(), |_| true),
+                    match held.iter().position(|h| h.id == p.id()) {
+                        Some(i) => Some(held.swap_remove(i).file),
+                        None => self.sibling(|_, m| FileId::of(m) == p.id(), |_| true),
                     }
                     .filter(|f| p.fits(f))
                 };
@@ -238,10 +188,11 @@ impl JsonlSource {
                         posts.extend(chunk.posts);
                         if !chunk.drained || current.is_none() {
                             let position = Position::at(from, &file, chunk.off, chunk.skip);
-                            *held = Some(Held { id: from, file });
+                            *held = vec![Held { id: from, file }];
                             return Ok(page(posts, position));
                         }
                         tracing::info!(source = %self.name, "Read the rest of the previous file; following the new one from its start.");
+                        drained = Some(Held { id: from, file });
                     }
                     None if current.is_some() && Some(p.id()) != id => {
                         tracing::warn!(source = %self.name, offset = p.off, "The file was replaced and the previous one is gone; its lines after the offset, if any, are lost. Reading the new one from its start.");
@@ -259,7 +210,8 @@ impl JsonlSource {
             .map_err(|e| self.err("read", e))?;
         posts.extend(chunk.posts);
         let position = Position::at(id, &file, chunk.off, chunk.skip);
-        *held = Some(Held { id, file });
+        *held = vec![Held { id, file }];
+        held.extend(drained);
         Ok(page(posts, position))
     }
 
@@ -346,34 +298,6 @@ impl JsonlSource {
     }
 }
 
-impl Position {
-    fn id(&self) -> FileId {
-        FileId {
-            dev: self.dev,
-            ino: self.ino,
-        }
-    }
-
-    /// Whether `file` reaches the offset and starts with the bytes the fingerprint covers.
-    fn fits(&self, file: &File) -> bool {
-        file.metadata().is_ok_and(|m| m.len() >= self.off)
-            && fingerprint(file, self.head).is_ok_and(|fp| fp == self.fp)
-    }
-
-    fn at(id: FileId, file: &File, off: u64, skip: bool) -> Position {
-        let head = off.min(HEAD);
-        Position {
-            dev: id.dev,
-            ino: id.ino,
-            off,
-            head,
-            // The bytes before `off` were just read, so reading their first part again works.
-            fp: fingerprint(file, head).unwrap_or_default(),
-            skip,
-        }
-    }
-}
-
 fn page(posts: Vec<Post>, position: Position) -> Page {
     Page {
         posts,
@@ -382,56 +306,6 @@ fn page(posts: Vec<Post>, position: Position) -> Page {
             ..Cursor::default()
         },
     }
-}
-
-/// SHA-256 of the file's first `head` bytes (16 bytes, hex); an error if it is shorter.
-fn fingerprint(file: &File, head: u64) -> io::Result<String> {
-    let bytes = read_at_most(file, 0, head)?;
-    if (bytes.len() as u64) < head {
-        return Err(io::ErrorKind::UnexpectedEof.into());
-    }
-    Ok(hex16(&Sha256::digest(&bytes)))
-}
-
-fn hex16(digest: &[u8]) -> String {
-    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Up to `n` bytes from `off` (fewer only at the end of the file).
-fn read_at_most(file: &File, off: u64, n: u64) -> io::Result<Vec<u8>> {
-    let mut buf = vec![0; n as usize];
-    let mut got = 0;
-    while got < buf.len() {
-        match file.read_at(&mut buf[got..], off + got as u64) {
-            Ok(0) => break,
-            Ok(k) => got += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    buf.truncate(got);
-    Ok(buf)
-}
-
-/// Bytes from `off` up to and including the next newline, looking at most `limit` bytes:
-/// `(bytes passed, whether the newline was found)`.
-fn skip_line(file: &File, off: u64, limit: u64) -> io::Result<(u64, bool)> {
-    let mut buf = vec![0; 64 * 1024];
-    let mut passed = 0;
-    while passed < limit {
-        let want = (limit - passed).min(buf.len() as u64) as usize;
-        let n = match file.read_at(&mut buf[..want], off + passed) {
-            Ok(0) => return Ok((passed, false)),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if let Some(i) = buf[..n].iter().position(|&b| b == b'\n') {
-            return Ok((passed + i as u64 + 1, true));
-        }
-        passed += n as u64;
-    }
-    Ok((passed, false))
 }
 
 /// Parses lines that start at byte `base` of the file; a line that is not a JSON post is counted
