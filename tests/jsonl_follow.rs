@@ -135,8 +135,8 @@ fn a_file_truncated_and_rewritten_longer_is_read_from_its_start() {
     // Live: truncated and rewritten with more than was read, in one write.
     rewrite_in_place(&path, &lines("b", 150, true));
     wait_stored(&d, &[texts("a", 100), texts("b", 150)]);
-    // Between two polls for sure (the daemon is stopped): same inode, same length class, new
-    // first bytes past the old offset.
+    // Between two polls for sure (the daemon is stopped): same inode, longer than the old
+    // offset, other first bytes.
     stop(&mut d);
     rewrite_in_place(&path, &lines("c", 200, true));
     d.restart();
