@@ -1,21 +1,42 @@
 //! The `jsonl` source: posts (SPEC §7) from a local file, read from the start, then followed as
-//! it grows, like `tail -f`.
+//! it grows, replaced, truncated or rotated, like `tail -F` but without losing lines.
 //!
-//! The cursor is the byte offset just past the last complete line read. A poll reads at most
-//! `max_bytes` from there and stops at the last newline, so a line being written is read whole
-//! on a later poll. A file shorter than the cursor was truncated or replaced: reading starts
-//! over (the store's unique key drops posts already seen). A line that is not a JSON post is
-//! logged with its offset and skipped; it never stops the lines after it. Posts without an `id`
-//! get their line's byte offset, which is stable for an append-only file.
+//! The cursor (`Position`, compact JSON in `Cursor::position`) names the file by device and
+//! inode, holds the byte offset just past the last complete line read, and a fingerprint of the
+//! file's first bytes. A poll reads at most `max_bytes` from there and stops at the last newline,
+//! so a line being written is read whole on a later poll. The same file, shorter than the offset
+//! or with other first bytes (truncated, or truncated and rewritten past the offset), is read
+//! again from the start. Another file at the path (replaced, or rotated and created again) is
+//! read from the start once the previous one is drained: the source keeps the file it follows
+//! open, so a renamed or deleted file's unread lines are still read; after a restart or reload it
+//! looks for the previous inode in the file's folder. A truncated file may have been copied first
+//! (`copytruncate`): the copy with the same first bytes, in the same folder, gives the lines not
+//! read yet. Only when the previous file is not found are its unread lines lost, and a warning
+//! says so. `file.rs` holds the position and the reads; this module decides what to read.
+//!
+//! A line longer than `max_bytes` is skipped without being held in memory, and so is a line that
+//! is not a JSON post; one summary per poll counts both. Posts without an `id` get one from their
+//! line's content, so a rewritten file's new posts never take an old post's id.
 
-use std::io::{Read, Seek, SeekFrom};
-use std::path::PathBuf;
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
+use sha2::{Digest, Sha256};
 
 use super::fetch::Fetcher;
 use super::{Cursor, Page, Source, SourceError};
 use crate::post::{decode_lossy, Post};
+use file::{hex16, read_at_most, resume, skip_line, FileId, Position, Resume};
+
+mod file;
+
+/// Most bytes of over-long lines scanned for their end in one poll.
+const SKIP_SCAN: u64 = 64 << 20;
+/// Most entries of the file's folder looked at when searching for a rotated file.
+const MAX_SIBLINGS: usize = 10_000;
 
 /// A local file of JSON posts, one per line.
 #[derive(Debug, Clone)]
@@ -24,8 +45,45 @@ pub struct JsonlSource {
     pub name: String,
     /// The file (already resolved against the config's folder).
     pub path: PathBuf,
-    /// Most bytes read in one poll.
+    /// Most bytes read into memory at once.
     pub max_bytes: u64,
+    /// The file the last cursor points into, kept open so that it can be drained once renamed,
+    /// and the previous one if that poll drained it (its cursor may not have been stored).
+    held: Arc<Mutex<Vec<Held>>>,
+}
+
+#[derive(Debug)]
+struct Held {
+    id: FileId,
+    file: File,
+}
+
+/// Lines skipped during one poll, logged once at its end.
+#[derive(Debug, Default, PartialEq)]
+pub struct Skipped {
+    /// Lines longer than `max_bytes`.
+    pub long: u64,
+    /// Lines that are not JSON posts.
+    pub bad: u64,
+    /// The first skipped line's offset and why.
+    pub first: Option<(u64, String)>,
+}
+
+impl Skipped {
+    fn note(&mut self, offset: u64, why: impl FnOnce() -> String) {
+        if self.first.is_none() {
+            self.first = Some((offset, why()));
+        }
+    }
+}
+
+/// The result of reading one file from an offset.
+struct Chunk {
+    posts: Vec<Post>,
+    off: u64,
+    skip: bool,
+    /// Read to its end: nothing unread is left (or only an unfinished line).
+    drained: bool,
 }
 
 #[async_trait]
@@ -40,50 +98,220 @@ impl Source for JsonlSource {
 }
 
 impl JsonlSource {
+    /// A source following `path`.
+    pub fn new(name: String, path: PathBuf, max_bytes: u64) -> JsonlSource {
+        JsonlSource {
+            name,
+            path,
+            max_bytes,
+            held: Arc::default(),
+        }
+    }
+
+    fn err(&self, what: &str, e: io::Error) -> SourceError {
+        SourceError::Transient(format!(
+            "cannot {what} {}: {}",
+            self.path.display(),
+            e.kind()
+        ))
+    }
+
     fn read(&self, cursor: &Cursor) -> Result<Page, SourceError> {
-        let shown = self.path.display();
-        let mut file = std::fs::File::open(&self.path)
-            .map_err(|e| SourceError::Transient(format!("cannot open {shown}: {}", e.kind())))?;
-        let len = file
-            .metadata()
-            .map_err(|e| SourceError::Transient(format!("cannot stat {shown}: {}", e.kind())))?
-            .len();
-        let mut offset: u64 = cursor
-            .position
-            .as_deref()
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
-        if offset > len {
-            tracing::info!(source = %self.name, "File is shorter than the cursor, reading it again from the start.");
-            offset = 0;
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let mut skipped = Skipped::default();
+        let page = self.read_with(cursor, &mut held, &mut skipped);
+        if skipped.long > 0 || skipped.bad > 0 {
+            let (offset, error) = skipped.first.unwrap_or_default();
+            tracing::warn!(source = %self.name, long_lines = skipped.long, bad_lines = skipped.bad, first_offset = offset, error = %error, "Skipped lines longer than max_bytes or not JSON posts.");
         }
-        file.seek(SeekFrom::Start(offset))
-            .map_err(|e| SourceError::Transient(format!("cannot seek {shown}: {}", e.kind())))?;
-        let mut buf = Vec::new();
-        file.take(self.max_bytes)
-            .read_to_end(&mut buf)
-            .map_err(|e| SourceError::Transient(format!("cannot read {shown}: {}", e.kind())))?;
-        // Only complete lines: the rest is read again on the next poll.
-        let complete = buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        if complete == 0 && buf.len() as u64 == self.max_bytes && self.max_bytes > 0 {
-            return Err(SourceError::Permanent(format!(
-                "{shown}: a line at byte {offset} is longer than max_bytes ({})",
-                self.max_bytes
-            )));
+        page
+    }
+
+    fn read_with(
+        &self,
+        cursor: &Cursor,
+        held: &mut Vec<Held>,
+        skipped: &mut Skipped,
+    ) -> Result<Page, SourceError> {
+        let current = match File::open(&self.path) {
+            Ok(f) => {
+                let meta = f.metadata().map_err(|e| self.err("stat", e))?;
+                Some((FileId::of(&meta), meta.len(), f))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(self.err("open", e)),
+        };
+        let id = current.as_ref().map(|c| c.0);
+        let len = current.as_ref().map_or(0, |c| c.1);
+        let mut posts = Vec::new();
+        let mut budget = self.max_bytes;
+        let mut drained = None;
+        let (off, skip) = match resume(cursor) {
+            Resume::Start => (0, false),
+            Resume::Offset(off) => (if off <= len { off } else { 0 }, false),
+            Resume::At(p)
+                if Some(p.id()) == id && current.as_ref().is_some_and(|c| p.fits(&c.2)) =>
+            {
+                (p.off, p.skip)
+            }
+            Resume::At(p) => {
+                // Finish the file the cursor is in first, wherever it is now.
+                let previous = if Some(p.id()) == id {
+                    // Truncated: a copy made just before (copytruncate) holds the lines not read.
+                    tracing::info!(source = %self.name, "The file was truncated or rewritten; reading it again from the start.");
+                    // Its name starts as the file's own does (`posts.jsonl.1`, `posts-20261206`).
+                    let stem = self.path.file_stem().unwrap_or_default().as_encoded_bytes();
+                    self.sibling(
+                        |name, m| name.as_encoded_bytes().starts_with(stem) && m.len() > p.off,
+                        |f| p.fits(f),
+                    )
+                } else {
+                    // Renamed or deleted, and maybe another file at the path: the one kept open,
+                    // or after a restart the same inode in the folder.
+                    match held.iter().position(|h| h.id == p.id()) {
+                        Some(i) => Some(held.swap_remove(i).file),
+                        None => self.sibling(|_, m| FileId::of(m) == p.id(), |_| true),
+                    }
+                    .filter(|f| p.fits(f))
+                };
+                match previous.and_then(|f| Some((FileId::of(&f.metadata().ok()?), f))) {
+                    Some((from, file)) => {
+                        let p = Position {
+                            dev: from.dev,
+                            ino: from.ino,
+                            ..p
+                        };
+                        let chunk = self
+                            .read_lines(&file, p.off, p.skip, budget, true, skipped)
+                            .map_err(|e| self.err("read the previous file of", e))?;
+                        budget = budget.saturating_sub(chunk.off - p.off);
+                        posts.extend(chunk.posts);
+                        if !chunk.drained || current.is_none() {
+                            let position = Position::at(from, &file, chunk.off, chunk.skip);
+                            *held = vec![Held { id: from, file }];
+                            return Ok(page(posts, position));
+                        }
+                        tracing::info!(source = %self.name, "Read the rest of the previous file; following the new one from its start.");
+                        drained = Some(Held { id: from, file });
+                    }
+                    None if current.is_some() && Some(p.id()) != id => {
+                        tracing::warn!(source = %self.name, offset = p.off, "The file was replaced and the previous one is gone; its lines after the offset, if any, are lost. Reading the new one from its start.");
+                    }
+                    None => {}
+                }
+                (0, false)
+            }
+        };
+        let Some((id, _, file)) = current else {
+            return Err(self.err("open", io::ErrorKind::NotFound.into()));
+        };
+        let chunk = self
+            .read_lines(&file, off, skip, budget, false, skipped)
+            .map_err(|e| self.err("read", e))?;
+        posts.extend(chunk.posts);
+        let position = Position::at(id, &file, chunk.off, chunk.skip);
+        *held = vec![Held { id, file }];
+        held.extend(drained);
+        Ok(page(posts, position))
+    }
+
+    /// A file of the path's folder, other than the path, whose metadata passes `meta` and whose
+    /// open handle passes `file` (its identity is checked again once open).
+    fn sibling(
+        &self,
+        meta: impl Fn(&std::ffi::OsStr, &std::fs::Metadata) -> bool,
+        file: impl Fn(&File) -> bool,
+    ) -> Option<File> {
+        let dir = self.path.parent().filter(|d| !d.as_os_str().is_empty());
+        let name = self.path.file_name()?;
+        let entries = std::fs::read_dir(dir.unwrap_or(Path::new("."))).ok()?;
+        for entry in entries.take(MAX_SIBLINGS).flatten() {
+            let other = entry.file_name();
+            let Ok(m) = entry.metadata() else { continue };
+            if other == name || !m.is_file() || !meta(&other, &m) {
+                continue;
+            }
+            if let Ok(f) = File::open(entry.path()) {
+                let same = f.metadata().is_ok_and(|n| FileId::of(&n) == FileId::of(&m));
+                if same && file(&f) {
+                    return Some(f);
+                }
+            }
         }
-        let posts = parse(&buf[..complete], &self.name, offset);
-        Ok(Page {
-            posts,
-            cursor: Cursor {
-                position: Some((offset + complete as u64).to_string()),
-                ..Cursor::default()
-            },
-        })
+        None
+    }
+
+    /// Reads complete lines from `off`, at most `budget` bytes in memory at once. With `last`,
+    /// an unfinished line at the end of the file counts as a line.
+    fn read_lines(
+        &self,
+        file: &File,
+        mut off: u64,
+        mut skip: bool,
+        budget: u64,
+        last: bool,
+        skipped: &mut Skipped,
+    ) -> io::Result<Chunk> {
+        let mut scanned = 0;
+        loop {
+            if std::mem::take(&mut skip) {
+                let limit = SKIP_SCAN.saturating_sub(scanned);
+                let (n, found) = skip_line(file, off, limit)?;
+                off += n;
+                scanned += n;
+                if !found {
+                    let eof = n < limit;
+                    return Ok(Chunk {
+                        posts: Vec::new(),
+                        off,
+                        skip: !(eof && last),
+                        drained: eof,
+                    });
+                }
+            }
+            let buf = read_at_most(file, off, budget)?;
+            let eof = (buf.len() as u64) < budget;
+            let mut complete = buf.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            if eof && last {
+                complete = buf.len();
+            }
+            if complete == 0 && buf.len() as u64 == self.max_bytes && budget > 0 {
+                // A line longer than max_bytes: skip it and read on.
+                skipped.long += 1;
+                skipped.note(off, || {
+                    format!("line longer than max_bytes ({})", self.max_bytes)
+                });
+                off += buf.len() as u64;
+                scanned += buf.len() as u64;
+                skip = true;
+                continue;
+            }
+            let posts = parse(&buf[..complete], &self.name, off, skipped);
+            off += complete as u64;
+            return Ok(Chunk {
+                posts,
+                off,
+                skip: false,
+                drained: eof && complete == buf.len(),
+            });
+        }
     }
 }
 
-/// Parses complete lines that start at byte `base` of the file; bad lines are logged and skipped.
-pub fn parse(bytes: &[u8], source: &str, base: u64) -> Vec<Post> {
+fn page(posts: Vec<Post>, position: Position) -> Page {
+    Page {
+        posts,
+        cursor: Cursor {
+            position: Some(serde_json::to_string(&position).expect("plain struct")),
+            ..Cursor::default()
+        },
+    }
+}
+
+/// Parses lines that start at byte `base` of the file; a line that is not a JSON post is counted
+/// in `skipped` and the lines after it are read. A post without an `id` gets `line-` and a hash of
+/// its line, so the same line keeps its id wherever it is and another line never takes it.
+pub fn parse(bytes: &[u8], source: &str, base: u64, skipped: &mut Skipped) -> Vec<Post> {
     let mut posts = Vec::new();
     let mut at = base;
     for line in bytes.split_inclusive(|&b| b == b'\n') {
@@ -98,12 +326,13 @@ pub fn parse(bytes: &[u8], source: &str, base: u64) -> Vec<Post> {
             Ok(mut post) => {
                 post.source = Some(source.to_string());
                 if post.id.is_none() {
-                    post.id = Some(format!("offset-{start}"));
+                    post.id = Some(format!("line-{}", hex16(&Sha256::digest(text))));
                 }
                 posts.push(post);
             }
             Err(e) => {
-                tracing::warn!(source = %source, offset = start, error = %e, "Skipped a line that is not a JSON post.");
+                skipped.bad += 1;
+                skipped.note(start, || e.to_string());
             }
         }
     }
@@ -111,70 +340,4 @@ pub fn parse(bytes: &[u8], source: &str, base: u64) -> Vec<Post> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_posts_and_skips_bad_lines() {
-        let data = b"{\"id\":\"1\",\"text\":\"colis\"}\nnot json\n\n{\"text\":\"sans id\"}\n\xff{bad utf8\n";
-        let posts = parse(data, "demo", 100);
-        assert_eq!(posts.len(), 2);
-        assert_eq!(posts[0].id.as_deref(), Some("1"));
-        assert_eq!(posts[0].source.as_deref(), Some("demo"));
-        assert_eq!(posts[1].id.as_deref(), Some("offset-136"));
-    }
-
-    #[tokio::test]
-    async fn follows_appends_and_waits_for_whole_lines() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("p.jsonl");
-        std::fs::write(&path, "{\"id\":\"1\",\"text\":\"a\"}\n{\"id\":\"2\",\"te").unwrap();
-        let src = JsonlSource {
-            name: "d".into(),
-            path: path.clone(),
-            max_bytes: 1 << 20,
-        };
-        let fetch = Fetcher::new(Default::default()).unwrap();
-        let p1 = src.poll(&fetch, &Cursor::default()).await.unwrap();
-        assert_eq!(p1.posts.len(), 1);
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .unwrap();
-        std::io::Write::write_all(&mut f, b"xt\":\"b\"}\n").unwrap();
-        let p2 = src.poll(&fetch, &p1.cursor).await.unwrap();
-        assert_eq!(
-            p2.posts
-                .iter()
-                .map(|p| p.id.clone().unwrap())
-                .collect::<Vec<_>>(),
-            ["2"]
-        );
-        let p3 = src.poll(&fetch, &p2.cursor).await.unwrap();
-        assert!(p3.posts.is_empty());
-        // Truncated or replaced: start over.
-        std::fs::write(&path, "{\"id\":\"9\",\"text\":\"c\"}\n").unwrap();
-        let p4 = src.poll(&fetch, &p2.cursor).await.unwrap();
-        assert_eq!(p4.posts[0].id.as_deref(), Some("9"));
-    }
-
-    #[tokio::test]
-    async fn missing_file_is_a_transient_error() {
-        let src = JsonlSource {
-            name: "d".into(),
-            path: "/nonexistent/p.jsonl".into(),
-            max_bytes: 10,
-        };
-        let e = src
-            .poll(
-                &Fetcher::new(Default::default()).unwrap(),
-                &Cursor::default(),
-            )
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(e, SourceError::Transient(ref m) if m.contains("cannot open")),
-            "{e}"
-        );
-    }
-}
+mod tests;

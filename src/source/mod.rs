@@ -27,7 +27,8 @@ pub struct Cursor {
     pub etag: Option<String>,
     /// The last `Last-Modified`, sent back as `If-Modified-Since`.
     pub last_modified: Option<String>,
-    /// Source-specific position (a byte offset for `jsonl`, a `since_id` for APIs).
+    /// Source-specific position (`jsonl`: file identity, offset and fingerprint as JSON; APIs: a
+    /// `since_id`).
     pub position: Option<String>,
 }
 
@@ -72,11 +73,11 @@ pub trait Source: Send + Sync {
 /// Builds the source a spec describes: the one registry of source kinds (one arm per kind).
 pub fn build(spec: &SourceSpec) -> Result<Box<dyn Source>, String> {
     match &spec.kind {
-        SourceKind::Jsonl { path } => Ok(Box::new(jsonl::JsonlSource {
-            name: spec.name.clone(),
-            path: path.clone(),
-            max_bytes: spec.max_bytes,
-        })),
+        SourceKind::Jsonl { path } => Ok(Box::new(jsonl::JsonlSource::new(
+            spec.name.clone(),
+            path.clone(),
+            spec.max_bytes,
+        ))),
         SourceKind::Rss { url } => Ok(Box::new(rss::RssSource {
             name: spec.name.clone(),
             url: url.clone(),
