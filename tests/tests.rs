@@ -26,6 +26,8 @@ mod fetch;
 mod replay;
 // `[daemon] retention`: old posts not stored, older ones pruned, by the store and the daemon.
 mod retention;
+// Polls that panic or stall: shown as source errors, retried, other sources not starved.
+mod poll_faults;
 // Source alerts through the store commit in controlled time: failing, recovered, silent.
 mod source_health;
 // The rss parser: every feed format, repairs, clean errors, the feedparser corpus.

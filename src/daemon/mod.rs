@@ -18,16 +18,20 @@ pub mod retry;
 pub mod scheduler;
 pub mod writer;
 
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
 use tokio::sync::{oneshot, watch, Notify, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
-use crate::matcher::RuleSet;
+use crate::matcher::{Hits, RuleSet};
+use crate::post::Post;
 use crate::source::fetch::{FetchOptions, Fetcher};
 use crate::source::{Cursor, Source, SourceError};
 use crate::store::{AlertPolicy, PollOutcome, PollResult, Store};
@@ -142,6 +146,9 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
         .collect();
     let limit = Arc::new(Semaphore::new(config.daemon.max_concurrent_polls.max(1)));
     let mut tasks: JoinSet<Report> = JoinSet::new();
+    // Which source each running task polls, so that a task that dies without a report (a
+    // panic the task's own guard missed, an abort) still gets its source rescheduled.
+    let mut running: HashMap<tokio::task::Id, usize> = HashMap::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());
     tracing::info!(
         sources = sources.len(),
@@ -166,7 +173,7 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
                 writer: write_tx.clone(),
                 limit: limit.clone(),
             };
-            tasks.spawn(task.run());
+            running.insert(tasks.spawn(task.run()).id(), i);
         }
         let wait = timetable
             .next()
@@ -174,15 +181,23 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
             .unwrap_or(Duration::from_secs(3600));
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            Some(joined) = tasks.join_next() => {
-                if let Ok(r) = joined {
-                    let st = &mut states[r.index];
-                    log_change(&meta[r.index].0, &st.last_error, &r.error);
-                    st.cursor = r.cursor;
-                    st.failures = r.failures;
-                    st.last_error = r.error;
-                    timetable.set(r.index, r.next_at);
-                }
+            Some(joined) = tasks.join_next_with_id() => {
+                let r = match joined {
+                    Ok((id, r)) => {
+                        running.remove(&id);
+                        r
+                    }
+                    Err(e) => {
+                        let Some(index) = running.remove(&e.id()) else { continue };
+                        lost_task(index, &states[index], meta[index].2, &e)
+                    }
+                };
+                let st = &mut states[r.index];
+                log_change(&meta[r.index].0, &st.last_error, &r.error);
+                st.cursor = r.cursor;
+                st.failures = r.failures;
+                st.last_error = r.error;
+                timetable.set(r.index, r.next_at);
             }
             _ = &mut shutdown => break,
         }
@@ -212,6 +227,40 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
     }
     tracing::info!("Stopped.");
     Ok(())
+}
+
+/// The report for a poll task that ended without one: the cursor stays, the failure counts and
+/// the source is retried with backoff like any other failed poll.
+fn lost_task(
+    index: usize,
+    state: &SourceState,
+    every: Duration,
+    e: &tokio::task::JoinError,
+) -> Report {
+    let reason = if e.is_panic() {
+        "the poll task panicked"
+    } else {
+        "the poll task was cancelled"
+    };
+    let failures = state.failures.saturating_add(1);
+    let err = SourceError::Transient(reason.into());
+    let delay = scheduler::next_poll(Err(&err), every, failures, retry::rand01());
+    Report {
+        index,
+        cursor: state.cursor.clone(),
+        failures,
+        next_at: Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default(),
+        error: Some(reason.into()),
+    }
+}
+
+/// The text of a panic's payload (`panic!` gives a `&str` or a `String`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into())
 }
 
 /// Logs a source's error only when it changes, and its recovery once.
@@ -256,25 +305,42 @@ struct PollTask {
 }
 
 impl PollTask {
+    /// Polls the source and matches its posts against the rules.
+    async fn poll_and_match(&self) -> Result<(Vec<(Post, Hits)>, Cursor), SourceError> {
+        let page = self.source.poll(&self.fetcher, &self.cursor).await?;
+        let mut posts = Vec::with_capacity(page.posts.len());
+        for mut post in page.posts {
+            post.source = Some(self.name.clone());
+            let hits = self.rules.matches(&post);
+            posts.push((post, hits));
+        }
+        Ok((posts, page.cursor))
+    }
+
     async fn run(self) -> Report {
         let _permit = self.limit.clone().acquire_owned().await;
         let polled_at = Utc::now();
-        let polled = self.source.poll(&self.fetcher, &self.cursor).await;
+        // A panic in a source or in the matcher is a failed poll like any other: stored as the
+        // source's error (`vigie sources`, source-health alerts), retried with backoff. Without
+        // this guard the task dies, and with it the source's place in the timetable.
+        let polled = AssertUnwindSafe(self.poll_and_match())
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                Err(SourceError::Transient(format!(
+                    "the poll panicked: {}",
+                    panic_message(&*panic)
+                )))
+            });
         let (outcome, failures, delay, error, new_cursor) = match polled {
-            Ok(page) => {
-                let mut posts = Vec::with_capacity(page.posts.len());
-                for mut post in page.posts {
-                    post.source = Some(self.name.clone());
-                    let hits = self.rules.matches(&post);
-                    posts.push((post, hits));
-                }
+            Ok((posts, cursor)) => {
                 let delay = scheduler::next_poll(Ok(()), self.every, 0, retry::rand01());
                 let outcome = PollOutcome::Page {
                     posts,
-                    cursor: page.cursor.clone(),
+                    cursor: cursor.clone(),
                     not_modified: false,
                 };
-                (outcome, 0, delay, None, page.cursor)
+                (outcome, 0, delay, None, cursor)
             }
             Err(e) => {
                 let failures = self.failures.saturating_add(1);
@@ -324,5 +390,81 @@ impl PollTask {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::source::Page;
+
+    /// A source whose poll panics, as a parser or a dependency might on hostile input.
+    struct Panics;
+
+    #[async_trait]
+    impl Source for Panics {
+        async fn poll(&self, _: &Fetcher, _: &Cursor) -> Result<Page, SourceError> {
+            panic!("index out of bounds in a feed parser")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_poll_is_stored_as_a_source_error_and_retried() {
+        let (writer, mut jobs) = tokio::sync::mpsc::channel::<WriteJob>(1);
+        let cursor = Cursor {
+            position: Some("42".into()),
+            ..Cursor::default()
+        };
+        let task = PollTask {
+            index: 3,
+            name: "forum".into(),
+            kind: "rss",
+            every: Duration::from_secs(60),
+            source: Arc::new(Panics),
+            rules: Arc::new(RuleSet::compile(&[]).unwrap()),
+            fetcher: Arc::new(Fetcher::new(FetchOptions::default()).unwrap()),
+            cursor: cursor.clone(),
+            failures: 2,
+            writer,
+            limit: Arc::new(Semaphore::new(1)),
+        };
+        let started = Utc::now();
+        let report = tokio::spawn(task.run());
+        let job = jobs
+            .recv()
+            .await
+            .expect("the failure is sent to the writer");
+        let PollOutcome::Failed { error } = &job.result.outcome else {
+            panic!("expected a failed poll, got {:?}", job.result.outcome);
+        };
+        assert!(
+            error.contains("the poll panicked: index out of bounds in a feed parser"),
+            "{error}"
+        );
+        assert_eq!(job.result.failures, 3);
+        job.done.send(Ok(Default::default())).unwrap();
+        let report = report.await.expect("the task itself does not panic");
+        assert_eq!(report.index, 3);
+        assert_eq!(report.failures, 3);
+        assert_eq!(report.cursor, cursor, "the cursor does not move");
+        assert!(report.error.is_some_and(|e| e.contains("panicked")));
+        assert!(report.next_at >= started + chrono::Duration::seconds(60));
+    }
+
+    #[tokio::test]
+    async fn a_lost_task_is_rescheduled_with_backoff() {
+        let e = tokio::spawn(async { panic!("boom") }).await.unwrap_err();
+        let state = SourceState {
+            cursor: Cursor::default(),
+            failures: 0,
+            last_error: None,
+        };
+        let before = Utc::now();
+        let r = lost_task(7, &state, Duration::from_secs(10), &e);
+        assert_eq!((r.index, r.failures), (7, 1));
+        assert_eq!(r.error.as_deref(), Some("the poll task panicked"));
+        assert!(r.next_at >= before + chrono::Duration::seconds(10));
     }
 }
