@@ -118,6 +118,10 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
         })
         .map_err(|e| DaemonError::Runtime(e.to_string()))?,
     );
+    // Poll tasks ask it which posts are already stored, before matching them (see PollTask).
+    let stored = Store::open_read_only(db)
+        .map(|s| Arc::new(std::sync::Mutex::new(s)))
+        .map_err(|e| DaemonError::Store(format!("cannot open {}: {e}", db.display())))?;
     let now = Utc::now();
     let mut states = Vec::new();
     let mut due = Vec::new();
@@ -172,6 +176,7 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
                 failures: states[i].failures,
                 writer: write_tx.clone(),
                 limit: limit.clone(),
+                stored: stored.clone(),
             };
             running.insert(tasks.spawn(task.run()).id(), i);
         }
@@ -302,19 +307,50 @@ struct PollTask {
     failures: u32,
     writer: tokio::sync::mpsc::Sender<WriteJob>,
     limit: Arc<Semaphore>,
+    /// A read-only connection shared by poll tasks (the writer keeps the only read-write one).
+    stored: Arc<std::sync::Mutex<Store>>,
 }
 
 impl PollTask {
     /// Polls the source and matches its posts against the rules.
     async fn poll_and_match(&self) -> Result<(Vec<(Post, Hits)>, Cursor), SourceError> {
         let page = self.source.poll(&self.fetcher, &self.cursor).await?;
-        let mut posts = Vec::with_capacity(page.posts.len());
-        for mut post in page.posts {
+        let listed = page.posts.len();
+        let unstored = self.unstored(page.posts).await;
+        tracing::debug!(source = %self.name, listed, new = unstored.len(), "Polled.");
+        let mut posts = Vec::with_capacity(unstored.len());
+        for mut post in unstored {
             post.source = Some(self.name.clone());
             let hits = self.rules.matches(&post);
             posts.push((post, hits));
         }
         Ok((posts, page.cursor))
+    }
+
+    /// `posts` without those already stored: a feed re-downloaded without validators lists
+    /// the same items again, and matching them again would only cost time. On a read error
+    /// every post is kept: the writer's unique key drops the stored ones anyway.
+    async fn unstored(&self, posts: Vec<Post>) -> Vec<Post> {
+        if posts.is_empty() {
+            return posts;
+        }
+        let keys: Vec<String> = posts.iter().map(crate::store::write::dedup_key).collect();
+        let (stored, name) = (self.stored.clone(), self.name.clone());
+        let lookup = tokio::task::spawn_blocking(move || {
+            let store = stored.lock().unwrap_or_else(|p| p.into_inner());
+            store.stored(&name, &keys).map_err(|e| e.to_string())
+        });
+        match lookup.await.unwrap_or_else(|e| Err(e.to_string())) {
+            Ok(flags) => posts
+                .into_iter()
+                .zip(flags)
+                .filter_map(|(post, stored)| (!stored).then_some(post))
+                .collect(),
+            Err(e) => {
+                tracing::debug!(source = %self.name, error = %e, "Cannot tell stored posts apart; matching them all.");
+                posts
+            }
+        }
     }
 
     async fn run(self) -> Report {
@@ -417,6 +453,10 @@ mod tests {
             position: Some("42".into()),
             ..Cursor::default()
         };
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("vigie.db");
+        Store::open(&db).unwrap();
+        let stored = Arc::new(std::sync::Mutex::new(Store::open_read_only(&db).unwrap()));
         let task = PollTask {
             index: 3,
             name: "forum".into(),
@@ -429,6 +469,7 @@ mod tests {
             failures: 2,
             writer,
             limit: Arc::new(Semaphore::new(1)),
+            stored,
         };
         let started = Utc::now();
         let report = tokio::spawn(task.run());

@@ -206,7 +206,9 @@ impl Fetcher {
         if response.content_length().is_some_and(|n| n > max_bytes) {
             return Err(Failure::TooLarge(max_bytes));
         }
-        let mut bytes = Vec::new();
+        // Sized once from the declared length: growing by doubling would briefly hold two copies.
+        let declared = response.content_length().unwrap_or(0).min(max_bytes);
+        let mut bytes = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
         while let Some(chunk) = tokio::time::timeout(read_timeout, response.chunk())
             .await
             .map_err(|_| Failure::Stalled("no data", read_timeout))?
