@@ -14,10 +14,11 @@
 //! document with more than [`BATCH`] items is cut (by a quick-xml scan of the element tree) into
 //! documents of [`BATCH`] items that share the original's head and tail, and each is parsed and
 //! turned into posts before the next. A poll keeps at most [`MAX_POSTS_PER_POLL`] posts, the
-//! newest; the source logs how many it skipped.
+//! newest; the source logs how many it skipped (once, until the feed shrinks again).
 
 use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -37,7 +38,7 @@ pub const BATCH: usize = 500;
 pub const MAX_POSTS_PER_POLL: usize = 10_000;
 
 /// A feed URL.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RssSource {
     /// The configured source name.
     pub name: String,
@@ -45,6 +46,21 @@ pub struct RssSource {
     pub url: String,
     /// Body cap per poll.
     pub max_bytes: u64,
+    /// Whether the last poll listed more than [`MAX_POSTS_PER_POLL`] items: the warning is
+    /// logged when this changes, not at every poll.
+    over_cap: AtomicBool,
+}
+
+impl RssSource {
+    /// The source for the feed at `url`.
+    pub fn new(name: String, url: String, max_bytes: u64) -> RssSource {
+        RssSource {
+            name,
+            url,
+            max_bytes,
+            over_cap: AtomicBool::new(false),
+        }
+    }
 }
 
 #[async_trait]
@@ -68,7 +84,8 @@ impl Source for RssSource {
                     position: None,
                 };
                 let (posts, listed) = parse_capped(&body.bytes, &self.name, MAX_POSTS_PER_POLL)?;
-                if listed > posts.len() {
+                let over = listed > posts.len();
+                if over != self.over_cap.swap(over, Ordering::Relaxed) && over {
                     tracing::warn!(
                         source = %self.name,
                         listed,
