@@ -404,3 +404,61 @@ async fn fetch_per_host_limit_allows_that_many_at_once() {
     let waiting: Vec<usize> = server.requests("/slow").iter().map(|r| r.waiting).collect();
     assert_eq!(waiting, [1, 2]);
 }
+
+/// See: issue 21 point 7. Two stalled servers on a host hold both of its slots only for the read
+/// timeout, not the whole (here ten-minute) timeout, so a third feed of that host gets through.
+#[tokio::test]
+async fn fetch_stalled_feeds_free_their_host_slots_after_the_read_timeout() {
+    let server = TestServer::start();
+    server.script("/stall-body", [Reply::ok(vec![b'a'; 100]).stall_after(10)]);
+    server.script(
+        "/stall-head",
+        [Reply::ok("late").delay(Duration::from_secs(600))],
+    );
+    server.script("/ok", [Reply::ok("fresh")]);
+    let fetch = fetcher(|o| {
+        o.per_host = 2;
+        o.timeout = Duration::from_secs(600);
+        o.read_timeout = Duration::from_millis(500);
+    });
+    let cursor = Cursor::default();
+    let get_long = |path: &str| {
+        let (fetch, url, cursor) = (fetch.clone(), server.url(path), cursor.clone());
+        async move {
+            let req = FetchRequest {
+                url: &url,
+                cursor: &cursor,
+                max_bytes: MIB,
+                headers: &[],
+            };
+            // A hang guard, far below the ten-minute total timeout.
+            tokio::time::timeout(Duration::from_secs(60), fetch.get(&req))
+                .await
+                .expect("the read timeout ends a stalled fetch")
+        }
+    };
+    let body_stall = tokio::spawn(get_long("/stall-body"));
+    let head_stall = tokio::spawn(get_long("/stall-head"));
+    // Both stalled fetches hold their slots before the third one asks for one.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while server.requests("/stall-body").is_empty() || server.requests("/stall-head").is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "stalled requests sent"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let fresh = get_long("/ok").await;
+    assert_eq!(body(fresh).bytes, b"fresh");
+    let stalled = |path: &str, what: &str| {
+        Err(SourceError::Transient(format!(
+            "stalled: {what} for 0.5s fetching {}",
+            server.url(path)
+        )))
+    };
+    assert_eq!(body_stall.await.unwrap(), stalled("/stall-body", "no data"));
+    assert_eq!(
+        head_stall.await.unwrap(),
+        stalled("/stall-head", "no response")
+    );
+}

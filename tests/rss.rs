@@ -163,3 +163,43 @@ fn feedparser_corpus_gives_posts_or_clean_errors_and_never_panics() {
         "most wellformed files must parse: {wellformed:?}"
     );
 }
+
+/// An RSS document with `n` dated items, item `i` published `i` minutes after 08:00, listed
+/// newest first as feeds do, with a channel element after the items (kept in every piece).
+fn big_feed(n: usize) -> Vec<u8> {
+    let mut s =
+        String::from("<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>t</title>\n");
+    for i in (0..n).rev() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-11-22T08:00:00Z").unwrap()
+            + chrono::Duration::minutes(i as i64);
+        s.push_str(&format!(
+            "<item><guid>id-{i}</guid><title>colis {i} &amp; retard</title><pubDate>{}</pubDate></item>\n",
+            t.to_rfc2822()
+        ));
+    }
+    s.push_str("<description>after the items</description></channel></rss>");
+    s.into_bytes()
+}
+
+/// See: issue 21 point 8. A feed with more items than one parse takes is parsed in pieces;
+/// every item comes out once, in order, as from a small feed.
+#[test]
+fn a_big_feed_parsed_in_pieces_loses_and_doubles_nothing() {
+    let n = vigie::source::rss::BATCH * 3 + 17;
+    let p = parse(&big_feed(n), "forum").expect("parses");
+    let ids: Vec<String> = p.iter().map(|p| p.id.clone().unwrap_or_default()).collect();
+    let want: Vec<String> = (0..n).map(|i| format!("id-{i}")).collect();
+    assert_eq!(ids, want);
+    assert_eq!(p[5].text, "colis 5 & retard");
+}
+
+/// See: issue 21 point 8. A poll keeps the newest posts only, and says how many were listed.
+#[test]
+fn a_capped_parse_keeps_the_newest_posts() {
+    let n = vigie::source::rss::BATCH * 2 + 3;
+    let (p, listed) = vigie::source::rss::parse_capped(&big_feed(n), "forum", 100).expect("parses");
+    assert_eq!(listed, n);
+    let ids: Vec<String> = p.iter().map(|p| p.id.clone().unwrap_or_default()).collect();
+    let want: Vec<String> = (n - 100..n).map(|i| format!("id-{i}")).collect();
+    assert_eq!(ids, want, "the 100 newest, oldest first");
+}

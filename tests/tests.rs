@@ -36,6 +36,10 @@ mod retention;
 // The store under faults with the real daemon: one daemon per database, a damaged file, the
 // WAL after a long reader, file modes under any umask, outages left out of spike baselines.
 mod store_faults;
+// Polls that panic or stall: shown as source errors, retried, other sources not starved.
+mod poll_faults;
+// A huge feed: memory within 4 x max_bytes, newest posts kept, stored items not matched again.
+mod big_feeds;
 // Source alerts through the store commit in controlled time: failing, recovered, silent.
 mod source_health;
 // The rss parser: every feed format, repairs, clean errors, the feedparser corpus.

@@ -9,30 +9,32 @@
 //! This module wires the pieces and runs the control loop: it builds the [`Pipeline`], opens
 //! the store, resumes every source's cursor and schedule from it, spawns bounded poll tasks
 //! when sources are due, and turns SIGTERM/SIGINT into a clean shutdown (no new polls, the
-//! writer drains its queue and finishes its transaction, exit within seconds). When to poll is
-//! `scheduler`'s decision; retry policy is `retry`'s; writing is `writer`'s.
+//! writer drains its queue and finishes its transaction, exit within seconds). One poll, from
+//! fetch to commit, is `poll`'s; when to poll is `scheduler`'s decision; retry policy is
+//! `retry`'s; writing is `writer`'s.
 
 pub mod dispatch;
 pub mod pipeline;
+mod poll;
 pub mod retry;
 pub mod scheduler;
 pub mod writer;
 
+use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use tokio::sync::{oneshot, watch, Notify, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::config::Config;
-use crate::matcher::RuleSet;
 use crate::source::fetch::{FetchOptions, Fetcher};
-use crate::source::{Cursor, Source, SourceError};
-use crate::store::{AlertPolicy, PollOutcome, PollResult, Store};
+use crate::source::{Cursor, Source};
+use crate::store::{AlertPolicy, Store};
 pub use pipeline::{BuildError, Pipeline};
-use writer::WriteJob;
+use poll::{lost_task, PollTask, Report};
 
 /// Longest wait for in-flight polls at shutdown before they are abandoned (their posts are
 /// fetched again after the restart: the cursor has not moved).
@@ -50,16 +52,6 @@ pub enum DaemonError {
     /// An I/O or runtime failure.
     #[error("{0}")]
     Runtime(String),
-}
-
-/// What a poll task tells the control loop.
-struct Report {
-    index: usize,
-    /// The cursor to use next: the new one when the commit succeeded, else the old one.
-    cursor: Cursor,
-    failures: u32,
-    next_at: DateTime<Utc>,
-    error: Option<String>,
 }
 
 /// Per-source state kept by the control loop.
@@ -120,6 +112,10 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
         })
         .map_err(|e| DaemonError::Runtime(e.to_string()))?,
     );
+    // Poll tasks ask it which posts are already stored, before matching them (see PollTask).
+    let stored = Store::open_read_only(db)
+        .map(|s| Arc::new(std::sync::Mutex::new(s)))
+        .map_err(|e| DaemonError::Store(format!("cannot open {}: {e}", db.display())))?;
     let now = Utc::now();
     let mut states = Vec::new();
     let mut due = Vec::new();
@@ -149,6 +145,9 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
         .collect();
     let limit = Arc::new(Semaphore::new(config.daemon.max_concurrent_polls.max(1)));
     let mut tasks: JoinSet<Report> = JoinSet::new();
+    // Which source each running task polls, so that a task that dies without a report (a
+    // panic the task's own guard missed, an abort) still gets its source rescheduled.
+    let mut running: HashMap<tokio::task::Id, usize> = HashMap::new();
     let mut shutdown = std::pin::pin!(stop_signal(damaged_rx));
     tracing::info!(
         sources = sources.len(),
@@ -172,8 +171,9 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
                 failures: states[i].failures,
                 writer: write_tx.clone(),
                 limit: limit.clone(),
+                stored: stored.clone(),
             };
-            tasks.spawn(task.run());
+            running.insert(tasks.spawn(task.run()).id(), i);
         }
         let wait = timetable
             .next()
@@ -181,15 +181,23 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
             .unwrap_or(Duration::from_secs(3600));
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            Some(joined) = tasks.join_next() => {
-                if let Ok(r) = joined {
-                    let st = &mut states[r.index];
-                    log_change(&meta[r.index].0, &st.last_error, &r.error);
-                    st.cursor = r.cursor;
-                    st.failures = r.failures;
-                    st.last_error = r.error;
-                    timetable.set(r.index, r.next_at);
-                }
+            Some(joined) = tasks.join_next_with_id() => {
+                let r = match joined {
+                    Ok((id, r)) => {
+                        running.remove(&id);
+                        r
+                    }
+                    Err(e) => {
+                        let Some(i) = running.remove(&e.id()) else { continue };
+                        lost_task(i, &states[i].cursor, states[i].failures, meta[i].2, &e)
+                    }
+                };
+                let st = &mut states[r.index];
+                log_change(&meta[r.index].0, &st.last_error, &r.error);
+                st.cursor = r.cursor;
+                st.failures = r.failures;
+                st.last_error = r.error;
+                timetable.set(r.index, r.next_at);
             }
             damaged = &mut shutdown => break damaged,
         }
@@ -257,92 +265,5 @@ async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term => {}
-    }
-}
-
-/// One poll of one source, from fetch to commit.
-struct PollTask {
-    index: usize,
-    name: String,
-    kind: &'static str,
-    every: Duration,
-    source: Arc<dyn Source>,
-    rules: Arc<RuleSet>,
-    fetcher: Arc<Fetcher>,
-    cursor: Cursor,
-    failures: u32,
-    writer: tokio::sync::mpsc::Sender<WriteJob>,
-    limit: Arc<Semaphore>,
-}
-
-impl PollTask {
-    async fn run(self) -> Report {
-        let _permit = self.limit.clone().acquire_owned().await;
-        let polled_at = Utc::now();
-        let polled = self.source.poll(&self.fetcher, &self.cursor).await;
-        let (outcome, failures, delay, error, new_cursor) = match polled {
-            Ok(page) => {
-                let mut posts = Vec::with_capacity(page.posts.len());
-                for mut post in page.posts {
-                    post.source = Some(self.name.clone());
-                    let hits = self.rules.matches(&post);
-                    posts.push((post, hits));
-                }
-                let delay = scheduler::next_poll(Ok(()), self.every, 0, retry::rand01());
-                let outcome = PollOutcome::Page {
-                    posts,
-                    cursor: page.cursor.clone(),
-                    not_modified: false,
-                };
-                (outcome, 0, delay, None, page.cursor)
-            }
-            Err(e) => {
-                let failures = self.failures.saturating_add(1);
-                let delay = scheduler::next_poll(Err(&e), self.every, failures, retry::rand01());
-                let error = e.to_string();
-                let outcome = PollOutcome::Failed {
-                    error: error.clone(),
-                };
-                (outcome, failures, delay, Some(error), self.cursor.clone())
-            }
-        };
-        let next_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-        let result = PollResult {
-            source: self.name.clone(),
-            kind: self.kind.to_string(),
-            polled_at,
-            outcome,
-            next_poll_at: next_at,
-            failures,
-        };
-        let (done, answer) = oneshot::channel();
-        let committed = match self.writer.send(WriteJob { result, done }).await {
-            Ok(()) => answer
-                .await
-                .unwrap_or_else(|_| Err("the writer stopped".into())),
-            Err(_) => Err("the writer stopped".into()),
-        };
-        match committed {
-            Ok(_) => Report {
-                index: self.index,
-                cursor: new_cursor,
-                failures,
-                next_at,
-                error,
-            },
-            // Not stored: keep the old cursor and try again soon.
-            Err(e) => {
-                let failures = self.failures.saturating_add(1);
-                let err = SourceError::Transient(e.clone());
-                let delay = scheduler::next_poll(Err(&err), self.every, failures, retry::rand01());
-                Report {
-                    index: self.index,
-                    cursor: self.cursor,
-                    failures,
-                    next_at: Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default(),
-                    error: Some(format!("cannot store the poll: {e}")),
-                }
-            }
-        }
     }
 }

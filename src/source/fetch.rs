@@ -34,6 +34,11 @@ pub struct FetchOptions {
     /// How long one GET may take in total, from sending the request to the last body byte.
     /// Waiting for a per-host slot does not count.
     pub timeout: Duration,
+    /// How long the server may stay silent: waiting for the response headers, and between two
+    /// pieces of the body. A stalled server ends the fetch (a transient "stalled" error) after
+    /// this, not after the whole `timeout`, so it holds one of its host's `per_host` slots
+    /// briefly. Default 15 s: slow feeds that trickle bytes still finish, within `timeout`.
+    pub read_timeout: Duration,
     /// Redirects followed before giving up (a permanent error).
     pub max_redirects: usize,
     /// Requests in flight at once to one host (`host:port`), across all sources.
@@ -46,6 +51,7 @@ impl Default for FetchOptions {
             user_agent: concat!("vigie/", env!("CARGO_PKG_VERSION")).to_string(),
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(60),
+            read_timeout: Duration::from_secs(15),
             max_redirects: 5,
             per_host: 2,
         }
@@ -98,6 +104,7 @@ pub struct Fetcher {
 struct Inner {
     client: reqwest::Client,
     timeout: Duration,
+    read_timeout: Duration,
     per_host: usize,
     /// One semaphore per `host:port`, created on first use. It lives here rather than in the
     /// scheduler so that every caller (daemon, `vigie preview`) is bounded the same way.
@@ -126,6 +133,7 @@ impl Fetcher {
             inner: Arc::new(Inner {
                 client,
                 timeout: opts.timeout,
+                read_timeout: opts.read_timeout,
                 per_host: opts.per_host.max(1),
                 hosts: Mutex::new(HashMap::new()),
             }),
@@ -143,6 +151,10 @@ impl Fetcher {
         let headers = request_headers(req)?;
         let slot = self.host_slot(&url);
         // The permit is held until the body is read, so a slow body counts against the host.
+        // A source makes one GET per poll and is never polled twice at once, so it holds at
+        // most one slot; the queue is first come, first served (tokio's semaphore is fair), and
+        // `read_timeout` bounds how long a silent server keeps a slot, so stalled feeds cannot
+        // starve the other feeds of their host.
         let _permit = slot
             .acquire()
             .await
@@ -165,13 +177,11 @@ impl Fetcher {
         headers: HeaderMap,
         max_bytes: u64,
     ) -> Result<Fetched, Failure> {
-        let mut response = self
-            .inner
-            .client
-            .get(url)
-            .headers(headers)
-            .send()
+        let read_timeout = self.inner.read_timeout;
+        let request = self.inner.client.get(url).headers(headers).send();
+        let mut response = tokio::time::timeout(read_timeout, request)
             .await
+            .map_err(|_| Failure::Stalled("no response", read_timeout))?
             .map_err(|e| Failure::Transport(e.without_url()))?;
         let status = response.status().as_u16();
         let header = |name| {
@@ -196,10 +206,12 @@ impl Fetcher {
         if response.content_length().is_some_and(|n| n > max_bytes) {
             return Err(Failure::TooLarge(max_bytes));
         }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
+        // Sized once from the declared length: growing by doubling would briefly hold two copies.
+        let declared = response.content_length().unwrap_or(0).min(max_bytes);
+        let mut bytes = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
+        while let Some(chunk) = tokio::time::timeout(read_timeout, response.chunk())
             .await
+            .map_err(|_| Failure::Stalled("no data", read_timeout))?
             .map_err(|e| Failure::Transport(e.without_url()))?
         {
             if (bytes.len() + chunk.len()) as u64 > max_bytes {
@@ -239,6 +251,8 @@ enum Failure {
     Transport(reqwest::Error),
     /// The body passed `max_bytes`.
     TooLarge(u64),
+    /// The server sent nothing (what, for how long) within the read timeout.
+    Stalled(&'static str, Duration),
 }
 
 impl Failure {
@@ -251,6 +265,9 @@ impl Failure {
             // the source's `max_bytes` or the site changes.
             Failure::TooLarge(max) => {
                 SourceError::Permanent(format!("response body exceeds {max} bytes (max_bytes)"))
+            }
+            Failure::Stalled(what, d) => {
+                SourceError::Transient(format!("stalled: {what} for {}", seconds(d)))
             }
         };
         with_message(err, |m| format!("{m} fetching {shown}"))

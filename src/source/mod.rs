@@ -78,11 +78,11 @@ pub fn build(spec: &SourceSpec) -> Result<Box<dyn Source>, String> {
             path.clone(),
             spec.max_bytes,
         ))),
-        SourceKind::Rss { url } => Ok(Box::new(rss::RssSource {
-            name: spec.name.clone(),
-            url: url.clone(),
-            max_bytes: spec.max_bytes,
-        })),
+        SourceKind::Rss { url } => Ok(Box::new(rss::RssSource::new(
+            spec.name.clone(),
+            url.clone(),
+            spec.max_bytes,
+        ))),
         SourceKind::Planned(kind) => Err(format!(
             "source kind \"{kind}\" is accepted by the config but cannot be polled by this version yet"
         )),

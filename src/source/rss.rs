@@ -9,21 +9,36 @@
 //! document that still fails is a clean `Permanent` error; a UTF-8 document with invalid bytes
 //! is one too (it is reported, not silently mangled). HTML content becomes plain text in
 //! `text`. Fetching, conditional GET and byte caps are `fetch`'s.
+//!
+//! Memory: `feed-rs` builds a model of the whole document, about ten times its size, so a
+//! document with more than [`BATCH`] items is cut (by a quick-xml scan of the element tree) into
+//! documents of [`BATCH`] items that share the original's head and tail, and each is parsed and
+//! turned into posts before the next. A poll keeps at most [`MAX_POSTS_PER_POLL`] posts, the
+//! newest; the source logs how many it skipped (once, until the feed shrinks again).
 
 use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use feed_rs::model::{Entry, Feed};
+use quick_xml::events::Event;
 
 use super::fetch::{FetchRequest, Fetched, Fetcher};
 use super::text::html_to_text;
 use super::{Cursor, Page, Source, SourceError};
 use crate::post::Post;
 
+/// Most items parsed at once: a document with more is parsed in pieces of this many.
+pub const BATCH: usize = 500;
+
+/// Most posts one poll keeps (the newest): a feed rarely lists more than a few hundred, and
+/// matching and storing 100,000 at every poll would cost memory for nothing.
+pub const MAX_POSTS_PER_POLL: usize = 10_000;
+
 /// A feed URL.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RssSource {
     /// The configured source name.
     pub name: String,
@@ -31,6 +46,21 @@ pub struct RssSource {
     pub url: String,
     /// Body cap per poll.
     pub max_bytes: u64,
+    /// Whether the last poll listed more than [`MAX_POSTS_PER_POLL`] items: the warning is
+    /// logged when this changes, not at every poll.
+    over_cap: AtomicBool,
+}
+
+impl RssSource {
+    /// The source for the feed at `url`.
+    pub fn new(name: String, url: String, max_bytes: u64) -> RssSource {
+        RssSource {
+            name,
+            url,
+            max_bytes,
+            over_cap: AtomicBool::new(false),
+        }
+    }
 }
 
 #[async_trait]
@@ -47,14 +77,24 @@ impl Source for RssSource {
                 posts: Vec::new(),
                 cursor: cursor.clone(),
             }),
-            Fetched::Body(body) => Ok(Page {
-                posts: parse(&body.bytes, &self.name)?,
-                cursor: Cursor {
+            Fetched::Body(body) => {
+                let cursor = Cursor {
                     etag: body.etag,
                     last_modified: body.last_modified,
                     position: None,
-                },
-            }),
+                };
+                let (posts, listed) = parse_capped(&body.bytes, &self.name, MAX_POSTS_PER_POLL)?;
+                let over = listed > posts.len();
+                if over != self.over_cap.swap(over, Ordering::Relaxed) && over {
+                    tracing::warn!(
+                        source = %self.name,
+                        listed,
+                        kept = posts.len(),
+                        "Feed lists more items than a poll keeps; the oldest were skipped."
+                    );
+                }
+                Ok(Page { posts, cursor })
+            }
         }
     }
 }
@@ -65,14 +105,41 @@ fn malformed(msg: impl std::fmt::Display) -> SourceError {
 
 /// Parses a feed into posts, oldest first.
 pub fn parse(body: &[u8], source: &str) -> Result<Vec<Post>, SourceError> {
-    let feed = match attempt(body) {
-        Ok(feed) => feed,
-        Err(first) => {
-            let repaired = repair(body)?;
-            attempt(repaired.as_bytes()).map_err(|_| malformed(first))?
+    parse_capped(body, source, usize::MAX).map(|(posts, _)| posts)
+}
+
+/// Parses a feed into at most `cap` posts, the newest, oldest first; also returns how many
+/// items the feed listed. A document with more than [`BATCH`] items is parsed [`BATCH`] at a
+/// time, so memory follows the posts kept rather than the document's size.
+pub fn parse_capped(
+    body: &[u8],
+    source: &str,
+    cap: usize,
+) -> Result<(Vec<Post>, usize), SourceError> {
+    let mut posts = Vec::new();
+    let mut listed = 0;
+    let mut keep = |batch: Vec<Post>, posts: &mut Vec<Post>| {
+        listed += batch.len();
+        posts.extend(batch);
+        if posts.len() > cap.saturating_mul(2) {
+            newest(posts, cap);
         }
     };
-    let mut posts: Vec<Post> = feed.entries.iter().map(|e| post(e, source)).collect();
+    match item_spans(body).filter(|spans| spans.len() > BATCH) {
+        None => keep(parse_document(body, source)?, &mut posts),
+        Some(spans) => {
+            let (head, tail) = (&body[..spans[0].0], &body[spans[spans.len() - 1].1..]);
+            let mut doc = Vec::new();
+            for batch in spans.chunks(BATCH) {
+                doc.clear();
+                doc.extend_from_slice(head);
+                doc.extend_from_slice(&body[batch[0].0..batch[batch.len() - 1].1]);
+                doc.extend_from_slice(tail);
+                keep(parse_document(&doc, source)?, &mut posts);
+            }
+        }
+    }
+    newest(&mut posts, cap);
     // Oldest first; undated entries keep their feed order after the dated ones.
     posts.sort_by(|a, b| match (&a.created_at, &b.created_at) {
         (Some(x), Some(y)) => x.cmp(y),
@@ -80,7 +147,71 @@ pub fn parse(body: &[u8], source: &str) -> Result<Vec<Post>, SourceError> {
         (None, Some(_)) => std::cmp::Ordering::Greater,
         (None, None) => std::cmp::Ordering::Equal,
     });
-    Ok(posts)
+    Ok((posts, listed))
+}
+
+/// Keeps the `cap` newest posts: dated ones newest first, then undated ones in feed order
+/// (feeds list their newest items first).
+fn newest(posts: &mut Vec<Post>, cap: usize) {
+    if posts.len() <= cap {
+        return;
+    }
+    posts.sort_by(|a, b| match (&a.created_at, &b.created_at) {
+        (Some(x), Some(y)) => y.cmp(x),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
+    posts.truncate(cap);
+}
+
+/// The byte spans of the top-level `<item>` / `<entry>` elements (RSS, RDF, Atom), in order;
+/// `None` when the document is not well-formed enough to cut (it is then parsed whole, with
+/// the repairs).
+fn item_spans(body: &[u8]) -> Option<Vec<(usize, usize)>> {
+    let mut reader = quick_xml::Reader::from_reader(body);
+    reader.config_mut().check_end_names = true;
+    let mut spans = Vec::new();
+    let (mut depth, mut open) = (0usize, None);
+    loop {
+        let before = usize::try_from(reader.buffer_position()).ok()?;
+        let event = reader.read_event().ok()?;
+        let after = usize::try_from(reader.buffer_position()).ok()?;
+        let is_item = |name: &str| name == "item" || name == "entry";
+        match event {
+            Event::Start(e) => {
+                depth += 1;
+                if open.is_none() && is_item(e.local_name().into_inner()) {
+                    open = Some((depth, before));
+                }
+            }
+            Event::End(_) => {
+                if let Some((_, start)) = open.filter(|(d, _)| *d == depth) {
+                    spans.push((start, after));
+                    open = None;
+                }
+                depth = depth.checked_sub(1)?;
+            }
+            Event::Empty(e) if open.is_none() && is_item(e.local_name().into_inner()) => {
+                spans.push((before, after));
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    (open.is_none() && !spans.is_empty()).then_some(spans)
+}
+
+/// One whole document into posts, in feed order, repaired if need be.
+fn parse_document(body: &[u8], source: &str) -> Result<Vec<Post>, SourceError> {
+    let feed = match attempt(body) {
+        Ok(feed) => feed,
+        Err(first) => {
+            let repaired = repair(body)?;
+            attempt(repaired.as_bytes()).map_err(|_| malformed(first))?
+        }
+    };
+    Ok(feed.entries.iter().map(|e| post(e, source)).collect())
 }
 
 /// One parse, with panics inside the parser turned into errors.

@@ -97,6 +97,12 @@ fn matched_json<'a>(text: &'a str, matched: impl Iterator<Item = Match<'a>>, out
     out.push_str(&serde_json::to_string(&items).unwrap_or_else(|_| "[]".into()));
 }
 
+/// The key `commit` deduplicates a post on, with its source: its id, or one derived from its
+/// URL and text when it has none.
+pub fn dedup_key(post: &Post) -> String {
+    post.id.clone().unwrap_or_else(|| fallback_id(post))
+}
+
 /// A stable id for a post without one: FNV-1a of its URL and text.
 fn fallback_id(post: &Post) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -146,7 +152,7 @@ impl Store {
                 let mut stats = CommitStats::default();
                 if let PollOutcome::Page { posts, .. } = &r.outcome {
                     for (post, hits) in posts {
-                        let id = post.id.clone().unwrap_or_else(|| fallback_id(post));
+                        let id = dedup_key(post);
                         // Event time; a post cannot be newer than the poll that found it (a
                         // clock ahead of ours would keep it out of the current window).
                         let created_at = post
@@ -226,6 +232,18 @@ impl Store {
         tx.commit()?;
         self.earliest = earliest;
         Ok(out)
+    }
+
+    /// Which of `keys` (see [`dedup_key`]) are already stored for `source`. The daemon asks
+    /// this on a read-only connection before matching, so that an unchanged feed downloaded
+    /// again is not matched again; `commit` still decides, so a race costs only a lookup.
+    pub fn stored(&self, source: &str, keys: &[String]) -> Result<Vec<bool>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT 1 FROM posts WHERE source = ?1 AND source_id = ?2")?;
+        keys.iter()
+            .map(|key| Ok(stmt.exists(params![source, key])?))
+            .collect()
     }
 
     /// Every source's saved state, for the scheduler to resume.

@@ -1,0 +1,289 @@
+//! One poll of one source, from fetch to commit, as a task of the control loop.
+//!
+//! [`PollTask::run`] waits for a poll slot, polls the source, drops the posts already stored
+//! (asked on a read-only connection: an unchanged feed is not matched again), matches the rest,
+//! hands the result to the writer and tells the control loop where the source stands
+//! ([`Report`]). A panic anywhere in the poll or the matching is caught here and becomes a
+//! failed poll, so a hostile input cannot silently stop a source. When to poll again is
+//! `scheduler`'s decision; storing is `writer`'s.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
+use tokio::sync::{oneshot, Semaphore};
+
+use super::writer::WriteJob;
+use super::{retry, scheduler};
+use crate::matcher::{Hits, RuleSet};
+use crate::post::Post;
+use crate::source::fetch::Fetcher;
+use crate::source::{Cursor, Source, SourceError};
+use crate::store::{PollOutcome, PollResult, Store};
+
+/// What a poll task tells the control loop.
+pub(super) struct Report {
+    /// The source's index in the pipeline.
+    pub index: usize,
+    /// The cursor to use next: the new one when the commit succeeded, else the old one.
+    pub cursor: Cursor,
+    /// Failures in a row, this poll included.
+    pub failures: u32,
+    /// When to poll it again.
+    pub next_at: DateTime<Utc>,
+    /// The poll's error, if it failed.
+    pub error: Option<String>,
+}
+
+/// The report for a poll task that ended without one: the cursor stays, the failure counts and
+/// the source is retried with backoff like any other failed poll.
+pub(super) fn lost_task(
+    index: usize,
+    cursor: &Cursor,
+    failures: u32,
+    every: Duration,
+    e: &tokio::task::JoinError,
+) -> Report {
+    let reason = if e.is_panic() {
+        "the poll task panicked"
+    } else {
+        "the poll task was cancelled"
+    };
+    let failures = failures.saturating_add(1);
+    let err = SourceError::Transient(reason.into());
+    let delay = scheduler::next_poll(Err(&err), every, failures, retry::rand01());
+    Report {
+        index,
+        cursor: cursor.clone(),
+        failures,
+        next_at: Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default(),
+        error: Some(reason.into()),
+    }
+}
+
+/// The text of a panic's payload (`panic!` gives a `&str` or a `String`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into())
+}
+
+/// One poll of one source, from fetch to commit.
+pub(super) struct PollTask {
+    /// The source's index in the pipeline, echoed in the [`Report`].
+    pub index: usize,
+    /// Its configured name and kind, and its poll interval.
+    pub name: String,
+    pub kind: &'static str,
+    pub every: Duration,
+    pub source: Arc<dyn Source>,
+    pub rules: Arc<RuleSet>,
+    pub fetcher: Arc<Fetcher>,
+    /// Where the source stands before this poll.
+    pub cursor: Cursor,
+    pub failures: u32,
+    pub writer: tokio::sync::mpsc::Sender<WriteJob>,
+    /// The daemon-wide bound on polls running at once (`max_concurrent_polls`).
+    pub limit: Arc<Semaphore>,
+    /// A read-only connection shared by poll tasks (the writer keeps the only read-write one).
+    pub stored: Arc<std::sync::Mutex<Store>>,
+}
+
+impl PollTask {
+    /// Polls the source and matches its posts against the rules.
+    async fn poll_and_match(&self) -> Result<(Vec<(Post, Hits)>, Cursor), SourceError> {
+        let page = self.source.poll(&self.fetcher, &self.cursor).await?;
+        let listed = page.posts.len();
+        let unstored = self.unstored(page.posts).await;
+        tracing::debug!(source = %self.name, listed, new = unstored.len(), "Polled.");
+        let mut posts = Vec::with_capacity(unstored.len());
+        for mut post in unstored {
+            post.source = Some(self.name.clone());
+            let hits = self.rules.matches(&post);
+            posts.push((post, hits));
+        }
+        Ok((posts, page.cursor))
+    }
+
+    /// `posts` without those already stored: a feed re-downloaded without validators lists
+    /// the same items again, and matching them again would only cost time. On a read error
+    /// every post is kept: the writer's unique key drops the stored ones anyway.
+    async fn unstored(&self, posts: Vec<Post>) -> Vec<Post> {
+        if posts.is_empty() {
+            return posts;
+        }
+        let keys: Vec<String> = posts.iter().map(crate::store::write::dedup_key).collect();
+        let (stored, name) = (self.stored.clone(), self.name.clone());
+        let lookup = tokio::task::spawn_blocking(move || {
+            let store = stored.lock().unwrap_or_else(|p| p.into_inner());
+            store.stored(&name, &keys).map_err(|e| e.to_string())
+        });
+        match lookup.await.unwrap_or_else(|e| Err(e.to_string())) {
+            Ok(flags) => posts
+                .into_iter()
+                .zip(flags)
+                .filter_map(|(post, stored)| (!stored).then_some(post))
+                .collect(),
+            Err(e) => {
+                tracing::debug!(source = %self.name, error = %e, "Cannot tell stored posts apart; matching them all.");
+                posts
+            }
+        }
+    }
+
+    pub async fn run(self) -> Report {
+        let _permit = self.limit.clone().acquire_owned().await;
+        let polled_at = Utc::now();
+        // A panic in a source or in the matcher is a failed poll like any other: stored as the
+        // source's error (`vigie sources`, source-health alerts), retried with backoff. Without
+        // this guard the task dies, and with it the source's place in the timetable.
+        let polled = AssertUnwindSafe(self.poll_and_match())
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                Err(SourceError::Transient(format!(
+                    "the poll panicked: {}",
+                    panic_message(&*panic)
+                )))
+            });
+        let (outcome, failures, delay, error, new_cursor) = match polled {
+            Ok((posts, cursor)) => {
+                let delay = scheduler::next_poll(Ok(()), self.every, 0, retry::rand01());
+                let outcome = PollOutcome::Page {
+                    posts,
+                    cursor: cursor.clone(),
+                    not_modified: false,
+                };
+                (outcome, 0, delay, None, cursor)
+            }
+            Err(e) => {
+                let failures = self.failures.saturating_add(1);
+                let delay = scheduler::next_poll(Err(&e), self.every, failures, retry::rand01());
+                let error = e.to_string();
+                let outcome = PollOutcome::Failed {
+                    error: error.clone(),
+                };
+                (outcome, failures, delay, Some(error), self.cursor.clone())
+            }
+        };
+        let next_at = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+        let result = PollResult {
+            source: self.name.clone(),
+            kind: self.kind.to_string(),
+            polled_at,
+            outcome,
+            next_poll_at: next_at,
+            failures,
+        };
+        let (done, answer) = oneshot::channel();
+        let committed = match self.writer.send(WriteJob { result, done }).await {
+            Ok(()) => answer
+                .await
+                .unwrap_or_else(|_| Err("the writer stopped".into())),
+            Err(_) => Err("the writer stopped".into()),
+        };
+        match committed {
+            Ok(_) => Report {
+                index: self.index,
+                cursor: new_cursor,
+                failures,
+                next_at,
+                error,
+            },
+            // Not stored: keep the old cursor and try again soon.
+            Err(e) => {
+                let failures = self.failures.saturating_add(1);
+                let err = SourceError::Transient(e.clone());
+                let delay = scheduler::next_poll(Err(&err), self.every, failures, retry::rand01());
+                Report {
+                    index: self.index,
+                    cursor: self.cursor,
+                    failures,
+                    next_at: Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default(),
+                    error: Some(format!("cannot store the poll: {e}")),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::source::fetch::FetchOptions;
+    use crate::source::Page;
+
+    /// A source whose poll panics, as a parser or a dependency might on hostile input.
+    struct Panics;
+
+    #[async_trait]
+    impl Source for Panics {
+        async fn poll(&self, _: &Fetcher, _: &Cursor) -> Result<Page, SourceError> {
+            panic!("index out of bounds in a feed parser")
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_poll_is_stored_as_a_source_error_and_retried() {
+        let (writer, mut jobs) = tokio::sync::mpsc::channel::<WriteJob>(1);
+        let cursor = Cursor {
+            position: Some("42".into()),
+            ..Cursor::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("vigie.db");
+        Store::open(&db).unwrap();
+        let stored = Arc::new(std::sync::Mutex::new(Store::open_read_only(&db).unwrap()));
+        let task = PollTask {
+            index: 3,
+            name: "forum".into(),
+            kind: "rss",
+            every: Duration::from_secs(60),
+            source: Arc::new(Panics),
+            rules: Arc::new(RuleSet::compile(&[]).unwrap()),
+            fetcher: Arc::new(Fetcher::new(FetchOptions::default()).unwrap()),
+            cursor: cursor.clone(),
+            failures: 2,
+            writer,
+            limit: Arc::new(Semaphore::new(1)),
+            stored,
+        };
+        let started = Utc::now();
+        let report = tokio::spawn(task.run());
+        let job = jobs
+            .recv()
+            .await
+            .expect("the failure is sent to the writer");
+        let PollOutcome::Failed { error } = &job.result.outcome else {
+            panic!("expected a failed poll, got {:?}", job.result.outcome);
+        };
+        assert!(
+            error.contains("the poll panicked: index out of bounds in a feed parser"),
+            "{error}"
+        );
+        assert_eq!(job.result.failures, 3);
+        job.done.send(Ok(Default::default())).unwrap();
+        let report = report.await.expect("the task itself does not panic");
+        assert_eq!(report.index, 3);
+        assert_eq!(report.failures, 3);
+        assert_eq!(report.cursor, cursor, "the cursor does not move");
+        assert!(report.error.is_some_and(|e| e.contains("panicked")));
+        assert!(report.next_at >= started + chrono::Duration::seconds(60));
+    }
+
+    #[tokio::test]
+    async fn a_lost_task_is_rescheduled_with_backoff() {
+        let e = tokio::spawn(async { panic!("boom") }).await.unwrap_err();
+        let before = Utc::now();
+        let r = lost_task(7, &Cursor::default(), 0, Duration::from_secs(10), &e);
+        assert_eq!((r.index, r.failures), (7, 1));
+        assert_eq!(r.error.as_deref(), Some("the poll task panicked"));
+        assert!(r.next_at >= before + chrono::Duration::seconds(10));
+    }
+}
