@@ -258,7 +258,9 @@ fn declared_encoding(head: &str) -> Option<String> {
     let decl = &decl[..decl.find("?>")?];
     let at = decl.find("encoding")?;
     let rest = decl[at + 8..].trim_start().strip_prefix('=')?.trim_start();
-    let quote = rest.chars().next()?;
+    // An unquoted value is malformed: no encoding is declared (and slicing past a non-ASCII
+    // first character would split it).
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
     let rest = &rest[1..];
     Some(rest[..rest.find(quote)?].to_string())
 }
@@ -423,6 +425,11 @@ mod tests {
         assert_eq!(
             declared_encoding("<?xml version='1.0' encoding='iso-8859-1'?>").as_deref(),
             Some("iso-8859-1")
+        );
+        // Unquoted (and non-ASCII): no encoding declared, no panic (issue 21 point 6 found it).
+        assert_eq!(
+            declared_encoding("<?xml version=\"1.0\" encoding=\u{e9}t\u{e9}?>"),
+            None
         );
     }
 }
