@@ -50,6 +50,7 @@ impl Daemon {
     /// Starts (again) the daemon, appending to the same log.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "already running");
+        let started = self.log().matches("Vigie started.").count();
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -66,6 +67,19 @@ impl Daemon {
             .spawn()
             .expect("spawn vigie run");
         self.child = Some(child);
+        // Ready when this run logs its start (or exits: some tests expect it to refuse), so a
+        // signal sent next reaches a daemon that catches it.
+        self.wait_for("the daemon to start", Duration::from_secs(60), || {
+            self.log().matches("Vigie started.").count() > started || self.exited()
+        });
+    }
+
+    /// Whether the daemon has exited (its status is kept for `wait`).
+    fn exited(&self) -> bool {
+        let pid = self.child.as_ref().expect("running").id();
+        // An exited child stays a zombie until it is waited for: read its state.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.is_empty() || stat.split(") ").nth(1).is_some_and(|s| s.starts_with('Z'))
     }
 
     /// The daemon's stderr so far.

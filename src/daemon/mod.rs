@@ -26,6 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::{oneshot, watch, Notify, Semaphore};
 use tokio::task::JoinSet;
 
@@ -72,6 +73,10 @@ pub fn run(config: Config) -> Result<(), DaemonError> {
 }
 
 async fn run_async(config: Config) -> Result<(), DaemonError> {
+    // Caught from the first instant, so a SIGTERM during start-up is a clean stop, never the
+    // default kill: the stream keeps a signal that arrives before the loop first waits on it.
+    let signals = StopSignals::install()
+        .map_err(|e| DaemonError::Runtime(format!("cannot catch signals: {e}")))?;
     let pipeline = Pipeline::build(&config)?;
     let db = &config.daemon.database;
     let open = || {
@@ -148,7 +153,7 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
     // Which source each running task polls, so that a task that dies without a report (a
     // panic the task's own guard missed, an abort) still gets its source rescheduled.
     let mut running: HashMap<tokio::task::Id, usize> = HashMap::new();
-    let mut shutdown = std::pin::pin!(stop_signal(damaged_rx));
+    let mut shutdown = std::pin::pin!(stop_signal(signals, damaged_rx));
     tracing::info!(
         sources = sources.len(),
         rules = pipeline.rules.len(),
@@ -235,10 +240,29 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
 
 /// Resolves on SIGTERM or SIGINT (`None`), or when the writer found the database damaged
 /// (`Some`: the message to exit 1 with).
-async fn stop_signal(damaged: oneshot::Receiver<String>) -> Option<String> {
+async fn stop_signal(
+    mut signals: StopSignals,
+    damaged: oneshot::Receiver<String>,
+) -> Option<String> {
     tokio::select! {
-        _ = shutdown_signal() => None,
+        _ = signals.term.recv() => None,
+        _ = signals.int.recv() => None,
         Ok(message) = damaged => Some(message),
+    }
+}
+
+/// The signals that stop the daemon, registered before anything else starts.
+struct StopSignals {
+    term: Signal,
+    int: Signal,
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<Self> {
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
     }
 }
 
@@ -250,20 +274,5 @@ fn log_change(name: &str, before: &Option<String>, after: &Option<String>) {
         }
         (Some(_), None) => tracing::info!(source = %name, "Source recovered."),
         _ => {}
-    }
-}
-
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
     }
 }
