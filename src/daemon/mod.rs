@@ -225,18 +225,29 @@ fn log_change(name: &str, before: &Option<String>, after: &Option<String>) {
     }
 }
 
-async fn shutdown_signal() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Resolves on the first SIGINT or SIGTERM. The handlers are installed when this is called,
+/// not when the future is first polled: before "Vigie started." tells a supervisor (or a test)
+/// that the daemon is ready, so a signal sent on that line stops it cleanly instead of killing
+/// it.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut int = signal(SignalKind::interrupt()).ok();
+    let mut term = signal(SignalKind::terminate()).ok();
+    async move {
+        tokio::select! {
+            _ = next_signal(&mut int) => {}
+            _ = next_signal(&mut term) => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
+    }
+}
+
+/// The next delivery of `s`; never, if its handler could not be installed.
+async fn next_signal(s: &mut Option<tokio::signal::unix::Signal>) {
+    match s {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
     }
 }
 
