@@ -12,13 +12,14 @@
 //! not glued to a previous word) is a hashtag or a mention.
 //!
 //! The hot path is [`for_each_word_where`], in three steps. First, 64 bytes at a time
-//! (`block`: AVX-512 where the CPU has it, portable code otherwise), a lower-cased copy of the
-//! text, which AVX-512 also folds: the common non-ASCII characters of French text — accented
+//! (`block`; AVX-512 or AVX2 where the CPU has it, portable code otherwise), a lower-cased
+//! copy of the text, which AVX-512 and AVX2 also fold: the common non-ASCII characters of French text — accented
 //! Latin-1 letters, `’`, `«`, `»`, `…`, no-break spaces — are replaced by the one ASCII byte
 //! that stands for them (`é` by `e`, `’` by `'`), so that `arrivé` or `l’ai` are plain ASCII
 //! words from then on; and bit masks of the runs that may hold words. Then, without a branch
-//! per run (`pick`, eight runs at a time with AVX-512), the runs worth a closer look, which
-//! are all of them except short ASCII words that the caller's [`WordFilter`] turns away. Then
+//! per run (`simd::pick`, eight runs at a time with AVX-512), the runs worth a closer look,
+//! which are all of them except short ASCII words that the caller's [`WordFilter`] turns away.
+//! All SIMD code (and its `unsafe`) is in `simd`, behind a safe API. Then
 //! a walk over those, where a run of ASCII letters and digits is a word as it stands (a slice
 //! of the copy), a run with one character left that folds to a letter or separates words is
 //! quoted around it, and only the other runs (emoji, ligatures, other scripts) are folded one
@@ -34,7 +35,7 @@ use std::cell::RefCell;
 use std::sync::OnceLock;
 
 mod block;
-mod pick;
+pub(crate) mod simd;
 
 use unicode_normalization::char::{decompose_compatible, is_combining_mark};
 use unicode_normalization::{is_nfkc_quick, IsNormalized, UnicodeNormalization};
@@ -518,19 +519,6 @@ impl WordFilter for EveryWord {
     }
 }
 
-/// Whether this CPU runs the tokenizer's and the filters' eight-word steps (AVX-512).
-#[inline]
-pub fn simd8() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        pick::avx512::available()
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
 /// Calls `f` with every word of `text`, in order. `b` is scratch space, reused across calls.
 #[inline]
 pub fn for_each_word<F: FnMut(Word<'_>)>(text: &str, b: &mut Buffers, f: F) {
@@ -542,7 +530,7 @@ pub fn for_each_word<F: FnMut(Word<'_>)>(text: &str, b: &mut Buffers, f: F) {
 ///
 /// Three steps. The first (`step_one`, `block`) makes the folded, lower-cased copy of the text
 /// and the edges of every run of bytes that may belong to a word, 64 bytes at a time. The
-/// second (`pick`) looks at every run without a branch: a run of at most 16 ASCII letters and
+/// second (`simd::pick`) looks at every run without a branch: a run of at most 16 ASCII letters and
 /// digits that does not start a URL and that `filter` turns away is a word nobody wants, and
 /// is only counted. The third walks the other runs: a run of ASCII letters and digits is a word
 /// as it stands, quoted from the copy; a run with one character left that folds to a letter or
@@ -560,28 +548,26 @@ where
     words_where(text, b, filter, f, tier())
 }
 
-/// Which code step one runs: each tier finds the same words, the later ones faster.
+/// Which code step one runs: each tier finds the same words, the later ones faster. The SIMD
+/// tiers carry the token that proves the CPU runs them (`simd`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Tier {
     /// Byte at a time where a block holds non-ASCII; nothing folded in step one.
     Portable,
-    /// AVX2: the common characters folded in step one (`block::fold_avx2`).
-    Avx2,
+    /// AVX2: the common characters folded in step one (`simd::fold_avx2`).
+    Avx2(simd::Avx2),
     /// AVX-512 with VBMI2: step one folds with byte permutes and compresses.
-    Avx512,
+    Avx512(simd::Avx512),
 }
 
 /// The best tier this CPU runs.
 #[inline]
 fn tier() -> Tier {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if simd8() {
-            return Tier::Avx512;
-        }
-        if block::avx2_available() {
-            return Tier::Avx2;
-        }
+    if let Some(cpu) = simd::Avx512::get() {
+        return Tier::Avx512(cpu);
+    }
+    if let Some(cpu) = simd::Avx2::get() {
+        return Tier::Avx2(cpu);
     }
     Tier::Portable
 }
@@ -595,6 +581,13 @@ where
 {
     let count = step_one(text.as_bytes(), b, tier);
     let runs = count / 2;
+    // Step two (see below), before steps three's borrows of `b`: the runs that need a closer
+    // look, one branch-free step each.
+    let picked = if filter.keeps_all() {
+        0
+    } else {
+        simd::pick(simd::Avx512::get(), b, count, filter)
+    };
     // Steps two and three work on the folded text; the words handed over get their offsets
     // in the text.
     let offsets = Offsets {
@@ -624,12 +617,7 @@ where
         return;
     }
 
-    // Step two: the runs that need a closer look, one branch-free step each.
-    if b.picked.len() < runs + 8 {
-        b.picked.resize((runs + 8).max(2 * b.picked.len()), 0);
-    }
-    // SAFETY: step one leaves 16 readable bytes of `lower` after every run start.
-    let picked = unsafe { pick::pick(&b.lower, &b.edges[..count], filter, &mut b.picked) };
+    // Step two picked the runs that need a closer look (`simd::pick`), above.
 
     // Step three. Runs between two picked ones are plain ASCII words nobody wants: they only
     // move the position on, and leave the state a word leaves (`Walk::run`).
@@ -688,69 +676,23 @@ where
 /// `count` slots of `b.edges`, and returns `count` (twice the number of runs).
 ///
 /// With AVX-512 (byte permutes for the table, a compress for the folded bytes, compressed
-/// stores of the edges) or AVX2 (`block::fold_avx2`: compares find the characters, a few per
+/// stores of the edges) or AVX2 (`simd::fold_avx2`: compares find the characters, a few per
 /// block, overlapping copies drop their other bytes) the common characters are folded here.
 /// Without either they are not: folding them one at a time here (`block::fold_portable`, the
 /// definition the others are tested against) cost more than it saved, so step three folds
 /// them as it did before (`Walk::one_char`), on a copy whose offsets are those of the text.
 #[inline(always)]
 fn step_one(bytes: &[u8], b: &mut Buffers, tier: Tier) -> usize {
-    #[cfg(target_arch = "x86_64")]
     match tier {
-        // SAFETY: `tier()` checked that the CPU has the features each of these needs.
-        Tier::Avx512 => return unsafe { step_one_avx512(bytes, b, fold_bytes()) },
-        Tier::Avx2 => return unsafe { step_one_avx2(bytes, b, fold_bytes()) },
-        Tier::Portable => {}
+        Tier::Avx512(cpu) => cpu.step_one(bytes, b),
+        Tier::Avx2(cpu) => cpu.step_one(bytes, b),
+        Tier::Portable => step_one_with(
+            bytes,
+            b,
+            |src, dst, _, _| block::copy_portable(src, dst, block::classify),
+            flatten,
+        ),
     }
-    let _ = tier;
-    step_one_with(
-        bytes,
-        b,
-        |src, dst, _, _| block::copy_portable(src, dst, block::classify),
-        flatten,
-    )
-}
-
-/// [`step_one`] with AVX-512.
-///
-/// # Safety
-/// The CPU must have what `normalize::simd8` checks.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(
-    enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vbmi,avx512vbmi2,popcnt,bmi1,bmi2"
-)]
-unsafe fn step_one_avx512(bytes: &[u8], b: &mut Buffers, table: &FoldBytes) -> usize {
-    use std::arch::x86_64::*;
-    // SAFETY: `table` is 192 bytes: three 64-byte loads.
-    let regs: [__m512i; 3] =
-        std::array::from_fn(|k| unsafe { _mm512_loadu_si512(table.as_ptr().add(64 * k).cast()) });
-    step_one_with(
-        bytes,
-        b,
-        // SAFETY: this function runs only on CPUs with the features these need, and
-        // `step_one_with` gives 64 bytes of room.
-        |src, dst, origin, ahead| unsafe {
-            block::fold_avx512(src, dst.as_mut_ptr(), origin.as_mut_ptr(), ahead, &regs)
-        },
-        |edges, at, out| unsafe { block::flatten_avx512(edges, at, out) },
-    )
-}
-
-/// [`step_one`] with AVX2.
-///
-/// # Safety
-/// The CPU must have what `block::avx2_available` checks.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,popcnt,bmi1")]
-unsafe fn step_one_avx2(bytes: &[u8], b: &mut Buffers, table: &FoldBytes) -> usize {
-    step_one_with(
-        bytes,
-        b,
-        // SAFETY: this function runs only on CPUs with AVX2, and `step_one_with` gives 128
-        // bytes of room.
-        |src, dst, origin, ahead| unsafe { block::fold_avx2(src, dst, origin, ahead, table) },
-        |edges, at, out| unsafe { block::flatten_avx2(edges, at, out) },
-    )
 }
 
 /// The body of [`step_one`]: `fold` takes up to 64 bytes of text (fewer for the last block)
@@ -1472,15 +1414,8 @@ mod tests {
     /// The tiers this CPU runs.
     fn tiers() -> Vec<Tier> {
         let mut all = vec![Tier::Portable];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if block::avx2_available() {
-                all.push(Tier::Avx2);
-            }
-            if simd8() {
-                all.push(Tier::Avx512);
-            }
-        }
+        all.extend(simd::avx2_or_skip("normalize tier tests").map(Tier::Avx2));
+        all.extend(simd::avx512_or_skip("normalize tier tests").map(Tier::Avx512));
         all
     }
 
@@ -1707,20 +1642,18 @@ mod tests {
 
         /// Step one with AVX2 gives what the portable fold gives: the same folded copy,
         /// masks, offset map and run edges.
-        #[cfg(target_arch = "x86_64")]
         #[test]
         fn avx2_step_one_agrees_with_portable_fold(
             parts in proptest::collection::vec(proptest::sample::select(MIXED.to_vec()), 0..150)
         ) {
-            if !block::avx2_available() {
+            let Some(cpu) = simd::avx2_or_skip("avx2_step_one_agrees_with_portable_fold") else {
                 return Ok(());
-            }
+            };
             let text: String = parts.concat();
             let mut b = Buffers::default();
             let count = step_one_with(text.as_bytes(), &mut b, portable_fold, flatten);
             let mut b2 = Buffers::default();
-            // SAFETY: `avx2_available` said the CPU has what it needs.
-            let count2 = unsafe { step_one_avx2(text.as_bytes(), &mut b2, fold_bytes()) };
+            let count2 = cpu.step_one(text.as_bytes(), &mut b2);
             same_step_one(&text, (&b, count), (&b2, count2))?;
         }
 
@@ -1730,26 +1663,20 @@ mod tests {
         fn avx512_steps_agree_with_portable_ones(
             parts in proptest::collection::vec(proptest::sample::select(MIXED.to_vec()), 0..150)
         ) {
-            if !simd8() {
+            let Some(cpu) = simd::avx512_or_skip("avx512_steps_agree_with_portable_ones") else {
                 return Ok(());
-            }
+            };
             let text: String = parts.concat();
             let mut b = Buffers::default();
             let count = step_one_with(text.as_bytes(), &mut b, portable_fold, flatten);
             let mut b8 = Buffers::default();
-            // SAFETY: `simd8` said the CPU has what it needs.
-            let count8 = unsafe { step_one_avx512(text.as_bytes(), &mut b8, fold_bytes()) };
+            let count8 = cpu.step_one(text.as_bytes(), &mut b8);
             same_step_one(&text, (&b, count), (&b8, count8))?;
-            let runs = count / 2;
             for filter in [&Half as &dyn WordFilter, &EveryWord] {
-                let (mut one, mut eight) = (vec![0u32; runs + 8], vec![0u32; runs + 8]);
-                // SAFETY: step one padded `lower`.
-                let n1 = unsafe { pick::pick_scalar(&b.lower, &b.edges[..count], filter, &mut one) };
-                // SAFETY: `simd8` said the CPU has what it needs; step one padded `lower`.
-                let n8 = unsafe {
-                    pick::avx512::pick(&b.lower, &b.edges[..count], filter, &mut eight)
-                };
-                proptest::prop_assert_eq!(&one[..n1], &eight[..n8], "{:?}", text);
+                let n1 = simd::pick(None, &mut b, count, filter);
+                let one = b.picked[..n1].to_vec();
+                let n8 = simd::pick(Some(cpu), &mut b, count, filter);
+                proptest::prop_assert_eq!(&one[..], &b.picked[..n8], "{:?}", text);
             }
         }
     }

@@ -149,8 +149,8 @@ fn webhook_500_then_200_is_delivered_once() {
     server.script("/hook", [Reply::new(500), Reply::new(200)]);
     let d = start(&server);
     d.wait_for("a sent delivery", Duration::from_secs(30), || sent(&d) == 1);
-    // Give a wrongly repeated delivery the time to show up.
-    std::thread::sleep(Duration::from_secs(3));
+    // Give a wrongly repeated delivery the time to show up: a few more polls and commits.
+    d.wait_polls(3);
     let reqs = server.requests("/hook");
     assert_eq!(reqs.len(), 2, "one failure, one success, nothing more");
     assert_eq!(reqs[0].header("webhook-id"), reqs[1].header("webhook-id"));
@@ -184,8 +184,8 @@ fn kill9_after_delivery_does_not_resend_or_refire() {
     d.restart();
     // Wait for the restarted daemon to poll and commit a few times.
     let polls = |d: &Daemon| d.log().matches("Vigie started.").count();
-    d.wait_for("the restart", Duration::from_secs(20), || polls(&d) == 2);
-    std::thread::sleep(Duration::from_secs(3));
+    d.wait_for("the restart", Duration::from_secs(30), || polls(&d) == 2);
+    d.wait_polls(3);
     assert_eq!(server.requests("/hook").len(), 1, "{}", d.log());
     assert_eq!(d.count("SELECT COUNT(*) FROM alerts"), 1);
 }
@@ -204,7 +204,7 @@ fn kill9_between_alert_and_delivery_delivers_once_after_restart() {
     server.script("/hook", [Reply::new(200)]);
     d.restart();
     d.wait_for("a sent delivery", Duration::from_secs(30), || sent(&d) == 1);
-    std::thread::sleep(Duration::from_secs(3));
+    d.wait_polls(3);
     let reqs = server.requests("/hook");
     assert_eq!(reqs.len(), 2, "the interrupted attempt and one delivery");
     assert_eq!(
@@ -223,7 +223,7 @@ fn permanent_failure_is_marked_failed_and_not_retried() {
     d.wait_for("a failed delivery", Duration::from_secs(20), || {
         d.count("SELECT COUNT(*) FROM deliveries WHERE status = 'failed'") == 1
     });
-    std::thread::sleep(Duration::from_secs(2));
+    d.wait_polls(2);
     assert_eq!(server.requests("/hook").len(), 1);
     let err: String = d
         .db()
@@ -292,7 +292,7 @@ url = "{admin}"
         "the feed URL's token stays out: {body}"
     );
     // Still failing: no second alert. Then the feed comes back: one recovery alert.
-    std::thread::sleep(Duration::from_secs(2));
+    d.wait_polls(2);
     assert_eq!(server.requests("/admin").len(), 1);
     let feed = std::fs::read(crate::util::root().join("tests/fixtures/rss/rss20.xml")).unwrap();
     server.script("/feed", [Reply::ok(feed)]);

@@ -1,6 +1,6 @@
 //! `vigie check`: every error with file:line:col and exit 2; the shipped configs pass.
 
-use crate::util::{root, s, tree, vigie};
+use crate::util::{s, shipped_tree, tree, vigie};
 
 const BROKEN_CONFIG: &str = r#"[daemon]
 rules = ["rules/*.toml"]
@@ -102,21 +102,30 @@ should_not_match = ["objet-cassé"]
 
 #[test]
 fn check_passes_on_the_shipped_config_without_network_or_database() {
-    let r = vigie(&["check", "--config", "config/vigie.toml"], "");
+    // A copy of the shipped files: a demo run may have left config/vigie.db in the checkout.
+    let dir = shipped_tree();
+    let cfg = dir.path().join("config/vigie.toml");
+    let r = vigie(&["check", "--config", s(&cfg)], "");
     assert_eq!(r.code, 0, "stdout: {}\nstderr: {}", r.stdout, r.stderr);
     assert!(r.stdout.contains("config/vigie.toml: ok"), "{}", r.stdout);
     assert!(r.stdout.contains("demo (jsonl)"), "{}", r.stdout);
+    let left: Vec<_> = std::fs::read_dir(dir.path().join("config"))
+        .expect("config")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("vigie.db"))
+        .collect();
     assert!(
-        !root().join("config/vigie.db").exists(),
-        "check must not create the database"
+        left.is_empty(),
+        "check must not create the database: {left:?}"
     );
 }
 
 #[test]
 fn check_passes_on_every_example_config() {
-    let dir = root().join("config/examples");
+    let dir = shipped_tree();
     let mut n = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+    let mut entries: Vec<_> = std::fs::read_dir(dir.path().join("config/examples"))
         .expect("config/examples")
         .flatten()
         .collect();

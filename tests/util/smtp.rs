@@ -169,11 +169,14 @@ impl SmtpServer {
         }
     }
 
-    /// Files named `*.{ext}` in the mail directory, in arrival order.
+    /// Files named `*.{ext}` in the mail directory, in arrival order. Not the sink's
+    /// `.tmp-NNNNNN.{ext}` files: read while being written, or gone once renamed, they made
+    /// `messages` fail now and then.
     fn files(&self, ext: &str) -> Vec<PathBuf> {
         let mut files: Vec<PathBuf> = std::fs::read_dir(self.mail_dir())
             .map(|rd| {
                 rd.filter_map(Result::ok)
+                    .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
                     .map(|e| e.path())
                     .filter(|p| p.extension().is_some_and(|e| e == ext))
                     .collect()
@@ -211,8 +214,10 @@ impl SmtpServer {
             .collect()
     }
 
-    /// Waits until at least `n` messages arrived, then returns them all; panics after `timeout`.
+    /// Waits until at least `n` messages arrived, then returns them all; panics after `timeout`
+    /// (at least 30 s: a deadline is for a stuck test, not a speed test on a loaded machine).
     pub fn wait_for(&self, n: usize, timeout: Duration) -> Vec<Vec<u8>> {
+        let timeout = timeout.max(Duration::from_secs(30));
         let deadline = Instant::now() + timeout;
         loop {
             let got = self.messages();
