@@ -217,6 +217,10 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
     if drained.is_err() {
         tasks.abort_all();
     }
+    // The read-only connection closes before the writer's: the last connection to close
+    // checkpoints the WAL into the database, and a read-only one cannot.
+    drop(tasks);
+    drop(stored);
     drop(write_tx);
     tokio::task::spawn_blocking(move || writer.join())
         .await
