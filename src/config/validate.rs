@@ -168,10 +168,14 @@ fn daemon(
         .map_or(Language::default(), |(_, l)| *l);
     let timezone = match r.string("timezone") {
         Some((name, span)) => name.parse::<chrono_tz::Tz>().unwrap_or_else(|_| {
+            let names = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
+            let hint = suggest(&name, names)
+                .map(|s| format!(", did you mean \"{s}\"?"))
+                .unwrap_or_default();
             r.error(
                 span.start,
                 format!(
-                    "\"timezone\" must be an IANA time zone name such as \"Europe/Paris\" or \"UTC\", not \"{name}\""
+                    "\"timezone\" must be an IANA time zone name such as \"Europe/Paris\" or \"UTC\", not \"{name}\"{hint}"
                 ),
             );
             chrono_tz::UTC

@@ -172,7 +172,7 @@ fn draw(buf: &mut [u8], alert: &Alert, loc: &Locale, labels: &Labels) -> Result<
     let style = TextStyle::from((FAMILY, TEXT_PX).into_font()).color(&ink);
     let rect = |x0: u32, y0: u32, x1: u32, y1: u32, c: Rgb| {
         Rectangle::new(
-            [(x0 as i32, y0 as i32), (x1 as i32 - 1, y1 as i32 - 1)],
+            [(x0 as i32, y0 as i32), (x1 as i32, y1 as i32)],
             rgb(c).filled(),
         )
     };
@@ -228,9 +228,11 @@ fn draw(buf: &mut [u8], alert: &Alert, loc: &Locale, labels: &Labels) -> Result<
         let first = series.start.with_minute(0).and_then(|t| t.with_second(0));
         let mut t = first.unwrap_or(series.start) + Duration::hours(1);
         while t < end {
-            if loc.clock(t).ends_with(":00") && t.with_timezone(&loc.zone).hour().is_multiple_of(3)
-            {
-                let x = x_of(t, series.start, span);
+            let x = x_of(t, series.start, span);
+            // Every third local hour (whole hours: a half-hour zone gets no ticks), where its
+            // label fits inside the picture.
+            let local = t.with_timezone(&loc.zone);
+            if local.minute() == 0 && local.hour().is_multiple_of(3) && x + 18 <= RIGHT {
                 root.draw(&rect(x, BOTTOM + 1, x + 1, BOTTOM + 5, INK))
                     .map_err(|e| e.to_string())?;
                 root.draw(&Text::new(
@@ -279,7 +281,8 @@ fn draw(buf: &mut [u8], alert: &Alert, loc: &Locale, labels: &Labels) -> Result<
         x += 22 + w as i32 + 18;
         Ok::<(), String>(())
     };
-    let mid = (LEGEND_Y + 7) as u32;
+    // The legend's swatches are centred on its text's x-height.
+    let mid = (LEGEND_Y + 4) as u32;
     item(&labels.current, &|x| {
         root.draw(&rect(x, mid - 6, x + 14, mid + 6, HIGHLIGHT))
             .map_err(|e| e.to_string())?;
