@@ -1,8 +1,8 @@
 //! Alerts as a community manager reads them (issue 26): `[daemon] language` and `timezone`
 //! checked like every key, the chart's pixels (axis labels, legend, the highlighted window at
 //! the count's height), the real `vigie replay --dump-alerts` writing a French email in Paris
-//! time, and that email's HTML rendered by headless Chromium (no wider than 600 px, the chart
-//! shown).
+//! time, that email's HTML rendered by headless Chromium (no wider than 600 px, the chart
+//! shown), and the query tables in the configured zone (`--utc` to override).
 
 use std::path::Path;
 use std::process::Command;
@@ -319,5 +319,81 @@ fn email_html_renders_in_chromium_with_its_chart_and_no_wider_than_600_px() {
         right_edge.count(),
         0,
         "content touches the right edge at 360 px"
+    );
+}
+
+#[test]
+fn query_tables_show_times_in_the_configured_zone_unless_utc() {
+    let posts = std::fs::read_to_string(root().join("tests/fixtures/alerts/burst.jsonl"))
+        .expect("burst fixture");
+    let dir = tree(&[
+        (
+            "vigie.toml",
+            "[daemon]\nrules = [\"rules.toml\"]\ndatabase = \"vigie.db\"\n\
+             timezone = \"Europe/Paris\"\n\n[[notifier]]\nname = \"console\"\nkind = \"console\"\n",
+        ),
+        (
+            "rules.toml",
+            "[defaults]\nnotify = [\"console\"]\n\n[[rule]]\nname = \"livraison-retard\"\n\
+             query = '(colis OR lettre OR commande) AND (retard* OR perdu*)'\n\
+             alert = { spike = 3.0, min_count = 5 }\n",
+        ),
+        ("burst.jsonl", &posts),
+    ]);
+    let config = dir.path().join("vigie.toml");
+    let config = s(&config);
+    let db = dir.path().join("vigie.db");
+    let burst = dir.path().join("burst.jsonl");
+    let r = vigie(
+        &["replay", s(&burst), "--config", config, "--db", s(&db)],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let run = |args: &[&str]| {
+        let mut argv = args.to_vec();
+        argv.extend(["--config", config]);
+        let r = vigie(&argv, "");
+        assert_eq!(r.code, 0, "{args:?}: {}", r.stderr);
+        r.stdout
+    };
+    // The last post of the burst: 08:12 UTC, 09:12 in Paris (winter time).
+    let hits = ["hits", "--since", "2026-10-25T08:12:00Z", "--limit", "1"];
+    let table = run(&[&hits[..], &["--format", "table"]].concat());
+    assert!(table.contains("2026-10-25 09:12:00 CET"), "{table}");
+    let utc = run(&[&hits[..], &["--format", "table", "--utc"]].concat());
+    assert!(utc.contains("2026-10-25T08:12:00Z"), "{utc}");
+    let json = run(&[&hits[..], &["--format", "json"]].concat());
+    assert!(json.contains("\"2026-10-25T08:12:00Z\""), "{json}");
+
+    let alerts = run(&[
+        "alerts",
+        "--since",
+        "2026-10-01T00:00:00Z",
+        "--format",
+        "table",
+    ]);
+    assert!(alerts.contains("2026-10-25 09:05:00 CET"), "{alerts}");
+    let alerts = run(&[
+        "alerts",
+        "--since",
+        "2026-10-01T00:00:00Z",
+        "--format",
+        "csv",
+    ]);
+    assert!(alerts.contains("2026-10-25T08:05:00Z"), "{alerts}");
+
+    // The day before the change was summer time: both ends of the span say which.
+    let stats = run(&[
+        "stats",
+        "--since",
+        "2026-10-24T12:00:00Z",
+        "--until",
+        "2026-10-25T12:00:00Z",
+        "--format",
+        "table",
+    ]);
+    assert!(
+        stats.contains("from 2026-10-24 14:00:00 CEST to 2026-10-25 13:00:00 CET"),
+        "{stats}"
     );
 }

@@ -105,7 +105,7 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
     let format = args.format.unwrap_or(Format::Table);
     let mut out = BufWriter::new(io::stdout().lock());
     if format != Format::Table {
-        alerts::write(&mut out, format, &alerts)?;
+        alerts::write(&mut out, format, &alerts, chrono_tz::UTC)?;
         eprintln!(
             "vigie: replayed {} posts, {} hits, {} alerts",
             posts.len(),
@@ -128,7 +128,7 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
         &summary,
     )?;
     writeln!(out, "\n{} alert(s) would have fired:", alerts.len())?;
-    alerts::write(&mut out, format, &alerts)?;
+    alerts::write(&mut out, format, &alerts, config.daemon.timezone)?;
     Ok(out.flush()?)
 }
 
