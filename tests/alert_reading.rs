@@ -271,6 +271,14 @@ fn screenshot(browser: &str, html: &Path, width: u32, out: &Path) -> Picture {
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
+            // Nothing but the file:// page: no phishing, metrics, translate or hint fetches.
+            "--disable-extensions",
+            "--disable-default-apps",
+            "--disable-domain-reliability",
+            "--disable-client-side-phishing-detection",
+            "--safebrowsing-disable-auto-update",
+            "--metrics-recording-only",
+            "--disable-features=Translate,OptimizationHints,MediaRouter,AutofillServerCommunication",
             "--hide-scrollbars",
             "--force-device-scale-factor=1",
         ])
