@@ -198,7 +198,10 @@ fn demo_config_prints_a_spike_on_the_console_within_a_minute() {
     let mut seen = Vec::new();
     let found = loop {
         match rx.recv_timeout(Duration::from_secs(60).saturating_sub(t0.elapsed())) {
-            Ok(line) if line.starts_with("[vigie] Spike on livraison-retard") => break true,
+            // The demo config writes alerts in French (`language = "fr"`).
+            Ok(line) if line.starts_with("[vigie] Pic sur «\u{202f}livraison-retard") => {
+                break true
+            }
             Ok(line) => seen.push(line),
             Err(_) => break false,
         }

@@ -49,6 +49,7 @@ fn sample() -> Alert {
                 url: Some("https://forum.example.org/t/1".into()),
                 created_at: at(9, 2),
                 followers: Some(1200),
+                matched: vec!["colis".into(), "retard".into()],
             },
             AlertPost {
                 source: "mastodon-fr".into(),
@@ -57,6 +58,7 @@ fn sample() -> Alert {
                 url: Some("javascript:alert(2)".into()),
                 created_at: at(9, 10),
                 followers: Some(3),
+                matched: Vec::new(),
             },
         ],
         series: Series {
@@ -87,7 +89,7 @@ fn email(
         }),
         at: 0,
     };
-    notify::build(&spec, env)
+    notify::build(&spec, &notify::render::Locale::default(), env)
 }
 
 fn no_env(_: &str) -> Option<String> {
@@ -128,7 +130,7 @@ async fn email_arrives_as_text_html_and_inline_chart() {
     assert!(subject.contains("livraison-retard"), "{subject}");
     assert_eq!(
         subject,
-        "[vigie] spike: livraison-retard — 38 in 15m (usual 2.5)"
+        "[vigie] Spike on “livraison-retard”: 38 posts in 15 min"
     );
     assert_eq!(mail.message_id(), Some("msg_12_ab34cd@vigie"));
     assert_eq!(

@@ -52,3 +52,6 @@ mod oracle_fr;
 mod notifiers;
 // The email notifier against a real SMTP server (aiosmtpd): MIME parts, chart, auth, outage.
 mod email;
+// Alerts as people read them: language/timezone checks, chart pixels, replay --dump-alerts,
+// the email HTML in headless Chromium.
+mod alert_reading;

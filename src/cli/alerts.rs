@@ -8,7 +8,7 @@ use chrono::Utc;
 use clap::Args;
 use serde_json::{json, Value};
 
-use super::hits::{open, time_arg};
+use super::hits::{open_zoned, time_arg};
 use super::output::{self, Format};
 use crate::store::{AlertQuery, AlertRow};
 
@@ -33,6 +33,9 @@ pub struct AlertsArgs {
     /// Output format [default: table on a terminal, json otherwise].
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+    /// Table times in UTC rather than `[daemon] timezone` (json and csv are always UTC).
+    #[arg(long)]
+    pub utc: bool,
 }
 
 /// Runs `vigie alerts`.
@@ -47,20 +50,27 @@ pub fn run(config: &Path, args: AlertsArgs) -> Result<()> {
         limit: args.limit,
         oldest_first: false,
     };
-    let rows = open(config)?.alerts(&query)?;
+    let (store, zone) = open_zoned(config, args.utc)?;
+    let rows = store.alerts(&query)?;
     let mut out = BufWriter::new(io::stdout().lock());
-    write(&mut out, Format::or_default(args.format), &rows)?;
+    write(&mut out, Format::or_default(args.format), &rows, zone)?;
     Ok(out.flush()?)
 }
 
-/// Writes alert rows: a short table for people, every column for scripts.
-pub fn write(out: &mut impl Write, format: Format, rows: &[AlertRow]) -> io::Result<()> {
+/// Writes alert rows: a short table for people (times in `zone`), every column for scripts
+/// (times in UTC).
+pub fn write(
+    out: &mut impl Write,
+    format: Format,
+    rows: &[AlertRow],
+    zone: chrono_tz::Tz,
+) -> io::Result<()> {
     if format == Format::Table {
         let cells: Vec<Vec<Value>> = rows
             .iter()
             .map(|a| {
                 vec![
-                    json!(a.fired_at),
+                    json!(output::table_time(&a.fired_at, zone)),
                     json!(a.rule),
                     json!(a
                         .state

@@ -170,7 +170,8 @@ fn environment(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Vec<Con
         if unreadable.contains(owner.as_str()) {
             continue;
         }
-        if let Err(e) = notify::build(spec, env) {
+        let locale = notify::render::Locale::new(config.daemon.language, config.daemon.timezone);
+        if let Err(e) = notify::build(spec, &locale, env) {
             // Pointed at the secret the message names (`"secret" must be "whsec_"…`), if any.
             let at = config
                 .secrets

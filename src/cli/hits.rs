@@ -48,6 +48,9 @@ pub struct HitsArgs {
     /// Output format [default: table on a terminal, json otherwise].
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+    /// Table times in UTC rather than `[daemon] timezone` (json and csv are always UTC).
+    #[arg(long)]
+    pub utc: bool,
 }
 
 /// Arguments of `vigie sources`.
@@ -58,8 +61,10 @@ pub struct SourcesArgs {
     pub format: Option<Format>,
 }
 
-pub(crate) fn open(config: &Path) -> Result<Store> {
-    open_store(&load(config)?)
+/// The database of `config`, read-only, and the zone its tables show times in.
+pub(crate) fn open_zoned(config: &Path, utc: bool) -> Result<(Store, chrono_tz::Tz)> {
+    let config = load(config)?;
+    Ok((open_store(&config)?, output::table_zone(&config, utc)))
 }
 
 /// The database of a loaded config, read-only.
@@ -92,7 +97,7 @@ pub fn run_hits(config: &Path, args: HitsArgs) -> Result<()> {
         search: args.search,
         limit: args.limit,
     };
-    let store = open(config)?;
+    let (store, zone) = open_zoned(config, args.utc)?;
     let hits = store.hits(&query)?;
     let format = Format::or_default(args.format);
     let mut out = BufWriter::new(io::stdout().lock());
@@ -106,7 +111,7 @@ pub fn run_hits(config: &Path, args: HitsArgs) -> Result<()> {
                     .filter_map(|m| m["text"].as_str().map(str::to_string))
                     .collect();
                 vec![
-                    json!(h.created_at),
+                    json!(output::table_time(&h.created_at, zone)),
                     json!(h.rule),
                     json!(h.source),
                     json!(h.author),

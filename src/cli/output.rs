@@ -124,6 +124,30 @@ pub fn write(
     Ok(())
 }
 
+/// A stored time (RFC 3339 UTC) as a table shows it: unchanged in UTC, else in `zone` with the
+/// zone's abbreviation (`2026-10-25 09:05:00 CET`). JSON and CSV keep the stored form.
+pub fn table_time(stored: &str, zone: chrono_tz::Tz) -> String {
+    if zone == chrono_tz::UTC {
+        return stored.to_string();
+    }
+    match chrono::DateTime::parse_from_rfc3339(stored) {
+        Ok(t) => t
+            .with_timezone(&zone)
+            .format("%Y-%m-%d %H:%M:%S %Z")
+            .to_string(),
+        Err(_) => stored.to_string(),
+    }
+}
+
+/// The zone of table times: `[daemon] timezone`, or UTC with `--utc`.
+pub fn table_zone(config: &crate::config::Config, utc: bool) -> chrono_tz::Tz {
+    if utc {
+        chrono_tz::UTC
+    } else {
+        config.daemon.timezone
+    }
+}
+
 /// A sparkline of counts: `▁▂▃▄▅▆▇█`, scaled to the largest.
 pub fn sparkline(counts: &[u64]) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];

@@ -12,11 +12,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use chrono::{DateTime, SubsecRound, Utc};
 use clap::Args;
+use lettre::message::Mailbox;
 use serde_json::{json, Value};
 
 use super::output::{self, Format};
 use super::{alerts, load, Invalid};
 use crate::matcher::RuleSet;
+use crate::notify::render::{self, ChartRef, Locale};
+use crate::notify::{chart, email, Alert};
 use crate::post::{decode_lossy, Post};
 use crate::source::Cursor;
 use crate::store::{parse_time, AlertPolicy, AlertQuery, PollOutcome, PollResult, Store};
@@ -34,6 +37,11 @@ pub struct ReplayArgs {
     /// the summary goes to stderr) [default: table].
     #[arg(long, value_enum)]
     pub format: Option<Format>,
+    /// Also write each alert as its notifiers would render it, into this folder: the email
+    /// (`alert-N.eml`), its HTML part (`alert-N.html`), its chart (`alert-N.png`) and the chat
+    /// text (`alert-N.txt`), in the config's language and time zone.
+    #[arg(long, value_name = "DIR")]
+    pub dump_alerts: Option<PathBuf>,
 }
 
 /// Source name for posts that do not say theirs.
@@ -86,10 +94,18 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
         oldest_first: true,
         ..AlertQuery::default()
     })?;
+    if let Some(dir) = &args.dump_alerts {
+        let locale = Locale::new(config.daemon.language, config.daemon.timezone);
+        for row in &alerts {
+            if let Some(alert) = store.alert(row.alert_id)? {
+                dump(dir, &alert, &locale)?;
+            }
+        }
+    }
     let format = args.format.unwrap_or(Format::Table);
     let mut out = BufWriter::new(io::stdout().lock());
     if format != Format::Table {
-        alerts::write(&mut out, format, &alerts)?;
+        alerts::write(&mut out, format, &alerts, chrono_tz::UTC)?;
         eprintln!(
             "vigie: replayed {} posts, {} hits, {} alerts",
             posts.len(),
@@ -112,8 +128,39 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
         &summary,
     )?;
     writeln!(out, "\n{} alert(s) would have fired:", alerts.len())?;
-    alerts::write(&mut out, format, &alerts)?;
+    alerts::write(&mut out, format, &alerts, config.daemon.timezone)?;
     Ok(out.flush()?)
+}
+
+/// Writes one alert's renderings into `dir` (created if needed): what a reader would receive.
+fn dump(dir: &Path, alert: &Alert, locale: &Locale) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let write = |ext: &str, bytes: &[u8]| {
+        let path = dir.join(format!("alert-{}.{ext}", alert.id));
+        std::fs::write(&path, bytes).with_context(|| format!("cannot write {}", path.display()))
+    };
+    let from: Mailbox = "Vigie <vigie@localhost>".parse().expect("a valid address");
+    let to: Mailbox = "community@localhost".parse().expect("a valid address");
+    let id = format!("replay-{}", alert.id);
+    write(
+        "eml",
+        &email::message(alert, locale, &id, &from, &[to]).formatted(),
+    )?;
+    let has_chart = !alert.series.counts.is_empty();
+    let png_name = format!("alert-{}.png", alert.id);
+    let chart_ref = has_chart.then_some(ChartRef {
+        cid: &png_name,
+        width: chart::WIDTH,
+        height: chart::HEIGHT,
+    });
+    // The HTML file points at the PNG beside it, so a browser shows both.
+    let html = render::html(alert, locale, chart_ref).replace("src=\"cid:", "src=\"");
+    write("html", html.as_bytes())?;
+    if has_chart {
+        write("png", &chart::png(alert, locale))?;
+    }
+    write("txt", render::text(alert, locale).as_bytes())?;
+    Ok(())
 }
 
 /// A post with its parsed creation time.

@@ -82,6 +82,34 @@ pub struct DaemonConfig {
     pub max_concurrent_polls: usize,
     /// Longest time one HTTP fetch may take, body included.
     pub http_timeout: Duration,
+    /// The language of alert texts (`language`, default English).
+    pub language: Language,
+    /// The IANA zone of the times people read in alerts (`timezone`, default UTC).
+    pub timezone: chrono_tz::Tz,
+}
+
+/// The language alerts are written in (`[daemon] language`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Language {
+    /// `en`.
+    #[default]
+    English,
+    /// `fr`.
+    French,
+}
+
+impl Language {
+    /// Every language, by its `language` value.
+    pub const ALL: [(&'static str, Language); 2] =
+        [("en", Language::English), ("fr", Language::French)];
+
+    /// The `language` value (`en`, `fr`), also the BCP 47 tag.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Language::English => "en",
+            Language::French => "fr",
+        }
+    }
 }
 
 /// One `[[source]]`.

@@ -17,7 +17,7 @@ use super::kinds::{self, Kind, NOTIFIER_COMMON, SOURCE_COMMON};
 use super::raw::{array_of_tables, suggest, File, Reader};
 use super::secret::{self, SecretRef, SecretSite};
 use super::{
-    ConfigError, DaemonConfig, EmailSpec, NotifierKind, NotifierSpec, Origin, SourceKind,
+    ConfigError, DaemonConfig, EmailSpec, Language, NotifierKind, NotifierSpec, Origin, SourceKind,
     SourceSpec,
 };
 
@@ -161,6 +161,27 @@ fn daemon(
     let http_timeout = r
         .duration("http_timeout")
         .map_or(Duration::from_secs(60), |(d, _)| d);
+    let tags: Vec<&str> = Language::ALL.iter().map(|(tag, _)| *tag).collect();
+    let language = r
+        .one_of("language", &tags)
+        .and_then(|(tag, _)| Language::ALL.iter().find(|(t, _)| *t == tag))
+        .map_or(Language::default(), |(_, l)| *l);
+    let timezone = match r.string("timezone") {
+        Some((name, span)) => name.parse::<chrono_tz::Tz>().unwrap_or_else(|_| {
+            let names = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
+            let hint = suggest(&name, names)
+                .map(|s| format!(", did you mean \"{s}\"?"))
+                .unwrap_or_default();
+            r.error(
+                span.start,
+                format!(
+                    "\"timezone\" must be an IANA time zone name such as \"Europe/Paris\" or \"UTC\", not \"{name}\"{hint}"
+                ),
+            );
+            chrono_tz::UTC
+        }),
+        None => chrono_tz::UTC,
+    };
     r.finish(&[
         "database",
         "rules",
@@ -171,6 +192,8 @@ fn daemon(
         "admin_notify",
         "max_concurrent_polls",
         "http_timeout",
+        "language",
+        "timezone",
     ]);
     DaemonConfig {
         database,
@@ -183,6 +206,8 @@ fn daemon(
         admin_notify_at,
         max_concurrent_polls,
         http_timeout,
+        language,
+        timezone,
     }
 }
 

@@ -81,8 +81,9 @@ impl Pipeline {
             });
         }
         let mut notifiers = HashMap::new();
+        let locale = notify::render::Locale::new(config.daemon.language, config.daemon.timezone);
         for spec in &config.notifiers {
-            let n: Arc<dyn Notifier> = Arc::from(notify::build(spec, env)?);
+            let n: Arc<dyn Notifier> = Arc::from(notify::build(spec, &locale, env)?);
             notifiers.insert(spec.name.clone(), n);
         }
         Ok(Pipeline {

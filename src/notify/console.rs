@@ -5,18 +5,21 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{render, Alert, DeliveryError, Notifier};
+use super::render::{self, Locale};
+use super::{Alert, DeliveryError, Notifier};
 
-/// Writes alerts as plain text, one block per alert.
+/// Writes alerts as plain text (`render::text`, in the configured language), one block per alert.
 pub struct Console {
     out: Mutex<Box<dyn Write + Send>>,
+    locale: Locale,
 }
 
 impl Console {
     /// Prints to the process's stdout.
-    pub fn stdout() -> Console {
+    pub fn stdout(locale: Locale) -> Console {
         Console {
             out: Mutex::new(Box::new(std::io::stdout())),
+            locale,
         }
     }
 }
@@ -24,7 +27,7 @@ impl Console {
 #[async_trait]
 impl Notifier for Console {
     async fn send(&self, alert: &Alert, _delivery_id: &str) -> Result<(), DeliveryError> {
-        let text = render::text(alert);
+        let text = render::text(alert, &self.locale);
         let mut out = self.out.lock().unwrap_or_else(|e| e.into_inner());
         out.write_all(text.as_bytes())
             .and_then(|()| out.flush())

@@ -6,7 +6,8 @@
 
 use serde_json::{json, Value};
 
-use super::{mattermost, render, Alert, AlertKind};
+use super::render::{self, Locale};
+use super::{mattermost, Alert, AlertKind};
 
 /// Discord's limit on `content`.
 const CONTENT_CHARS: usize = 2000;
@@ -15,9 +16,9 @@ const DESCRIPTION_CHARS: usize = 4096;
 /// Discord's limit on an embed's title.
 const TITLE_CHARS: usize = 256;
 
-/// The JSON body POSTed to the webhook.
-pub fn body(alert: &Alert) -> Value {
-    let title = render::markdown_escape(&render::title(alert));
+/// The JSON body POSTed to the webhook, in `loc`'s language and zone.
+pub fn body(alert: &Alert, loc: &Locale) -> Value {
+    let title = render::markdown_escape(&render::title(alert, loc));
     let color = match alert.kind {
         AlertKind::Source => 0x00F3_9C12,
         AlertKind::Each => 0x0034_98DB,
@@ -28,7 +29,7 @@ pub fn body(alert: &Alert) -> Value {
         "content": render::cut_markup(&format!("**vigie** · {title}"), CONTENT_CHARS),
         "embeds": [{
             "title": render::cut_markup(&title, TITLE_CHARS),
-            "description": mattermost::markdown(alert, false, DESCRIPTION_CHARS),
+            "description": mattermost::markdown(alert, loc, false, DESCRIPTION_CHARS),
             "color": color,
             "timestamp": alert.fired_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         }],

@@ -19,8 +19,9 @@ use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::Message;
 
+use super::render::{self, ChartRef, Locale};
 use super::smtp::{Server, SessionError};
-use super::{chart, render, Alert, AlertKind, DeliveryError, Notifier, SourceState};
+use super::{chart, Alert, DeliveryError, Notifier};
 use crate::config::secret::{Secret, SecretRef};
 use crate::config::EmailSpec;
 
@@ -33,6 +34,8 @@ pub struct Email {
     server: Server,
     from: Mailbox,
     to: Vec<Mailbox>,
+    /// The language and zone of the mail.
+    locale: Locale,
     /// Kept only to scrub it from error messages, should a server ever echo it.
     password: Option<Secret>,
 }
@@ -44,6 +47,7 @@ impl Email {
     /// login without a password (and the reverse). Messages never hold the password.
     pub fn new(
         spec: &EmailSpec,
+        locale: Locale,
         secret: &dyn Fn(&SecretRef) -> Result<Secret, super::BuildError>,
     ) -> Result<Email, String> {
         let password = spec
@@ -89,6 +93,7 @@ impl Email {
             server,
             from,
             to,
+            locale,
             password: password.filter(|p| !p.expose().is_empty()),
         })
     }
@@ -142,35 +147,11 @@ fn classify(e: &lettre::transport::smtp::Error, reason: String) -> DeliveryError
     }
 }
 
-/// The subject: kind, rule, and the count against what was usual or required. Only the rule's
-/// or source's name comes from the config; no post text ever reaches the subject.
-pub fn subject(alert: &Alert) -> String {
-    let rule = render::clean(&alert.rule);
-    let kind = alert.kind.as_str();
-    let window = render::fmt_window(alert.window_secs);
-    let detail = match alert.kind {
-        AlertKind::Spike => format!(
-            "{} in {window} (usual {})",
-            alert.count,
-            render::fmt_num(alert.baseline)
-        ),
-        AlertKind::Threshold => {
-            format!(
-                "{} in {window} (threshold {})",
-                alert.count,
-                render::fmt_num(alert.bar)
-            )
-        }
-        AlertKind::Each => match alert.posts.len() {
-            0 | 1 => "new post".to_string(),
-            n => format!("{n} new posts"),
-        },
-        AlertKind::Source => alert
-            .source_state
-            .map_or("changed state", SourceState::as_str)
-            .to_string(),
-    };
-    format!("[vigie] {kind}: {rule} — {detail}")
+/// The subject: `[vigie] ` and the alert's title in the language ("Seuil atteint sur « retard »
+/// : 6 publications en 15 min"). Only the rule's or source's name comes from the config; no
+/// post text ever reaches the subject.
+pub fn subject(alert: &Alert, loc: &Locale) -> String {
+    format!("[vigie] {}", render::title(alert, loc))
 }
 
 /// `delivery_id` reduced to characters safe in a Message-ID and a MIME boundary.
@@ -212,30 +193,47 @@ fn text_part(content_type: ContentType, body: String) -> SinglePart {
 /// # Panics
 ///
 /// If `to` is empty (a mail needs a recipient; [`Email::new`] refuses an empty `to`).
-pub fn message(alert: &Alert, delivery_id: &str, from: &Mailbox, to: &[Mailbox]) -> Message {
+pub fn message(
+    alert: &Alert,
+    loc: &Locale,
+    delivery_id: &str,
+    from: &Mailbox,
+    to: &[Mailbox],
+) -> Message {
     let id = safe_id(delivery_id);
     let mut builder = Message::builder()
         .from(from.clone())
-        .subject(subject(alert))
+        .subject(subject(alert, loc))
         .message_id(Some(format!("<{id}@vigie>")))
         .date(SystemTime::from(alert.fired_at))
         .user_agent(format!("vigie/{}", env!("CARGO_PKG_VERSION")));
     for mailbox in to {
         builder = builder.to(mailbox.clone());
     }
-    let text = text_part(ContentType::TEXT_PLAIN, render::text(alert));
+    let text = text_part(ContentType::TEXT_PLAIN, render::text(alert, loc));
     let alternative = MultiPart::alternative()
         .boundary(format!("=_vigie_alt_{id}"))
         .singlepart(text);
     let body = if alert.series.counts.is_empty() {
-        alternative.singlepart(text_part(ContentType::TEXT_HTML, render::html(alert, None)))
+        alternative.singlepart(text_part(
+            ContentType::TEXT_HTML,
+            render::html(alert, loc, None),
+        ))
     } else {
-        let png = chart::png(&alert.series, alert.baseline, alert.bar);
+        let png = chart::png(alert, loc);
         let image = Attachment::new_inline(CHART_CID.to_string()).body(
             png,
             ContentType::parse("image/png").expect("image/png is a MIME type"),
         );
-        let html = text_part(ContentType::TEXT_HTML, render::html(alert, Some(CHART_CID)));
+        let chart = ChartRef {
+            cid: CHART_CID,
+            width: chart::WIDTH,
+            height: chart::HEIGHT,
+        };
+        let html = text_part(
+            ContentType::TEXT_HTML,
+            render::html(alert, loc, Some(chart)),
+        );
         alternative.multipart(
             MultiPart::related()
                 .boundary(format!("=_vigie_rel_{id}"))
@@ -251,7 +249,7 @@ pub fn message(alert: &Alert, delivery_id: &str, from: &Mailbox, to: &[Mailbox])
 #[async_trait]
 impl Notifier for Email {
     async fn send(&self, alert: &Alert, delivery_id: &str) -> Result<(), DeliveryError> {
-        let mail = message(alert, delivery_id, &self.from, &self.to);
+        let mail = message(alert, &self.locale, delivery_id, &self.from, &self.to);
         match self.server.send(mail.envelope(), &mail.formatted()).await {
             Ok(()) => Ok(()),
             Err(SessionError::Smtp(e)) => Err(self.classify(&e)),
@@ -268,7 +266,8 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::notify::{AlertPost, Series};
+    use crate::config::Language;
+    use crate::notify::{AlertKind, AlertPost, Series, SourceState};
 
     fn alert(kind: AlertKind, counts: Vec<u64>) -> Alert {
         let fired_at = chrono::Utc.with_ymd_and_hms(2025, 3, 4, 9, 15, 0).unwrap();
@@ -289,6 +288,7 @@ mod tests {
                 url: None,
                 created_at: fired_at,
                 followers: None,
+                matched: Vec::new(),
             }],
             series: Series {
                 start: fired_at - chrono::Duration::hours(24),
@@ -322,38 +322,44 @@ mod tests {
     }
 
     #[test]
-    fn subjects_name_kind_rule_and_count() {
+    fn subjects_are_the_title_in_the_language() {
+        let fr = Locale::new(Language::French, chrono_tz::Europe::Paris);
+        let en = Locale::default();
         let cases = [
             (
                 AlertKind::Spike,
-                "[vigie] spike: livraison-retard — 38 in 15m (usual 2.5)",
+                "[vigie] Pic sur «\u{202f}livraison-retard\u{202f}»\u{a0}: 38 publications en 15 min",
+                "[vigie] Spike on “livraison-retard”: 38 posts in 15 min",
             ),
             (
                 AlertKind::Threshold,
-                "[vigie] threshold: livraison-retard — 38 in 15m (threshold 7.5)",
+                "[vigie] Seuil atteint sur «\u{202f}livraison-retard\u{202f}»\u{a0}: 38 publications en 15 min",
+                "[vigie] Threshold reached on “livraison-retard”: 38 posts in 15 min",
             ),
-            (AlertKind::Each, "[vigie] each: livraison-retard — new post"),
             (
-                AlertKind::Source,
-                "[vigie] source: livraison-retard — changed state",
+                AlertKind::Each,
+                "[vigie] Publication critique sur «\u{202f}livraison-retard\u{202f}»",
+                "[vigie] Critical post on “livraison-retard”",
             ),
         ];
-        for (kind, want) in cases {
-            assert_eq!(subject(&alert(kind, vec![])), want);
+        for (kind, want_fr, want_en) in cases {
+            assert_eq!(subject(&alert(kind, vec![]), &fr), want_fr);
+            assert_eq!(subject(&alert(kind, vec![]), &en), want_en);
         }
         let mut a = alert(AlertKind::Source, vec![]);
         a.source_state = Some(SourceState::Silent);
-        assert_eq!(subject(&a), "[vigie] source: livraison-retard — silent");
-        assert_eq!(render::fmt_num(2.0), "2");
-        assert_eq!(render::fmt_num(2.14), "2.1");
+        assert_eq!(
+            subject(&a, &en),
+            "[vigie] Source “livraison-retard” has gone silent"
+        );
     }
 
     #[test]
     fn message_is_deterministic_and_boundaries_never_occur_in_bodies() {
         let (from, to) = boxes();
         let a = alert(AlertKind::Spike, vec![1, 2, 38]);
-        let one = message(&a, "msg_12", &from, &to).formatted();
-        let two = message(&a, "msg_12", &from, &to).formatted();
+        let one = message(&a, &Locale::default(), "msg_12", &from, &to).formatted();
+        let two = message(&a, &Locale::default(), "msg_12", &from, &to).formatted();
         assert_eq!(one, two);
         let s = String::from_utf8(one).unwrap();
         assert!(s.contains("Message-ID: <msg_12@vigie>\r\n"), "{s}");
@@ -369,7 +375,14 @@ mod tests {
     fn message_without_counts_has_no_chart() {
         let (from, to) = boxes();
         let s = String::from_utf8(
-            message(&alert(AlertKind::Each, vec![]), "d 1>", &from, &to).formatted(),
+            message(
+                &alert(AlertKind::Each, vec![]),
+                &Locale::default(),
+                "d 1>",
+                &from,
+                &to,
+            )
+            .formatted(),
         )
         .unwrap();
         assert!(!s.contains("image/png"), "{s}");
@@ -379,11 +392,15 @@ mod tests {
 
     #[test]
     fn new_validates_url_addresses_and_credentials() {
-        let ok = |s: EmailSpec| Email::new(&s, &no_secret).map(|_| ());
+        let ok = |s: EmailSpec| Email::new(&s, Locale::default(), &no_secret).map(|_| ());
         assert_eq!(ok(spec("smtp://127.0.0.1:2525")), Ok(()));
         assert_eq!(ok(spec("smtp://mail.example.org:587?tls=required")), Ok(()));
         assert_eq!(ok(spec("smtps://mail.example.org")), Ok(()));
-        let err = |s: EmailSpec| Email::new(&s, &no_secret).map(|_| ()).unwrap_err();
+        let err = |s: EmailSpec| {
+            Email::new(&s, Locale::default(), &no_secret)
+                .map(|_| ())
+                .unwrap_err()
+        };
         assert!(err(spec("http://x")).contains("smtp://"));
         assert!(err(spec("smtp://x?tls=bogus")).contains("smtp_url"));
         let mut s = spec("smtp://x");

@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use serde_json::Value;
 
+use super::render::Locale;
 use super::{discord, mattermost, slack, teams, Alert, DeliveryError, Notifier};
 use crate::config::secret::Secret;
 use crate::daemon::retry;
@@ -105,12 +106,12 @@ pub enum Flavor {
 
 impl Flavor {
     /// The payload for this platform.
-    pub fn body(self, alert: &Alert) -> Value {
+    pub fn body(self, alert: &Alert, locale: &Locale) -> Value {
         match self {
-            Flavor::Slack => slack::body(alert),
-            Flavor::Mattermost => mattermost::body(alert),
-            Flavor::Teams => teams::body(alert),
-            Flavor::Discord => discord::body(alert),
+            Flavor::Slack => slack::body(alert, locale),
+            Flavor::Mattermost => mattermost::body(alert, locale),
+            Flavor::Teams => teams::body(alert, locale),
+            Flavor::Discord => discord::body(alert, locale),
         }
     }
 }
@@ -119,15 +120,17 @@ impl Flavor {
 pub struct Chat {
     flavor: Flavor,
     url: Secret,
+    locale: Locale,
     client: reqwest::Client,
 }
 
 impl Chat {
-    /// A notifier posting to `url`.
-    pub fn new(flavor: Flavor, url: Secret) -> Chat {
+    /// A notifier posting to `url`, writing for `locale`.
+    pub fn new(flavor: Flavor, url: Secret, locale: Locale) -> Chat {
         Chat {
             flavor,
             url,
+            locale,
             client: client(),
         }
     }
@@ -136,7 +139,7 @@ impl Chat {
 #[async_trait]
 impl Notifier for Chat {
     async fn send(&self, alert: &Alert, _delivery_id: &str) -> Result<(), DeliveryError> {
-        let body = serde_json::to_vec(&self.flavor.body(alert)).unwrap_or_default();
+        let body = serde_json::to_vec(&self.flavor.body(alert, &self.locale)).unwrap_or_default();
         post_json(&self.client, &self.url, body, &[]).await
     }
 }

@@ -6,42 +6,47 @@
 
 use serde_json::{json, Value};
 
-use super::{render, Alert};
+use super::render::{self, Locale};
+use super::Alert;
 
 /// Mattermost's limit on a post's text.
 const TEXT_CHARS: usize = 16_383;
 
-/// The JSON body POSTed to the webhook.
-pub fn body(alert: &Alert) -> Value {
-    json!({ "username": "vigie", "text": markdown(alert, true, TEXT_CHARS) })
+/// The JSON body POSTed to the webhook, in `loc`'s language and zone.
+pub fn body(alert: &Alert, loc: &Locale) -> Value {
+    json!({ "username": "vigie", "text": markdown(alert, loc, true, TEXT_CHARS) })
 }
 
 /// The alert as markdown (also Discord's embed description), with the title as a heading when
 /// `heading`, cut to `max` characters.
-pub(super) fn markdown(alert: &Alert, heading: bool, max: usize) -> String {
+pub(super) fn markdown(alert: &Alert, loc: &Locale, heading: bool, max: usize) -> String {
     let esc = render::markdown_escape;
     let mut out = String::new();
     if heading {
-        out = format!("#### {}\n", esc(&render::title(alert)));
+        out = format!("#### {}\n", esc(&render::title(alert, loc)));
     }
-    for (label, value) in render::facts(alert) {
-        out.push_str(&format!("**{label}:** {}\n", esc(&value)));
+    out.push_str(&format!("{}\n\n", esc(&render::why(alert, loc))));
+    for (label, value) in render::facts(alert, loc) {
+        out.push_str(&format!(
+            "**{}**{} {}\n",
+            esc(&label),
+            loc.msg("colon", &[]),
+            esc(&value)
+        ));
     }
-    let posts = render::posts(alert);
+    let posts = render::posts(alert, loc);
     if !posts.is_empty() {
-        out.push_str("\n**Top posts**\n");
+        out.push_str(&format!("\n**{}**\n", esc(&loc.msg("top-posts", &[]))));
     }
     for (i, p) in posts.iter().enumerate() {
         out.push_str(&format!(
-            "{}. **{}** on {} ({})\n    {}",
+            "{}. {}\n    {}",
             i + 1,
-            esc(&p.author),
-            esc(&p.source),
-            esc(&p.when),
-            esc(&p.excerpt)
+            esc(&p.byline(loc)),
+            p.marked(esc, "**", "**")
         ));
         if let Some(url) = &p.url {
-            out.push_str(&format!(" [Open post]({url})"));
+            out.push_str(&format!(" [{}]({url})", esc(&loc.msg("open-post", &[]))));
         }
         out.push('\n');
     }

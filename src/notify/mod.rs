@@ -82,6 +82,9 @@ pub struct AlertPost {
     pub created_at: DateTime<Utc>,
     /// The author's follower count, if known.
     pub followers: Option<u64>,
+    /// The words of the text the rule matched, as written in it (shown in bold).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matched: Vec<String>,
 }
 
 /// The counts behind an alert's chart: the rule's hits per window over the last 24 hours.
@@ -147,7 +150,8 @@ pub struct Alert {
     pub baseline: f64,
     /// The count that had to be reached: the threshold, or `max(spike × baseline, min_count)`.
     pub bar: f64,
-    /// One sentence on why it fired, free of post text: `38 hits in 15m, usual 2.1 (18×)`.
+    /// One sentence on why it fired, free of post text, in English for logs and machines:
+    /// `38 hits in 15m, usual 2.1 (18×)` (people read `render::why`, in their language).
     pub reason: String,
     /// Up to 5 posts, most followed authors first.
     pub posts: Vec<AlertPost>,
@@ -217,9 +221,10 @@ pub struct BuildError {
 }
 
 /// Builds one notifier: the one exhaustive `match` on kind. Secrets are resolved here, with
-/// the environment as an argument.
+/// the environment as an argument; `locale` is the language and zone people read alerts in.
 pub fn build(
     spec: &NotifierSpec,
+    locale: &render::Locale,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Box<dyn Notifier>, BuildError> {
     let fail = |message: String| BuildError {
@@ -228,24 +233,24 @@ pub fn build(
     };
     let secret =
         |r: &crate::config::secret::SecretRef| r.resolve(env).map_err(|e| fail(e.to_string()));
+    let chat =
+        |flavor, url| -> Box<dyn Notifier> { Box::new(http::Chat::new(flavor, url, *locale)) };
     Ok(match &spec.kind {
-        NotifierKind::Console => Box::new(console::Console::stdout()),
-        NotifierKind::Email(e) => Box::new(email::Email::new(e, &secret).map_err(fail)?),
+        NotifierKind::Console => Box::new(console::Console::stdout(*locale)),
+        NotifierKind::Email(e) => Box::new(email::Email::new(e, *locale, &secret).map_err(fail)?),
         NotifierKind::Webhook {
             url,
             secret: key,
             headers,
         } => {
             let key = key.as_ref().map(&secret).transpose()?;
-            Box::new(webhook::Webhook::new(secret(url)?, key, headers.clone()).map_err(fail)?)
+            Box::new(
+                webhook::Webhook::new(secret(url)?, key, headers.clone(), *locale).map_err(fail)?,
+            )
         }
-        NotifierKind::Slack { url } => Box::new(http::Chat::new(http::Flavor::Slack, secret(url)?)),
-        NotifierKind::Mattermost { url } => {
-            Box::new(http::Chat::new(http::Flavor::Mattermost, secret(url)?))
-        }
-        NotifierKind::Teams { url } => Box::new(http::Chat::new(http::Flavor::Teams, secret(url)?)),
-        NotifierKind::Discord { url } => {
-            Box::new(http::Chat::new(http::Flavor::Discord, secret(url)?))
-        }
+        NotifierKind::Slack { url } => chat(http::Flavor::Slack, secret(url)?),
+        NotifierKind::Mattermost { url } => chat(http::Flavor::Mattermost, secret(url)?),
+        NotifierKind::Teams { url } => chat(http::Flavor::Teams, secret(url)?),
+        NotifierKind::Discord { url } => chat(http::Flavor::Discord, secret(url)?),
     })
 }

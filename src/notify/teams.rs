@@ -6,7 +6,8 @@
 
 use serde_json::{json, Value};
 
-use super::{render, Alert};
+use super::render::{self, Locale};
+use super::Alert;
 
 /// Longest text of one TextBlock; with at most 5 posts the card stays well under Teams' ~28 KB.
 const BLOCK_CHARS: usize = 2000;
@@ -16,44 +17,42 @@ fn block(text: &str) -> Value {
     json!({ "type": "TextBlock", "text": render::cut_markup(text, BLOCK_CHARS), "wrap": true })
 }
 
-/// The JSON body POSTed to the webhook.
-pub fn body(alert: &Alert) -> Value {
+/// The JSON body POSTed to the webhook, in `loc`'s language and zone.
+pub fn body(alert: &Alert, loc: &Locale) -> Value {
     let esc = render::markdown_escape;
-    let mut title = block(&esc(&render::title(alert)));
+    let mut title = block(&esc(&render::title(alert, loc)));
     title["size"] = json!("Large");
     title["weight"] = json!("Bolder");
-    let facts: Vec<Value> = render::facts(alert)
+    let why = block(&esc(&render::why(alert, loc)));
+    let facts: Vec<Value> = render::facts(alert, loc)
         .iter()
         .map(|(label, value)| json!({ "title": label, "value": render::cut_markup(&esc(value), BLOCK_CHARS) }))
         .collect();
-    let mut body = vec![title, json!({ "type": "FactSet", "facts": facts })];
+    let mut body = vec![title, why, json!({ "type": "FactSet", "facts": facts })];
     let mut actions = Vec::new();
-    let posts = render::posts(alert);
+    let posts = render::posts(alert, loc);
     if !posts.is_empty() {
-        let mut head = block("Top posts");
+        let mut head = block(&esc(&loc.msg("top-posts", &[])));
         head["weight"] = json!("Bolder");
         head["separator"] = json!(true);
         body.push(head);
     }
     for (i, p) in posts.iter().enumerate() {
-        let mut who = block(&format!(
-            "{}. **{}** on {} ({})",
-            i + 1,
-            esc(&p.author),
-            esc(&p.source),
-            esc(&p.when)
-        ));
+        let mut who = block(&format!("{}. {}", i + 1, esc(&p.byline(loc))));
         who["spacing"] = json!("Medium");
+        who["isSubtle"] = json!(true);
         body.push(who);
-        body.push(block(&esc(&p.excerpt)));
+        body.push(block(&p.marked(esc, "**", "**")));
         if let Some(url) = &p.url {
-            actions.push(json!({ "type": "Action.OpenUrl", "title": format!("Open post {}", i + 1), "url": url }));
+            let open = format!("{} {}", loc.msg("open-post", &[]), i + 1);
+            actions.push(json!({ "type": "Action.OpenUrl", "title": open, "url": url }));
         }
     }
     let mut card = json!({
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
         "type": "AdaptiveCard",
         "version": "1.4",
+        "lang": loc.language.tag(),
         "body": body,
         "msteams": { "width": "Full" },
     });

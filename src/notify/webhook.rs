@@ -10,11 +10,14 @@ use hmac::{Hmac, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
+use super::render::{self, Locale};
 use super::{http, Alert, DeliveryError, Notifier};
 use crate::config::secret::Secret;
 
-/// The JSON body: the alert as stored (its fields are documented in the README).
-pub fn body(alert: &Alert) -> Value {
+/// The JSON body: the alert as stored (its fields are documented in the README), language-
+/// neutral, plus `summary`: the one-sentence why in `loc`'s language, for a receiver that
+/// shows it to people as it is.
+pub fn body(alert: &Alert, loc: &Locale) -> Value {
     let mut v = serde_json::to_value(alert).unwrap_or(Value::Null);
     if let Value::Object(m) = &mut v {
         m.insert("ratio".into(), serde_json::json!(alert.ratio()));
@@ -22,6 +25,7 @@ pub fn body(alert: &Alert) -> Value {
             "window_start".into(),
             serde_json::json!(alert.window_start()),
         );
+        m.insert("summary".into(), serde_json::json!(render::why(alert, loc)));
     }
     v
 }
@@ -52,6 +56,7 @@ pub struct Webhook {
     url: Secret,
     key: Option<Vec<u8>>,
     headers: Vec<(String, String)>,
+    locale: Locale,
     client: reqwest::Client,
 }
 
@@ -61,12 +66,14 @@ impl Webhook {
         url: Secret,
         secret: Option<Secret>,
         headers: Vec<(String, String)>,
+        locale: Locale,
     ) -> Result<Webhook, String> {
         let key = secret.as_ref().map(decode_secret).transpose()?;
         Ok(Webhook {
             url,
             key,
             headers,
+            locale,
             client: http::client(),
         })
     }
@@ -75,7 +82,7 @@ impl Webhook {
 #[async_trait]
 impl Notifier for Webhook {
     async fn send(&self, alert: &Alert, delivery_id: &str) -> Result<(), DeliveryError> {
-        let body = serde_json::to_vec(&body(alert)).unwrap_or_default();
+        let body = serde_json::to_vec(&body(alert, &self.locale)).unwrap_or_default();
         let ts = chrono::Utc::now().timestamp();
         let mut headers = self.headers.clone();
         headers.push(("webhook-id".into(), delivery_id.to_string()));

@@ -205,6 +205,11 @@ pub fn each_hit(
         }
         _ => "a critical post".to_string(),
     };
+    // `write` calls this right after inserting the hit: its row holds the matched words.
+    let matched: Option<String> = tx
+        .prepare_cached("SELECT matched FROM hits WHERE id = ?1 AND rule = ?2")?
+        .query_row(params![tx.last_insert_rowid(), rule], |r| r.get(0))
+        .optional()?;
     let post = AlertPost {
         source: source.to_string(),
         author: post.author.clone(),
@@ -212,6 +217,7 @@ pub fn each_hit(
         url: post.url.clone(),
         created_at,
         followers: post.followers,
+        matched: matched_words(matched.as_deref()),
     };
     let alert = Alert {
         id: 0,
@@ -371,7 +377,7 @@ fn top_posts(
     end: DateTime<Utc>,
 ) -> Result<Vec<AlertPost>, StoreError> {
     let mut stmt = tx.prepare_cached(
-        "SELECT p.source, p.author, p.text, p.url, p.created_at, p.followers
+        "SELECT p.source, p.author, p.text, p.url, p.created_at, p.followers, h.matched
          FROM hits h JOIN posts p ON p.id = h.post_id
          WHERE h.rule = ?1 AND h.created_at > ?2 AND h.created_at <= ?3
          ORDER BY COALESCE(p.followers, 0) DESC, h.created_at DESC, h.id DESC
@@ -389,10 +395,26 @@ fn top_posts(
                     .get::<_, String>(4)
                     .map(|s| parse_time(&s).unwrap_or(end))?,
                 followers: row.get::<_, Option<i64>>(5)?.map(|f| f.max(0) as u64),
+                matched: matched_words(row.get::<_, Option<String>>(6)?.as_deref()),
             })
         },
     )?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The words a hit matched, as written in the post, from its `matched` column (a JSON array
+/// of `{term, text, position}`); none when the column is unreadable.
+fn matched_words(json: Option<&str>) -> Vec<String> {
+    let items: Vec<serde_json::Value> = json
+        .and_then(|j| serde_json::from_str(j).ok())
+        .unwrap_or_default();
+    let mut words: Vec<String> = items
+        .iter()
+        .filter_map(|m| m.get("text")?.as_str().map(str::to_string))
+        .filter(|w| !w.is_empty())
+        .collect();
+    words.dedup();
+    words
 }
 
 /// The rule's hits per window over the 24 hours before `now` (at most 288 bars: a shorter

@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
+use rusqlite::OptionalExtension;
 use serde::Serialize;
 
 use super::{fmt_time, parse_time, Store, StoreError};
@@ -400,5 +401,22 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The alert as recorded (its stored payload), for rendering it again (`replay
+    /// --dump-alerts`); `None` when no alert has this id.
+    pub fn alert(&self, id: i64) -> Result<Option<crate::notify::Alert>, StoreError> {
+        let payload: Option<String> = self
+            .conn
+            .prepare_cached("SELECT payload FROM alerts WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        let Some(payload) = payload else {
+            return Ok(None);
+        };
+        let mut alert: crate::notify::Alert = serde_json::from_str(&payload)
+            .map_err(|e| StoreError::Corrupt(format!("alert {id}: {e}")))?;
+        alert.id = id;
+        Ok(Some(alert))
     }
 }

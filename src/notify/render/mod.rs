@@ -1,21 +1,28 @@
 //! Alert → text, HTML and chat markup: the ONLY place where post text is escaped.
 //!
-//! Post text, author names, source names (and, to be safe, rule names, reasons and errors) are
+//! Post text, author names, source names (and, to be safe, rule names and errors) are
 //! untrusted. Every renderer takes them through [`untrusted`] ([`clean`]: control, bidi and
 //! zero-width characters out, CR/LF folded to spaces; [`defang`]: no URL a platform would
 //! auto-link; [`unmention`]: no `@here`, `<@U1>` or `@everyone`), cuts them, and then through
 //! the escaping of its target ([`slack_escape`], [`markdown_escape`], HTML). Links are only ever
 //! the post's own URL, checked by [`safe_url`]. The chat modules (`slack`, `mattermost`, `teams`,
-//! `discord`) lay out what [`title`], [`facts`] and [`posts`] give them; they never put post text
-//! anywhere themselves.
+//! `discord`) lay out what [`title`], [`why`], [`facts`] and [`posts`] give them; they never put
+//! post text anywhere themselves.
 //!
-//! The escaping primitives live in `escape`; this file lays out an alert with them.
+//! Every word comes from the language's catalogue and every time is in the configured zone
+//! (`i18n`); the escaping primitives live in `escape`. This file decides what an alert says:
+//! a title, one sentence on why, the facts that apply to its kind (an `each` alert has no
+//! count or baseline; nothing reads "n/a"), and the top posts as a person scans them.
 
 mod escape;
+mod html;
+mod i18n;
 
 use std::fmt::Write as _;
 
 pub use escape::*;
+pub use html::{html, ChartRef, MAX_WIDTH};
+pub use i18n::{number, Arg, Locale};
 
 use super::{Alert, AlertKind, SourceState};
 
@@ -26,215 +33,302 @@ const NAME_CHARS: usize = 64;
 /// Longest URL rendered as a link.
 pub(crate) const MAX_URL: usize = 2000;
 
-/// A window length as configured: `30s`, `15m`, `1h`, `7d`.
-pub fn fmt_window(secs: u64) -> String {
-    crate::detect::human(std::time::Duration::from_secs(secs))
+/// The usual count for the alert's window, as a person says it: `aucune`, `2`, `2 à 3` (the
+/// baseline is a mean, so it reads as the whole counts around it).
+fn usual(alert: &Alert, loc: &Locale) -> String {
+    let b = alert.baseline;
+    if !(b.is_finite() && b > 0.0) {
+        return loc.msg("usual-none", &[]);
+    }
+    let (low, high) = (b.floor(), b.ceil());
+    if low == high {
+        return loc.num(b);
+    }
+    loc.msg("usual-range", &[("low", low.into()), ("high", high.into())])
 }
 
-/// A count or rate: `38`, `2.5`, `15.2`.
-pub fn fmt_num(x: f64) -> String {
-    let s = format!("{x:.1}");
-    s.strip_suffix(".0").map(str::to_string).unwrap_or(s)
+/// How many times the usual the count is: whole from 10 on, one decimal below.
+fn ratio(r: f64) -> f64 {
+    if r >= 10.0 {
+        r.round()
+    } else {
+        r
+    }
 }
 
-/// A time as shown in alerts: `2026-11-22 09:15 UTC`.
-pub fn fmt_time(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
+/// The rule's or source's name, cleaned and cut.
+fn name(alert: &Alert) -> String {
+    untrusted_excerpt(&alert.rule, NAME_CHARS)
 }
 
-/// The state of a `source` alert, as a word.
-fn state_word(state: Option<SourceState>) -> &'static str {
-    state.map_or("unknown", SourceState::as_str)
+/// The message id of a `source` alert's state.
+fn source_id(prefix: &str, state: Option<SourceState>) -> String {
+    let state = match state {
+        Some(SourceState::Recovered) => "recovered",
+        Some(SourceState::Silent) => "silent",
+        Some(SourceState::Failing) | None => "failing",
+    };
+    format!("{prefix}-{state}")
 }
 
 /// One line saying what fired, free of markup (its names already [`untrusted`]).
-pub fn title(alert: &Alert) -> String {
-    let name = untrusted_excerpt(&alert.rule, NAME_CHARS);
-    let window = fmt_window(alert.window_secs);
+pub fn title(alert: &Alert, loc: &Locale) -> String {
+    let rule = name(alert);
+    let window = loc.duration(alert.window_secs);
+    let args = [
+        ("rule", Arg::from(&rule)),
+        ("count", alert.count.into()),
+        ("window", Arg::from(&window)),
+    ];
     match alert.kind {
-        AlertKind::Spike => format!("Spike on {name}: {} hits in {window}", alert.count),
-        AlertKind::Threshold => {
-            format!(
-                "Threshold reached on {name}: {} hits in {window}",
-                alert.count
-            )
-        }
-        AlertKind::Each => format!("New hit on {name}"),
-        AlertKind::Source => match alert.source_state {
-            Some(SourceState::Recovered) => format!("Source {name} recovered"),
-            state => format!("Source {name} is {}", state_word(state)),
-        },
+        AlertKind::Spike => loc.msg("title-spike", &args),
+        AlertKind::Threshold => loc.msg("title-threshold", &args),
+        AlertKind::Each => loc.msg("title-each", &args),
+        AlertKind::Source => loc.msg(&source_id("title-source", alert.source_state), &args),
     }
 }
 
-/// What fired and why, as (label, value) pairs; values are [`untrusted`] but not escaped.
-pub fn facts(alert: &Alert) -> Vec<(&'static str, String)> {
-    let window = fmt_window(alert.window_secs);
-    let start = alert.window_start();
-    let from = if start.date_naive() == alert.fired_at.date_naive() {
-        start.format("%H:%M").to_string()
-    } else {
-        start.format("%Y-%m-%d %H:%M").to_string()
-    };
-    let span = format!("{window}, {from} to {}", fmt_time(alert.fired_at));
-    let why = untrusted(&alert.reason);
-    let time = fmt_time(alert.fired_at);
-    if alert.kind == AlertKind::Source {
-        return vec![
-            ("Source", untrusted_excerpt(&alert.rule, NAME_CHARS)),
-            ("Kind", alert.kind.as_str().into()),
-            ("State", state_word(alert.source_state).into()),
-            (
-                "Error",
-                alert
-                    .error
-                    .as_deref()
-                    .map_or("none".into(), |e| untrusted_excerpt(e, 500)),
-            ),
-            ("Failures in a row", alert.count.to_string()),
-            ("Why", why),
-            ("Time", time),
-        ];
+/// Why it fired, in one sentence of the language: "6 publications mentionnent « retard » en
+/// 15 min — d'habitude 0 à 1 à cette heure-ci (seuil 5)." Built from the alert's numbers, not
+/// from its stored `reason` (which stays English, for logs and the webhook).
+pub fn why(alert: &Alert, loc: &Locale) -> String {
+    let rule = name(alert);
+    let window = loc.duration(alert.window_secs);
+    let usual = usual(alert, loc);
+    let mut args = vec![
+        ("rule", Arg::from(&rule)),
+        ("count", alert.count.into()),
+        ("window", Arg::from(&window)),
+        ("usual", Arg::from(&usual)),
+        ("bar", alert.bar.into()),
+    ];
+    match alert.kind {
+        AlertKind::Threshold => loc.msg("why-threshold", &args),
+        AlertKind::Spike => match alert.ratio() {
+            Some(r) => {
+                args.push(("ratio", ratio(r).into()));
+                loc.msg("why-spike", &args)
+            }
+            None => loc.msg("why-spike-new", &args),
+        },
+        AlertKind::Each => match alert.posts.first().and_then(|p| p.followers) {
+            Some(f) => {
+                args.push(("followers", f.into()));
+                loc.msg("why-each-followers", &args)
+            }
+            None => loc.msg("why-each", &args),
+        },
+        AlertKind::Source => loc.msg(&source_id("why-source", alert.source_state), &args),
     }
-    let usual = if alert.baseline > 0.0 {
-        fmt_num(alert.baseline)
-    } else {
-        "none".into()
-    };
-    vec![
-        ("Rule", untrusted_excerpt(&alert.rule, NAME_CHARS)),
-        ("Kind", alert.kind.as_str().into()),
-        (
-            "Count",
-            format!(
-                "{} in {window} (usual {usual}, bar {})",
-                alert.count,
-                fmt_num(alert.bar)
-            ),
-        ),
-        (
-            "Ratio",
-            alert
-                .ratio()
-                .map_or("n/a (no baseline)".into(), |r| format!("{}×", fmt_num(r))),
-        ),
-        ("Window", span),
-        ("Why", why),
-        ("Time", time),
-    ]
+}
+
+/// The facts that apply to the alert's kind, as (label, value) pairs; values are
+/// [`untrusted`] but not escaped.
+pub fn facts(alert: &Alert, loc: &Locale) -> Vec<(String, String)> {
+    let label = |id: &str| loc.msg(id, &[]);
+    let time = (label("fact-time"), loc.date_time(alert.fired_at));
+    match alert.kind {
+        AlertKind::Source => {
+            let mut out = vec![
+                (label("fact-source"), name(alert)),
+                (
+                    label("fact-state"),
+                    label(&source_id("state", alert.source_state)),
+                ),
+            ];
+            if let Some(e) = alert.error.as_deref() {
+                out.push((label("fact-error"), untrusted_excerpt(e, 500)));
+            }
+            if alert.source_state != Some(SourceState::Recovered) && alert.count > 0 {
+                out.push((label("fact-failures"), loc.num(alert.count as f64)));
+            }
+            out.push(time);
+            out
+        }
+        AlertKind::Each => vec![(label("fact-rule"), name(alert)), time],
+        AlertKind::Threshold | AlertKind::Spike => {
+            let mut out = vec![
+                (label("fact-rule"), name(alert)),
+                (
+                    label("fact-window"),
+                    loc.span(alert.window_start(), alert.fired_at),
+                ),
+                (label("fact-count"), loc.num(alert.count as f64)),
+                (label("fact-usual"), usual(alert, loc)),
+            ];
+            if alert.kind == AlertKind::Threshold {
+                out.push((label("fact-threshold"), loc.num(alert.bar)));
+            } else {
+                out.push((label("fact-spike-bar"), loc.num(alert.bar)));
+                if let Some(r) = alert.ratio() {
+                    out.push((
+                        label("fact-ratio"),
+                        loc.msg("ratio", &[("ratio", ratio(r).into())]),
+                    ));
+                }
+            }
+            out
+        }
+    }
 }
 
 /// One quoted post, ready for a target's escaping: names and excerpt [`untrusted`] and cut,
 /// `url` only when [`safe_url`] accepts it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PostView {
-    /// The author, or `?`.
+    /// The author's handle, or "unknown author" in the language.
     pub author: String,
     /// The source's name.
     pub source: String,
     /// Up to [`EXCERPT_CHARS`] of the text.
     pub excerpt: String,
+    /// Byte ranges of `excerpt` holding the words the rule matched, in order, apart.
+    pub matched: Vec<std::ops::Range<usize>>,
     /// The post's link, if it is a valid http(s) URL.
     pub url: Option<String>,
-    /// `2026-11-22 09:14 UTC`, and the follower count when known.
+    /// Local time with the zone: `10:14 CET`.
     pub when: String,
+    /// The author's audience when the source gives it: `1 200 abonnés`.
+    pub reach: Option<String>,
 }
 
-/// The alert's posts, in order.
-pub fn posts(alert: &Alert) -> Vec<PostView> {
-    alert
-        .posts
-        .iter()
-        .map(|p| PostView {
-            author: untrusted_excerpt(p.author.as_deref().unwrap_or("?"), NAME_CHARS),
-            source: untrusted_excerpt(&p.source, NAME_CHARS),
-            excerpt: untrusted_excerpt(&p.text, EXCERPT_CHARS),
-            url: p.url.as_deref().and_then(safe_url),
-            when: match p.followers {
-                Some(n) => format!("{}, {n} followers", fmt_time(p.created_at)),
-                None => fmt_time(p.created_at),
-            },
-        })
-        .collect()
+impl PostView {
+    /// "author on source · 10:14 CET · 1,200 followers", unescaped.
+    pub fn byline(&self, loc: &Locale) -> String {
+        let mut out = loc.msg(
+            "post-on",
+            &[
+                ("author", Arg::from(&self.author)),
+                ("source", Arg::from(&self.source)),
+            ],
+        );
+        out.push_str(" · ");
+        out.push_str(&self.when);
+        if let Some(reach) = &self.reach {
+            out.push_str(" · ");
+            out.push_str(reach);
+        }
+        out
+    }
+
+    /// The excerpt through `esc`, with each matched word through `esc` and between `open` and
+    /// `close` (`<strong>`, `*`, `**`): the markers are ours, the text is always escaped.
+    pub fn marked(&self, esc: impl Fn(&str) -> String, open: &str, close: &str) -> String {
+        let mut out = String::new();
+        let mut at = 0;
+        for r in &self.matched {
+            out.push_str(&esc(&self.excerpt[at..r.start]));
+            out.push_str(open);
+            out.push_str(&esc(&self.excerpt[r.clone()]));
+            out.push_str(close);
+            at = r.end;
+        }
+        out.push_str(&esc(&self.excerpt[at..]));
+        out
+    }
 }
 
-/// The plain-text alert: link-free (not even the post's link), used by the console, email's
-/// text part and chat fallbacks.
-pub fn text(alert: &Alert) -> String {
-    let mut out = format!("[vigie] {}\n", title(alert));
-    for (label, value) in facts(alert) {
-        let _ = writeln!(out, "{label}: {value}");
+/// Where the `words` occur in `text` as whole words (not inside a longer word), ignoring case,
+/// sorted and without overlaps.
+fn find_words(text: &str, words: &[String]) -> Vec<std::ops::Range<usize>> {
+    let lower = text.to_lowercase();
+    // Lowercasing may change byte lengths (rare letters): then bold nothing rather than guess.
+    if lower.len() != text.len() {
+        return Vec::new();
     }
-    let posts = posts(alert);
-    if !posts.is_empty() {
-        out.push_str("\nTop posts:\n");
+    let boundary = |i: usize| {
+        let before = lower[..i].chars().next_back();
+        !before.is_some_and(char::is_alphanumeric)
+    };
+    let mut found: Vec<std::ops::Range<usize>> = Vec::new();
+    for word in words {
+        let w = word.to_lowercase();
+        if w.trim().is_empty() {
+            continue;
+        }
+        for (i, _) in lower.match_indices(&w) {
+            let end = i + w.len();
+            let after = lower[end..].chars().next();
+            if boundary(i) && !after.is_some_and(char::is_alphanumeric) {
+                found.push(i..end);
+            }
+        }
     }
-    for (i, p) in posts.iter().enumerate() {
-        let _ = writeln!(out, "{}. {} on {} ({})", i + 1, p.author, p.source, p.when);
-        let _ = writeln!(out, "   {}", p.excerpt);
+    found.sort_by_key(|r| (r.start, std::cmp::Reverse(r.end)));
+    let mut out: Vec<std::ops::Range<usize>> = Vec::new();
+    for r in found {
+        match out.last_mut() {
+            Some(last) if r.start < last.end => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
     }
     out
 }
 
-/// The HTML alert for email: a complete small document; `chart_cid` is the Content-ID of the
-/// inline chart, if any.
-pub fn html(alert: &Alert, chart_cid: Option<&str>) -> String {
-    use html_escape::{encode_double_quoted_attribute as attr, encode_text as esc};
-    let title = title(alert);
-    let mut out = format!(
-        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{t}</title></head>\n\
-         <body style=\"font-family:sans-serif\">\n<h2>{t}</h2>\n<table>\n",
-        t = esc(&title)
-    );
-    for (label, value) in facts(alert) {
-        let _ = writeln!(
-            out,
-            "<tr><th align=\"left\">{}</th><td>{}</td></tr>",
-            esc(label),
-            esc(&value)
-        );
+/// The alert's posts, in order.
+pub fn posts(alert: &Alert, loc: &Locale) -> Vec<PostView> {
+    alert
+        .posts
+        .iter()
+        .map(|p| {
+            let excerpt = untrusted_excerpt(&p.text, EXCERPT_CHARS);
+            let matched = find_words(&excerpt, &p.matched);
+            PostView {
+                author: match p.author.as_deref().filter(|a| !a.trim().is_empty()) {
+                    Some(a) => untrusted_excerpt(a, NAME_CHARS),
+                    None => loc.msg("unknown-author", &[]),
+                },
+                source: untrusted_excerpt(&p.source, NAME_CHARS),
+                excerpt,
+                matched,
+                url: p.url.as_deref().and_then(safe_url),
+                when: loc.time(p.created_at),
+                reach: p
+                    .followers
+                    .map(|n| loc.msg("followers", &[("n", n.into())])),
+            }
+        })
+        .collect()
+}
+
+/// The chart's alt text: what the picture shows, in one sentence.
+pub fn chart_alt(alert: &Alert, loc: &Locale) -> String {
+    let window = loc.duration(alert.series.bucket_secs.max(1));
+    let zone = loc.zone_name(alert.fired_at);
+    let usual = usual(alert, loc);
+    loc.msg(
+        "chart-alt",
+        &[
+            ("window", Arg::from(&window)),
+            ("zone", Arg::from(&zone)),
+            (
+                "count",
+                alert.series.counts.last().copied().unwrap_or(0).into(),
+            ),
+            ("usual", Arg::from(&usual)),
+            ("bar", alert.bar.into()),
+        ],
+    )
+}
+
+/// The plain-text alert: the console's output and email's text part, saying what the HTML part
+/// says (title, why, facts, the posts with their links).
+pub fn text(alert: &Alert, loc: &Locale) -> String {
+    let mut out = format!("[vigie] {}\n{}\n\n", title(alert, loc), why(alert, loc));
+    for (label, value) in facts(alert, loc) {
+        let _ = writeln!(out, "{}", loc.labelled(&label, &value));
     }
-    out.push_str("</table>\n");
-    if let Some(cid) = chart_cid {
-        let alt = format!(
-            "Hits per {} over the last 24 hours: {} now, usual {}, bar {}",
-            fmt_window(alert.window_secs),
-            alert.count,
-            fmt_num(alert.baseline),
-            fmt_num(alert.bar)
-        );
-        let _ = writeln!(
-            out,
-            "<p><img src=\"cid:{}\" alt=\"{}\"></p>",
-            attr(cid),
-            attr(&alt)
-        );
-    }
-    let posts = posts(alert);
+    let posts = posts(alert, loc);
     if !posts.is_empty() {
-        out.push_str("<h3>Top posts</h3>\n<ol>\n");
+        let _ = write!(out, "\n{}\n", loc.labelled(&loc.msg("top-posts", &[]), ""));
+        out = out.trim_end().to_string() + "\n";
     }
-    for p in &posts {
-        let _ = write!(
-            out,
-            "<li><b>{}</b> on {} ({})<br>{}",
-            esc(&p.author),
-            esc(&p.source),
-            esc(&p.when),
-            esc(&p.excerpt)
-        );
+    for (i, p) in posts.iter().enumerate() {
+        let _ = writeln!(out, "{}. {}", i + 1, p.byline(loc));
+        let _ = writeln!(out, "   {}", p.excerpt);
         if let Some(url) = &p.url {
-            let _ = write!(
-                out,
-                "<br><a href=\"{}\" rel=\"noopener noreferrer\">Open post</a>",
-                attr(url)
-            );
+            let _ = writeln!(out, "   {}", loc.labelled(&loc.msg("open-post", &[]), url));
         }
-        out.push_str("</li>\n");
     }
-    if !posts.is_empty() {
-        out.push_str("</ol>\n");
-    }
-    out.push_str("</body></html>\n");
     out
 }
