@@ -295,3 +295,210 @@ fn simd_and_portable_tokenizers_give_the_same_matches() {
         "native and portable outputs differ"
     );
 }
+
+/// Issue 22 points 10 and 11: underscored mentions, and quotes from the parts that hold.
+const TAGS_AND_QUOTES: &str = r#"
+[defaults]
+notify = ["console"]
+
+[[rule]]
+name = "marque"
+query = '@posteo'
+
+[[rule]]
+name = "aide"
+query = '@posteo_aide'
+
+[[rule]]
+name = "mot"
+query = 'posteo'
+
+[[rule]]
+name = "casse"
+query = '"objet cassé" OR (colis NEAR/3 cassé*)'
+"#;
+
+/// `vigie match --format json` on one text: the rules hit, and each hit's (term, quote).
+fn match_json(cfg: &std::path::Path, text: &str) -> Vec<(String, Vec<(String, String)>)> {
+    let r = vigie(&["match", "--config", s(cfg), "--format", "json", text], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(r.stdout.trim()).expect("one json line");
+    let matches = v["matches"].as_array().expect("matches");
+    v["rules"]
+        .as_array()
+        .expect("rules")
+        .iter()
+        .map(|rule| {
+            let quotes = matches
+                .iter()
+                .filter(|m| m["rule"] == *rule)
+                .map(|m| {
+                    let get = |k: &str| m[k].as_str().expect(k).to_string();
+                    (get("term"), get("text"))
+                })
+                .collect();
+            (rule.as_str().expect("rule").to_string(), quotes)
+        })
+        .collect()
+}
+
+/// Rules hit, each with its (term, quote) pairs.
+type Expected<'a> = &'a [(&'a str, &'a [(&'a str, &'a str)])];
+
+fn owned(rules: Expected) -> Vec<(String, Vec<(String, String)>)> {
+    rules
+        .iter()
+        .map(|(r, q)| {
+            let q = q.iter().map(|(t, x)| (t.to_string(), x.to_string()));
+            (r.to_string(), q.collect())
+        })
+        .collect()
+}
+
+#[test]
+fn match_reads_an_underscored_mention_as_one_mention() {
+    // SPEC §4: a mention's body runs over letters, digits and underscores; `@posteo` does not
+    // match `@posteo_aide`, the plain word `posteo` matches its part.
+    let dir = tree(&[("vigie.toml", CONFIG), ("rules/r.toml", TAGS_AND_QUOTES)]);
+    let cfg = dir.path().join("vigie.toml");
+    let cases: &[(&str, Expected)] = &[
+        (
+            "merci @Posteo_Aide !",
+            &[
+                ("aide", &[("@posteo_aide", "Posteo_Aide")]),
+                ("mot", &[("posteo", "Posteo")]),
+            ],
+        ),
+        (
+            "merci ＠posteo＿aide",
+            &[
+                ("aide", &[("@posteo_aide", "posteo＿aide")]),
+                ("mot", &[("posteo", "posteo")]),
+            ],
+        ),
+        (
+            "merci @posteo aide",
+            &[
+                ("marque", &[("@posteo", "posteo")]),
+                ("mot", &[("posteo", "posteo")]),
+            ],
+        ),
+        (
+            "merci @posteo_aide_bis",
+            &[("mot", &[("posteo", "posteo")])],
+        ),
+    ];
+    for &(text, want) in cases {
+        assert_eq!(match_json(&cfg, text), owned(want), "{text:?}");
+    }
+}
+
+#[test]
+fn match_quotes_only_the_parts_of_the_rule_that_hold() {
+    // SPEC §4: through the phrase alone, `"objet cassé" OR (colis NEAR/3 cassé*)` quotes the
+    // phrase, not `colis` nor `cassé*`.
+    let dir = tree(&[("vigie.toml", CONFIG), ("rules/r.toml", TAGS_AND_QUOTES)]);
+    let cfg = dir.path().join("vigie.toml");
+    let cases: &[(&str, Expected)] = &[
+        (
+            "Mon colis est arrivé hier soir, et l'objet CASSÉ.",
+            &[("casse", &[("\"objet cassé\"", "objet CASSÉ")])],
+        ),
+        (
+            "colis cassé",
+            &[("casse", &[("colis", "colis"), ("cassé*", "cassé")])],
+        ),
+        (
+            "colis : objet cassé",
+            &[(
+                "casse",
+                &[
+                    ("colis", "colis"),
+                    ("\"objet cassé\"", "objet cassé"),
+                    ("cassé*", "cassé"),
+                ],
+            )],
+        ),
+    ];
+    for &(text, want) in cases {
+        assert_eq!(match_json(&cfg, text), owned(want), "{text:?}");
+    }
+}
+
+#[test]
+fn stats_by_term_counts_only_the_parts_that_hold() {
+    // What a hit stores is what `match` quotes: `stats --by term` does not count `colis` for
+    // posts that matched through the phrase alone.
+    let config = "[daemon]\ndatabase = \"hits.db\"\nrules = [\"rules/*.toml\"]\n\n\
+                  [[notifier]]\nname = \"console\"\nkind = \"console\"\n";
+    let post = |id: &str, text: &str| {
+        serde_json::json!({"id": id, "source": "forum", "text": text,
+                           "created_at": "2026-11-20T10:00:00Z"})
+        .to_string()
+    };
+    let posts = [
+        post("1", "Mon colis est arrivé hier soir, et l'objet cassé."),
+        post(
+            "2",
+            "Objet cassé encore une fois, et mon colis arrivé bien trop tard.",
+        ),
+        post("3", "colis cassé"),
+        post("4", "merci @posteo_aide"),
+    ]
+    .join("\n");
+    let dir = tree(&[
+        ("vigie.toml", config),
+        ("rules/r.toml", TAGS_AND_QUOTES),
+        ("posts.jsonl", &posts),
+    ]);
+    let cfg = dir.path().join("vigie.toml");
+    let db = dir.path().join("hits.db");
+    let file = dir.path().join("posts.jsonl");
+    let r = vigie(
+        &["replay", s(&file), "--config", s(&cfg), "--db", s(&db)],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = vigie(
+        &[
+            "stats",
+            "--config",
+            s(&cfg),
+            "--since",
+            "2026-11-20T00:00:00Z",
+            "--until",
+            "2026-11-21T00:00:00Z",
+            "--every",
+            "1d",
+            "--by",
+            "term",
+            "--format",
+            "json",
+        ],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut rows: Vec<(String, u64)> = r
+        .stdout
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("json");
+            (
+                v["term"].as_str().unwrap().into(),
+                v["count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    rows.sort();
+    let want: Vec<(String, u64)> = [
+        ("\"objet cassé\"", 2),
+        ("@posteo_aide", 1),
+        ("cassé*", 1),
+        ("colis", 1),
+        ("posteo", 1),
+    ]
+    .iter()
+    .map(|&(t, n)| (t.into(), n))
+    .collect();
+    assert_eq!(rows, want, "{}", r.stdout);
+}

@@ -162,7 +162,9 @@ fn head_bucket(first8: u64, shift: u32) -> usize {
 impl Dict {
     /// Builds the table from `(word, kind, is_prefix, literal id, follows)`. A literal that
     /// `follows` only counts right after another word: its key, unless another literal also
-    /// has it, is left out of the filter that [`Dict::leads`] answers from.
+    /// has it, is left out of the filter that [`Dict::leads`] answers from. An id of `NONE`
+    /// makes a key that only lets its word through the filters (a word whose lookup finds
+    /// nothing, such as the first word of a mention whose body the caller looks up).
     pub fn build(literals: impl IntoIterator<Item = (Vec<u8>, WordKind, bool, u32, bool)>) -> Dict {
         let mut index: std::collections::HashMap<Vec<u8>, ([u32; 3], [u32; 3])> =
             Default::default();
@@ -173,6 +175,10 @@ impl Dict {
                 leading.insert(word.clone());
             }
             let (exact, prefixes) = index.entry(word.clone()).or_insert(([NONE; 3], [NONE; 3]));
+            if id == NONE {
+                // A key for the filter only.
+                continue;
+            }
             if prefix {
                 prefixes[kind as usize] = id;
                 prefix_lens.push(word.len());

@@ -200,6 +200,55 @@ impl CExpr {
         }
     }
 
+    /// The terms whose occurrences show why the expression evaluates to `want` for the post
+    /// (which it must): SPEC §4's "terms of the parts of the query that hold". An OR that
+    /// holds gives its parts that hold, an AND that fails its parts that fail, a NOT turns
+    /// `want` over, and a NEAR that holds gives all its terms. A term may be given twice.
+    pub fn why(&self, occ: &Occurrences<'_>, want: bool, out: &mut Vec<u32>) {
+        match self {
+            CExpr::Term(t) if want => out.push(*t),
+            CExpr::AnyTerm(set) if want => out.extend_from_slice(&set.ids),
+            CExpr::Term(_) | CExpr::AnyTerm(_) => {}
+            // Every part evaluates to `want`: all of them say why.
+            CExpr::And(v) if want => v.iter().for_each(|e| e.why(occ, true, out)),
+            CExpr::Or(v) if !want => v.iter().for_each(|e| e.why(occ, false, out)),
+            // Only the parts that evaluate to `want` say why.
+            CExpr::And(v) | CExpr::Or(v) => v
+                .iter()
+                .filter(|e| e.eval(occ) == want)
+                .for_each(|e| e.why(occ, want, out)),
+            CExpr::Not(e) => e.why(occ, !want, out),
+            CExpr::Near(..) if want => self.positive_terms(false, out),
+            CExpr::Near(..) => {}
+        }
+    }
+
+    /// Whether, whenever the expression holds, [`CExpr::why`] gives every term of
+    /// [`CExpr::positive_terms`] that occurs: then a hit quotes them all without the walk.
+    /// True of ANDs and ORs of words, prefixes and phrases, a NEAR that must hold, and a NOT of
+    /// anything without a NOT in it (which gives no term either way); false where an OR has
+    /// a part that may fail while one of its terms occurs (an AND, a NEAR).
+    pub fn quotes_all(&self) -> bool {
+        match self {
+            CExpr::Term(_) | CExpr::AnyTerm(_) | CExpr::Near(..) => true,
+            CExpr::And(v) => v.iter().all(CExpr::quotes_all),
+            CExpr::Or(v) => v
+                .iter()
+                .all(|e| e.is_any_term() || matches!(e, CExpr::Not(x) if !x.has_not())),
+            CExpr::Not(e) => !e.has_not(),
+        }
+    }
+
+    /// Whether a NOT is in the expression.
+    fn has_not(&self) -> bool {
+        match self {
+            CExpr::Term(_) | CExpr::AnyTerm(_) => false,
+            CExpr::Not(_) => true,
+            CExpr::And(v) | CExpr::Or(v) => v.iter().any(CExpr::has_not),
+            CExpr::Near(a, b, _) => a.has_not() || b.has_not(),
+        }
+    }
+
     /// Terms that count for the post (not under an odd number of NOTs), for reporting matches.
     pub fn positive_terms(&self, negated: bool, out: &mut Vec<u32>) {
         match self {
@@ -293,6 +342,50 @@ mod tests {
             for occ in &both {
                 assert_eq!(e.eval(occ), want, "{e:?} sorted: {}", occ.sorted);
             }
+        }
+    }
+
+    #[test]
+    fn why_gives_the_terms_of_the_parts_that_hold() {
+        // term 0 at 0, term 1 at 3, term 2 at 10; terms 3 and 4 do not occur.
+        let items = [(0, 0, 0), (1, 3, 3), (2, 10, 10)];
+        let occ = Occurrences::new(&items);
+        let near = |a, b, n| CExpr::Near(Box::new(t(a)), Box::new(t(b)), n);
+        let not = |e| CExpr::Not(Box::new(e));
+        let cases: Vec<(CExpr, Vec<u32>, bool)> = vec![
+            // `2 OR (0 NEAR/1 1)`: the NEAR fails, only 2 says why.
+            (CExpr::Or(vec![t(2), near(0, 1, 1)]), vec![2], false),
+            (CExpr::Or(vec![t(2), near(0, 1, 3)]), vec![0, 1, 2], false),
+            (
+                CExpr::Or(vec![CExpr::And(vec![t(0), t(3)]), t(1)]),
+                vec![1],
+                false,
+            ),
+            (CExpr::And(vec![t(0), near(1, 2, 9)]), vec![0, 1, 2], true),
+            (CExpr::And(vec![t(0), not(t(3))]), vec![0], true),
+            // `0 AND NOT (3 AND NOT 1)` is `0 AND (NOT 3 OR 1)`: 1 says why too.
+            (
+                CExpr::And(vec![t(0), not(CExpr::And(vec![t(3), not(t(1))]))]),
+                vec![0, 1],
+                false,
+            ),
+            (
+                CExpr::And(vec![t(0), not(CExpr::And(vec![t(1), not(t(2))]))]),
+                vec![0, 2],
+                false,
+            ),
+            (not(not(t(0))), vec![0], false),
+            (CExpr::AnyTerm(TermSet::new(vec![0, 3])), vec![0, 3], true),
+            (CExpr::Or(vec![t(3), not(t(4))]), vec![], true),
+        ];
+        for (e, want, all) in cases {
+            assert!(e.eval(&occ), "{e:?}");
+            let mut got = Vec::new();
+            e.why(&occ, true, &mut got);
+            got.sort_unstable();
+            got.dedup();
+            assert_eq!(got, want, "{e:?}");
+            assert_eq!(e.quotes_all(), all, "{e:?}");
         }
     }
 }

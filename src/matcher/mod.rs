@@ -85,6 +85,10 @@ pub struct RuleSet {
     /// rule → the first and last of its `positive_terms` when they are every id in between
     /// (a rule's own terms are numbered one after the other), else `(1, 0)`.
     positive_range: Vec<(u32, u32)>,
+    /// rule → whether its hits quote every occurrence of its `positive_terms`
+    /// ([`CExpr::quotes_all`]: ANDs and ORs of terms); else only those of the terms of the parts
+    /// that hold for the post ([`CExpr::why`]).
+    quote_all: Vec<bool>,
     /// rule → what must still be checked once one of its terms occurred ([`Checks`]).
     checks: Vec<u8>,
     /// Rules evaluated on every post.
@@ -153,6 +157,8 @@ pub struct Scratch {
     passed: Vec<(u32, Option<RawMatch>)>,
     /// The post's NFKC form, when it differs from the text and a regex ran on it.
     nfkc: Option<String>,
+    /// The terms that say why a rule holds ([`CExpr::why`]), for quoting its hit.
+    why: Vec<u32>,
 }
 
 impl Scratch {
@@ -349,18 +355,39 @@ impl RuleSet {
                 later_word[l as usize] = true;
             }
         }
-        let dict = Dict::build(b.lits.into_iter().map(|((word, kind, prefix), id)| {
-            let i = id as usize;
-            let follows = first_lit_terms[i].is_empty();
-            let id = if follows {
-                id | INNER
-            } else if lit_term[i] != NONE && !later_word[i] {
-                lit_term[i] | TERM
-            } else {
-                id
-            };
-            (word, kind, prefix, id, follows)
-        }));
+        // A hashtag or mention whose body goes on past its first word (`posteo_aide`) is looked
+        // up by `scan` when that word is handed over: the filters let the word through.
+        let first_words: Vec<Vec<u8>> = b
+            .lits
+            .keys()
+            .filter(|(_, kind, _)| *kind != WordKind::Plain)
+            .filter_map(|(word, _, _)| Some(word[..word.iter().position(|&c| c == b'_')?].to_vec()))
+            .collect();
+        let dict = Dict::build(
+            b.lits
+                .into_iter()
+                .map(|((word, kind, prefix), id)| {
+                    let i = id as usize;
+                    let follows = first_lit_terms[i].is_empty();
+                    let id = if follows {
+                        id | INNER
+                    } else if lit_term[i] != NONE && !later_word[i] {
+                        lit_term[i] | TERM
+                    } else {
+                        id
+                    };
+                    (word, kind, prefix, id, follows)
+                })
+                .chain(
+                    first_words
+                        .into_iter()
+                        .map(|w| (w, WordKind::Plain, false, NONE, false)),
+                ),
+        );
+        let quote_all = rules
+            .iter()
+            .map(|r| r.expr.as_ref().is_none_or(CExpr::quotes_all))
+            .collect();
         Ok(RuleSet {
             rules,
             names,
@@ -381,6 +408,7 @@ impl RuleSet {
                 })
                 .collect(),
             positive_terms: Lists::new(positive_terms),
+            quote_all,
             checks,
             always,
         })
@@ -428,9 +456,11 @@ impl RuleSet {
         if let Some(t) = s.nfkc.take() {
             hits.set_nfkc(&t);
         }
+        let mut why = std::mem::take(&mut s.why);
         for &(r, regex_match) in &s.passed {
-            self.hit(s, r, regex_match, hits);
+            self.hit(s, r, regex_match, &mut why, hits);
         }
+        s.why = why;
     }
 
     /// Only the indices of the rules `post` hits (no quoting): what `vigie match --count` needs.
@@ -455,6 +485,7 @@ impl RuleSet {
         // over.
         let leads = Leads::new(dict);
         let (occ, spans) = (&mut s.occ, &mut s.spans);
+        let text = post.text.as_str();
         normalize::for_each_word_where(
             &post.text,
             &mut s.buf,
@@ -478,18 +509,36 @@ impl RuleSet {
                         leads_on |= id & TERM == 0;
                     }
                 };
+                // A hashtag or mention whose body goes on past this word with an underscore
+                // (`@posteo_aide`, rare) is that body, looked up on its own: this word is only
+                // a plain one.
+                let body = if k != 0 {
+                    normalize::tag_body(text, w.end, w.text)
+                } else {
+                    None
+                };
+                let k_here = if body.is_some() { 0 } else { k };
                 dict.for_each_key(w.text, w.first16(), |e, whole| {
                     if whole {
                         add(e.exact[0]);
                     }
                     add(e.prefix[0]);
-                    if k != 0 {
+                    if k_here != 0 {
                         if whole {
                             add(e.exact[k]);
                         }
                         add(e.prefix[k]);
                     }
                 });
+                if let Some(body) = body {
+                    let body = body.as_bytes();
+                    dict.for_each_key(body, dict::head_of(body), |e, whole| {
+                        if whole {
+                            add(e.exact[k]);
+                        }
+                        add(e.prefix[k]);
+                    });
+                }
                 if occ.len() > before {
                     let p = w.pos as usize;
                     if p >= spans.len() {
@@ -634,13 +683,37 @@ impl RuleSet {
         }
     }
 
-    /// Adds the hit for rule `r` to `hits`, quoting every occurrence of its positive terms.
-    fn hit(&self, s: &Scratch, r: u32, regex_match: Option<RawMatch>, hits: &mut Hits) {
+    /// Adds the hit for rule `r` to `hits`, quoting every occurrence of the terms of the parts
+    /// of its query that hold (SPEC §4): of all its positive terms when its query is an AND or
+    /// OR of terms ([`CExpr::quotes_all`]), else of those [`CExpr::why`] gives (into `why`).
+    fn hit(
+        &self,
+        s: &Scratch,
+        r: u32,
+        regex_match: Option<RawMatch>,
+        why: &mut Vec<u32>,
+        hits: &mut Hits,
+    ) {
         let first = hits.pending_start();
+        let (mut lo, mut hi) = self.positive_range[r as usize];
+        let mut terms = self.positive_terms.get(r);
+        if !self.quote_all[r as usize] {
+            why.clear();
+            // The occurrences as `evaluate` searched them (`by_term` still sorted).
+            let occ = if s.term_occ.len() <= Scratch::FEW {
+                Occurrences::unsorted(&s.term_occ)
+            } else {
+                Occurrences::new(&s.by_term)
+            };
+            if let Some(e) = &self.rules[r as usize].expr {
+                e.why(&occ, true, why);
+            }
+            why.sort_unstable();
+            why.dedup();
+            (lo, hi, terms) = (1, 0, &why[..]);
+        }
         let matched = hits.pending();
         matched.extend(regex_match);
-        let (lo, hi) = self.positive_range[r as usize];
-        let terms = self.positive_terms.get(r);
         // The occurrences are in word order, and so are the quotes, unless two start at the
         // same word (or a regex match is among them).
         let (mut ties, mut last) = (regex_match.is_some(), NONE);

@@ -173,9 +173,17 @@ fn term(body: &str, raw: String, col: usize) -> Result<Term, QueryError> {
             "'*' is only allowed at the end of a word",
         ));
     }
+    // A hashtag or mention is its whole body (`@posteo_aide`), and its later words follow it
+    // as in the text (`aide`), so that it spans and quotes what it does there.
     let words: Vec<(String, WordKind)> = normalize::words(body)
         .into_iter()
-        .map(|w| (w.text, w.kind))
+        .map(|w| match w.kind {
+            WordKind::Plain => (w.text, w.kind),
+            kind => (
+                normalize::tag_body(body, w.end, w.text.as_bytes()).unwrap_or(w.text),
+                kind,
+            ),
+        })
         .collect();
     if words.is_empty() {
         return Err(err(col, format!("{raw} has no letter or digit to match")));
@@ -444,6 +452,10 @@ mod tests {
             ("“pas reçu”", "\"pas recu\""),
             ("\"objet cass*\"", "\"objet cass*\""),
             ("#colis @LaPoste", "(and #colis @laposte)"),
+            // One mention, its body whole, then its later words as the text has them.
+            ("@Posteo_Aide", "\"@posteo_aide aide\""),
+            ("\"#colis_perdu encore\"", "\"#colis_perdu perdu encore\""),
+            ("posteo_aide", "\"posteo aide\""),
             ("aujourd'hui", "\"aujourd hui\""),
             ("e-commerce", "\"e commerce\""),
             ("colis NEAR/3 perdu", "(near/3 colis perdu)"),

@@ -112,6 +112,56 @@ fn hashtags_and_mentions() {
 }
 
 #[test]
+fn hashtag_and_mention_bodies_run_over_underscores() {
+    // SPEC §4: a body runs over letters, digits and underscores; plain words match its parts.
+    check(&[
+        ("@posteo", "merci @posteo_aide", false),
+        ("@posteo", "merci @posteo aide", true),
+        ("@posteo", "merci @posteo_", false),
+        ("@posteo_aide", "merci @posteo_aide !", true),
+        ("@posteo_aide", "merci @Postéo_AIDE", true),
+        ("@posteo_aide", "merci ＠posteo＿aide", true),
+        ("@posteo_aide", "merci @posteo aide", false),
+        ("@posteo_aide", "merci @posteo-aide", false),
+        ("@posteo_aide", "merci @posteo_aide_bis", false),
+        ("@posteo_aide", "merci posteo_aide", false),
+        ("@posteo_aide", "merci #posteo_aide", false),
+        ("@aide", "merci @posteo_aide", false),
+        ("posteo", "merci @posteo_aide", true),
+        ("aide", "merci @posteo_aide", true),
+        ("\"posteo aide\"", "merci @posteo_aide", true),
+        ("posteo_aide", "merci @posteo_aide", true),
+        ("@posteo*", "merci @posteo_aide", true),
+        ("@posteo_*", "merci @posteo_aide", true),
+        ("@posteo_*", "merci @posteo", false),
+        ("#colis", "#colis_perdu", false),
+        ("#colis_perdu", "un #Colis_Perdu de plus", true),
+        ("#colis_perdu", "un #colis perdu de plus", false),
+        ("\"#colis_perdu encore\"", "un #colis_perdu encore", true),
+        ("@posteo_aide NEAR/1 merci", "@posteo_aide merci", true),
+        ("@posteo_aide NEAR/1 merci", "merci @posteo_aide", true),
+        ("@posteo_aide OR @laposte", "vu par @posteo_aide", true),
+        ("@e_x2", "pour @É_X2", true),
+    ]);
+    // The mention is quoted whole, and the plain word as the part it is.
+    let rs = RuleSet::compile(&[
+        RuleSpec::with_query("aide", "@posteo_aide").unwrap(),
+        RuleSpec::with_query("mot", "posteo").unwrap(),
+    ])
+    .unwrap();
+    let text = "merci @Posteo_Aide !";
+    let hits = rs.matches(&Post::from_text(text));
+    let quotes: Vec<(&str, Vec<&str>)> = hits
+        .iter()
+        .map(|h| (h.rule, h.matched().map(|m| m.text(text)).collect()))
+        .collect();
+    assert_eq!(
+        quotes,
+        [("aide", vec!["Posteo_Aide"]), ("mot", vec!["Posteo"])]
+    );
+}
+
+#[test]
 fn urls_are_not_text() {
     check(&[
         ("colis", "https://laposte.fr/colis/suivi", false),
@@ -277,6 +327,89 @@ fn overlapping_and_touching_literals() {
     assert_eq!(names("colis perdu colis"), ["a", "b", "c", "d", "e"]);
     assert_eq!(names("colissimo"), ["d", "e", "f"]);
     assert_eq!(names("perdu"), ["b"]);
+}
+
+/// The terms each hit quotes, as written, in text order.
+fn quoted(query: &str, text: &str) -> Vec<String> {
+    let rs = RuleSet::compile(&[RuleSpec::with_query("r", query).expect(query)]).expect("compile");
+    let hits = rs.matches(&Post::from_text(text));
+    hits.iter()
+        .flat_map(|h| h.matched().map(|m| m.term.to_string()).collect::<Vec<_>>())
+        .collect()
+}
+
+#[test]
+fn quotes_come_from_the_parts_that_hold() {
+    // SPEC §4: the matched words are the occurrences of the terms of the parts that hold.
+    let near = "\"objet cassé\" OR (colis NEAR/3 cassé*)";
+    let cases: &[(&str, &str, &[&str])] = &[
+        // Through the phrase alone: not `colis`, nor `cassé*` (in the phrase, but its NEAR
+        // does not hold).
+        (
+            near,
+            "mon colis est arrivé hier soir, et l'objet cassé",
+            &["\"objet cassé\""],
+        ),
+        // Through both.
+        (
+            near,
+            "colis reçu : objet cassé",
+            &["colis", "\"objet cassé\"", "cassé*"],
+        ),
+        // Through the NEAR alone.
+        (near, "colis cassé", &["colis", "cassé*"]),
+        // Words and ORs of words quote every term that occurs (the fast path).
+        (
+            "(colis OR lettre) AND retard*",
+            "colis et lettre en retard",
+            &["colis", "lettre", "retard*"],
+        ),
+        ("colis OR lettre", "colis et lettre", &["colis", "lettre"]),
+        // An AND in an OR that fails quotes nothing.
+        (
+            "(colis AND perdu) OR lettre",
+            "colis et lettre",
+            &["lettre"],
+        ),
+        (
+            "(colis AND perdu) OR lettre",
+            "colis perdu, lettre",
+            &["colis", "perdu", "lettre"],
+        ),
+        // Negated terms never; a double negation is what it negates.
+        ("colis NOT perdu", "colis en retard", &["colis"]),
+        (
+            "colis NOT (perdu AND NOT retard)",
+            "colis perdu en retard",
+            &["colis", "retard"],
+        ),
+        // (It is `colis AND (NOT perdu OR retard)`.)
+        ("colis NOT (perdu AND NOT retard)", "un colis", &["colis"]),
+        (
+            "colis NOT (perdu AND NOT retard)",
+            "colis en retard",
+            &["colis", "retard"],
+        ),
+        ("NOT NOT colis", "colis", &["colis"]),
+        // Across more than 16 occurrences (sorted by term for evaluation).
+        (
+            "(colis AND perdu) OR lettre",
+            "lettre colis lettre colis lettre colis lettre colis lettre colis lettre colis \
+             lettre colis lettre colis lettre colis",
+            &[
+                "lettre", "lettre", "lettre", "lettre", "lettre", "lettre", "lettre", "lettre",
+                "lettre",
+            ],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for &(query, text, want) in cases {
+        let got = quoted(query, text);
+        if got != want {
+            failures.push(format!("{query:?} on {text:?}: {got:?}, expected {want:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
 }
 
 #[test]
