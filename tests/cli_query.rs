@@ -7,7 +7,7 @@ use vigie::post::Post;
 use vigie::source::Cursor;
 use vigie::store::{PollOutcome, PollResult, Store};
 
-use crate::util::{s, tree, vigie};
+use crate::util::{s, tree, vigie, vigie_env};
 
 const CONFIG: &str = "[daemon]\ndatabase = \"vigie.db\"\nrules = [\"rules.toml\"]\n";
 const RULES: &str = "[[rule]]\nname = \"livraison\"\nquery = 'colis OR retard*'\n\n[[rule]]\nname = \"casse\"\nquery = '\"objet cassé\"'\n";
@@ -235,7 +235,7 @@ fn hits_and_sources_formats() {
     );
     let row = lines.next().expect("a csv row");
     assert!(row.contains(",casse,forum,3,https://x.example/3,carol,Réclamation : objet cassé,2026-11-22T09:00:00Z,"), "{row}");
-    let r = vigie(
+    let r = vigie_env(
         &[
             "hits",
             "--config",
@@ -246,9 +246,10 @@ fn hits_and_sources_formats() {
             "table",
         ],
         "",
+        &[("TZ", "UTC")],
     );
     assert!(
-        r.stdout.starts_with("CREATED_AT            RULE"),
+        r.stdout.starts_with("CREATED_AT (UTC)  RULE"),
         "{}",
         r.stdout
     );

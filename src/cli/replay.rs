@@ -87,9 +87,15 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
         ..AlertQuery::default()
     })?;
     let format = args.format.unwrap_or(Format::Table);
+    let listing = alerts::Listing {
+        format,
+        time_field: "at",
+        deliveries: false,
+        width: output::fit_width(false),
+    };
     let mut out = BufWriter::new(io::stdout().lock());
     if format != Format::Table {
-        alerts::write(&mut out, format, &alerts)?;
+        alerts::write(&mut out, &listing, &alerts)?;
         eprintln!(
             "vigie: replayed {} posts, {} hits, {} alerts",
             posts.len(),
@@ -105,14 +111,21 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
         posts.len(),
         store.hit_count()?
     )?;
-    output::write(
-        &mut out,
-        format,
-        &["rule", "hits", "first", "last"],
-        &summary,
-    )?;
-    writeln!(out, "\n{} alert(s) would have fired:", alerts.len())?;
-    alerts::write(&mut out, format, &alerts)?;
+    if !summary.is_empty() {
+        let cols = [
+            "rule".to_string(),
+            "hits".into(),
+            output::time_column("first"),
+            output::time_column("last"),
+        ];
+        output::write(&mut out, format, &cols, &summary)?;
+    }
+    if alerts.is_empty() {
+        writeln!(out, "\nNo alert would have fired.")?;
+    } else {
+        writeln!(out, "\n{} alert(s) would have fired:", alerts.len())?;
+        alerts::write(&mut out, &listing, &alerts)?;
+    }
     Ok(out.flush()?)
 }
 
@@ -163,8 +176,8 @@ fn hit_summary(store: &Store) -> Result<Vec<Vec<Value>>> {
         Ok(vec![
             json!(r.get::<_, String>(0)?),
             json!(r.get::<_, i64>(1)?),
-            json!(r.get::<_, String>(2)?),
-            json!(r.get::<_, String>(3)?),
+            json!(output::local_time(&r.get::<_, String>(2)?)),
+            json!(output::local_time(&r.get::<_, String>(3)?)),
         ])
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

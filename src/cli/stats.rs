@@ -161,7 +161,7 @@ pub fn run(config: &Path, args: StatsArgs) -> Result<()> {
     let since = time_arg(Some(&args.since), now)?.unwrap_or(now);
     let until = time_arg(args.scope.until.as_deref(), now)?.unwrap_or(now);
     let buckets = Buckets::new(since, until, every).map_err(|e| Invalid(format!("vigie: {e}")))?;
-    let store = open(config)?;
+    let store = open(config, &args.scope.db)?;
     let query = HitQuery {
         // Whole buckets: the first starts before `since`.
         since: Some(buckets.at(0)),

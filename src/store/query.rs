@@ -30,6 +30,8 @@ pub struct HitQuery {
     pub search: Option<String>,
     /// Most rows returned.
     pub limit: Option<u64>,
+    /// Only hits stored after the hit with this id (`hits --follow`).
+    pub after_id: Option<i64>,
 }
 
 /// One row of `hits_v`.
@@ -78,16 +80,54 @@ pub struct SourceRow {
     pub next_poll_at: Option<String>,
 }
 
-/// Parses `--since` / `--until`: a duration ago (`90s`, `15m`, `2h`, `7d`) or RFC 3339.
+/// Parses `--since` / `--until` as people type them: a duration ago (`90s`, `15m`, `2h`,
+/// `7d`), an RFC 3339 time, or a date or date and time without a zone (`2026-11-20`,
+/// `2026-11-20 14:00`, `2026-11-20T14:00:30`), read in the local time zone.
 pub fn parse_time_arg(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    parse_time_arg_in(s, now, &chrono::Local)
+}
+
+/// [`parse_time_arg`] with the time zone of zone-less times as an argument.
+pub fn parse_time_arg_in<Tz: chrono::TimeZone>(
+    s: &str,
+    now: DateTime<Utc>,
+    zone: &Tz,
+) -> Result<DateTime<Utc>, String> {
+    let s = s.trim();
     if let Some(t) = parse_time(s) {
         return Ok(t);
     }
+    if let Some(local) = parse_naive(s) {
+        // A time skipped by a DST change is an error; an ambiguous one is the earlier.
+        return zone
+            .from_local_datetime(&local)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| {
+                format!("invalid time \"{s}\": it does not exist in the local time zone")
+            });
+    }
     let d = parse_duration(s).map_err(|_| {
-        format!("invalid time \"{s}\": expected a duration ago (90s, 15m, 2h, 7d) or an RFC 3339 time (2026-11-22T10:00:00Z)")
+        format!("invalid time \"{s}\": expected a duration ago (90s, 15m, 2h, 7d), a date (2026-11-20), a local date and time (\"2026-11-20 14:00\") or an RFC 3339 time (2026-11-22T10:00:00Z)")
     })?;
     let d = chrono::Duration::from_std(d).map_err(|e| e.to_string())?;
     Ok(now - d)
+}
+
+/// A date, or a date and time to the minute or second, without a zone.
+fn parse_naive(s: &str) -> Option<chrono::NaiveDateTime> {
+    use chrono::{NaiveDate, NaiveDateTime};
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return d.and_hms_opt(0, 0, 0);
+    }
+    [
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
 }
 
 fn is_glob(s: &str) -> bool {
@@ -153,6 +193,9 @@ fn hit_select(columns: &str, q: &HitQuery) -> Option<(String, Vec<Value>)> {
             " AND lower(ltrim(p.author, '@')) = ?",
             Value::Text(a.trim().trim_start_matches('@').to_lowercase()),
         );
+    }
+    if let Some(id) = q.after_id {
+        cond(" AND h.id > ?", Value::Integer(id));
     }
     if let Some(s) = &q.search {
         cond(
@@ -282,6 +325,19 @@ mod tests {
             assert_eq!(fmt_time(parse_time_arg(arg, now).unwrap()), want, "{arg}");
         }
         assert!(parse_time_arg("yesterday", now).is_err());
+        // Dates and times without a zone are local: here, an east-of-UTC zone.
+        let paris = chrono::FixedOffset::east_opt(3600).unwrap();
+        let local = [
+            ("2026-11-20", "2026-11-19T23:00:00Z"),
+            ("2026-11-20 14:00", "2026-11-20T13:00:00Z"),
+            ("2026-11-20 14:00:30", "2026-11-20T13:00:30Z"),
+            ("2026-11-20T14:00", "2026-11-20T13:00:00Z"),
+        ];
+        for (arg, want) in local {
+            let got = parse_time_arg_in(arg, now, &paris).unwrap();
+            assert_eq!(fmt_time(got), want, "{arg}");
+        }
+        assert!(parse_time_arg_in("2026-13-01", now, &paris).is_err());
     }
 
     #[test]
@@ -313,6 +369,8 @@ pub struct AlertQuery {
     pub limit: Option<u64>,
     /// Oldest first instead (replay prints alerts in the order they fired).
     pub oldest_first: bool,
+    /// Only alerts with a delivery that failed or waits for a retry after an error.
+    pub failed: bool,
 }
 
 /// One row of `alerts_v`.
@@ -342,6 +400,10 @@ pub struct AlertRow {
     pub reason: String,
     /// Delivery status per notifier: `console:sent, cm-email:pending`.
     pub status: String,
+    /// Why deliveries are not sent yet: `cm-email: connection refused` per notifier.
+    pub last_error: Option<String>,
+    /// When the next pending delivery is tried (RFC 3339 UTC).
+    pub next_try: Option<String>,
 }
 
 impl Store {
@@ -349,9 +411,22 @@ impl Store {
     pub fn alerts(&self, q: &AlertQuery) -> Result<Vec<AlertRow>, StoreError> {
         let mut sql = String::from(
             "SELECT alert_id, rule, kind, fired_at, window_start, window_end, count, baseline,
-                    ratio, state, reason, status
+                    ratio, state, reason, status,
+                    (SELECT group_concat(d.notifier || ': ' || d.last_error, '; ')
+                     FROM deliveries d
+                     WHERE d.alert_id = alerts_v.alert_id AND d.status != 'sent'
+                       AND d.last_error IS NOT NULL),
+                    (SELECT MIN(d.next_attempt_at) FROM deliveries d
+                     WHERE d.alert_id = alerts_v.alert_id AND d.status = 'pending')
              FROM alerts_v WHERE 1 = 1",
         );
+        if q.failed {
+            sql.push_str(
+                " AND alert_id IN (SELECT alert_id FROM deliveries
+                                   WHERE status = 'failed'
+                                      OR (status = 'pending' AND last_error IS NOT NULL))",
+            );
+        }
         let mut args: Vec<Value> = Vec::new();
         if let Some(t) = q.since {
             sql.push_str(" AND fired_at >= ?");
@@ -397,6 +472,8 @@ impl Store {
                 state: r.get(9)?,
                 reason: r.get(10)?,
                 status: r.get(11)?,
+                last_error: r.get(12)?,
+                next_try: r.get(13)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

@@ -1,0 +1,385 @@
+//! Issue 22, the daily tool: times as people type them, tables that fit people and terminals,
+//! `alerts` saying why a delivery waits, `--db`, `hits --follow`, through the real binary.
+//!
+//! The data set is made by `vigie replay --db`, as a user would, and read back with `--db`:
+//! the config's own database never exists.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use unicode_width::UnicodeWidthStr;
+
+use crate::util::{s, tree, vigie, vigie_env, Run};
+
+const CONFIG: &str = "[daemon]\ndatabase = \"never.db\"\nrules = [\"rules.toml\"]\n";
+const RULES: &str = r#"
+[[rule]]
+name = "livraison"
+query = 'colis OR retard*'
+alert = { each = true }
+
+[[rule]]
+name = "casse"
+query = '"objet cassé"'
+alert = { each = true }
+"#;
+
+const LONG: &str = "Mon colis est en retard, encore un retard et toujours ce colis qui n'arrive pas depuis lundi dernier";
+
+fn post(id: &str, author: &str, text: &str, at: &str) -> String {
+    serde_json::json!({"id": id, "source": "forum", "author": author, "text": text, "created_at": at})
+        .to_string()
+}
+
+/// A temp dir with the config, and `replay.db` made by `vigie replay --db` from three posts:
+/// a wide-character author with a long text, a decomposed `@éric` quoting `colis` three
+/// times, and an `objet cassé`.
+fn dataset() -> (tempfile::TempDir, PathBuf) {
+    let posts = [
+        post("a1", "@東京駅", LONG, "2026-11-22T08:00:00Z"),
+        post(
+            "a2",
+            "@e\u{301}ric",
+            "colis COLIS colis",
+            "2026-11-22T09:30:00Z",
+        ),
+        post("a3", "@bob", "l'objet cassé", "2026-11-22T13:30:00Z"),
+    ]
+    .join("\n");
+    let dir = tree(&[
+        ("vigie.toml", CONFIG),
+        ("rules.toml", RULES),
+        ("posts.jsonl", &posts),
+    ]);
+    let db = dir.path().join("replay.db");
+    let r = replay(dir.path(), "posts.jsonl", &db, "json");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    (dir, db)
+}
+
+fn replay(dir: &Path, file: &str, db: &Path, format: &str) -> Run {
+    let cfg = dir.join("vigie.toml");
+    let file = dir.join(file);
+    vigie(
+        &[
+            "replay",
+            s(&file),
+            "--config",
+            s(&cfg),
+            "--db",
+            s(db),
+            "--format",
+            format,
+        ],
+        "",
+    )
+}
+
+/// `vigie ARGS` in a time zone, from the data set's dir (no config needed with --db).
+fn run_tz(args: &[&str], tz: &str) -> Run {
+    vigie_env(args, "", &[("TZ", tz)])
+}
+
+fn post_ids(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).expect("json line");
+            v["post_id"].as_str().unwrap_or_default().to_string()
+        })
+        .collect()
+}
+
+/// Runs `vigie ARGS` on a terminal (`script` gives it a pseudo-terminal) `columns` wide.
+fn on_terminal(args: &[&str], columns: usize) -> String {
+    let quoted: Vec<String> = args
+        .iter()
+        .map(|a| format!("'{}'", a.replace('\'', "'\\''")))
+        .collect();
+    let cmd = format!("{} {}", env!("CARGO_BIN_EXE_vigie"), quoted.join(" "));
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .env("COLUMNS", columns.to_string())
+        .env("TZ", "UTC")
+        .env_remove("VIGIE_CONFIG")
+        .stdin(Stdio::null())
+        .output()
+        .expect("script (util-linux)");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n")
+}
+
+#[test]
+fn daily_times_as_people_type_them() {
+    let (_dir, db) = dataset();
+    let db = s(&db);
+    // A date and a date with a time are local: in Paris, 10:00 is 09:00Z, so a2 (09:30Z) is out.
+    let args = [
+        "hits",
+        "--db",
+        db,
+        "--since",
+        "2026-11-22",
+        "--until",
+        "2026-11-22 10:00",
+        "--format",
+        "json",
+    ];
+    let r = run_tz(&args, "Europe/Paris");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(post_ids(&r.stdout), ["a1"]);
+    let r = run_tz(&args, "UTC");
+    assert_eq!(post_ids(&r.stdout), ["a2", "a1"]);
+    // RFC 3339 and durations still work.
+    let r = run_tz(
+        &[
+            "hits",
+            "--db",
+            db,
+            "--since",
+            "2026-11-22T09:00:00Z",
+            "--format",
+            "json",
+        ],
+        "UTC",
+    );
+    assert_eq!(post_ids(&r.stdout), ["a3", "a2"]);
+    // The table shows local times and names the zone in its header.
+    let r = run_tz(&["hits", "--db", db, "--format", "table"], "Europe/Paris");
+    let header = r.stdout.lines().next().unwrap_or_default();
+    assert!(
+        header.starts_with("CREATED_AT (Europe/Paris)"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("\n2026-11-22 09:00 "), "{}", r.stdout);
+    // --since after --until is an error, not an empty result.
+    let r = run_tz(
+        &[
+            "hits",
+            "--db",
+            db,
+            "--since",
+            "2026-11-23",
+            "--until",
+            "2026-11-22",
+        ],
+        "UTC",
+    );
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(r.stderr.contains("is not before --until"), "{}", r.stderr);
+    let r = run_tz(
+        &["alerts", "--db", db, "--since", "1h", "--until", "2h"],
+        "UTC",
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}
+
+#[test]
+fn daily_tables_fit_people_and_terminals() {
+    let (dir, db) = dataset();
+    let db = s(&db);
+    let r = run_tz(&["hits", "--db", db, "--format", "table"], "UTC");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Columns line up by display width: RULE starts at the same column on every line, and
+    // so does the text after AUTHOR (a wide `@東京駅`, a decomposed `@éric`).
+    let at = |line: &str, word: &str| line.find(word).map(|i| line[..i].width());
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{}", r.stdout);
+    let matched_col = at(lines[0], "MATCHED");
+    for line in &lines[1..] {
+        let rule = at(line, "livraison").or_else(|| at(line, "casse"));
+        assert_eq!(rule, at(lines[0], "RULE"), "{}", r.stdout);
+        let author_end = line.find(" @").map(|i| i + 1).unwrap();
+        let after: &str = &line[author_end..];
+        let word = after.split_whitespace().nth(1).unwrap();
+        assert_eq!(
+            at(line, &format!("  {word}")).map(|w| w + 2),
+            matched_col,
+            "{line}"
+        );
+    }
+    // MATCHED lists each word once.
+    let eric = lines.iter().find(|l| l.contains("@e\u{301}ric")).unwrap();
+    assert!(
+        eric.contains(" colis ") && !eric.contains("colis, "),
+        "{eric}"
+    );
+    // Piped, the text is whole.
+    assert!(r.stdout.contains(LONG), "{}", r.stdout);
+
+    // On a terminal the text is cut with … to its width; --wide shows it whole.
+    let screen = on_terminal(&["hits", "--db", db], 80);
+    assert!(screen.starts_with("CREATED_AT (UTC)"), "{screen}");
+    for line in screen.lines() {
+        assert!(line.width() <= 80, "{} > 80: {line}", line.width());
+    }
+    assert!(screen.contains("…"), "{screen}");
+    assert!(!screen.contains(LONG), "{screen}");
+    let screen = on_terminal(&["hits", "--db", db, "--wide"], 80);
+    assert!(screen.contains(LONG), "{screen}");
+
+    // An empty result: no header, one line on stderr.
+    let r = run_tz(
+        &["hits", "--db", db, "--since", "1h", "--format", "table"],
+        "UTC",
+    );
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""));
+    assert!(r.stderr.starts_with("no hits since "), "{}", r.stderr);
+    assert!(r.stderr.contains("(try --since 30d)"), "{}", r.stderr);
+
+    // replay's table has no DELIVERY column (a replay delivers nothing).
+    let other = dir.path().join("other.db");
+    let r = replay(dir.path(), "posts.jsonl", &other, "table");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stdout.contains("3 alert(s) would have fired"),
+        "{}",
+        r.stdout
+    );
+    assert!(!r.stdout.contains("DELIVERY"), "{}", r.stdout);
+}
+
+#[test]
+fn daily_alerts_say_why_a_delivery_waits() {
+    let (_dir, db) = dataset();
+    {
+        let conn = rusqlite::Connection::open(&db).expect("open");
+        let ids: Vec<i64> = conn
+            .prepare("SELECT id FROM alerts ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(ids.len(), 3, "one alert per post");
+        let rows = [
+            (ids[0], "sent", None),
+            (ids[1], "pending", Some("HTTP 503 Service Unavailable")),
+            (ids[2], "failed", Some("HTTP 404 Not Found")),
+        ];
+        for (i, (alert, status, error)) in rows.into_iter().enumerate() {
+            conn.execute(
+                "INSERT INTO deliveries (alert_id, notifier, delivery_id, status, attempts,
+                     next_attempt_at, last_error, created_at)
+                 VALUES (?1, 'hook', ?2, ?3, 2, '2026-11-22T15:00:00Z', ?4, '2026-11-22T14:00:00Z')",
+                rusqlite::params![alert, format!("d{i}"), status, error],
+            )
+            .expect("insert delivery");
+        }
+    }
+    let db = s(&db);
+    let r = run_tz(&["alerts", "--db", db, "--format", "json"], "UTC");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rows: Vec<Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 3);
+    // The time field is named as in the table and `alerts_v`.
+    assert!(rows[0]["fired_at"].is_string(), "{}", r.stdout);
+    assert!(rows[0].get("at").is_none(), "{}", r.stdout);
+    let r = run_tz(
+        &["alerts", "--db", db, "--failed", "--format", "json"],
+        "UTC",
+    );
+    let rows: Vec<Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let why: Vec<(&str, &str, &Value)> = rows
+        .iter()
+        .map(|a| {
+            (
+                a["status"].as_str().unwrap(),
+                a["last_error"].as_str().unwrap(),
+                &a["next_try"],
+            )
+        })
+        .collect();
+    assert_eq!(
+        why,
+        [
+            ("hook:failed", "hook: HTTP 404 Not Found", &Value::Null),
+            (
+                "hook:pending",
+                "hook: HTTP 503 Service Unavailable",
+                &Value::from("2026-11-22T15:00:00Z")
+            ),
+        ]
+    );
+    let r = run_tz(
+        &["alerts", "--db", db, "--failed", "--format", "table"],
+        "UTC",
+    );
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{}", r.stdout);
+    assert!(
+        lines[0].contains("NEXT_TRY (UTC)") && lines[0].ends_with("LAST_ERROR"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        lines[2].contains("hook:pending  2026-11-22 15:00  hook: HTTP 503"),
+        "{}",
+        r.stdout
+    );
+}
+
+#[test]
+fn daily_hits_follow_prints_new_hits_as_they_are_stored() {
+    let (dir, db) = dataset();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args([
+            "hits",
+            "--follow",
+            "--limit",
+            "1",
+            "--db",
+            s(&db),
+            "--format",
+            "json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = |what: &str| -> String {
+        rx.recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no line for {what} within 30 s"))
+    };
+    // The latest hit first, as `tail -f` shows the last lines.
+    assert!(next("the latest hit").contains("\"post_id\":\"a3\""));
+    // Then each hit as another process stores it.
+    std::fs::write(
+        dir.path().join("more.jsonl"),
+        post("n1", "@zoe", "colis perdu", "2026-11-22T16:00:00Z") + "\n",
+    )
+    .unwrap();
+    let r = replay(dir.path(), "more.jsonl", &db, "json");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let started = Instant::now();
+    let line = next("the new hit");
+    assert!(
+        line.contains("\"post_id\":\"n1\""),
+        "{line} after {:?}",
+        started.elapsed()
+    );
+    child.kill().expect("kill");
+    child.wait().expect("wait");
+}
