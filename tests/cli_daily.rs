@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use unicode_width::UnicodeWidthStr;
 
+use crate::util::http::{Reply, TestServer};
 use crate::util::{s, tree, vigie, vigie_env, Run};
 
 const CONFIG: &str = "[daemon]\ndatabase = \"never.db\"\nrules = [\"rules.toml\"]\n";
@@ -382,4 +383,55 @@ fn daily_hits_follow_prints_new_hits_as_they_are_stored() {
     );
     child.kill().expect("kill");
     child.wait().expect("wait");
+}
+
+#[test]
+fn daily_small_slips_preview_csv_rss_author_and_help_texts() {
+    let server = TestServer::start();
+    let feed = r#"<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+        <item><title>Mon colis, "perdu"</title><guid>1</guid><author>bob@example.org (Bob)</author></item>
+        </channel></rss>"#;
+    server.script("/feed", [Reply::ok(feed)]);
+    let config = format!(
+        "[daemon]\nrules = [\"rules.toml\"]\n\n[[source]]\nname = \"forum\"\nkind = \"rss\"\nurl = \"{}\"\n",
+        server.url("/feed")
+    );
+    let dir = tree(&[("vigie.toml", &config), ("rules.toml", RULES)]);
+    let cfg = dir.path().join("vigie.toml");
+    // CSV is CSV, with the address as the author and the name beside it.
+    let r = vigie(
+        &["preview", "forum", "--config", s(&cfg), "--format", "csv"],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout,
+        "id,created_at,author,author_name,url,rules,text\n\
+         1,,bob@example.org,Bob,,livraison,\"Mon colis, \"\"perdu\"\"\"\n"
+    );
+    server.script("/feed", [Reply::ok(feed)]);
+    let r = vigie(
+        &["preview", "forum", "--config", s(&cfg), "--format", "json"],
+        "",
+    );
+    let post: Value = serde_json::from_str(r.stdout.trim()).expect("json");
+    assert_eq!(
+        (&post["author"], &post["author_name"]),
+        (&Value::from("bob@example.org"), &Value::from("Bob"))
+    );
+    // The table shows the name.
+    server.script("/feed", [Reply::ok(feed)]);
+    let r = vigie(
+        &["preview", "forum", "--config", s(&cfg), "--format", "table"],
+        "",
+    );
+    assert!(r.stdout.contains("Bob (bob@example.org)"), "{}", r.stdout);
+
+    // `help hits` describes its own --until; `help replay` no default it does not have.
+    let r = vigie(&["help", "hits"], "");
+    assert!(!r.stdout.contains("vigie stats"), "{}", r.stdout);
+    let r = vigie(&["help", "replay"], "");
+    assert!(!r.stdout.contains("default on a terminal"), "{}", r.stdout);
+    assert!(!r.stdout.contains("default when piped"), "{}", r.stdout);
+    assert!(!r.stdout.contains("SPEC"), "{}", r.stdout);
 }

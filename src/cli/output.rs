@@ -17,9 +17,9 @@ use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 /// Output format of the query commands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
-    /// Aligned columns for people (the default on a terminal).
+    /// Aligned columns for people.
     Table,
-    /// JSON lines: one object per row (the default when piped).
+    /// JSON lines: one object per row.
     Json,
     /// CSV with a header row.
     Csv,

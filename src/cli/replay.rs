@@ -24,14 +24,16 @@ use crate::store::{parse_time, AlertPolicy, AlertQuery, PollOutcome, PollResult,
 /// Arguments of `vigie replay`.
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// JSON lines of posts (SPEC §7), in any order; `-` reads stdin.
+    /// JSON lines of posts, in any order, each with "id", "created_at" (RFC 3339) and "text"
+    /// (and optionally "source", "author", "followers"…); `-` reads stdin.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// Keep the replay's database in this file (default: in memory, thrown away).
+    /// Keep the replay's database in this file, to query it with `vigie hits --db FILE`
+    /// [default: a throw-away database].
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
-    /// Output format: table (hits per rule, then alerts), or json / csv (one alert per line;
-    /// the summary goes to stderr) [default: table].
+    /// Output format [default: table, also when piped]: table (hits per rule, then alerts), or
+    /// json / csv (one alert per line, its time in "at"; the summary goes to stderr).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 }
