@@ -435,3 +435,47 @@ fn daily_small_slips_preview_csv_rss_author_and_help_texts() {
     assert!(!r.stdout.contains("default when piped"), "{}", r.stdout);
     assert!(!r.stdout.contains("SPEC"), "{}", r.stdout);
 }
+
+#[test]
+fn daily_hits_search_speaks_the_rule_language() {
+    let (_dir, db) = dataset();
+    let search = |q: &str| {
+        let r = run_tz(
+            &["hits", "--db", s(&db), "--search", q, "--format", "json"],
+            "UTC",
+        );
+        assert_eq!(r.code, 0, "{q}: {}", r.stderr);
+        post_ids(&r.stdout)
+    };
+    assert_eq!(search("colis NEAR/3 retard"), ["a1"]);
+    assert_eq!(search("\"objet cassé\" OR remboursement"), ["a3"]);
+    assert_eq!(search("colis OR retard"), ["a2", "a1"]);
+    assert_eq!(search("COLIS -retard*"), ["a2"]);
+    assert_eq!(search("NOT colis"), ["a3"]);
+    assert_eq!(search("\"lundi dernier\""), ["a1"]);
+    assert!(search("\"dernier lundi\"").is_empty());
+    // The limit counts what the query keeps, not what the index let through.
+    let r = run_tz(
+        &[
+            "hits",
+            "--db",
+            s(&db),
+            "--search",
+            "colis -retard",
+            "--limit",
+            "1",
+            "--format",
+            "json",
+        ],
+        "UTC",
+    );
+    assert_eq!(post_ids(&r.stdout), ["a2"]);
+    // A bad query is a usage error with a caret.
+    let r = run_tz(&["hits", "--db", s(&db), "--search", "(colis OR"], "UTC");
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("--search:") && r.stderr.contains('^'),
+        "{}",
+        r.stderr
+    );
+}

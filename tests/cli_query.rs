@@ -188,7 +188,7 @@ fn hits_filters_on_a_known_data_set() {
         hits(d, &["--author", "@ALICE"]),
         pairs(&[("4", "livraison"), ("1", "livraison")])
     );
-    // Full text: accent- and case-insensitive, every word must occur.
+    // The rule language: accent- and case-insensitive, juxtaposition is AND.
     assert_eq!(
         hits(d, &["--search", "RECLAMATION"]),
         pairs(&[("6", "livraison"), ("3", "casse")])
@@ -197,7 +197,8 @@ fn hits_filters_on_a_known_data_set() {
         hits(d, &["--search", "réclamation cassé"]),
         pairs(&[("3", "casse")])
     );
-    // Hostile search text is data, never syntax.
+    // Hostile search text is a query or a usage error (exit 2), never SQL or FTS syntax.
+    let cfg = d.join("vigie.toml");
     for hostile in [
         "\"",
         "*",
@@ -206,7 +207,8 @@ fn hits_filters_on_a_known_data_set() {
         "'; DROP TABLE hits; --",
         "colis\" OR \"x",
     ] {
-        let _ = hits(d, &["--search", hostile]);
+        let r = vigie(&["hits", "--config", s(&cfg), "--search", hostile], "");
+        assert!(r.code == 0 || r.code == 2, "{hostile}: {}", r.stderr);
     }
     assert_eq!(hits(d, &[]).len(), 6, "still there");
 }

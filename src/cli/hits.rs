@@ -10,8 +10,11 @@ use serde_json::{json, Value};
 
 use super::output::{self, Format};
 use super::{load, Invalid};
-use crate::store::query::parse_time_arg;
+use crate::config::RuleSpec;
+use crate::matcher::RuleSet;
+use crate::post::Post;
 use crate::store::query::SourceRow;
+use crate::store::query::{fts_prefilter, parse_time_arg};
 use crate::store::{fmt_time, HitQuery, HitRow, Store, StoreError};
 
 /// `--db FILE`, shared by the query commands that read hits and alerts.
@@ -52,8 +55,9 @@ pub struct HitsArgs {
     /// Only this author (case-insensitive, leading @ optional).
     #[arg(long, value_name = "AUTHOR")]
     pub author: Option<String>,
-    /// Full-text search in the posts, accent- and case-insensitive; every word must occur.
-    #[arg(long, value_name = "TEXT")]
+    /// Only posts that this query matches, in the rule language: 'colis NEAR/3 perdu',
+    /// '"objet cassé" OR remboursement', 'retard* -suspect' (accent- and case-insensitive).
+    #[arg(long, value_name = "QUERY")]
     pub search: Option<String>,
     /// At most N hits (newest first; with --follow, the N latest, default 10).
     #[arg(long, value_name = "N")]
@@ -207,13 +211,14 @@ const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 pub fn run_hits(config: &Path, args: HitsArgs) -> Result<()> {
     let now = Utc::now();
     let (since, until) = span(args.since.as_deref(), args.scope.until.as_deref(), now)?;
+    let search = args.search.as_deref().map(Search::new).transpose()?;
     let mut query = HitQuery {
         since,
         until,
         rule: args.scope.rule,
         source: args.scope.source,
         author: args.author,
-        search: args.search,
+        search: search.as_ref().and_then(|s| s.fts.clone()),
         limit: args.limit,
         after_id: None,
     };
@@ -221,7 +226,20 @@ pub fn run_hits(config: &Path, args: HitsArgs) -> Result<()> {
         query.limit = Some(args.limit.unwrap_or(10));
     }
     let store = open(config, &args.scope.db)?;
-    let mut hits = store.hits(&query)?;
+    let read = |query: &HitQuery| -> Result<Vec<HitRow>> {
+        let Some(search) = &search else {
+            return Ok(store.hits(query)?);
+        };
+        // The index only narrows; the query decides, then the limit applies.
+        let mut hits = store.hits(&HitQuery {
+            limit: None,
+            ..query.clone()
+        })?;
+        hits.retain(|h| search.matches(h));
+        hits.truncate(query.limit.map_or(usize::MAX, |n| n as usize));
+        Ok(hits)
+    };
+    let mut hits = read(&query)?;
     let format = Format::or_default(args.format);
     let width = output::fit_width(args.wide);
     let columns = hit_columns(format);
@@ -253,8 +271,34 @@ pub fn run_hits(config: &Path, args: HitsArgs) -> Result<()> {
             out.flush()?;
         }
         std::thread::sleep(FOLLOW_EVERY);
-        hits = store.hits(&query)?;
+        hits = read(&query)?;
         hits.reverse();
+    }
+}
+
+/// `--search`: a one-rule rule set run on each hit the full-text prefilter lets through.
+struct Search {
+    rules: RuleSet,
+    fts: Option<String>,
+}
+
+impl Search {
+    /// Parses and compiles the query; a bad one is a usage error with a caret, as in `check`.
+    fn new(text: &str) -> Result<Search> {
+        let invalid = |msg: String| Invalid(format!("vigie: --search: {msg}"));
+        let spec = RuleSpec::with_query("search", text)
+            .map_err(|e| invalid(format!("{e}\n{}", e.caret(text))))?;
+        let fts = spec.query.as_ref().and_then(|q| fts_prefilter(&q.expr));
+        let rules = RuleSet::compile(&[spec]).map_err(|e| invalid(e.message))?;
+        Ok(Search { rules, fts })
+    }
+
+    fn matches(&self, h: &HitRow) -> bool {
+        let post = Post {
+            author: h.author.clone(),
+            ..Post::from_text(h.text.clone())
+        };
+        !self.rules.matches(&post).is_empty()
     }
 }
 

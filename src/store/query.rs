@@ -2,8 +2,9 @@
 //!
 //! Filters are assembled by a small builder (miniflux's `EntryQueryBuilder`): each condition
 //! adds a SQL fragment with `?` placeholders and its bound value, so user input is never SQL
-//! text. `--search` goes through FTS5 with the user's words folded like post text and each one
-//! quoted, so it is never FTS syntax either.
+//! text. `--search` is a query of the rule language: [`fts_prefilter`] derives from its
+//! positive literals an FTS5 query of quoted folded words that every matching post satisfies
+//! (never FTS syntax from the user), and the caller runs the query itself on what comes back.
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
@@ -11,7 +12,7 @@ use serde::Serialize;
 
 use super::{fmt_time, parse_time, Store, StoreError};
 use crate::config::duration::parse_duration;
-use crate::normalize;
+use crate::matcher::query::Expr;
 
 /// Filters of `vigie hits`.
 #[derive(Debug, Clone, Default)]
@@ -26,7 +27,7 @@ pub struct HitQuery {
     pub source: Option<String>,
     /// Author, case-insensitive, leading `@` optional.
     pub author: Option<String>,
-    /// Free text, accent- and case-insensitive, every word must occur.
+    /// An FTS5 query every wanted post satisfies (see [`fts_prefilter`]).
     pub search: Option<String>,
     /// Most rows returned.
     pub limit: Option<u64>,
@@ -134,13 +135,44 @@ fn is_glob(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
 
-/// The FTS5 query for free text: every folded word, quoted; `None` when there is no word.
-pub fn fts_query(text: &str) -> Option<String> {
-    let words: Vec<String> = normalize::words(text)
-        .into_iter()
-        .map(|w| format!("\"{}\"", w.text.replace('"', "\"\"")))
-        .collect();
-    (!words.is_empty()).then(|| words.join(" "))
+/// An FTS5 query that every post matching `expr` satisfies, from its positive literals: a
+/// term's folded words (the last one as a prefix for `retard*`) ANDed, `AND` and `NEAR` as AND,
+/// `OR` only when every side has one; `NOT` constrains nothing. `None` when nothing can be
+/// required safely (`NOT x` alone, `a OR NOT b`): then every hit is read and the query alone
+/// decides. The index keeps no positions (`detail = none`), so phrases are their words ANDed.
+/// A word with other characters than letters and digits, which the index's tokenizer might
+/// cut differently, is left out rather than risk a miss.
+pub fn fts_prefilter(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Term(t) => {
+            let n = t.words.len();
+            let mut words: Vec<String> = t
+                .words
+                .iter()
+                .enumerate()
+                .filter(|(_, (w, _))| !w.is_empty() && w.chars().all(char::is_alphanumeric))
+                .map(|(i, (w, _))| {
+                    let star = if t.prefix && i + 1 == n { "*" } else { "" };
+                    format!("\"{w}\"{star}")
+                })
+                .collect();
+            match words.len() {
+                0 => None,
+                1 => words.pop(),
+                _ => Some(format!("({})", words.join(" AND "))),
+            }
+        }
+        Expr::And(parts) => {
+            let parts: Vec<String> = parts.iter().filter_map(fts_prefilter).collect();
+            (!parts.is_empty()).then(|| format!("({})", parts.join(" AND ")))
+        }
+        Expr::Near(a, b, _) => fts_prefilter(&Expr::And(vec![(**a).clone(), (**b).clone()])),
+        Expr::Or(parts) => {
+            let parts: Option<Vec<String>> = parts.iter().map(fts_prefilter).collect();
+            parts.map(|p| format!("({})", p.join(" OR ")))
+        }
+        Expr::Not(_) => None,
+    }
 }
 
 /// What `vigie stats` counts hits by.
@@ -200,7 +232,7 @@ fn hit_select(columns: &str, q: &HitQuery) -> Option<(String, Vec<Value>)> {
     if let Some(s) = &q.search {
         cond(
             " AND p.id IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)",
-            Value::Text(fts_query(s)?),
+            Value::Text(s.clone()),
         );
     }
     Some((sql, args))
@@ -341,16 +373,21 @@ mod tests {
     }
 
     #[test]
-    fn fts_queries_are_quoted_folded_words() {
+    fn fts_prefilters_require_only_what_every_match_has() {
+        use crate::matcher::query::Query;
+        let pre = |q: &str| fts_prefilter(&Query::parse(q).unwrap().expr);
+        assert_eq!(pre("colis").as_deref(), Some("\"colis\""));
+        assert_eq!(pre("Retard*").as_deref(), Some("\"retard\"*"));
         assert_eq!(
-            fts_query("Objet CASSÉ").as_deref(),
-            Some("\"objet\" \"casse\"")
+            pre("\"objet cassé\" OR remboursement").as_deref(),
+            Some("((\"objet\" AND \"casse\") OR \"remboursement\")")
         );
         assert_eq!(
-            fts_query("NEAR(\"a\" OR *").as_deref(),
-            Some("\"near\" \"a\" \"or\"")
+            pre("colis NEAR/3 perdu -suspect").as_deref(),
+            Some("((\"colis\" AND \"perdu\"))")
         );
-        assert_eq!(fts_query("!!! *"), None);
+        assert_eq!(pre("NOT colis"), None);
+        assert_eq!(pre("colis OR NOT retard"), None);
     }
 }
 
