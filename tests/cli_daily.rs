@@ -479,3 +479,47 @@ fn daily_hits_search_speaks_the_rule_language() {
         r.stderr
     );
 }
+
+#[test]
+fn daily_the_daemon_says_what_it_does() {
+    let posts = [
+        post(
+            "p1",
+            "@a",
+            "mon colis est en retard",
+            "2026-11-22T08:00:00Z",
+        ),
+        post("p2", "@b", "il fait beau", "2026-11-22T08:01:00Z"),
+        post("p3", "@c", "l'objet cassé", "2026-11-22T08:02:00Z"),
+    ]
+    .join("\n")
+        + "\n";
+    let config = "[daemon]\ndatabase = \"vigie.db\"\nrules = [\"rules.toml\"]\n\n\
+                  [[source]]\nname = \"demo\"\nkind = \"jsonl\"\npath = \"posts.jsonl\"\nevery = \"1s\"\n";
+    let files = [
+        ("vigie.toml", config),
+        ("rules.toml", RULES),
+        ("posts.jsonl", posts.as_str()),
+    ];
+    // At info: one line for the poll that found something, none for the empty ones.
+    let mut d = crate::daemon_util::Daemon::start_env(&files, &[("RUST_LOG", "info")]);
+    let wait = Duration::from_secs(30);
+    d.wait_for("the poll line", wait, || {
+        d.log().contains("demo: 3 new posts, 2 hits; next poll ")
+    });
+    d.wait_for("a second poll", wait, || {
+        d.count("SELECT COUNT(*) FROM sources WHERE last_poll_at > created_at") > 0
+    });
+    assert_eq!(d.terminate(Duration::from_secs(30)), 0);
+    let log = d.log();
+    assert!(!log.contains("nothing new"), "{log}");
+    // A summary of the polls at shutdown (and every hour).
+    assert!(log.contains("Summary of the last 0 min: "), "{log}");
+    assert!(log.contains("(0 failed), 3 new posts, 2 hits, 0 alerts."), "{log}");
+
+    // At debug, the empty polls too.
+    let d = crate::daemon_util::Daemon::start_env(&files, &[("RUST_LOG", "vigie=debug")]);
+    d.wait_for("an empty poll", wait, || {
+        d.log().contains("demo: nothing new; next poll ")
+    });
+}

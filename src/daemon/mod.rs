@@ -34,7 +34,7 @@ use crate::source::fetch::{FetchOptions, Fetcher};
 use crate::source::{Cursor, Source};
 use crate::store::{AlertPolicy, Store};
 pub use pipeline::{BuildError, Pipeline};
-use poll::{lost_task, PollTask, Report};
+use poll::{lost_task, PollTask, Report, Tally};
 
 /// Longest wait for in-flight polls at shutdown before they are abandoned (their posts are
 /// fetched again after the restart: the cursor has not moved).
@@ -149,6 +149,7 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
     // panic the task's own guard missed, an abort) still gets its source rescheduled.
     let mut running: HashMap<tokio::task::Id, usize> = HashMap::new();
     let mut shutdown = std::pin::pin!(stop_signal(damaged_rx));
+    let tally = Arc::new(Tally::new(Utc::now()));
     tracing::info!(
         sources = sources.len(),
         rules = pipeline.rules.len(),
@@ -172,6 +173,7 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
                 writer: write_tx.clone(),
                 limit: limit.clone(),
                 stored: stored.clone(),
+                tally: tally.clone(),
             };
             running.insert(tasks.spawn(task.run()).id(), i);
         }
@@ -226,6 +228,7 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
             "Deliveries still in flight were abandoned; they are sent again, with the same id, after the restart."
         );
     }
+    tally.log_summary();
     if let Some(damaged) = damaged {
         return Err(DaemonError::Store(damaged));
     }
