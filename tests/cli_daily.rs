@@ -515,11 +515,52 @@ fn daily_the_daemon_says_what_it_does() {
     assert!(!log.contains("nothing new"), "{log}");
     // A summary of the polls at shutdown (and every hour).
     assert!(log.contains("Summary of the last 0 min: "), "{log}");
-    assert!(log.contains("(0 failed), 3 new posts, 2 hits, 0 alerts."), "{log}");
+    assert!(
+        log.contains("(0 failed), 3 new posts, 2 hits, 0 alerts."),
+        "{log}"
+    );
 
     // At debug, the empty polls too.
     let d = crate::daemon_util::Daemon::start_env(&files, &[("RUST_LOG", "vigie=debug")]);
     d.wait_for("an empty poll", wait, || {
         d.log().contains("demo: nothing new; next poll ")
     });
+}
+
+#[test]
+fn daily_long_cli_work_shows_progress_on_a_terminal_only() {
+    let lines: String = (0..3000)
+        .map(|i| {
+            let at = format!(
+                "2026-11-22T{:02}:{:02}:{:02}Z",
+                i / 3600,
+                i / 60 % 60,
+                i % 60
+            );
+            post(
+                &format!("p{i}"),
+                "@a",
+                &format!("mon colis {i} est en retard"),
+                &at,
+            ) + "\n"
+        })
+        .collect();
+    let dir = tree(&[
+        ("vigie.toml", CONFIG),
+        ("rules.toml", RULES),
+        ("posts.jsonl", &lines),
+    ]);
+    let cfg = dir.path().join("vigie.toml");
+    let file = dir.path().join("posts.jsonl");
+    let count = ["match", "--count", "--config", s(&cfg), "--input", s(&file)];
+    let screen = on_terminal(&count, 80);
+    assert!(screen.contains(" read, "), "{screen}");
+    assert!(screen.contains("3000  posts read"), "{screen}");
+    let r = vigie(&count, "");
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""));
+    let replay = ["replay", s(&file), "--config", s(&cfg), "--format", "json"];
+    let screen = on_terminal(&replay, 80);
+    assert!(screen.contains("/3000 posts"), "{screen}");
+    let r = vigie(&replay, "");
+    assert!(!r.stderr.contains("/3000 posts"), "{}", r.stderr);
 }

@@ -236,6 +236,24 @@ pub fn write_part<S: AsRef<str>>(
     Ok(())
 }
 
+/// A progress bar on stderr for long CLI work (`replay`, `match --input`), drawn only when
+/// stderr is a terminal and `shown`; hidden otherwise, so pipes and logs get nothing. `unit`
+/// is `posts` (a count) or `bytes` (a file read).
+pub fn progress(len: u64, unit: &str, shown: bool) -> indicatif::ProgressBar {
+    if !shown || !io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let template = if unit == "bytes" {
+        "{spinner} [{bar:30}] {bytes}/{total_bytes} read, {eta} left"
+    } else {
+        "{spinner} [{bar:30}] {pos}/{len} posts, {eta} left"
+    };
+    let style = indicatif::ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+        .progress_chars("=> ");
+    indicatif::ProgressBar::new(len).with_style(style)
+}
+
 /// A sparkline of counts: `▁▂▃▄▅▆▇█`, scaled to the largest.
 pub fn sparkline(counts: &[u64]) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];

@@ -54,6 +54,7 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
     let mut policy = AlertPolicy::from_config(&config, false);
     policy.sources.clear();
     store.set_alert_policy(policy)?;
+    let bar = output::progress(posts.len() as u64, "posts", true);
     // Posts created in the same second are one poll: one commit, one evaluation.
     let mut i = 0;
     while i < posts.len() {
@@ -83,7 +84,9 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
         }
         let refs: Vec<&PollResult> = batch.iter().collect();
         store.commit_many(&refs)?;
+        bar.set_position(i as u64);
     }
+    bar.finish_and_clear();
     let alerts = store.alerts(&AlertQuery {
         oldest_first: true,
         ..AlertQuery::default()
