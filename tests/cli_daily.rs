@@ -564,3 +564,61 @@ fn daily_long_cli_work_shows_progress_on_a_terminal_only() {
     let r = vigie(&replay, "");
     assert!(!r.stderr.contains("/3000 posts"), "{}", r.stderr);
 }
+
+#[test]
+fn daily_check_warns_about_rules_that_cannot_do_what_was_meant() {
+    let config = "[daemon]\nrules = [\"r*.toml\"]\n\n[[source]]\nname = \"forum-a\"\nkind = \"jsonl\"\npath = \"p.jsonl\"\n\n\
+                  [[notifier]]\nname = \"console\"\nkind = \"console\"\n";
+    let r1 = "[[rule]]\nname = \"a\"\nquery = '\"train 🚆\"'\nwindow = \"0s\"\nalert = { threshold = 0 }\n\n\
+              [[rule]]\nname = \"b\"\nquery = 'colis NEAR/0 perdu'\nsources = [\"foru-*\"]\n\n\
+              [[rule]]\nname = \"c\"\nquery = 'NOT colis'\nsources = [\"forum-*\", \"fourm-a\"]\n";
+    let r2 = "[[rule]]\nname = \"d\"\nquery = '-colis -retard'\n";
+    let dir = tree(&[("vigie.toml", config), ("r1.toml", r1), ("r2.toml", r2)]);
+    let cfg = dir.path().join("vigie.toml");
+    for strict in [false, true] {
+        let mut args = vec!["check", "--config", s(&cfg)];
+        if strict {
+            args.push("--strict");
+        }
+        let r = vigie(&args, "");
+        assert_eq!(
+            r.code, 0,
+            "warnings never change the exit code: {}",
+            r.stderr
+        );
+        assert!(r.stdout.contains(": ok, 8 warnings\n"), "{}", r.stdout);
+        for want in [
+            "r1.toml:1:1: warning: rule \"a\": \"train 🚆\": \"🚆\" is not part of any word",
+            "r1.toml:1:1: warning: rule \"a\": window = \"0s\"",
+            "r1.toml:1:1: warning: rule \"a\": threshold = 0",
+            "r1.toml:7:1: warning: rule \"b\": NEAR/0",
+            "r1.toml:7:1: warning: rule \"b\": sources: [\"foru-*\"] match no configured source (forum-a), so the rule never fires",
+            "r1.toml:12:1: warning: rule \"c\": sources: no source named \"fourm-a\", did you mean \"forum-a\"?",
+            "r1.toml:12:1: warning: rule \"c\": the query \"NOT colis\" is only a negation",
+            "r2.toml:1:1: warning: rule \"d\": the query \"-colis -retard\" is only a negation",
+        ] {
+            assert!(r.stderr.contains(want), "missing {want:?} in:\n{}", r.stderr);
+        }
+    }
+
+    // A duplicate rule name names both places; an unknown notifier in [defaults] is one error.
+    let r3 = "[defaults]\nnotify = [\"nope\"]\n\n[[rule]]\nname = \"x\"\nquery = 'a'\n\n\
+              [[rule]]\nname = \"y\"\nquery = 'b'\n\n[[rule]]\nname = \"d\"\nquery = 'c'\n";
+    std::fs::write(dir.path().join("r3.toml"), r3).unwrap();
+    let r = vigie(&["check", "--config", s(&cfg)], "");
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert_eq!(
+        r.stderr.matches("no notifier named \"nope\"").count(),
+        1,
+        "{}",
+        r.stderr
+    );
+    let first = format!("{}:2:8", dir.path().join("r2.toml").display());
+    assert!(
+        r.stderr.contains(&format!(
+            "r3.toml:13:8: duplicate rule name \"d\" (first at {first})"
+        )),
+        "{}",
+        r.stderr
+    );
+}
