@@ -622,3 +622,80 @@ fn daily_check_warns_about_rules_that_cannot_do_what_was_meant() {
         r.stderr
     );
 }
+
+#[test]
+fn daily_init_writes_a_starter_that_passes_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("la poste");
+    let init = [
+        "init",
+        s(&target),
+        "--brand",
+        "La Poste",
+        "--terms",
+        "colis, retard*, objet cassé",
+        "--handle",
+        "lisalaposte",
+        "--feed",
+        "http://127.0.0.1:9/latest.rss",
+    ];
+    let r = vigie(&init, "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rules = std::fs::read_to_string(target.join("rules/la-poste.toml")).unwrap();
+    assert!(
+        rules.contains(r#"query = '"La Poste" OR colis OR retard* OR "objet cassé"'"#),
+        "{rules}"
+    );
+    assert!(
+        rules.contains(r#"exclude_authors = ["@lisalaposte"]"#),
+        "{rules}"
+    );
+    assert!(std::fs::read_to_string(target.join("vigie.toml"))
+        .unwrap()
+        .contains("http://127.0.0.1:9/latest.rss"));
+    // The next three commands, each of which works as printed.
+    let next: Vec<&str> = r
+        .stdout
+        .lines()
+        .skip_while(|l| *l != "Next:")
+        .skip(1)
+        .collect();
+    assert_eq!(next.len(), 3, "{}", r.stdout);
+    assert!(
+        next[0].starts_with("  vigie check --config '"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        next[2].starts_with("  vigie run --config '"),
+        "{}",
+        r.stdout
+    );
+    let cfg = target.join("vigie.toml");
+    let r = vigie(&["check", "--config", s(&cfg)], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stderr, "", "no warning either");
+    assert!(
+        r.stdout.contains("2 rules in 1 file, 2 examples checked"),
+        "{}",
+        r.stdout
+    );
+    let example = next[1].split_once(".toml' ").unwrap().1.trim_matches('\'');
+    let r = vigie(&["match", "--config", s(&cfg), example], "");
+    assert!(r.stdout.contains("la-poste-mentions"), "{}", r.stdout);
+    // It never overwrites.
+    let r = vigie(&init, "");
+    assert_eq!(r.code, 2, "{}", r.stdout);
+    assert!(
+        r.stderr.contains("exists; vigie init never overwrites"),
+        "{}",
+        r.stderr
+    );
+    // Without a feed, a local jsonl file that vigie follows.
+    let local = dir.path().join("local");
+    let r = vigie(&["init", s(&local), "--brand", "Posteo"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = vigie(&["check", "--config", s(&local.join("vigie.toml"))], "");
+    assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{}", r.stdout);
+    assert!(r.stdout.contains("1 source: local (jsonl)"), "{}", r.stdout);
+}
