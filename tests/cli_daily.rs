@@ -699,3 +699,110 @@ fn daily_init_writes_a_starter_that_passes_check() {
     assert_eq!((r.code, r.stderr.as_str()), (0, ""), "{}", r.stdout);
     assert!(r.stdout.contains("1 source: local (jsonl)"), "{}", r.stdout);
 }
+
+#[test]
+fn daily_the_demo_never_goes_stale() {
+    // The shipped demo, copied with its layout; whatever today is, its week ends now.
+    let root = crate::util::root();
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    let mut files = vec![
+        ("config/vigie.toml".to_string(), read("config/vigie.toml")),
+        (
+            "config/demo/posts.jsonl".to_string(),
+            read("config/demo/posts.jsonl"),
+        ),
+    ];
+    for entry in std::fs::read_dir(root.join("rules")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        files.push((format!("rules/{name}"), read(&format!("rules/{name}"))));
+    }
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let dir = tree(&refs);
+    let cfg = dir.path().join("config/vigie.toml");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["run", "--config", s(&cfg)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Hits on at least 6 of the last 7 days, and the burst within the last hour.
+    let days = |since: &str| -> Vec<String> {
+        let r = run_tz(
+            &[
+                "hits",
+                "--config",
+                s(&cfg),
+                "--since",
+                since,
+                "--format",
+                "json",
+            ],
+            "UTC",
+        );
+        let mut days: Vec<String> = r
+            .stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter_map(|v| Some(v["created_at"].as_str()?[..10].to_string()))
+            .collect();
+        days.dedup();
+        days
+    };
+    let t0 = Instant::now();
+    let mut seen = Vec::new();
+    while t0.elapsed() < Duration::from_secs(60) {
+        seen = days("7d");
+        let recent = run_tz(
+            &[
+                "hits",
+                "--config",
+                s(&cfg),
+                "--since",
+                "1h",
+                "--format",
+                "json",
+            ],
+            "UTC",
+        );
+        if seen.len() >= 6 && recent.stdout.lines().count() >= 25 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        seen.len() >= 6,
+        "hits on {} days only: {seen:?}",
+        seen.len()
+    );
+    let r = run_tz(
+        &[
+            "stats",
+            "--config",
+            s(&cfg),
+            "--since",
+            "7d",
+            "--every",
+            "1d",
+            "--format",
+            "json",
+        ],
+        "UTC",
+    );
+    let busy: std::collections::BTreeSet<String> = r
+        .stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["count"].as_u64() > Some(0))
+        .filter_map(|v| v["bucket"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        busy.len() >= 6,
+        "stats shows {} busy days: {busy:?}",
+        busy.len()
+    );
+}

@@ -111,6 +111,9 @@ pub enum SourceKind {
     Jsonl {
         /// The file, resolved against the config's folder.
         path: PathBuf,
+        /// Demo only: move every post's time by one offset so that the file's newest post is
+        /// the time of the first poll.
+        shift_to_now: bool,
     },
     /// A kind that the config accepts and validates but this build cannot poll yet.
     Planned(&'static str),

@@ -339,6 +339,7 @@ fn source(
             },
             "jsonl" => SourceKind::Jsonl {
                 path: dir.join(r.string("path").map(|(s, _)| s).unwrap_or_default()),
+                shift_to_now: r.bool("shift_to_now").is_some_and(|(b, _)| b),
             },
             other => {
                 // Not implemented yet: read every key so only unknown ones are reported.
