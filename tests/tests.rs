@@ -11,6 +11,8 @@ mod config_checks;
 mod cli_query;
 // Issue 22, the daily tool: typed times, tables that fit, alerts' last errors, --db, --follow.
 mod cli_daily;
+// The README's `console` blocks, run against the shipped demo and compared.
+mod readme;
 // `vigie match`: table and JSON output, stdin and files, --count.
 mod cli_match;
 // Alerts with the real daemon: signed webhooks checked by the reference package, retries,

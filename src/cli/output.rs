@@ -215,15 +215,16 @@ pub fn write_part<S: AsRef<str>>(
             }
             let line = |out: &mut dyn Write, row: &[String]| -> io::Result<()> {
                 let n = row.len();
+                let mut text = String::new();
                 for (i, (c, w)) in row.iter().zip(&widths).enumerate() {
-                    if i + 1 == n {
-                        write!(out, "{c}")?;
-                    } else {
+                    text.push_str(c);
+                    if i + 1 < n {
                         let pad = w.saturating_sub(c.width());
-                        write!(out, "{c}{}  ", " ".repeat(pad))?;
+                        text.extend(std::iter::repeat_n(' ', pad + 2));
                     }
                 }
-                writeln!(out)
+                // Empty last cells leave no trailing blanks.
+                writeln!(out, "{}", text.trim_end())
             };
             if header {
                 line(out, &head)?;
@@ -286,7 +287,7 @@ mod tests {
     fn formats() {
         assert_eq!(
             render(Format::Table),
-            "ID  TEXT            AUTHOR\n1   colis, \"perdu\"  \n22  ligne suivante  @a\n"
+            "ID  TEXT            AUTHOR\n1   colis, \"perdu\"\n22  ligne suivante  @a\n"
         );
         assert_eq!(
             render(Format::Csv),
