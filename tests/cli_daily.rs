@@ -321,7 +321,7 @@ fn daily_alerts_say_why_a_delivery_waits() {
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{}", r.stdout);
     assert!(
-        lines[0].contains("NEXT_TRY (UTC)") && lines[0].ends_with("LAST_ERROR"),
+        lines[0].contains("  NEXT_TRY  ") && lines[0].ends_with("LAST_ERROR"),
         "{}",
         r.stdout
     );

@@ -118,7 +118,8 @@ pub fn write(out: &mut impl Write, how: &Listing, rows: &[AlertRow]) -> io::Resu
         ];
         if how.deliveries {
             cols.push("delivery".into());
-            cols.push(output::time_column("next_try"));
+            // One zone per header: the first time column names it.
+            cols.push("next_try".into());
             cols.push("last_error".into());
         }
         return output::write_fit(out, how.format, &cols, &cells, how.width);

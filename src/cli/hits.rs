@@ -397,7 +397,7 @@ pub fn run_sources(config: &Path, args: SourcesArgs) -> Result<()> {
     .to_vec();
     if table {
         cols[2] = output::time_column("last_poll_at");
-        cols[7] = output::time_column("next_poll_at");
+        // The zone is named once, by the first time column.
         let error = cols.remove(4);
         cols.push(error);
     }
