@@ -325,6 +325,16 @@ fn daily_alerts_say_why_a_delivery_waits() {
         "{}",
         r.stdout
     );
+    let r = run_tz(
+        &["alerts", "--db", db, "--since", "1h", "--format", "table"],
+        "UTC",
+    );
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, ""),
+        "no header over nothing"
+    );
+    assert!(r.stderr.starts_with("no alerts since "), "{}", r.stderr);
     assert!(
         lines[2].contains("hook:pending  2026-11-22 15:00  hook: HTTP 503"),
         "{}",

@@ -64,6 +64,23 @@ pub fn run(config: &Path, args: AlertsArgs) -> Result<()> {
         deliveries: true,
         width: output::fit_width(args.wide),
     };
+    if rows.is_empty() && listing.format == Format::Table {
+        // As `vigie hits`: no header over nothing, one line on stderr.
+        let what = if query.failed {
+            "no failed deliveries"
+        } else {
+            "no alerts"
+        };
+        match query.since {
+            Some(t) => eprintln!(
+                "{what} since {} {}",
+                output::local_time(&crate::store::fmt_time(t)),
+                output::zone_name()
+            ),
+            None => eprintln!("{what}"),
+        }
+        return Ok(());
+    }
     write(&mut out, &listing, &rows)?;
     Ok(out.flush()?)
 }
