@@ -144,12 +144,16 @@ fn log_summary(c: &Counts, now: DateTime<Utc>) {
         hits = c.hits,
         alerts = c.alerts,
         minutes,
-        "Summary of the last {minutes} min: {} polls ({} failed), {} new posts, {} hits, {} alerts.",
+        "Summary of the last {minutes} min: {} poll{} ({} failed), {} new post{}, {} hit{}, {} alert{}.",
         c.polls,
+        plural(c.polls),
         c.failed,
         c.new_posts,
+        plural(c.new_posts),
         c.hits,
-        c.alerts
+        plural(c.hits),
+        c.alerts,
+        plural(c.alerts),
     );
 }
 
