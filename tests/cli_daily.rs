@@ -816,3 +816,34 @@ fn daily_the_demo_never_goes_stale() {
         busy.len()
     );
 }
+
+#[test]
+fn daily_author_names_are_stored_and_shown() {
+    let line = serde_json::json!({"id": "n1", "source": "forum", "text": "mon colis est perdu",
+        "author": "bob@example.org", "author_name": "Bob", "created_at": "2026-11-22T08:00:00Z"});
+    let dir = tree(&[
+        ("vigie.toml", CONFIG),
+        ("rules.toml", RULES),
+        ("posts.jsonl", &format!("{line}\n")),
+    ]);
+    let db = dir.path().join("replay.db");
+    let r = replay(dir.path(), "posts.jsonl", &db, "json");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run_tz(&["hits", "--db", s(&db), "--format", "json"], "UTC");
+    let hit: Value = serde_json::from_str(r.stdout.trim()).expect("one hit");
+    assert_eq!(
+        (&hit["author"], &hit["author_name"]),
+        (&Value::from("bob@example.org"), &Value::from("Bob"))
+    );
+    let r = run_tz(&["hits", "--db", s(&db), "--format", "table"], "UTC");
+    assert!(
+        r.stdout.contains("  Bob (bob@example.org)  "),
+        "{}",
+        r.stdout
+    );
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let name: String = conn
+        .query_row("SELECT author_name FROM hits_v", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(name, "Bob");
+}

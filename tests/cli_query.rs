@@ -233,7 +233,9 @@ fn hits_and_sources_formats() {
     let mut lines = r.stdout.lines();
     assert_eq!(
         lines.next(),
-        Some("hit_id,rule,source,post_id,url,author,text,created_at,fetched_at,matched")
+        Some(
+            "hit_id,rule,source,post_id,url,author,text,created_at,fetched_at,matched,author_name"
+        )
     );
     let row = lines.next().expect("a csv row");
     assert!(row.contains(",casse,forum,3,https://x.example/3,carol,Réclamation : objet cassé,2026-11-22T09:00:00Z,"), "{row}");

@@ -168,6 +168,7 @@ fn hit_columns(format: Format) -> Vec<String> {
         "created_at",
         "fetched_at",
         "matched",
+        "author_name",
     ]
     .map(String::from)
     .to_vec()
@@ -180,7 +181,10 @@ fn hit_row(h: &HitRow, format: Format) -> Vec<Value> {
             json!(output::local_time(&h.created_at)),
             json!(h.rule),
             json!(h.source),
-            json!(h.author),
+            json!(match (&h.author_name, &h.author) {
+                (Some(name), Some(author)) => format!("{name} ({author})"),
+                (name, author) => name.clone().or(author.clone()).unwrap_or_default(),
+            }),
             json!(matched_words(&h.matched)),
             json!(h.text),
         ];
@@ -201,6 +205,7 @@ fn hit_row(h: &HitRow, format: Format) -> Vec<Value> {
         json!(h.created_at),
         json!(h.fetched_at),
         matched,
+        json!(h.author_name),
     ]
 }
 

@@ -48,8 +48,10 @@ pub struct HitRow {
     pub post_id: String,
     /// Link to the post.
     pub url: Option<String>,
-    /// Author.
+    /// Author (the handle).
     pub author: Option<String>,
+    /// The author's display name, when the source gives one.
+    pub author_name: Option<String>,
     /// Post text.
     pub text: String,
     /// Post creation time (RFC 3339 UTC).
@@ -243,7 +245,7 @@ impl Store {
     pub fn hits(&self, q: &HitQuery) -> Result<Vec<HitRow>, StoreError> {
         let Some((mut sql, mut args)) = hit_select(
             "h.id, h.rule, p.source, p.source_id, p.url, p.author, p.text, p.created_at,
-             p.fetched_at, h.matched",
+             p.fetched_at, h.matched, p.author_name",
             q,
         ) else {
             return Ok(Vec::new());
@@ -267,6 +269,7 @@ impl Store {
                 created_at: r.get(7)?,
                 fetched_at: r.get(8)?,
                 matched: r.get(9)?,
+                author_name: r.get(10)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
