@@ -18,6 +18,7 @@ pub mod pipeline;
 mod poll;
 pub mod retry;
 pub mod scheduler;
+mod tally;
 pub mod writer;
 
 use std::collections::HashMap;
@@ -34,7 +35,8 @@ use crate::source::fetch::{FetchOptions, Fetcher};
 use crate::source::{Cursor, Source};
 use crate::store::{AlertPolicy, Store};
 pub use pipeline::{BuildError, Pipeline};
-use poll::{lost_task, PollTask, Report, Tally};
+use poll::{lost_task, PollTask, Report};
+use tally::Tally;
 
 /// Longest wait for in-flight polls at shutdown before they are abandoned (their posts are
 /// fetched again after the restart: the cursor has not moved).

@@ -8,8 +8,8 @@
 //! `scheduler`'s decision; storing is `writer`'s.
 //!
 //! It also says what it did: one info line per poll that stored something (`forum: 12 new
-//! posts, 3 hits; next poll 11:02:15`), a debug line for an empty one, and through [`Tally`]
-//! a summary of every source's polls each hour and at shutdown. Failures and recoveries are
+//! posts, 3 hits; next poll 11:02:15`), a debug line for an empty one, and counts it in the
+//! [`Tally`] behind the hourly summary. Failures and recoveries are
 //! logged by the control loop, which knows the previous error.
 
 use std::panic::AssertUnwindSafe;
@@ -20,13 +20,14 @@ use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
 use tokio::sync::{oneshot, Semaphore};
 
+use super::tally::Tally;
 use super::writer::WriteJob;
 use super::{retry, scheduler};
 use crate::matcher::{Hits, RuleSet};
 use crate::post::Post;
 use crate::source::fetch::Fetcher;
 use crate::source::{Cursor, Source, SourceError};
-use crate::store::{CommitStats, PollOutcome, PollResult, Store};
+use crate::store::{PollOutcome, PollResult, Store};
 
 /// What a poll task tells the control loop.
 pub(super) struct Report {
@@ -75,86 +76,6 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
         .map(|s| s.to_string())
         .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "no message".into())
-}
-
-/// How often [`Tally`] logs its summary.
-const SUMMARY_EVERY: chrono::TimeDelta = chrono::TimeDelta::hours(1);
-
-/// Counts of the polls since the last summary, shared by every poll task.
-pub(super) struct Tally(std::sync::Mutex<Counts>);
-
-/// What a summary says.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct Counts {
-    since: Option<DateTime<Utc>>,
-    polls: u64,
-    failed: u64,
-    new_posts: u64,
-    hits: u64,
-    alerts: u64,
-}
-
-impl Tally {
-    /// A tally starting at `now`.
-    pub fn new(now: DateTime<Utc>) -> Tally {
-        Tally(std::sync::Mutex::new(Counts {
-            since: Some(now),
-            ..Counts::default()
-        }))
-    }
-
-    /// Counts one poll; returns the counts to log when an hour has passed since the last
-    /// summary, and starts again.
-    fn record(&self, stats: Option<&CommitStats>, now: DateTime<Utc>) -> Option<Counts> {
-        let mut c = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        c.polls += 1;
-        match stats {
-            Some(s) => {
-                c.new_posts += s.new_posts;
-                c.hits += s.new_hits;
-                c.alerts += s.new_alerts;
-            }
-            None => c.failed += 1,
-        }
-        let since = c.since.unwrap_or(now);
-        (now - since >= SUMMARY_EVERY).then(|| {
-            std::mem::replace(
-                &mut *c,
-                Counts {
-                    since: Some(now),
-                    ..Counts::default()
-                },
-            )
-        })
-    }
-
-    /// Logs what was counted since the last summary (at shutdown).
-    pub fn log_summary(&self) {
-        let c = *self.0.lock().unwrap_or_else(|p| p.into_inner());
-        log_summary(&c, Utc::now());
-    }
-}
-
-fn log_summary(c: &Counts, now: DateTime<Utc>) {
-    let minutes = c.since.map_or(0, |s| (now - s).num_minutes());
-    tracing::info!(
-        polls = c.polls,
-        failed = c.failed,
-        new_posts = c.new_posts,
-        hits = c.hits,
-        alerts = c.alerts,
-        minutes,
-        "Summary of the last {minutes} min: {} poll{} ({} failed), {} new post{}, {} hit{}, {} alert{}.",
-        c.polls,
-        plural(c.polls),
-        c.failed,
-        c.new_posts,
-        plural(c.new_posts),
-        c.hits,
-        plural(c.hits),
-        c.alerts,
-        plural(c.alerts),
-    );
 }
 
 /// One poll of one source, from fetch to commit.
@@ -294,9 +215,7 @@ impl PollTask {
                 tracing::debug!(source = %self.name, next_poll = %next, "{}: nothing new; next poll {next}.", self.name);
             }
         }
-        if let Some(counts) = self.tally.record(stats, now) {
-            log_summary(&counts, now);
-        }
+        self.tally.record(stats, now);
         match committed {
             Ok(_) => Report {
                 index: self.index,
@@ -322,39 +241,7 @@ impl PollTask {
     }
 }
 
-#[cfg(test)]
-mod tally_tests {
-    use super::*;
-
-    #[test]
-    fn the_summary_comes_once_an_hour_with_what_was_counted() {
-        let t0 = crate::store::parse_time("2026-11-22T10:00:00Z").unwrap();
-        let tally = Tally::new(t0);
-        let stats = CommitStats {
-            new_posts: 12,
-            new_hits: 3,
-            new_alerts: 1,
-        };
-        assert_eq!(tally.record(Some(&stats), t0), None);
-        assert_eq!(tally.record(None, t0 + SUMMARY_EVERY / 2), None);
-        let at = t0 + SUMMARY_EVERY;
-        let c = tally
-            .record(Some(&stats), at)
-            .expect("a summary after an hour");
-        assert_eq!(
-            (c.polls, c.failed, c.new_posts, c.hits, c.alerts),
-            (3, 1, 24, 6, 2)
-        );
-        // Counting starts again.
-        assert_eq!(tally.record(None, at + SUMMARY_EVERY / 2), None);
-        let c = tally
-            .record(None, at + SUMMARY_EVERY)
-            .expect("the next hour");
-        assert_eq!((c.polls, c.failed, c.since), (2, 2, Some(at)));
-    }
-}
-
-fn plural(n: u64) -> &'static str {
+pub(super) fn plural(n: u64) -> &'static str {
     if n == 1 {
         ""
     } else {
