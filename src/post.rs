@@ -24,6 +24,10 @@ pub struct Post {
     /// The author's handle or name, as the source gives it (`@alice`, `alice@mastodon.social`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<String>,
+    /// The author's display name, when the platform gives one besides the handle (`Alice
+    /// Martin`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_name: Option<String>,
     /// A link to the post on its platform.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,

@@ -7,7 +7,7 @@ use vigie::post::Post;
 use vigie::source::Cursor;
 use vigie::store::{PollOutcome, PollResult, Store};
 
-use crate::util::{s, tree, vigie};
+use crate::util::{s, tree, vigie, vigie_env};
 
 const CONFIG: &str = "[daemon]\ndatabase = \"vigie.db\"\nrules = [\"rules.toml\"]\n";
 const RULES: &str = "[[rule]]\nname = \"livraison\"\nquery = 'colis OR retard*'\n\n[[rule]]\nname = \"casse\"\nquery = '\"objet cassé\"'\n";
@@ -188,7 +188,7 @@ fn hits_filters_on_a_known_data_set() {
         hits(d, &["--author", "@ALICE"]),
         pairs(&[("4", "livraison"), ("1", "livraison")])
     );
-    // Full text: accent- and case-insensitive, every word must occur.
+    // The rule language: accent- and case-insensitive, juxtaposition is AND.
     assert_eq!(
         hits(d, &["--search", "RECLAMATION"]),
         pairs(&[("6", "livraison"), ("3", "casse")])
@@ -197,7 +197,8 @@ fn hits_filters_on_a_known_data_set() {
         hits(d, &["--search", "réclamation cassé"]),
         pairs(&[("3", "casse")])
     );
-    // Hostile search text is data, never syntax.
+    // Hostile search text is a query or a usage error (exit 2), never SQL or FTS syntax.
+    let cfg = d.join("vigie.toml");
     for hostile in [
         "\"",
         "*",
@@ -206,7 +207,8 @@ fn hits_filters_on_a_known_data_set() {
         "'; DROP TABLE hits; --",
         "colis\" OR \"x",
     ] {
-        let _ = hits(d, &["--search", hostile]);
+        let r = vigie(&["hits", "--config", s(&cfg), "--search", hostile], "");
+        assert!(r.code == 0 || r.code == 2, "{hostile}: {}", r.stderr);
     }
     assert_eq!(hits(d, &[]).len(), 6, "still there");
 }
@@ -231,11 +233,13 @@ fn hits_and_sources_formats() {
     let mut lines = r.stdout.lines();
     assert_eq!(
         lines.next(),
-        Some("hit_id,rule,source,post_id,url,author,text,created_at,fetched_at,matched")
+        Some(
+            "hit_id,rule,source,post_id,url,author,text,created_at,fetched_at,matched,author_name"
+        )
     );
     let row = lines.next().expect("a csv row");
     assert!(row.contains(",casse,forum,3,https://x.example/3,carol,Réclamation : objet cassé,2026-11-22T09:00:00Z,"), "{row}");
-    let r = vigie(
+    let r = vigie_env(
         &[
             "hits",
             "--config",
@@ -246,9 +250,10 @@ fn hits_and_sources_formats() {
             "table",
         ],
         "",
+        &[("TZ", "UTC")],
     );
     assert!(
-        r.stdout.starts_with("CREATED_AT            RULE"),
+        r.stdout.starts_with("CREATED_AT (UTC)  RULE"),
         "{}",
         r.stdout
     );
@@ -375,7 +380,7 @@ fn stats_count_per_bucket_by_rule_term_and_source() {
     let r = stats(&["--by", "source", "--rule", "livr*", "--format", "table"]);
     assert_eq!(
         r.stdout,
-        "3 buckets of 1h from 2026-11-22T08:00:00Z to 2026-11-22T11:00:00Z\n\
+        "3 buckets of 1h from 2026-11-22 08:00 UTC to 2026-11-22 11:00 UTC\n\
          SOURCE       TOTAL  MAX  SPARKLINE\n\
          forum        2      2    █▁▁\n\
          mastodon-fr  2      1    ▁██\n",

@@ -200,7 +200,7 @@ fn replay_table_and_alerts_history_from_a_kept_database() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert_eq!(r.stdout.lines().count(), 2, "{}", r.stdout);
     assert!(
-        r.stdout.starts_with("alert_id,rule,kind,at,"),
+        r.stdout.starts_with("alert_id,rule,kind,fired_at,"),
         "{}",
         r.stdout
     );

@@ -9,6 +9,10 @@ mod cli_check;
 mod config_checks;
 // `vigie hits` / `vigie sources` on a known data set: filters, formats, no database yet.
 mod cli_query;
+// Issue 22, the daily tool: typed times, tables that fit, alerts' last errors, --db, --follow.
+mod cli_daily;
+// The README's `console` blocks, run against the shipped demo and compared.
+mod readme;
 // `vigie match`: table and JSON output, stdin and files, --count.
 mod cli_match;
 // Alerts with the real daemon: signed webhooks checked by the reference package, retries,

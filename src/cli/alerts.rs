@@ -8,17 +8,18 @@ use chrono::Utc;
 use clap::Args;
 use serde_json::{json, Value};
 
-use super::hits::{open_zoned, time_arg};
+use super::hits::{open, span, DbArg};
 use super::output::{self, Format};
 use crate::store::{AlertQuery, AlertRow};
 
 /// Arguments of `vigie alerts`.
 #[derive(Debug, Args)]
 pub struct AlertsArgs {
-    /// Alerts fired since: a duration ago (90s, 15m, 2h, 7d) or an RFC 3339 time.
+    /// Alerts fired since: a duration ago (90s, 15m, 2h, 7d), a date (2026-11-20), a local
+    /// date and time ("2026-11-20 14:00") or an RFC 3339 time.
     #[arg(long, value_name = "WHEN")]
     pub since: Option<String>,
-    /// Alerts fired before: a duration ago or an RFC 3339 time.
+    /// Alerts fired before: the same forms as --since [default: now].
     #[arg(long, value_name = "WHEN")]
     pub until: Option<String>,
     /// Only this rule, or this source for source alerts (globs allowed).
@@ -27,9 +28,17 @@ pub struct AlertsArgs {
     /// Only this kind.
     #[arg(long, value_parser = ["each", "threshold", "spike", "source"])]
     pub kind: Option<String>,
+    /// Only alerts with a delivery that failed, or that waits for a retry after an error.
+    #[arg(long)]
+    pub failed: bool,
     /// At most N alerts (newest first).
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
+    /// Show the last errors whole instead of cutting them to the terminal's width.
+    #[arg(long)]
+    pub wide: bool,
+    #[command(flatten)]
+    pub db: DbArg,
     /// Output format [default: table on a terminal, json otherwise].
     #[arg(long, value_enum)]
     pub format: Option<Format>,
@@ -40,37 +49,66 @@ pub struct AlertsArgs {
 
 /// Runs `vigie alerts`.
 pub fn run(config: &Path, args: AlertsArgs) -> Result<()> {
-    let now = Utc::now();
-    let time = |s: &Option<String>| time_arg(s.as_deref(), now);
+    let (since, until) = span(args.since.as_deref(), args.until.as_deref(), Utc::now())?;
     let query = AlertQuery {
-        since: time(&args.since)?,
-        until: time(&args.until)?,
+        since,
+        until,
         rule: args.rule,
         kind: args.kind,
         limit: args.limit,
         oldest_first: false,
+        failed: args.failed,
     };
-    let (store, zone) = open_zoned(config, args.utc)?;
-    let rows = store.alerts(&query)?;
+    let rows = open(config, &args.db, args.utc)?.alerts(&query)?;
     let mut out = BufWriter::new(io::stdout().lock());
-    write(&mut out, Format::or_default(args.format), &rows, zone)?;
+    let listing = Listing {
+        format: Format::or_default(args.format),
+        time_field: "fired_at",
+        deliveries: true,
+        width: output::fit_width(args.wide),
+    };
+    if rows.is_empty() && listing.format == Format::Table {
+        // As `vigie hits`: no header over nothing, one line on stderr.
+        let what = if query.failed {
+            "no failed deliveries"
+        } else {
+            "no alerts"
+        };
+        match query.since {
+            Some(t) => eprintln!(
+                "{what} since {} {}",
+                output::local_time(&crate::store::fmt_time(t)),
+                output::zone_name()
+            ),
+            None => eprintln!("{what}"),
+        }
+        return Ok(());
+    }
+    write(&mut out, &listing, &rows)?;
     Ok(out.flush()?)
 }
 
-/// Writes alert rows: a short table for people (times in `zone`), every column for scripts
-/// (times in UTC).
-pub fn write(
-    out: &mut impl Write,
-    format: Format,
-    rows: &[AlertRow],
-    zone: chrono_tz::Tz,
-) -> io::Result<()> {
-    if format == Format::Table {
+/// How alert rows are written.
+pub struct Listing {
+    /// Output format.
+    pub format: Format,
+    /// The name of the firing time in json and csv: `fired_at` as in `alerts_v` (`vigie
+    /// alerts`), `at` for `vigie replay` (SPEC §2).
+    pub time_field: &'static str,
+    /// Show the delivery columns (a replay delivers nothing).
+    pub deliveries: bool,
+    /// The width a table must fit.
+    pub width: Option<usize>,
+}
+
+/// Writes alert rows: a short table for people, every column for scripts.
+pub fn write(out: &mut impl Write, how: &Listing, rows: &[AlertRow]) -> io::Result<()> {
+    if how.format == Format::Table {
         let cells: Vec<Vec<Value>> = rows
             .iter()
             .map(|a| {
-                vec![
-                    json!(output::table_time(&a.fired_at, zone)),
+                let mut row = vec![
+                    json!(output::local_time(&a.fired_at)),
                     json!(a.rule),
                     json!(a
                         .state
@@ -82,19 +120,29 @@ pub fn write(
                         format!("{} vs {:.1}", a.count, a.baseline)
                     }),
                     json!(a.ratio.map(|r| format!("{r:.1}×"))),
-                    json!(a.status),
-                ]
+                ];
+                if how.deliveries {
+                    row.push(json!(a.status));
+                    row.push(output::local_cell(a.next_try.as_deref()));
+                    row.push(json!(a.last_error));
+                }
+                row
             })
             .collect();
-        let cols = [
-            "fired_at",
-            "rule",
-            "kind",
-            "count vs usual",
-            "ratio",
-            "delivery",
+        let mut cols = vec![
+            output::time_column("fired_at"),
+            "rule".into(),
+            "kind".into(),
+            "count vs usual".into(),
+            "ratio".into(),
         ];
-        return output::write(out, format, &cols, &cells);
+        if how.deliveries {
+            cols.push("delivery".into());
+            // One zone per header: the first time column names it.
+            cols.push("next_try".into());
+            cols.push("last_error".into());
+        }
+        return output::write_fit(out, how.format, &cols, &cells, how.width);
     }
     let cells: Vec<Vec<Value>> = rows
         .iter()
@@ -112,6 +160,8 @@ pub fn write(
                 json!(a.state),
                 json!(a.reason),
                 json!(a.status),
+                json!(a.next_try),
+                json!(a.last_error),
             ]
         })
         .collect();
@@ -119,7 +169,7 @@ pub fn write(
         "alert_id",
         "rule",
         "kind",
-        "at",
+        how.time_field,
         "window_start",
         "window_end",
         "count",
@@ -128,6 +178,8 @@ pub fn write(
         "state",
         "reason",
         "status",
+        "next_try",
+        "last_error",
     ];
-    output::write(out, format, &cols, &cells)
+    output::write(out, how.format, &cols, &cells)
 }

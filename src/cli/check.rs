@@ -9,6 +9,11 @@
 //! warnings, or errors with `--strict` (what `ExecStartPre=` runs, in the daemon's own
 //! environment). Secret values are never printed. It never touches the network or the
 //! database.
+//!
+//! It also warns about rules that are valid but cannot do what their author meant
+//! ([`rule_warnings`]): characters a term drops (`"train 🚆"` is `train`), `NEAR/0`, a query that
+//! is only a negation, a zero window or threshold, `sources` globs that match no configured
+//! source. Those stay warnings with `--strict`: they never change the exit code.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -70,6 +75,7 @@ pub fn run(path: &Path, args: CheckArgs) -> Result<()> {
         }
     }
     let problems = environment(&config, &|k| std::env::var(k).ok());
+    let lints = rule_warnings(&config);
     let strict = if args.strict { &problems[..] } else { &[] };
     if !errors.is_empty() || !strict.is_empty() {
         let mut lines: Vec<String> = errors.iter().chain(strict).map(|e| e.to_string()).collect();
@@ -87,19 +93,19 @@ pub fn run(path: &Path, args: CheckArgs) -> Result<()> {
         }
         return Err(Invalid(lines.join("\n")).into());
     }
-    for p in &problems {
+    let mut warnings: Vec<&ConfigError> = problems.iter().chain(&lints).collect();
+    warnings.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
+    for p in &warnings {
         eprintln!("{}", warning(p));
     }
-    if problems.is_empty() {
-        println!("{}: ok", path.display());
-    } else {
-        let n = problems.len();
-        println!(
-            "{}: ok, {n} warning{} (an error with --strict)",
-            path.display(),
-            plural(n)
-        );
-    }
+    let n = warnings.len();
+    let status = match (problems.len(), lints.len()) {
+        (0, 0) => "ok".to_string(),
+        (0, _) => format!("ok, {n} warning{}", plural(n)),
+        (p, 0) => format!("ok, {p} warning{} (an error with --strict)", plural(p)),
+        (p, _) => format!("ok, {n} warnings ({p} an error with --strict)"),
+    };
+    println!("{}: {status}", path.display());
     let sources: Vec<String> = config
         .sources
         .iter()
@@ -183,6 +189,118 @@ fn environment(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Vec<Con
     }
     problems.sort_by_key(|p| (p.line, p.col));
     problems
+}
+
+/// Rules that are valid but cannot do what their author meant. Never errors.
+fn rule_warnings(config: &Config) -> Vec<ConfigError> {
+    use crate::config::AlertSpec;
+    use crate::matcher::query::Expr;
+    let mut out = Vec::new();
+    for rule in &config.rules {
+        let mut warn = |message: String| {
+            out.push(error(
+                &rule.origin,
+                format!("rule \"{}\": {message}", rule.name),
+            ));
+        };
+        if let Some(q) = &rule.query {
+            let mut terms = Vec::new();
+            let mut near0 = false;
+            walk(&q.expr, &mut |e| match e {
+                Expr::Term(t) => terms.push(t.raw.clone()),
+                Expr::Near(_, _, 0) => near0 = true,
+                _ => {}
+            });
+            for raw in terms {
+                let dropped: String = raw.chars().filter(|&c| is_dropped(c)).collect();
+                if !dropped.is_empty() {
+                    warn(format!(
+                        "{raw}: {dropped:?} is not part of any word and is ignored (words are letters and digits)"
+                    ));
+                }
+            }
+            if near0 {
+                warn("NEAR/0 holds only where both sides are the same word; NEAR/1 means next to each other".into());
+            }
+            if only_negation(&q.expr) {
+                warn(format!(
+                    "the query {:?} is only a negation: it matches every post that lacks its terms",
+                    q.text
+                ));
+            }
+        }
+        if rule.window.is_zero() {
+            warn(
+                "window = \"0s\": no hit is ever counted in the window, so it never alerts".into(),
+            );
+        }
+        if let Some(AlertSpec::Threshold { count: 0 }) = rule.alert {
+            warn("threshold = 0 is reached without any hit; 1 alerts on the first".into());
+        }
+        // A literal name that names no source is a typo; a glob may wait for sources to come,
+        // unless no glob of the rule matches any source: then the rule never fires.
+        let names: Vec<&str> = config.sources.iter().map(|s| s.name.as_str()).collect();
+        let mut any = rule.sources.is_empty();
+        for glob in &rule.sources {
+            let Ok(m) = globset::Glob::new(glob).map(|g| g.compile_matcher()) else {
+                continue;
+            };
+            let matched = names.iter().any(|n| m.is_match(n));
+            any |= matched;
+            if !matched && !glob.contains(['*', '?', '[']) {
+                let near = names
+                    .iter()
+                    .min_by_key(|n| strsim::levenshtein(n, glob))
+                    .filter(|n| strsim::levenshtein(n, glob) <= 3)
+                    .map_or(String::new(), |n| format!(", did you mean \"{n}\"?"));
+                warn(format!("sources: no source named \"{glob}\"{near}"));
+            }
+        }
+        if !any {
+            warn(format!(
+                "sources: {:?} match no configured source ({}), so the rule never fires",
+                rule.sources,
+                names.join(", ")
+            ));
+        }
+    }
+    out
+}
+
+/// Calls `f` on `e` and every expression inside it.
+fn walk(e: &crate::matcher::query::Expr, f: &mut dyn FnMut(&crate::matcher::query::Expr)) {
+    use crate::matcher::query::Expr;
+    f(e);
+    match e {
+        Expr::And(parts) | Expr::Or(parts) => parts.iter().for_each(|p| walk(p, f)),
+        Expr::Not(inner) => walk(inner, f),
+        Expr::Near(a, b, _) => {
+            walk(a, f);
+            walk(b, f);
+        }
+        Expr::Term(_) => {}
+    }
+}
+
+/// Whether a query holds only negations (`NOT x`, `-a -b`).
+fn only_negation(e: &crate::matcher::query::Expr) -> bool {
+    use crate::matcher::query::Expr;
+    match e {
+        Expr::Not(_) => true,
+        Expr::And(parts) => parts.iter().all(only_negation),
+        _ => false,
+    }
+}
+
+/// A character of a query term that matching drops: not a letter, digit or combining mark,
+/// not white space, and not the punctuation that writes the query (quotes, `#`, `@`, `*`) or
+/// separates words as the author expects (apostrophes, hyphens).
+fn is_dropped(c: char) -> bool {
+    !(c.is_alphanumeric()
+        || c.is_whitespace()
+        || c.is_ascii_punctuation()
+        || unicode_normalization::char::is_combining_mark(c)
+        || matches!(c, '’' | '‘' | '«' | '»' | '“' | '”' | '–' | '—' | '…' | '·'))
 }
 
 /// `file:line:col: warning: message`.

@@ -9,14 +9,14 @@
 //! `grep -c`, and skips quoting the matches, so it can time the matcher on a large archive.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::load;
+use super::{load, output};
 use crate::matcher::{Hits, RuleSet, Scratch};
 use crate::post::{decode_lossy, Post};
 
@@ -100,8 +100,16 @@ pub fn run(config: &Path, args: MatchArgs) -> Result<()> {
         }
         return Ok(out.flush()?);
     }
+    // A bar for a file, unless it would mix with a table printed on the same terminal.
+    let mut bar = indicatif::ProgressBar::hidden();
     let reader: Box<dyn Read> = match &args.input {
-        Some(p) => Box::new(File::open(p).with_context(|| format!("cannot read {}", p.display()))?),
+        Some(p) => {
+            let file = File::open(p).with_context(|| format!("cannot read {}", p.display()))?;
+            let len = file.metadata().map_or(0, |m| m.len());
+            let shown = args.count || !io::stdout().is_terminal();
+            bar = output::progress(len, "bytes", shown);
+            Box::new(bar.wrap_read(file))
+        }
         None => Box::new(io::stdin().lock()),
     };
     let mut reader = BufReader::with_capacity(1 << 20, reader);
@@ -141,6 +149,7 @@ pub fn run(config: &Path, args: MatchArgs) -> Result<()> {
             MatchFormat::Table => write_table(&mut out, Some(posts), &post.text, &hits)?,
         }
     }
+    bar.finish_and_clear();
     if args.count {
         for (name, count) in rules.names().zip(&counts) {
             match args.format {

@@ -6,6 +6,7 @@
 mod alerts;
 mod check;
 mod hits;
+mod init;
 mod match_cmd;
 pub mod output;
 mod preview;
@@ -71,6 +72,9 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Alert history: when, rule, kind, count vs usual, delivery status per notifier.
     Alerts(alerts::AlertsArgs),
+    /// Write a commented starter config and rule file for a brand into DIR, then print the
+    /// next commands to run.
+    Init(init::InitArgs),
 }
 
 /// An invalid config, rule file or command-line value: exit code 2.
@@ -102,6 +106,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Stats(args) => stats::run(&path, args),
         Command::Replay(args) => replay::run(&path, args),
         Command::Alerts(args) => alerts::run(&path, args),
+        Command::Init(args) => init::run(args),
     }
 }
 

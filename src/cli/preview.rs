@@ -21,7 +21,12 @@ use crate::source::Cursor;
 pub struct PreviewArgs {
     /// The source's name in the config.
     pub source: String,
-    /// Output format [default: table on a terminal, json otherwise].
+    /// Show the text whole instead of cutting it to the terminal's width.
+    #[arg(long)]
+    pub wide: bool,
+    /// Output format [default: table on a terminal, json otherwise]. json: one post per line
+    /// with the rules it hits; csv: id, created_at, author, author_name, url, rules (space
+    /// separated), text.
     #[arg(long, value_enum)]
     pub format: Option<Format>,
 }
@@ -29,6 +34,7 @@ pub struct PreviewArgs {
 /// Runs `vigie preview`.
 pub fn run(config: &Path, args: PreviewArgs) -> Result<()> {
     let config = load(config)?;
+    output::set_zone(Some(&config), false);
     let Some(index) = config.sources.iter().position(|s| s.name == args.source) else {
         let names: Vec<&str> = config.sources.iter().map(|s| s.name.as_str()).collect();
         return Err(Invalid(format!(
@@ -62,32 +68,62 @@ pub fn run(config: &Path, args: PreviewArgs) -> Result<()> {
             .iter()
             .map(|h| h.rule.to_string())
             .collect();
-        rows.push(if format == Format::Table {
-            vec![
-                json!(post.created_at),
-                json!(post.author),
+        let who = match (&post.author_name, &post.author) {
+            (Some(name), Some(author)) => Some(format!("{name} ({author})")),
+            (name, author) => name.clone().or(author.clone()),
+        };
+        rows.push(match format {
+            Format::Table => vec![
+                output::local_cell(post.created_at.as_deref()),
+                json!(who),
                 json!(rules.join(", ")),
                 json!(post.text),
-            ]
-        } else {
-            let mut obj = serde_json::to_value(&post)?;
-            obj["rules"] = json!(rules);
-            vec![obj]
+            ],
+            Format::Csv => vec![
+                json!(post.id),
+                json!(post.created_at),
+                json!(post.author),
+                json!(post.author_name),
+                json!(post.url),
+                json!(rules.join(" ")),
+                json!(post.text),
+            ],
+            Format::Json => {
+                let mut obj = serde_json::to_value(&post)?;
+                obj["rules"] = json!(rules);
+                vec![obj]
+            }
         });
     }
     let mut out = BufWriter::new(io::stdout().lock());
-    if format == Format::Table {
-        output::write(
-            &mut out,
-            format,
-            &["created_at", "author", "rules", "text"],
-            &rows,
-        )?;
-    } else {
-        for row in &rows {
-            if let Some(Value::Object(obj)) = row.first() {
-                serde_json::to_writer(&mut out, obj)?;
-                writeln!(out)?;
+    match format {
+        Format::Table => {
+            let cols = [
+                output::time_column("created_at"),
+                "author".into(),
+                "rules".into(),
+                "text".into(),
+            ];
+            output::write_fit(&mut out, format, &cols, &rows, output::fit_width(args.wide))?;
+        }
+        Format::Csv => {
+            let cols = [
+                "id",
+                "created_at",
+                "author",
+                "author_name",
+                "url",
+                "rules",
+                "text",
+            ];
+            output::write(&mut out, format, &cols, &rows)?;
+        }
+        Format::Json => {
+            for row in &rows {
+                if let Some(Value::Object(obj)) = row.first() {
+                    serde_json::to_writer(&mut out, obj)?;
+                    writeln!(out)?;
+                }
             }
         }
     }

@@ -27,14 +27,16 @@ use crate::store::{parse_time, AlertPolicy, AlertQuery, PollOutcome, PollResult,
 /// Arguments of `vigie replay`.
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
-    /// JSON lines of posts (SPEC §7), in any order; `-` reads stdin.
+    /// JSON lines of posts, in any order, each with "id", "created_at" (RFC 3339) and "text"
+    /// (and optionally "source", "author", "followers"…); `-` reads stdin.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// Keep the replay's database in this file (default: in memory, thrown away).
+    /// Keep the replay's database in this file, to query it with `vigie hits --db FILE`
+    /// [default: a throw-away database].
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
-    /// Output format: table (hits per rule, then alerts), or json / csv (one alert per line;
-    /// the summary goes to stderr) [default: table].
+    /// Output format [default: table, also when piped]: table (hits per rule, then alerts), or
+    /// json / csv (one alert per line, its time in "at"; the summary goes to stderr).
     #[arg(long, value_enum)]
     pub format: Option<Format>,
     /// Also write each alert as its notifiers would render it, into this folder: the email
@@ -50,6 +52,7 @@ const DEFAULT_SOURCE: &str = "replay";
 /// Runs `vigie replay`.
 pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
     let config = load(config)?;
+    output::set_zone(Some(&config), false);
     let rules = RuleSet::compile(&config.rules).map_err(|e| Invalid(format!("vigie: {e}")))?;
     let (posts, skipped) = read_posts(&args.file)?;
     if skipped > 0 {
@@ -60,6 +63,7 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
     let mut policy = AlertPolicy::from_config(&config, false);
     policy.sources.clear();
     store.set_alert_policy(policy)?;
+    let bar = output::progress(posts.len() as u64, "posts", true);
     // Posts created in the same second are one poll: one commit, one evaluation.
     let mut i = 0;
     while i < posts.len() {
@@ -89,7 +93,9 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
         }
         let refs: Vec<&PollResult> = batch.iter().collect();
         store.commit_many(&refs)?;
+        bar.set_position(i as u64);
     }
+    bar.finish_and_clear();
     let alerts = store.alerts(&AlertQuery {
         oldest_first: true,
         ..AlertQuery::default()
@@ -103,9 +109,15 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
         }
     }
     let format = args.format.unwrap_or(Format::Table);
+    let listing = alerts::Listing {
+        format,
+        time_field: "at",
+        deliveries: false,
+        width: output::fit_width(false),
+    };
     let mut out = BufWriter::new(io::stdout().lock());
     if format != Format::Table {
-        alerts::write(&mut out, format, &alerts, chrono_tz::UTC)?;
+        alerts::write(&mut out, &listing, &alerts)?;
         eprintln!(
             "vigie: replayed {} posts, {} hits, {} alerts",
             posts.len(),
@@ -121,14 +133,21 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
         posts.len(),
         store.hit_count()?
     )?;
-    output::write(
-        &mut out,
-        format,
-        &["rule", "hits", "first", "last"],
-        &summary,
-    )?;
-    writeln!(out, "\n{} alert(s) would have fired:", alerts.len())?;
-    alerts::write(&mut out, format, &alerts, config.daemon.timezone)?;
+    if !summary.is_empty() {
+        let cols = [
+            "rule".to_string(),
+            "hits".into(),
+            output::time_column("first"),
+            output::time_column("last"),
+        ];
+        output::write(&mut out, format, &cols, &summary)?;
+    }
+    if alerts.is_empty() {
+        writeln!(out, "\nNo alert would have fired.")?;
+    } else {
+        writeln!(out, "\n{} alert(s) would have fired:", alerts.len())?;
+        alerts::write(&mut out, &listing, &alerts)?;
+    }
     Ok(out.flush()?)
 }
 
@@ -210,8 +229,8 @@ fn hit_summary(store: &Store) -> Result<Vec<Vec<Value>>> {
         Ok(vec![
             json!(r.get::<_, String>(0)?),
             json!(r.get::<_, i64>(1)?),
-            json!(r.get::<_, String>(2)?),
-            json!(r.get::<_, String>(3)?),
+            json!(output::local_time(&r.get::<_, String>(2)?)),
+            json!(output::local_time(&r.get::<_, String>(3)?)),
         ])
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -14,7 +14,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
 
-use super::hits::{open_zoned, time_arg, Scope};
+use super::hits::{open, time_arg, Scope};
 use super::output::{self, Format};
 use super::Invalid;
 use crate::config::duration::parse_duration;
@@ -164,7 +164,7 @@ pub fn run(config: &Path, args: StatsArgs) -> Result<()> {
     let since = time_arg(Some(&args.since), now)?.unwrap_or(now);
     let until = time_arg(args.scope.until.as_deref(), now)?.unwrap_or(now);
     let buckets = Buckets::new(since, until, every).map_err(|e| Invalid(format!("vigie: {e}")))?;
-    let (store, zone) = open_zoned(config, args.utc)?;
+    let store = open(config, &args.scope.db, args.utc)?;
     let query = HitQuery {
         // Whole buckets: the first starts before `since`.
         since: Some(buckets.at(0)),
@@ -186,8 +186,8 @@ pub fn run(config: &Path, args: StatsArgs) -> Result<()> {
             "{} buckets of {} from {} to {}",
             buckets.n,
             args.every,
-            output::table_time(&fmt_time(buckets.at(0)), zone),
-            output::table_time(&fmt_time(buckets.at(buckets.n)), zone)
+            output::local_time_zoned(&fmt_time(buckets.at(0))),
+            output::local_time_zoned(&fmt_time(buckets.at(buckets.n))),
         )?;
         let table: Vec<Vec<Value>> = rows
             .iter()

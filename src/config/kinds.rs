@@ -55,7 +55,7 @@ pub const SOURCES: &[Kind] = &[
     Kind {
         name: "jsonl",
         required: &["path"],
-        optional: &[],
+        optional: &["shift_to_now"],
         secrets: &[],
         check: values::jsonl,
     },

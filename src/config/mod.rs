@@ -86,6 +86,9 @@ pub struct DaemonConfig {
     pub language: Language,
     /// The IANA zone of the times people read in alerts (`timezone`, default UTC).
     pub timezone: chrono_tz::Tz,
+    /// Whether `timezone` was written: query tables then show times in it rather than in the
+    /// local zone of whoever runs the command.
+    pub timezone_given: bool,
 }
 
 /// The language alerts are written in (`[daemon] language`).
@@ -139,6 +142,9 @@ pub enum SourceKind {
     Jsonl {
         /// The file, resolved against the config's folder.
         path: PathBuf,
+        /// Demo only: move every post's time by one offset so that the file's newest post is
+        /// the time of the first poll.
+        shift_to_now: bool,
     },
     /// A kind that the config accepts and validates but this build cannot poll yet.
     Planned(&'static str),

@@ -287,7 +287,7 @@ pub fn load(
     files.dedup();
     let notifiers: HashSet<&str> = main.notifiers.iter().map(|n| n.name.as_str()).collect();
     let mut rules: Vec<RuleSpec> = Vec::new();
-    let mut names: HashSet<String> = HashSet::new();
+    let mut names: std::collections::HashMap<String, Origin> = std::collections::HashMap::new();
     for path in &files {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
@@ -382,8 +382,19 @@ pub fn load(
                 }
             }
             if let Some((n, span)) = &name {
-                if !names.insert(n.clone()) {
-                    r.error(span.start, format!("duplicate rule name \"{n}\""));
+                match names.get(n) {
+                    Some(first) => r.error(
+                        span.start,
+                        format!(
+                            "duplicate rule name \"{n}\" (first at {}:{}:{})",
+                            first.file.display(),
+                            first.line,
+                            first.col
+                        ),
+                    ),
+                    None => {
+                        names.insert(n.clone(), origin(&file, span.start));
+                    }
                 }
             }
             r.finish(RULE_KEYS);

@@ -166,7 +166,9 @@ fn daemon(
         .one_of("language", &tags)
         .and_then(|(tag, _)| Language::ALL.iter().find(|(t, _)| *t == tag))
         .map_or(Language::default(), |(_, l)| *l);
-    let timezone = match r.string("timezone") {
+    let timezone_at = r.string("timezone");
+    let timezone_given = timezone_at.is_some();
+    let timezone = match timezone_at {
         Some((name, span)) => name.parse::<chrono_tz::Tz>().unwrap_or_else(|_| {
             let names = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
             let hint = suggest(&name, names)
@@ -208,6 +210,7 @@ fn daemon(
         http_timeout,
         language,
         timezone,
+        timezone_given,
     }
 }
 
@@ -364,6 +367,7 @@ fn source(
             },
             "jsonl" => SourceKind::Jsonl {
                 path: dir.join(r.string("path").map(|(s, _)| s).unwrap_or_default()),
+                shift_to_now: r.bool("shift_to_now").is_some_and(|(b, _)| b),
             },
             other => {
                 // Not implemented yet: read every key so only unknown ones are reported.

@@ -393,7 +393,8 @@ mod tests {
         }
     }
 
-    /// Every key of every kind, set to `true` (no key takes a boolean), is refused at its line.
+    /// Every key of every kind, set to `true` (or a string, for the one boolean key), is
+    /// refused at its line.
     #[test]
     fn every_key_of_every_kind_is_type_checked() {
         use crate::config::kinds::{NOTIFIERS, NOTIFIER_COMMON, SOURCES, SOURCE_COMMON};
@@ -418,8 +419,14 @@ mod tests {
                         .map(|l| format!("{l}\n"))
                         .collect();
                     let name = if key == "name" { "" } else { "name = \"n\"\n" };
+                    // The one boolean key (jsonl's demo-only `shift_to_now`) gets a string.
+                    let wrong = if key == "shift_to_now" {
+                        "\"yes\""
+                    } else {
+                        "true"
+                    };
                     let text = format!(
-                        "[daemon]\nrules = []\n[[{table}]]\n{name}kind = \"{}\"\n{base}{key} = true\n",
+                        "[daemon]\nrules = []\n[[{table}]]\n{name}kind = \"{}\"\n{base}{key} = {wrong}\n",
                         kind.name
                     );
                     let line = text.lines().count();

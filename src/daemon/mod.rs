@@ -18,6 +18,7 @@ pub mod pipeline;
 mod poll;
 pub mod retry;
 pub mod scheduler;
+mod tally;
 pub mod writer;
 
 use std::collections::HashMap;
@@ -36,6 +37,7 @@ use crate::source::{Cursor, Source};
 use crate::store::{AlertPolicy, Store};
 pub use pipeline::{BuildError, Pipeline};
 use poll::{lost_task, PollTask, Report};
+use tally::Tally;
 
 /// Longest wait for in-flight polls at shutdown before they are abandoned (their posts are
 /// fetched again after the restart: the cursor has not moved).
@@ -154,6 +156,7 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
     // panic the task's own guard missed, an abort) still gets its source rescheduled.
     let mut running: HashMap<tokio::task::Id, usize> = HashMap::new();
     let mut shutdown = std::pin::pin!(stop_signal(signals, damaged_rx));
+    let tally = Arc::new(Tally::new(Utc::now()));
     tracing::info!(
         sources = sources.len(),
         rules = pipeline.rules.len(),
@@ -177,6 +180,7 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
                 writer: write_tx.clone(),
                 limit: limit.clone(),
                 stored: stored.clone(),
+                tally: tally.clone(),
             };
             running.insert(tasks.spawn(task.run()).id(), i);
         }
@@ -235,6 +239,7 @@ async fn run_async(config: Config) -> Result<(), DaemonError> {
             "Deliveries still in flight were abandoned; they are sent again, with the same id, after the restart."
         );
     }
+    tally.log_summary();
     if let Some(damaged) = damaged {
         return Err(DaemonError::Store(damaged));
     }

@@ -50,6 +50,9 @@ pub struct JsonlSource {
     /// The file the last cursor points into, kept open so that it can be drained once renamed,
     /// and the previous one if that poll drained it (its cursor may not have been stored).
     held: Arc<Mutex<Vec<Held>>>,
+    /// `shift_to_now` (demo only): the offset added to every post's time, set at the first
+    /// poll from the file's newest post.
+    shift: Option<Arc<std::sync::OnceLock<chrono::TimeDelta>>>,
 }
 
 #[derive(Debug)]
@@ -105,6 +108,51 @@ impl JsonlSource {
             path,
             max_bytes,
             held: Arc::default(),
+            shift: None,
+        }
+    }
+
+    /// The same source with `shift_to_now`: a demo file dated once stays fresh. At the first
+    /// poll of this process, the newest `created_at` of the file (up to `max_bytes` read) is
+    /// taken as now; every post then read has its time moved by that offset. Lines added later
+    /// move by the same offset; a restart computes a new one for the lines it has not read.
+    pub fn shifted_to_now(mut self) -> JsonlSource {
+        self.shift = Some(Arc::default());
+        self
+    }
+
+    /// The `shift_to_now` offset, computed once.
+    fn offset(&self) -> Option<chrono::TimeDelta> {
+        let once = self.shift.as_ref()?;
+        Some(*once.get_or_init(|| {
+            let newest = File::open(&self.path).ok().and_then(|f| {
+                io::BufRead::lines(io::BufReader::new(io::Read::take(f, self.max_bytes)))
+                    .map_while(Result::ok)
+                    .filter_map(|l| serde_json::from_str::<Post>(&l).ok()?.created_at)
+                    .filter_map(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+                    .max()
+            });
+            newest.map_or(chrono::TimeDelta::zero(), |t| {
+                chrono::Utc::now() - t.with_timezone(&chrono::Utc)
+            })
+        }))
+    }
+
+    /// Moves the posts' times by the `shift_to_now` offset, if any.
+    fn shift(&self, posts: &mut [Post]) {
+        let Some(offset) = self.offset() else { return };
+        for p in posts {
+            let moved = p
+                .created_at
+                .as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| {
+                    (t.with_timezone(&chrono::Utc) + offset)
+                        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                });
+            if moved.is_some() {
+                p.created_at = moved;
+            }
         }
     }
 
@@ -119,7 +167,10 @@ impl JsonlSource {
     fn read(&self, cursor: &Cursor) -> Result<Page, SourceError> {
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
         let mut skipped = Skipped::default();
-        let page = self.read_with(cursor, &mut held, &mut skipped);
+        let mut page = self.read_with(cursor, &mut held, &mut skipped);
+        if let Ok(page) = &mut page {
+            self.shift(&mut page.posts);
+        }
         if skipped.long > 0 || skipped.bad > 0 {
             let (offset, error) = skipped.first.unwrap_or_default();
             tracing::warn!(source = %self.name, long_lines = skipped.long, bad_lines = skipped.bad, first_offset = offset, error = %error, "Skipped lines longer than max_bytes or not JSON posts.");

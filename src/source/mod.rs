@@ -73,11 +73,14 @@ pub trait Source: Send + Sync {
 /// Builds the source a spec describes: the one registry of source kinds (one arm per kind).
 pub fn build(spec: &SourceSpec) -> Result<Box<dyn Source>, String> {
     match &spec.kind {
-        SourceKind::Jsonl { path } => Ok(Box::new(jsonl::JsonlSource::new(
-            spec.name.clone(),
-            path.clone(),
-            spec.max_bytes,
-        ))),
+        SourceKind::Jsonl { path, shift_to_now } => {
+            let source = jsonl::JsonlSource::new(spec.name.clone(), path.clone(), spec.max_bytes);
+            Ok(Box::new(if *shift_to_now {
+                source.shifted_to_now()
+            } else {
+                source
+            }))
+        }
         SourceKind::Rss { url } => Ok(Box::new(rss::RssSource::new(
             spec.name.clone(),
             url.clone(),

@@ -376,13 +376,9 @@ fn post(e: &Entry, source: &str) -> Post {
         .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
         .or(e.links.first())
         .map(|l| l.href.clone());
-    let author = e
-        .authors
-        .first()
-        .and_then(|p| p.name.as_deref())
-        .map(|n| n.trim().to_string())
-        .filter(|n| !n.is_empty())
-        .or_else(|| e.authors.first().and_then(|p| p.email.clone()));
+    let (author, author_name) = e.authors.first().map_or((None, None), |p| {
+        author(p.name.as_deref(), p.email.as_deref())
+    });
     let id = if e.id.is_empty() {
         url.clone()
     } else {
@@ -393,6 +389,7 @@ fn post(e: &Entry, source: &str) -> Post {
         source: Some(source.to_string()),
         text,
         author,
+        author_name,
         url,
         created_at: e.published.or(e.updated).map(rfc3339),
         lang: e.language.clone(),
@@ -400,9 +397,52 @@ fn post(e: &Entry, source: &str) -> Post {
     }
 }
 
+/// The author's handle and display name (SPEC §7) from a feed's person. RSS writes
+/// `bob@example.org (Bob)`, which feed-rs gives as the email and the name `(Bob)`: the address is
+/// the author and `Bob` the name. A name alone (Atom, Dublin Core) is the author, as before.
+fn author(name: Option<&str>, email: Option<&str>) -> (Option<String>, Option<String>) {
+    let name = name.map(str::trim).filter(|n| !n.is_empty());
+    let email = email.map(str::trim).filter(|e| !e.is_empty());
+    let bare = |n: &str| {
+        let n = n
+            .strip_prefix('(')
+            .and_then(|n| n.strip_suffix(')'))
+            .unwrap_or(n);
+        Some(n.trim().to_string()).filter(|n| !n.is_empty())
+    };
+    match (name, email) {
+        (Some(n), Some(e)) => (Some(e.to_string()), bare(n)),
+        (Some(n), None) => (Some(n.to_string()), None),
+        (None, Some(e)) => (Some(e.to_string()), None),
+        (None, None) => (None, None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rss_authors_are_an_address_and_a_name() {
+        let feed = br#"<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
+            <item><title>a</title><guid>1</guid><author>bob@example.org (Bob)</author></item>
+            <item><title>b</title><guid>2</guid><author>alice@example.org</author></item>
+            <item><title>c</title><guid>3</guid><dc:creator xmlns:dc="http://purl.org/dc/elements/1.1/">Carol</dc:creator></item>
+            </channel></rss>"#;
+        let posts = parse(feed, "f").unwrap();
+        let authors: Vec<(Option<&str>, Option<&str>)> = posts
+            .iter()
+            .map(|p| (p.author.as_deref(), p.author_name.as_deref()))
+            .collect();
+        assert_eq!(
+            authors,
+            [
+                (Some("bob@example.org"), Some("Bob")),
+                (Some("alice@example.org"), None),
+                (Some("Carol"), None),
+            ]
+        );
+    }
 
     #[test]
     fn repairs() {

@@ -140,6 +140,16 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX posts_created_at ON posts (created_at);
     CREATE INDEX hits_post_id ON hits (post_id);
     "#,
+    // 5: the author's display name beside the handle (SPEC §7: RSS `bob@example.org (Bob)` is
+    // the author `bob@example.org` named `Bob`), kept like the author for posts that hit.
+    r#"
+    ALTER TABLE posts ADD COLUMN author_name TEXT;
+    DROP VIEW hits_v;
+    CREATE VIEW hits_v AS
+        SELECT h.id AS hit_id, h.rule, p.source, p.source_id AS post_id, p.url, p.author,
+               p.text, p.created_at, p.fetched_at, h.matched, p.author_name
+        FROM hits h JOIN posts p ON p.id = h.post_id;
+    "#,
 ];
 
 /// Applies every step the database has not seen yet. The daemon runs this under its lock;

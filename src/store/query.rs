@@ -2,8 +2,9 @@
 //!
 //! Filters are assembled by a small builder (miniflux's `EntryQueryBuilder`): each condition
 //! adds a SQL fragment with `?` placeholders and its bound value, so user input is never SQL
-//! text. `--search` goes through FTS5 with the user's words folded like post text and each one
-//! quoted, so it is never FTS syntax either.
+//! text. `--search` is a query of the rule language: [`fts_prefilter`] derives from its
+//! positive literals an FTS5 query of quoted folded words that every matching post satisfies
+//! (never FTS syntax from the user), and the caller runs the query itself on what comes back.
 
 use chrono::{DateTime, Utc};
 use rusqlite::types::Value;
@@ -12,7 +13,7 @@ use serde::Serialize;
 
 use super::{fmt_time, parse_time, Store, StoreError};
 use crate::config::duration::parse_duration;
-use crate::normalize;
+use crate::matcher::query::Expr;
 
 /// Filters of `vigie hits`.
 #[derive(Debug, Clone, Default)]
@@ -27,10 +28,12 @@ pub struct HitQuery {
     pub source: Option<String>,
     /// Author, case-insensitive, leading `@` optional.
     pub author: Option<String>,
-    /// Free text, accent- and case-insensitive, every word must occur.
+    /// An FTS5 query every wanted post satisfies (see [`fts_prefilter`]).
     pub search: Option<String>,
     /// Most rows returned.
     pub limit: Option<u64>,
+    /// Only hits stored after the hit with this id (`hits --follow`).
+    pub after_id: Option<i64>,
 }
 
 /// One row of `hits_v`.
@@ -46,8 +49,10 @@ pub struct HitRow {
     pub post_id: String,
     /// Link to the post.
     pub url: Option<String>,
-    /// Author.
+    /// Author (the handle).
     pub author: Option<String>,
+    /// The author's display name, when the source gives one.
+    pub author_name: Option<String>,
     /// Post text.
     pub text: String,
     /// Post creation time (RFC 3339 UTC).
@@ -79,29 +84,98 @@ pub struct SourceRow {
     pub next_poll_at: Option<String>,
 }
 
-/// Parses `--since` / `--until`: a duration ago (`90s`, `15m`, `2h`, `7d`) or RFC 3339.
+/// Parses `--since` / `--until` as people type them: a duration ago (`90s`, `15m`, `2h`,
+/// `7d`), an RFC 3339 time, or a date or date and time without a zone (`2026-11-20`,
+/// `2026-11-20 14:00`, `2026-11-20T14:00:30`), read in the local time zone.
 pub fn parse_time_arg(s: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+    parse_time_arg_in(s, now, &chrono::Local)
+}
+
+/// [`parse_time_arg`] with the time zone of zone-less times as an argument.
+pub fn parse_time_arg_in<Tz: chrono::TimeZone>(
+    s: &str,
+    now: DateTime<Utc>,
+    zone: &Tz,
+) -> Result<DateTime<Utc>, String> {
+    let s = s.trim();
     if let Some(t) = parse_time(s) {
         return Ok(t);
     }
+    if let Some(local) = parse_naive(s) {
+        // A time skipped by a DST change is an error; an ambiguous one is the earlier.
+        return zone
+            .from_local_datetime(&local)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| {
+                format!("invalid time \"{s}\": it does not exist in the local time zone")
+            });
+    }
     let d = parse_duration(s).map_err(|_| {
-        format!("invalid time \"{s}\": expected a duration ago (90s, 15m, 2h, 7d) or an RFC 3339 time (2026-11-22T10:00:00Z)")
+        format!("invalid time \"{s}\": expected a duration ago (90s, 15m, 2h, 7d), a date (2026-11-20), a local date and time (\"2026-11-20 14:00\") or an RFC 3339 time (2026-11-22T10:00:00Z)")
     })?;
     let d = chrono::Duration::from_std(d).map_err(|e| e.to_string())?;
     Ok(now - d)
+}
+
+/// A date, or a date and time to the minute or second, without a zone.
+fn parse_naive(s: &str) -> Option<chrono::NaiveDateTime> {
+    use chrono::{NaiveDate, NaiveDateTime};
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return d.and_hms_opt(0, 0, 0);
+    }
+    [
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+    ]
+    .iter()
+    .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
 }
 
 fn is_glob(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
 
-/// The FTS5 query for free text: every folded word, quoted; `None` when there is no word.
-pub fn fts_query(text: &str) -> Option<String> {
-    let words: Vec<String> = normalize::words(text)
-        .into_iter()
-        .map(|w| format!("\"{}\"", w.text.replace('"', "\"\"")))
-        .collect();
-    (!words.is_empty()).then(|| words.join(" "))
+/// An FTS5 query that every post matching `expr` satisfies, from its positive literals: a
+/// term's folded words (the last one as a prefix for `retard*`) ANDed, `AND` and `NEAR` as AND,
+/// `OR` only when every side has one; `NOT` constrains nothing. `None` when nothing can be
+/// required safely (`NOT x` alone, `a OR NOT b`): then every hit is read and the query alone
+/// decides. The index keeps no positions (`detail = none`), so phrases are their words ANDed.
+/// A word with other characters than letters and digits, which the index's tokenizer might
+/// cut differently, is left out rather than risk a miss.
+pub fn fts_prefilter(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Term(t) => {
+            let n = t.words.len();
+            let mut words: Vec<String> = t
+                .words
+                .iter()
+                .enumerate()
+                .filter(|(_, (w, _))| !w.is_empty() && w.chars().all(char::is_alphanumeric))
+                .map(|(i, (w, _))| {
+                    let star = if t.prefix && i + 1 == n { "*" } else { "" };
+                    format!("\"{w}\"{star}")
+                })
+                .collect();
+            match words.len() {
+                0 => None,
+                1 => words.pop(),
+                _ => Some(format!("({})", words.join(" AND "))),
+            }
+        }
+        Expr::And(parts) => {
+            let parts: Vec<String> = parts.iter().filter_map(fts_prefilter).collect();
+            (!parts.is_empty()).then(|| format!("({})", parts.join(" AND ")))
+        }
+        Expr::Near(a, b, _) => fts_prefilter(&Expr::And(vec![(**a).clone(), (**b).clone()])),
+        Expr::Or(parts) => {
+            let parts: Option<Vec<String>> = parts.iter().map(fts_prefilter).collect();
+            parts.map(|p| format!("({})", p.join(" OR ")))
+        }
+        Expr::Not(_) => None,
+    }
 }
 
 /// What `vigie stats` counts hits by.
@@ -155,10 +229,13 @@ fn hit_select(columns: &str, q: &HitQuery) -> Option<(String, Vec<Value>)> {
             Value::Text(a.trim().trim_start_matches('@').to_lowercase()),
         );
     }
+    if let Some(id) = q.after_id {
+        cond(" AND h.id > ?", Value::Integer(id));
+    }
     if let Some(s) = &q.search {
         cond(
             " AND p.id IN (SELECT rowid FROM posts_fts WHERE posts_fts MATCH ?)",
-            Value::Text(fts_query(s)?),
+            Value::Text(s.clone()),
         );
     }
     Some((sql, args))
@@ -169,7 +246,7 @@ impl Store {
     pub fn hits(&self, q: &HitQuery) -> Result<Vec<HitRow>, StoreError> {
         let Some((mut sql, mut args)) = hit_select(
             "h.id, h.rule, p.source, p.source_id, p.url, p.author, p.text, p.created_at,
-             p.fetched_at, h.matched",
+             p.fetched_at, h.matched, p.author_name",
             q,
         ) else {
             return Ok(Vec::new());
@@ -193,6 +270,7 @@ impl Store {
                 created_at: r.get(7)?,
                 fetched_at: r.get(8)?,
                 matched: r.get(9)?,
+                author_name: r.get(10)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -283,19 +361,37 @@ mod tests {
             assert_eq!(fmt_time(parse_time_arg(arg, now).unwrap()), want, "{arg}");
         }
         assert!(parse_time_arg("yesterday", now).is_err());
+        // Dates and times without a zone are local: here, an east-of-UTC zone.
+        let paris = chrono::FixedOffset::east_opt(3600).unwrap();
+        let local = [
+            ("2026-11-20", "2026-11-19T23:00:00Z"),
+            ("2026-11-20 14:00", "2026-11-20T13:00:00Z"),
+            ("2026-11-20 14:00:30", "2026-11-20T13:00:30Z"),
+            ("2026-11-20T14:00", "2026-11-20T13:00:00Z"),
+        ];
+        for (arg, want) in local {
+            let got = parse_time_arg_in(arg, now, &paris).unwrap();
+            assert_eq!(fmt_time(got), want, "{arg}");
+        }
+        assert!(parse_time_arg_in("2026-13-01", now, &paris).is_err());
     }
 
     #[test]
-    fn fts_queries_are_quoted_folded_words() {
+    fn fts_prefilters_require_only_what_every_match_has() {
+        use crate::matcher::query::Query;
+        let pre = |q: &str| fts_prefilter(&Query::parse(q).unwrap().expr);
+        assert_eq!(pre("colis").as_deref(), Some("\"colis\""));
+        assert_eq!(pre("Retard*").as_deref(), Some("\"retard\"*"));
         assert_eq!(
-            fts_query("Objet CASSÉ").as_deref(),
-            Some("\"objet\" \"casse\"")
+            pre("\"objet cassé\" OR remboursement").as_deref(),
+            Some("((\"objet\" AND \"casse\") OR \"remboursement\")")
         );
         assert_eq!(
-            fts_query("NEAR(\"a\" OR *").as_deref(),
-            Some("\"near\" \"a\" \"or\"")
+            pre("colis NEAR/3 perdu -suspect").as_deref(),
+            Some("((\"colis\" AND \"perdu\"))")
         );
-        assert_eq!(fts_query("!!! *"), None);
+        assert_eq!(pre("NOT colis"), None);
+        assert_eq!(pre("colis OR NOT retard"), None);
     }
 }
 
@@ -314,6 +410,8 @@ pub struct AlertQuery {
     pub limit: Option<u64>,
     /// Oldest first instead (replay prints alerts in the order they fired).
     pub oldest_first: bool,
+    /// Only alerts with a delivery that failed or waits for a retry after an error.
+    pub failed: bool,
 }
 
 /// One row of `alerts_v`.
@@ -343,6 +441,10 @@ pub struct AlertRow {
     pub reason: String,
     /// Delivery status per notifier: `console:sent, cm-email:pending`.
     pub status: String,
+    /// Why deliveries are not sent yet: `cm-email: connection refused` per notifier.
+    pub last_error: Option<String>,
+    /// When the next pending delivery is tried (RFC 3339 UTC).
+    pub next_try: Option<String>,
 }
 
 impl Store {
@@ -350,9 +452,22 @@ impl Store {
     pub fn alerts(&self, q: &AlertQuery) -> Result<Vec<AlertRow>, StoreError> {
         let mut sql = String::from(
             "SELECT alert_id, rule, kind, fired_at, window_start, window_end, count, baseline,
-                    ratio, state, reason, status
+                    ratio, state, reason, status,
+                    (SELECT group_concat(d.notifier || ': ' || d.last_error, '; ')
+                     FROM deliveries d
+                     WHERE d.alert_id = alerts_v.alert_id AND d.status != 'sent'
+                       AND d.last_error IS NOT NULL),
+                    (SELECT MIN(d.next_attempt_at) FROM deliveries d
+                     WHERE d.alert_id = alerts_v.alert_id AND d.status = 'pending')
              FROM alerts_v WHERE 1 = 1",
         );
+        if q.failed {
+            sql.push_str(
+                " AND alert_id IN (SELECT alert_id FROM deliveries
+                                   WHERE status = 'failed'
+                                      OR (status = 'pending' AND last_error IS NOT NULL))",
+            );
+        }
         let mut args: Vec<Value> = Vec::new();
         if let Some(t) = q.since {
             sql.push_str(" AND fired_at >= ?");
@@ -398,6 +513,8 @@ impl Store {
                 state: r.get(9)?,
                 reason: r.get(10)?,
                 status: r.get(11)?,
+                last_error: r.get(12)?,
+                next_try: r.get(13)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
