@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
-use super::load;
+use super::invalid;
 
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -37,7 +37,8 @@ pub fn run(config: &Path, args: RunArgs) -> Result<()> {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
-    let config = load(config)?;
-    crate::daemon::run(config)?;
-    Ok(())
+    match crate::daemon::run(config) {
+        Err(crate::daemon::DaemonError::Config(errors)) => Err(invalid(config, &errors)),
+        other => Ok(other?),
+    }
 }

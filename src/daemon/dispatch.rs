@@ -68,7 +68,13 @@ pub struct Dispatcher {
     pub notifiers: HashMap<String, Arc<dyn Notifier>>,
     /// Signalled by the writer when a commit recorded an alert.
     pub wake: Arc<Notify>,
+    /// When its loop last went round (ms since the Unix epoch), for the watchdog; it goes round
+    /// at least every [`MAX_IDLE`].
+    pub alive: Arc<std::sync::atomic::AtomicU64>,
 }
+
+/// The dispatcher is stuck when its loop has not gone round for this long.
+pub const STUCK_AFTER: Duration = Duration::from_secs(2 * MAX_IDLE.as_secs() + 10);
 
 /// What one attempt came to.
 enum Outcome {
@@ -97,6 +103,10 @@ impl Dispatcher {
             lanes.spawn(lane.run(shutdown.clone(), kicked.clone()));
         }
         loop {
+            self.alive.store(
+                super::writer::now_ms(),
+                std::sync::atomic::Ordering::Relaxed,
+            );
             fail_unknown(&db, &self.notifiers);
             if *shutdown.borrow() {
                 break;

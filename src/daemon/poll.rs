@@ -25,8 +25,6 @@ use crate::store::{PollOutcome, PollResult, Store};
 
 /// What a poll task tells the control loop.
 pub(super) struct Report {
-    /// The source's index in the pipeline.
-    pub index: usize,
     /// The cursor to use next: the new one when the commit succeeded, else the old one.
     pub cursor: Cursor,
     /// Failures in a row, this poll included.
@@ -40,7 +38,6 @@ pub(super) struct Report {
 /// The report for a poll task that ended without one: the cursor stays, the failure counts and
 /// the source is retried with backoff like any other failed poll.
 pub(super) fn lost_task(
-    index: usize,
     cursor: &Cursor,
     failures: u32,
     every: Duration,
@@ -55,7 +52,6 @@ pub(super) fn lost_task(
     let err = SourceError::Transient(reason.into());
     let delay = scheduler::next_poll(Err(&err), every, failures, retry::rand01());
     Report {
-        index,
         cursor: cursor.clone(),
         failures,
         next_at: Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default(),
@@ -74,8 +70,6 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// One poll of one source, from fetch to commit.
 pub(super) struct PollTask {
-    /// The source's index in the pipeline, echoed in the [`Report`].
-    pub index: usize,
     /// Its configured name and kind, and its poll interval.
     pub name: String,
     pub kind: &'static str,
@@ -188,7 +182,6 @@ impl PollTask {
         };
         match committed {
             Ok(_) => Report {
-                index: self.index,
                 cursor: new_cursor,
                 failures,
                 next_at,
@@ -200,7 +193,6 @@ impl PollTask {
                 let err = SourceError::Transient(e.clone());
                 let delay = scheduler::next_poll(Err(&err), self.every, failures, retry::rand01());
                 Report {
-                    index: self.index,
                     cursor: self.cursor,
                     failures,
                     next_at: Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default(),
@@ -241,7 +233,6 @@ mod tests {
         Store::open(&db).unwrap();
         let stored = Arc::new(std::sync::Mutex::new(Store::open_read_only(&db).unwrap()));
         let task = PollTask {
-            index: 3,
             name: "forum".into(),
             kind: "rss",
             every: Duration::from_secs(60),
@@ -270,7 +261,6 @@ mod tests {
         assert_eq!(job.result.failures, 3);
         job.done.send(Ok(Default::default())).unwrap();
         let report = report.await.expect("the task itself does not panic");
-        assert_eq!(report.index, 3);
         assert_eq!(report.failures, 3);
         assert_eq!(report.cursor, cursor, "the cursor does not move");
         assert!(report.error.is_some_and(|e| e.contains("panicked")));
@@ -281,8 +271,8 @@ mod tests {
     async fn a_lost_task_is_rescheduled_with_backoff() {
         let e = tokio::spawn(async { panic!("boom") }).await.unwrap_err();
         let before = Utc::now();
-        let r = lost_task(7, &Cursor::default(), 0, Duration::from_secs(10), &e);
-        assert_eq!((r.index, r.failures), (7, 1));
+        let r = lost_task(&Cursor::default(), 0, Duration::from_secs(10), &e);
+        assert_eq!(r.failures, 1);
         assert_eq!(r.error.as_deref(), Some("the poll task panicked"));
         assert!(r.next_at >= before + chrono::Duration::seconds(10));
     }

@@ -224,6 +224,11 @@ impl Store {
         self.retention = chrono::Duration::from_std(retention).ok();
     }
 
+    /// [`Store::set_retention`], or keep everything (`None`): a reload may remove the key.
+    pub fn set_retention_opt(&mut self, retention: Option<Duration>) {
+        self.retention = retention.and_then(|r| chrono::Duration::from_std(r).ok());
+    }
+
     /// The oldest event time a post may have to be stored at `now`, under the retention.
     pub fn retention_cutoff(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.retention.and_then(|r| now.checked_sub_signed(r))

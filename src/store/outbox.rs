@@ -72,6 +72,19 @@ impl Store {
         Ok(out)
     }
 
+    /// Hits found since `since`, and deliveries pending: the daemon's one-line status.
+    pub fn activity(&self, since: DateTime<Utc>) -> Result<(i64, i64), StoreError> {
+        let hits = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM hits WHERE created_at >= ?1")?
+            .query_row([fmt_time(since)], |r| r.get(0))?;
+        let pending = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'")?
+            .query_row([], |r| r.get(0))?;
+        Ok((hits, pending))
+    }
+
     /// The notifiers that have pending deliveries.
     pub fn pending_notifiers(&self) -> Result<Vec<String>, StoreError> {
         let mut stmt = self
