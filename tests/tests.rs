@@ -25,6 +25,8 @@ mod daemon;
 mod daemon_http;
 // Starting, watching and killing the real daemon on a temp dir.
 mod daemon_util;
+// systemd played by the test (notify socket, watchdog) and the shipped unit (systemd-analyze).
+mod systemd;
 // SIGHUP with the real daemon: rules and sources reloaded, a broken file refused, cursors kept.
 mod reload;
 // The daemon following a jsonl file through replace, truncate, rotation; long and bad lines.

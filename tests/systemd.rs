@@ -1,0 +1,130 @@
+//! systemd's side, played by the test: the notify socket (READY, STATUS, WATCHDOG, RELOADING,
+//! STOPPING) with the real binary, and the shipped unit through `systemd-analyze`.
+
+use std::os::unix::net::UnixDatagram;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util;
+
+const RULES: &str = "[[rule]]\nname = \"livraison\"\nquery = 'colis AND retard*'\n";
+
+const CONFIG: &str = r#"[daemon]
+database = "state/vigie.db"
+rules = ["rules.toml"]
+
+[[source]]
+name = "demo"
+kind = "jsonl"
+path = "posts.jsonl"
+every = "1s"
+"#;
+
+/// The notify socket's messages, read one datagram at a time.
+struct Socket {
+    sock: UnixDatagram,
+    seen: Vec<String>,
+}
+
+impl Socket {
+    /// The next message satisfying `want`, failing after 30 s with every message seen.
+    fn expect(&mut self, what: &str, want: impl Fn(&str) -> bool) -> String {
+        let t0 = Instant::now();
+        let mut buf = vec![0u8; 4096];
+        while t0.elapsed() < Duration::from_secs(30) {
+            match self.sock.recv(&mut buf) {
+                Ok(n) => {
+                    let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+                    self.seen.push(msg.clone());
+                    if want(&msg) {
+                        return msg;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(e) => panic!("recv: {e}"),
+            }
+        }
+        panic!("no {what} within 30 s; messages: {:#?}", self.seen);
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(ok.success());
+}
+
+#[test]
+fn the_daemon_tells_systemd_ready_status_watchdog_reloading_and_stopping() {
+    let dir = util::tree(&[
+        ("vigie.toml", CONFIG),
+        ("rules.toml", RULES),
+        ("posts.jsonl", "{\"id\": \"1\", \"text\": \"colis en retard\"}\n"),
+    ]);
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).expect("bind the notify socket");
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut socket = Socket { sock, seen: vec![] };
+    let log = std::fs::File::create(dir.path().join("daemon.log")).unwrap();
+    // WATCHDOG_PID names the process that must ping: the shell's pid, which exec hands on.
+    let mut child = Command::new("sh")
+        .args(["-c", "WATCHDOG_PID=$$ exec \"$0\" run --config \"$1\""])
+        .arg(env!("CARGO_BIN_EXE_vigie"))
+        .arg(dir.path().join("vigie.toml"))
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "1000000")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn");
+    let ready = socket.expect("READY=1", |m| m.lines().any(|l| l == "READY=1"));
+    assert!(
+        dir.path().join("state/vigie.db").exists(),
+        "READY=1 came before the database existed"
+    );
+    assert!(
+        ready.contains("STATUS=1 source (0 failing)"),
+        "READY=1 carries the status line: {ready}"
+    );
+    for _ in 0..3 {
+        socket.expect("WATCHDOG=1", |m| m.lines().any(|l| l == "WATCHDOG=1"));
+    }
+    // A reload: RELOADING=1 with the monotonic clock, then READY=1.
+    signal(&child, "-HUP");
+    let reloading = socket.expect("RELOADING=1", |m| m.lines().any(|l| l == "RELOADING=1"));
+    assert!(
+        reloading.lines().any(|l| l.starts_with("MONOTONIC_USEC=")
+            && l["MONOTONIC_USEC=".len()..].parse::<u64>().is_ok()),
+        "RELOADING=1 carries MONOTONIC_USEC: {reloading}"
+    );
+    socket.expect("READY=1 after the reload", |m| {
+        m.lines().any(|l| l == "READY=1")
+    });
+    // A refused reload is shown in STATUS= and the daemon keeps pinging.
+    std::fs::write(dir.path().join("rules.toml"), "[[rule]]\nname = \"x\"\n").unwrap();
+    signal(&child, "-HUP");
+    socket.expect("RELOADING=1", |m| m.lines().any(|l| l == "RELOADING=1"));
+    let refused = socket.expect("READY=1", |m| m.lines().any(|l| l == "READY=1"));
+    assert!(
+        refused.contains("reload refused: ") && refused.contains("rules.toml:"),
+        "STATUS= says the reload was refused, and where: {refused}"
+    );
+    socket.expect("WATCHDOG=1", |m| m.lines().any(|l| l == "WATCHDOG=1"));
+    signal(&child, "-TERM");
+    socket.expect("STOPPING=1", |m| m.lines().any(|l| l == "STOPPING=1"));
+    let t0 = Instant::now();
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "no exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
+    assert_eq!(code, Some(0), "exit code; log:\n{log}");
+}
