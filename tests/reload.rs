@@ -101,7 +101,9 @@ fn a_source_added_is_polled_and_an_unchanged_one_keeps_its_cursor() {
         ("demo.jsonl", &first),
         ("more.jsonl", &post("b1", "mon colis a du retard")),
     ]);
-    d.wait_for("30 posts", WAIT, || d.count("SELECT COUNT(*) FROM posts") == 30);
+    d.wait_for("30 posts", WAIT, || {
+        d.count("SELECT COUNT(*) FROM posts") == 30
+    });
     std::fs::write(d.config(), config(&["demo", "more"])).unwrap();
     hup(&d);
     d.wait_for("the new source's post", WAIT, || {
@@ -150,7 +152,9 @@ fn a_broken_rule_file_is_refused_and_the_old_rules_keep_matching() {
         "the error names file:line:col: {refusal}"
     );
     append(&d, "demo.jsonl", &post("p2", "encore un colis en retard"));
-    d.wait_for("the old rule's hit", WAIT, || hits(&d, "livraison", "p2") == 1);
+    d.wait_for("the old rule's hit", WAIT, || {
+        hits(&d, "livraison", "p2") == 1
+    });
     still_running(&mut d);
     assert_eq!(d.terminate(Duration::from_secs(30)), 0);
 }

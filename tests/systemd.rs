@@ -62,7 +62,10 @@ fn the_daemon_tells_systemd_ready_status_watchdog_reloading_and_stopping() {
     let dir = util::tree(&[
         ("vigie.toml", CONFIG),
         ("rules.toml", RULES),
-        ("posts.jsonl", "{\"id\": \"1\", \"text\": \"colis en retard\"}\n"),
+        (
+            "posts.jsonl",
+            "{\"id\": \"1\", \"text\": \"colis en retard\"}\n",
+        ),
     ]);
     let sock_path = dir.path().join("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).expect("bind the notify socket");
@@ -122,9 +125,90 @@ fn the_daemon_tells_systemd_ready_status_watchdog_reloading_and_stopping() {
         if let Some(status) = child.try_wait().unwrap() {
             break status.code();
         }
-        assert!(t0.elapsed() < Duration::from_secs(30), "no exit after SIGTERM");
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "no exit after SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
     assert_eq!(code, Some(0), "exit code; log:\n{log}");
+}
+
+/// The shipped unit with `/usr/bin/vigie` replaced by the binary under test, in a temp dir.
+fn unit_under_test() -> (tempfile::TempDir, std::path::PathBuf) {
+    let unit = std::fs::read_to_string(util::root().join("systemd/vigie.service")).unwrap();
+    let unit = unit.replace("/usr/bin/vigie", env!("CARGO_BIN_EXE_vigie"));
+    let dir = util::tree(&[("vigie.service", &unit)]);
+    let path = dir.path().join("vigie.service");
+    (dir, path)
+}
+
+fn systemd_analyze(args: &[&str], dir: &std::path::Path) -> std::process::Output {
+    Command::new("systemd-analyze")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("systemd-analyze (the systemd package; .ci/run installs it)")
+}
+
+#[test]
+fn the_shipped_unit_verifies_without_a_word() {
+    let (dir, unit) = unit_under_test();
+    let out = systemd_analyze(&["verify", util::s(&unit)], dir.path());
+    // verify exits 0 even on unknown keys: any output is a failure.
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "systemd-analyze verify: {:?}\n{said}",
+        out.status
+    );
+}
+
+#[test]
+fn the_shipped_unit_is_exposed_2_0_or_less() {
+    let (dir, unit) = unit_under_test();
+    let out = systemd_analyze(
+        &[
+            "security",
+            "--offline=yes",
+            "--threshold=20",
+            util::s(&unit),
+        ],
+        dir.path(),
+    );
+    assert!(
+        out.status.success(),
+        "exposure above 2.0:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn every_hardening_line_of_the_unit_says_why() {
+    let unit = std::fs::read_to_string(util::root().join("systemd/vigie.service")).unwrap();
+    let lines: Vec<&str> = unit.lines().collect();
+    let hardening = lines
+        .iter()
+        .position(|l| l.starts_with("# Hardening"))
+        .expect("a hardening section");
+    let end = lines.iter().position(|l| *l == "[Install]").unwrap();
+    for (i, line) in lines.iter().enumerate().take(end).skip(hardening + 1) {
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        // A comment right above it, or above a group of at most four settings it belongs to.
+        let group = lines[..i]
+            .iter()
+            .rev()
+            .take_while(|l| !l.is_empty() && !l.starts_with('#'))
+            .count();
+        let commented = group < 4 && lines[i - group - 1].starts_with('#');
+        assert!(commented, "no comment for {line}");
+    }
 }
