@@ -27,6 +27,8 @@ mod daemon_http;
 mod daemon_util;
 // systemd played by the test (notify socket, watchdog) and the shipped unit (systemd-analyze).
 mod systemd;
+// `listen`: /metrics through the reference Prometheus parser, /health 503 on a stuck writer.
+mod listen;
 // SIGHUP with the real daemon: rules and sources reloaded, a broken file refused, cursors kept.
 mod reload;
 // The daemon following a jsonl file through replace, truncate, rotation; long and bad lines.

@@ -18,6 +18,8 @@
 //! `writer`'s; what systemd is told is `systemd`'s.
 
 pub mod dispatch;
+pub mod http;
+pub mod metrics;
 pub mod pipeline;
 mod poll;
 mod reload;
@@ -108,6 +110,7 @@ fn start_dispatcher(
     pipeline: &Pipeline,
     wake: &Arc<Notify>,
     alive: &Arc<AtomicU64>,
+    metrics: &Arc<metrics::Metrics>,
     after: Option<JoinHandle<()>>,
 ) -> Result<(watch::Sender<bool>, JoinHandle<()>), DaemonError> {
     let store = Store::open(db)
@@ -117,6 +120,7 @@ fn start_dispatcher(
         notifiers: pipeline.notifiers.clone(),
         wake: wake.clone(),
         alive: alive.clone(),
+        metrics: metrics.clone(),
     };
     let (stop, stopped) = watch::channel(false);
     let handle = tokio::spawn(async move {
@@ -166,9 +170,10 @@ async fn run_async(path: &Path, mut config: Config, signals: Signals) -> Result<
         store.set_retention(retention);
     }
     let wake = Arc::new(Notify::new());
+    let metrics = Arc::new(metrics::Metrics::default());
     let dispatcher_alive = Arc::new(AtomicU64::new(writer::now_ms()));
     let (mut stop_dispatch, mut dispatcher) =
-        start_dispatcher(&db, &pipeline, &wake, &dispatcher_alive, None)?;
+        start_dispatcher(&db, &pipeline, &wake, &dispatcher_alive, &metrics, None)?;
     let saved = store
         .all_source_states()
         .map_err(|e| DaemonError::Store(e.to_string()))?;
@@ -200,8 +205,14 @@ async fn run_async(path: &Path, mut config: Config, signals: Signals) -> Result<
     let mut timetable = scheduler::Timetable::new(due);
     let progress = Arc::new(writer::Progress::default());
     let (damaged_tx, mut damaged_rx) = oneshot::channel::<String>();
-    let (write_tx, writer) = writer::spawn(store, progress.clone(), wake.clone(), damaged_tx)
-        .map_err(|e| DaemonError::Runtime(format!("cannot start the writer: {e}")))?;
+    let (write_tx, writer) = writer::spawn(
+        store,
+        progress.clone(),
+        metrics.clone(),
+        wake.clone(),
+        damaged_tx,
+    )
+    .map_err(|e| DaemonError::Runtime(format!("cannot start the writer: {e}")))?;
     let mut limit = Arc::new(Semaphore::new(config.daemon.max_concurrent_polls.max(1)));
     let mut tasks: JoinSet<Report> = JoinSet::new();
     // Which source each running task polls, so that a task that dies without a report (a
@@ -212,6 +223,10 @@ async fn run_async(path: &Path, mut config: Config, signals: Signals) -> Result<
         dispatcher: dispatcher_alive.clone(),
         control: Arc::new(AtomicU64::new(writer::now_ms())),
         tick: systemd.tick(),
+    };
+    let http = match &config.daemon.listen {
+        Some(addr) => Some(listen(addr, &db, &metrics, &liveness).await?),
+        None => None,
     };
     let mut ticker = tokio::time::interval(systemd.tick());
     let mut stuck: Option<String> = None;
@@ -240,6 +255,7 @@ async fn run_async(path: &Path, mut config: Config, signals: Signals) -> Result<
                 writer: write_tx.clone(),
                 limit: limit.clone(),
                 stored: stored.clone(),
+                metrics: metrics.clone(),
             };
             running.insert(tasks.spawn(task.run()).id(), i);
         }
@@ -311,7 +327,7 @@ async fn run_async(path: &Path, mut config: Config, signals: Signals) -> Result<
                         if notifiers_changed(&config, &new) {
                             let _ = stop_dispatch.send(true);
                             (stop_dispatch, dispatcher) = start_dispatcher(
-                                &db, &built, &wake, &dispatcher_alive, Some(dispatcher),
+                                &db, &built, &wake, &dispatcher_alive, &metrics, Some(dispatcher),
                             )?;
                         }
                         tracing::info!(
@@ -333,6 +349,9 @@ async fn run_async(path: &Path, mut config: Config, signals: Signals) -> Result<
     };
     systemd.stopping();
     tracing::info!(in_flight = tasks.len(), "Shutting down.");
+    if let Some(http) = http {
+        http.abort();
+    }
     // No new delivery starts; those in flight end (each is bounded) and are recorded.
     let _ = stop_dispatch.send(true);
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
@@ -361,6 +380,26 @@ async fn run_async(path: &Path, mut config: Config, signals: Signals) -> Result<
     }
     tracing::info!("Stopped.");
     Ok(())
+}
+
+/// Binds `addr` and serves `/metrics` and `/health` there.
+async fn listen(
+    addr: &str,
+    db: &Path,
+    metrics: &Arc<metrics::Metrics>,
+    liveness: &Liveness,
+) -> Result<JoinHandle<()>, DaemonError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| DaemonError::Runtime(format!("cannot listen on {addr}: {e}")))?;
+    let store = Store::open_read_only(db)
+        .map_err(|e| DaemonError::Store(format!("cannot open {}: {e}", db.display())))?;
+    let state = http::State {
+        registry: metrics.registry(store),
+        liveness: liveness.clone(),
+    };
+    tracing::info!(listen = %addr, "Serving /metrics and /health.");
+    Ok(tokio::spawn(http::serve(listener, Arc::new(state))))
 }
 
 /// The config at `path`, loaded and built (the start-up path), or every error as text.

@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
 use tokio::sync::{oneshot, Semaphore};
 
+use super::metrics::Metrics;
 use super::writer::WriteJob;
 use super::{retry, scheduler};
 use crate::matcher::{Hits, RuleSet};
@@ -85,6 +86,8 @@ pub(super) struct PollTask {
     pub limit: Arc<Semaphore>,
     /// A read-only connection shared by poll tasks (the writer keeps the only read-write one).
     pub stored: Arc<std::sync::Mutex<Store>>,
+    /// Polls, posts, hits and durations are counted here for `/metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 impl PollTask {
@@ -97,7 +100,9 @@ impl PollTask {
         let mut posts = Vec::with_capacity(unstored.len());
         for mut post in unstored {
             post.source = Some(self.name.clone());
+            let started = std::time::Instant::now();
             let hits = self.rules.matches(&post);
+            self.metrics.matched(started.elapsed());
             posts.push((post, hits));
         }
         Ok((posts, page.cursor))
@@ -132,6 +137,7 @@ impl PollTask {
     pub async fn run(self) -> Report {
         let _permit = self.limit.clone().acquire_owned().await;
         let polled_at = Utc::now();
+        let started = std::time::Instant::now();
         // A panic in a source or in the matcher is a failed poll like any other: stored as the
         // source's error (`vigie sources`, source-health alerts), retried with backoff. Without
         // this guard the task dies, and with it the source's place in the timetable.
@@ -144,8 +150,18 @@ impl PollTask {
                     panic_message(&*panic)
                 )))
             });
+        let mut rule_hits: Vec<(String, u64)> = Vec::new();
         let (outcome, failures, delay, error, new_cursor) = match polled {
             Ok((posts, cursor)) => {
+                for (_, hits) in &posts {
+                    for hit in hits.iter() {
+                        match rule_hits.iter_mut().find(|(r, _)| r == hit.rule) {
+                            Some((_, n)) => *n += 1,
+                            None => rule_hits.push((hit.rule.to_string(), 1)),
+                        }
+                    }
+                }
+                self.metrics.poll(&self.name, started.elapsed(), None);
                 let delay = scheduler::next_poll(Ok(()), self.every, 0, retry::rand01());
                 let outcome = PollOutcome::Page {
                     posts,
@@ -155,6 +171,7 @@ impl PollTask {
                 (outcome, 0, delay, None, cursor)
             }
             Err(e) => {
+                self.metrics.poll(&self.name, started.elapsed(), Some(&e));
                 let failures = self.failures.saturating_add(1);
                 let delay = scheduler::next_poll(Err(&e), self.every, failures, retry::rand01());
                 let error = e.to_string();
@@ -181,14 +198,19 @@ impl PollTask {
             Err(_) => Err("the writer stopped".into()),
         };
         match committed {
-            Ok(_) => Report {
-                cursor: new_cursor,
-                failures,
-                next_at,
-                error,
-            },
+            Ok(stats) => {
+                // Hits counted on the posts not stored before the poll (see `unstored`).
+                self.metrics.stored(&self.name, stats.new_posts, &rule_hits);
+                Report {
+                    cursor: new_cursor,
+                    failures,
+                    next_at,
+                    error,
+                }
+            }
             // Not stored: keep the old cursor and try again soon.
             Err(e) => {
+                self.metrics.commit_failed(&self.name);
                 let failures = self.failures.saturating_add(1);
                 let err = SourceError::Transient(e.clone());
                 let delay = scheduler::next_poll(Err(&err), self.every, failures, retry::rand01());
@@ -244,6 +266,7 @@ mod tests {
             writer,
             limit: Arc::new(Semaphore::new(1)),
             stored,
+            metrics: Arc::default(),
         };
         let started = Utc::now();
         let report = tokio::spawn(task.run());

@@ -100,6 +100,7 @@ const PRUNE_EVERY: Duration = Duration::from_secs(600);
 pub fn spawn(
     mut store: Store,
     progress: Arc<Progress>,
+    metrics: Arc<super::metrics::Metrics>,
     on_alert: Arc<Notify>,
     on_damaged: oneshot::Sender<String>,
 ) -> std::io::Result<(mpsc::Sender<WriteJob>, JoinHandle<()>)> {
@@ -122,7 +123,9 @@ pub fn spawn(
                 }
                 let results: Vec<&PollResult> = jobs.iter().map(|j| &j.result).collect();
                 progress.busy_since.store(now_ms().max(1), Ordering::Relaxed);
+                let started = Instant::now();
                 let committed = store.commit_many(&results);
+                metrics.committed(started.elapsed());
                 progress.busy_since.store(0, Ordering::Relaxed);
                 progress.failing.store(committed.is_err(), Ordering::Relaxed);
                 match committed {
