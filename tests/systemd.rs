@@ -212,3 +212,68 @@ fn every_hardening_line_of_the_unit_says_why() {
         assert!(commented, "no comment for {line}");
     }
 }
+
+/// Starts `vigie run` on `dir` with stderr into `log` and these variables; returns the log
+/// once it holds "Vigie started." and the daemon has stopped on SIGTERM.
+fn log_of_a_run(dir: &std::path::Path, log: &std::path::Path, env: &[(&str, String)]) -> String {
+    let file = std::fs::File::create(log).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["run", "--config"])
+        .arg(dir.join("vigie.toml"))
+        .env("RUST_LOG", "info")
+        .env_remove("JOURNAL_STREAM")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()
+        .expect("spawn");
+    let t0 = Instant::now();
+    while !std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .contains("Vigie started.")
+    {
+        assert!(t0.elapsed() < Duration::from_secs(30), "no start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    signal(&child, "-TERM");
+    child.wait().unwrap();
+    std::fs::read_to_string(log).unwrap()
+}
+
+#[test]
+fn logs_to_the_journal_carry_a_priority_and_no_timestamp() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = util::tree(&[
+        ("vigie.toml", CONFIG),
+        ("rules.toml", RULES),
+        ("posts.jsonl", ""),
+    ]);
+    // The journal is played by a file: JOURNAL_STREAM names its device and inode.
+    let log = dir.path().join("journal.log");
+    std::fs::write(&log, "").unwrap();
+    let meta = std::fs::metadata(&log).unwrap();
+    let stream = format!("{}:{}", meta.dev(), meta.ino());
+    let journal = log_of_a_run(dir.path(), &log, &[("JOURNAL_STREAM", stream)]);
+    let started = journal
+        .lines()
+        .find(|l| l.contains("Vigie started."))
+        .unwrap();
+    assert!(
+        started.starts_with("<6>")
+            && started["<6>".len()..].trim_start().starts_with("INFO")
+            && !started.contains("\x1b["),
+        "priority prefix, no colour, no timestamp: {started:?}"
+    );
+    // A JOURNAL_STREAM inherited by a process whose stderr went elsewhere: the human format.
+    let other = dir.path().join("other.log");
+    let human = log_of_a_run(dir.path(), &other, &[("JOURNAL_STREAM", "1:1".to_string())]);
+    let started = human
+        .lines()
+        .find(|l| l.contains("Vigie started."))
+        .unwrap();
+    assert!(
+        started.starts_with("20") && started.contains('T'),
+        "timestamped human line: {started:?}"
+    );
+}
