@@ -29,6 +29,8 @@ mod daemon_util;
 mod systemd;
 // `listen`: /metrics through the reference Prometheus parser, /health 503 on a stuck writer.
 mod listen;
+// A member of the service's group reads the database as itself, daemon running and stopped.
+mod ops_access;
 // SIGHUP with the real daemon: rules and sources reloaded, a broken file refused, cursors kept.
 mod reload;
 // The daemon following a jsonl file through replace, truncate, rotation; long and bad lines.
