@@ -277,3 +277,27 @@ fn logs_to_the_journal_carry_a_priority_and_no_timestamp() {
         "timestamped human line: {started:?}"
     );
 }
+
+#[test]
+fn the_shipped_service_config_checks_strictly_with_the_shipped_rules() {
+    let config = std::fs::read_to_string(util::root().join("systemd/vigie.toml")).unwrap();
+    let mut files = vec![("vigie.toml".to_string(), config)];
+    for rule in std::fs::read_dir(util::root().join("rules"))
+        .unwrap()
+        .flatten()
+    {
+        let name = rule.file_name().to_string_lossy().into_owned();
+        files.push((
+            format!("rules/{name}"),
+            std::fs::read_to_string(rule.path()).unwrap(),
+        ));
+    }
+    let files: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let dir = util::tree(&files);
+    let config = dir.path().join("vigie.toml");
+    let run = util::vigie(&["check", "--strict", "--config", util::s(&config)], "");
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+}

@@ -31,6 +31,8 @@ mod systemd;
 mod listen;
 // A member of the service's group reads the database as itself, daemon running and stopped.
 mod ops_access;
+// The .deb built by `cargo deb` (.ci/run): files and conffiles, listed with dpkg-deb.
+mod package;
 // SIGHUP with the real daemon: rules and sources reloaded, a broken file refused, cursors kept.
 mod reload;
 // The daemon following a jsonl file through replace, truncate, rotation; long and bad lines.
