@@ -315,7 +315,10 @@ async fn run_async(path: &Path, mut config: Config, signals: Signals) -> Result<
                         if (&new.daemon.user_agent, new.daemon.http_timeout)
                             != (&config.daemon.user_agent, config.daemon.http_timeout)
                         {
-                            fetcher = crate::daemon::fetcher(&new)?;
+                            match crate::daemon::fetcher(&new) {
+                                Ok(f) => fetcher = f,
+                                Err(e) => tracing::error!(error = %e, "Cannot apply the new HTTP settings; the running ones stay."),
+                            }
                         }
                         if new.daemon.max_concurrent_polls != config.daemon.max_concurrent_polls {
                             limit = Arc::new(Semaphore::new(new.daemon.max_concurrent_polls.max(1)));
@@ -325,10 +328,16 @@ async fn run_async(path: &Path, mut config: Config, signals: Signals) -> Result<
                             retention: new.daemon.retention,
                         });
                         if notifiers_changed(&config, &new) {
+                            // The new dispatcher starts once the old one has finished its
+                            // sends in flight, so that no delivery goes out twice.
                             let _ = stop_dispatch.send(true);
-                            (stop_dispatch, dispatcher) = start_dispatcher(
-                                &db, &built, &wake, &dispatcher_alive, &metrics, Some(dispatcher),
-                            )?;
+                            let old = std::mem::replace(&mut dispatcher, tokio::spawn(async {}));
+                            match start_dispatcher(
+                                &db, &built, &wake, &dispatcher_alive, &metrics, Some(old),
+                            ) {
+                                Ok(started) => (stop_dispatch, dispatcher) = started,
+                                Err(e) => tracing::error!(error = %e, "Cannot start the new notifiers; deliveries wait for the next reload or restart."),
+                            }
                         }
                         tracing::info!(
                             sources = slots.len(),
