@@ -301,3 +301,77 @@ fn the_shipped_service_config_checks_strictly_with_the_shipped_rules() {
     let run = util::vigie(&["check", "--strict", "--config", util::s(&config)], "");
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
 }
+
+/// Whether process `pid` catches SIGHUP (signal 1: the lowest bit of `SigCgt` in
+/// /proc/PID/status).
+fn catches_sighup(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        .is_some_and(|mask| mask & 1 != 0)
+}
+
+#[test]
+fn a_sighup_during_start_up_does_not_kill_the_daemon() {
+    // Many rules make the start-up long enough for the signal to land before READY=1.
+    let rules: String = (0..300)
+        .map(|i| {
+            format!(
+                "[[rule]]\nname = \"r{i}\"\nquery = 'mot{i} OR terme{i}* OR \"phrase {i}\"'\n\n"
+            )
+        })
+        .collect();
+    let dir = util::tree(&[
+        ("vigie.toml", CONFIG),
+        ("rules.toml", &rules),
+        ("posts.jsonl", ""),
+    ]);
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_nonblocking(true).unwrap();
+    let log = std::fs::File::create(dir.path().join("daemon.log")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
+        .args(["run", "--config"])
+        .arg(dir.path().join("vigie.toml"))
+        .env("NOTIFY_SOCKET", &sock_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !catches_sighup(child.id()) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the daemon exited during start-up"
+        );
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the daemon never installed a SIGHUP handler"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let mut buf = [0u8; 4096];
+    let mut ready_before = false;
+    while let Ok(n) = sock.recv(&mut buf) {
+        ready_before |= String::from_utf8_lossy(&buf[..n]).contains("READY=1");
+    }
+    signal(&child, "-HUP");
+    sock.set_nonblocking(false).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut socket = Socket { sock, seen: vec![] };
+    socket.expect("READY=1", |m| m.lines().any(|l| l == "READY=1"));
+    eprintln!(
+        "systemd: SIGHUP sent {} READY=1",
+        if ready_before { "after" } else { "before" }
+    );
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "SIGHUP killed the daemon"
+    );
+    signal(&child, "-TERM");
+    assert!(child.wait().unwrap().success());
+}
