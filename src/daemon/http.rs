@@ -87,7 +87,7 @@ async fn handle(
                 ),
             }
         }
-        "/health" => match state.liveness.check() {
+        "/health" => match state.liveness.health() {
             Ok(()) => reply(
                 StatusCode::OK,
                 "application/json",

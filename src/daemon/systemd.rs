@@ -5,8 +5,9 @@
 //! reload, `STOPPING=1`, and `WATCHDOG=1` at half of `WATCHDOG_USEC`. The `sd-notify` crate
 //! writes the datagrams; with no `NOTIFY_SOCKET` (not under systemd) every call does nothing.
 //! [`Liveness`] is the one test of progress, shared by the watchdog and `/health`: the control
-//! loop went round recently, the writer is not stuck in (or failing) a commit, and the
-//! dispatcher's loop went round recently. A wedged loop stops the pings, so systemd restarts
+//! loop went round recently, the writer is not stuck in a commit, and the dispatcher's loop went
+//! round recently; `/health` also reports a writer whose last commit failed (a restart would
+//! not cure a locked or full disk, so that one does not stop the pings). A wedged loop stops the pings, so systemd restarts
 //! the service. When to ping is the control loop's tick; what the loops do is theirs.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -114,15 +115,27 @@ pub struct Liveness {
 }
 
 impl Liveness {
-    /// `Err(reason)` when one of the loops is stuck.
+    /// `Err(reason)` when one of the loops is stuck: the watchdog's test.
     pub fn check(&self) -> Result<(), String> {
+        self.test(|w, now| w.check(now))
+    }
+
+    /// [`Liveness::check`], and a failing writer too: `/health`'s test.
+    pub fn health(&self) -> Result<(), String> {
+        self.test(|w, now| w.health(now))
+    }
+
+    fn test(
+        &self,
+        writer: impl Fn(&writer::Progress, u64) -> Result<(), String>,
+    ) -> Result<(), String> {
         let now = now_ms();
         let age = |at: &AtomicU64| now.saturating_sub(at.load(Ordering::Relaxed));
         let control_limit = (self.tick * STUCK_TICKS).max(Duration::from_secs(30));
         if age(&self.control) > control_limit.as_millis() as u64 {
             return Err("the poll loop has not run for a while".into());
         }
-        self.writer.check(now)?;
+        writer(&self.writer, now)?;
         if age(&self.dispatcher) > super::dispatch::STUCK_AFTER.as_millis() as u64 {
             return Err("the dispatcher has not run for a while".into());
         }

@@ -54,7 +54,7 @@ impl Progress {
         *self.next.lock().unwrap_or_else(|p| p.into_inner()) = Some(settings);
     }
 
-    /// `Err(reason)` when the last batch failed or the current one has run for too long.
+    /// `Err(reason)` when the current batch has run for too long: the writer is wedged.
     pub fn check(&self, now_ms: u64) -> Result<(), String> {
         let since = self.busy_since.load(Ordering::Relaxed);
         if since != 0 && now_ms.saturating_sub(since) > STUCK_AFTER.as_millis() as u64 {
@@ -63,6 +63,13 @@ impl Progress {
                 now_ms.saturating_sub(since) / 1000
             ));
         }
+        Ok(())
+    }
+
+    /// [`Progress::check`], and `Err` too while the last batch failed (until one succeeds):
+    /// not wedged (a restart would not help), but not healthy either.
+    pub fn health(&self, now_ms: u64) -> Result<(), String> {
+        self.check(now_ms)?;
         if self.failing.load(Ordering::Relaxed) {
             return Err("the last commit failed".into());
         }
@@ -190,5 +197,28 @@ fn prune(store: &mut Store) -> Instant {
             tracing::error!(error = %e, "Pruning failed; it will be retried.");
             now + PRUNE_EVERY
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_batch_is_wedged_and_a_failed_one_only_unhealthy() {
+        let p = Progress::default();
+        let now = now_ms();
+        assert_eq!((p.check(now), p.health(now)), (Ok(()), Ok(())));
+        p.failing.store(true, Ordering::Relaxed);
+        assert_eq!(
+            p.check(now),
+            Ok(()),
+            "a failed commit does not stop the watchdog"
+        );
+        assert_eq!(p.health(now), Err("the last commit failed".into()));
+        p.failing.store(false, Ordering::Relaxed);
+        p.busy_since.store(now - 60_000, Ordering::Relaxed);
+        assert!(p.check(now).unwrap_err().contains("committing for 60 s"));
+        assert!(p.health(now).is_err());
     }
 }
