@@ -164,6 +164,9 @@ pub fn spawn(
                     next_prune = prune(&mut store);
                 }
             }
+            if let Err(e) = store.checkpoint() {
+                tracing::debug!(error = %e, "Final checkpoint incomplete.");
+            }
         })?;
     Ok((tx, handle))
 }

@@ -146,7 +146,9 @@ impl Store {
         files::create_database(path)?;
         let opened = Connection::open(path).and_then(|mut conn| {
             conn.busy_timeout(BUSY_TIMEOUT)?;
-            persist_wal(&conn)?;
+            if files::on_disk(path) {
+                persist_wal(&conn)?;
+            }
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
             conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -243,6 +245,15 @@ impl Store {
                 .query_row("SELECT MIN(created_at) FROM posts", [], |r| r.get(0))?;
         self.earliest = t.as_deref().and_then(parse_time);
         self.policy = Some(policy);
+        Ok(())
+    }
+
+    /// Copies the whole WAL into the database file and empties it (`wal_checkpoint(TRUNCATE)`),
+    /// as the daemon stops: the file then holds everything by itself, and the persistent WAL
+    /// left beside it is empty. A reader holding an old snapshot makes it partial, no harm.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
     }
 
