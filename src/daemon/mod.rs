@@ -237,7 +237,7 @@ async fn run_async(path: &Path, mut config: Config, signals: Signals) -> Result<
         database = %db.display(),
         "Vigie started."
     );
-    systemd.ready(status_line(&slots, &stored, &refused));
+    systemd.ready(systemd::status_line(&slots, &stored, &refused));
     let damaged = loop {
         let now = Utc::now();
         for i in timetable.due(now) {
@@ -268,7 +268,7 @@ async fn run_async(path: &Path, mut config: Config, signals: Signals) -> Result<
             _ = ticker.tick() => {
                 liveness.control.store(writer::now_ms(), Ordering::Relaxed);
                 systemd.watchdog(&liveness.check(), &mut stuck);
-                systemd.status(status_line(&slots, &stored, &refused));
+                systemd.status(systemd::status_line(&slots, &stored, &refused));
             }
             Some(joined) = tasks.join_next_with_id() => {
                 // The slot comes from `running`, which a reload keeps up to date; a report of
@@ -294,7 +294,7 @@ async fn run_async(path: &Path, mut config: Config, signals: Signals) -> Result<
             _ = hup.recv() => {
                 systemd.reloading();
                 let started = std::time::Instant::now();
-                match load_and_build(path) {
+                match reload::load_and_build(path) {
                     Err(errors) => {
                         for e in &errors {
                             tracing::error!(error = %e, "Reload refused; the running config stays.");
@@ -302,7 +302,7 @@ async fn run_async(path: &Path, mut config: Config, signals: Signals) -> Result<
                         refused = errors.first().map(|e| e.lines().next().unwrap_or("").to_string());
                     }
                     Ok((new, mut built)) => {
-                        needs_restart(&config, &new);
+                        reload::needs_restart(&config, &new);
                         let (s, t) = reload::swap(
                             std::mem::take(&mut slots),
                             &timetable,
@@ -327,7 +327,7 @@ async fn run_async(path: &Path, mut config: Config, signals: Signals) -> Result<
                             policy: AlertPolicy::from_config(&new, true),
                             retention: new.daemon.retention,
                         });
-                        if notifiers_changed(&config, &new) {
+                        if reload::notifiers_changed(&config, &new) {
                             // The new dispatcher starts once the old one has finished its
                             // sends in flight, so that no delivery goes out twice.
                             let _ = stop_dispatch.send(true);
@@ -349,7 +349,7 @@ async fn run_async(path: &Path, mut config: Config, signals: Signals) -> Result<
                         (config, pipeline, refused) = (new, built, None);
                     }
                 }
-                systemd.ready(status_line(&slots, &stored, &refused));
+                systemd.ready(systemd::status_line(&slots, &stored, &refused));
             }
             _ = term.recv() => break None,
             _ = int.recv() => break None,
@@ -409,67 +409,6 @@ async fn listen(
     };
     tracing::info!(listen = %addr, "Serving /metrics and /health.");
     Ok(tokio::spawn(http::serve(listener, Arc::new(state))))
-}
-
-/// The config at `path`, loaded and built (the start-up path), or every error as text.
-fn load_and_build(path: &Path) -> Result<(Config, Pipeline), Vec<String>> {
-    let config = config::load(path)
-        .map_err(|errors| errors.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
-    let pipeline = Pipeline::build(&config).map_err(|e| vec![e.to_string()])?;
-    Ok((config, pipeline))
-}
-
-/// Logs the settings that a reload cannot change (the running value stays).
-fn needs_restart(old: &Config, new: &Config) {
-    if old.daemon.database != new.daemon.database {
-        tracing::warn!(setting = "database", running = %old.daemon.database.display(), "Setting changed; it takes effect at the next restart.");
-    }
-    if old.daemon.listen != new.daemon.listen {
-        tracing::warn!(setting = "listen", running = ?old.daemon.listen, "Setting changed; it takes effect at the next restart.");
-    }
-}
-
-/// Whether the notifiers differ (names or settings): the dispatcher is then restarted.
-fn notifiers_changed(old: &Config, new: &Config) -> bool {
-    let specs = |c: &Config| -> Vec<(String, crate::config::NotifierKind)> {
-        c.notifiers
-            .iter()
-            .map(|n| (n.name.clone(), n.kind.clone()))
-            .collect()
-    };
-    specs(old) != specs(new)
-}
-
-/// `STATUS=`: "3 sources (1 failing), 41 hits in the last hour, outbox 0", and why the last
-/// reload was refused.
-fn status_line(
-    slots: &[Slot],
-    stored: &std::sync::Mutex<Store>,
-    refused: &Option<String>,
-) -> String {
-    let failing = slots
-        .iter()
-        .filter(|s| s.state.last_error.is_some())
-        .count();
-    let n = slots.len();
-    let mut line = format!(
-        "{n} source{} ({failing} failing)",
-        if n == 1 { "" } else { "s" }
-    );
-    let since = Utc::now() - chrono::Duration::hours(1);
-    let activity = tokio::task::block_in_place(|| {
-        stored
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .activity(since)
-    });
-    if let Ok((hits, outbox)) = activity {
-        line.push_str(&format!(", {hits} hits in the last hour, outbox {outbox}"));
-    }
-    if let Some(error) = refused {
-        line.push_str(&format!("; reload refused: {error}"));
-    }
-    line
 }
 
 /// Logs a source's error only when it changes, and its recovery once.

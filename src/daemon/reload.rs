@@ -4,16 +4,18 @@
 //! open), its cursor, its failure count and its place in the timetable, and a poll of it in
 //! flight reports to its new index. A new or changed source starts afresh and is due at once;
 //! a removed one is dropped (a poll of it in flight finishes, and its report is ignored). The
-//! new pipeline is built before this runs (`Pipeline::build`), so nothing here can fail.
+//! new pipeline is built before the swap (`Pipeline::build`, here through [`load_and_build`]),
+//! so the swap itself cannot fail. Settings that only a restart changes are logged here.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::pipeline::SourceEntry;
+use super::pipeline::{Pipeline, SourceEntry};
 use super::scheduler::Timetable;
-use crate::config::SourceSpec;
+use crate::config::{self, Config, SourceSpec};
 use crate::source::{Cursor, Source};
 
 /// Per-source state kept by the control loop.
@@ -94,4 +96,33 @@ pub(super) fn swap<K: Eq + std::hash::Hash + Copy>(
         None => false,
     });
     (slots, Timetable::new(due))
+}
+
+/// The config at `path`, loaded and built (the start-up path), or every error as text.
+pub(super) fn load_and_build(path: &Path) -> Result<(Config, Pipeline), Vec<String>> {
+    let config = config::load(path)
+        .map_err(|errors| errors.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
+    let pipeline = Pipeline::build(&config).map_err(|e| vec![e.to_string()])?;
+    Ok((config, pipeline))
+}
+
+/// Logs the settings that a reload cannot change (the running value stays).
+pub(super) fn needs_restart(old: &Config, new: &Config) {
+    if old.daemon.database != new.daemon.database {
+        tracing::warn!(setting = "database", running = %old.daemon.database.display(), "Setting changed; it takes effect at the next restart.");
+    }
+    if old.daemon.listen != new.daemon.listen {
+        tracing::warn!(setting = "listen", running = ?old.daemon.listen, "Setting changed; it takes effect at the next restart.");
+    }
+}
+
+/// Whether the notifiers differ (names or settings): the dispatcher is then restarted.
+pub(super) fn notifiers_changed(old: &Config, new: &Config) -> bool {
+    let specs = |c: &Config| -> Vec<(String, crate::config::NotifierKind)> {
+        c.notifiers
+            .iter()
+            .map(|n| (n.name.clone(), n.kind.clone()))
+            .collect()
+    };
+    specs(old) != specs(new)
 }

@@ -143,6 +143,38 @@ impl Liveness {
     }
 }
 
+/// `STATUS=`: "3 sources (1 failing), 41 hits in the last hour, outbox 0", and why the last
+/// reload was refused.
+pub(super) fn status_line(
+    slots: &[super::reload::Slot],
+    stored: &std::sync::Mutex<crate::store::Store>,
+    refused: &Option<String>,
+) -> String {
+    let failing = slots
+        .iter()
+        .filter(|s| s.state.last_error.is_some())
+        .count();
+    let n = slots.len();
+    let mut line = format!(
+        "{n} source{} ({failing} failing)",
+        if n == 1 { "" } else { "s" }
+    );
+    let since = chrono::Utc::now() - chrono::Duration::hours(1);
+    let activity = tokio::task::block_in_place(|| {
+        stored
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .activity(since)
+    });
+    if let Ok((hits, outbox)) = activity {
+        line.push_str(&format!(", {hits} hits in the last hour, outbox {outbox}"));
+    }
+    if let Some(error) = refused {
+        line.push_str(&format!("; reload refused: {error}"));
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
