@@ -29,6 +29,16 @@ mod daemon;
 mod daemon_http;
 // Starting, watching and killing the real daemon on a temp dir.
 mod daemon_util;
+// systemd played by the test (notify socket, watchdog) and the shipped unit (systemd-analyze).
+mod systemd;
+// `listen`: /metrics through the reference Prometheus parser, /health 503 on a stuck writer.
+mod listen;
+// A member of the service's group reads the database as itself, daemon running and stopped.
+mod ops_access;
+// The .deb built by `cargo deb` (.ci/run): files and conffiles, listed with dpkg-deb.
+mod package;
+// SIGHUP with the real daemon: rules and sources reloaded, a broken file refused, cursors kept.
+mod reload;
 // The daemon following a jsonl file through replace, truncate, rotation; long and bad lines.
 mod jsonl_follow;
 // source::fetch::Fetcher on loopback: conditional GET, statuses, byte cap, timeouts, redaction.

@@ -132,16 +132,19 @@ pub fn config_path(
 
 /// Loads the config, turning errors into an [`Invalid`] that lists every one of them.
 pub(crate) fn load(path: &Path) -> anyhow::Result<Config> {
-    config::load(path).map_err(|errors| {
-        let mut msg: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-        let n = errors.len();
-        msg.push(format!(
-            "vigie: {n} error{} in {}",
-            if n == 1 { "" } else { "s" },
-            path.display()
-        ));
-        anyhow::Error::new(Invalid(msg.join("\n")))
-    })
+    config::load(path).map_err(|errors| invalid(path, &errors))
+}
+
+/// The [`Invalid`] error listing every one of `errors`, then their count.
+pub(crate) fn invalid(path: &Path, errors: &[config::ConfigError]) -> anyhow::Error {
+    let mut msg: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    let n = errors.len();
+    msg.push(format!(
+        "vigie: {n} error{} in {}",
+        if n == 1 { "" } else { "s" },
+        path.display()
+    ));
+    anyhow::Error::new(Invalid(msg.join("\n")))
 }
 
 #[cfg(test)]

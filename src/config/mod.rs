@@ -62,7 +62,8 @@ impl std::error::Error for ConfigError {}
 /// `[daemon]`.
 #[derive(Debug, Clone)]
 pub struct DaemonConfig {
-    /// The SQLite file (default `$STATE_DIRECTORY/vigie.db`, else `vigie.db` beside the config).
+    /// The SQLite file (default `$STATE_DIRECTORY/vigie.db`; for `/etc/vigie/vigie.toml` outside
+    /// systemd, the unit's `/var/lib/vigie/vigie.db`; else `vigie.db` beside the config).
     pub database: PathBuf,
     /// Rule file globs, relative to the config's folder.
     pub rules: Vec<String>,

@@ -128,13 +128,7 @@ fn daemon(
     let mut r = Reader::new(file, t, at, errors);
     let database = match r.string("database") {
         Some((p, _)) => dir.join(p),
-        None => match env("STATE_DIRECTORY").filter(|s| !s.is_empty()) {
-            // systemd may list several directories, separated by ':'.
-            Some(state) => {
-                PathBuf::from(state.split(':').next().unwrap_or(&state)).join("vigie.db")
-            }
-            None => dir.join("vigie.db"),
-        },
+        None => default_database(dir, env),
     };
     let rules = r
         .strings("rules")
@@ -471,4 +465,52 @@ fn other_name(name: &str) -> &'static str {
         .chain(kinds::NOTIFIERS)
         .find(|k| k.name == name)
         .map_or("unknown", |k| k.name)
+}
+
+/// The database when the config names none: `$STATE_DIRECTORY/vigie.db` under systemd; for the
+/// system config (`/etc/vigie`) in a shell without it, the unit's own (`StateDirectory=vigie`),
+/// so that ops running `vigie hits` read the service's database; else `vigie.db` beside the
+/// config.
+pub(crate) fn default_database(dir: &Path, env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    match env("STATE_DIRECTORY").filter(|s| !s.is_empty()) {
+        // systemd may list several directories, separated by ':'.
+        Some(state) => PathBuf::from(state.split(':').next().unwrap_or(&state)).join("vigie.db"),
+        None if dir == Path::new(SYSTEM_CONFIG_DIR) => {
+            PathBuf::from(UNIT_STATE_DIR).join("vigie.db")
+        }
+        None => dir.join("vigie.db"),
+    }
+}
+
+/// Where the packaged config lives (`ConfigurationDirectory=vigie`).
+pub const SYSTEM_CONFIG_DIR: &str = "/etc/vigie";
+/// The unit's state directory (`StateDirectory=vigie`).
+pub const UNIT_STATE_DIR: &str = "/var/lib/vigie";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_database_follows_systemd_then_the_system_config() {
+        let none = |_: &str| None;
+        let state = |k: &str| (k == "STATE_DIRECTORY").then(|| "/var/lib/vigie:/x".to_string());
+        let etc = Path::new("/etc/vigie");
+        assert_eq!(
+            default_database(etc, &state),
+            Path::new("/var/lib/vigie/vigie.db")
+        );
+        assert_eq!(
+            default_database(etc, &none),
+            Path::new("/var/lib/vigie/vigie.db")
+        );
+        assert_eq!(
+            default_database(Path::new("/home/me/demo"), &none),
+            Path::new("/home/me/demo/vigie.db")
+        );
+        assert_eq!(
+            default_database(Path::new("/srv/x"), &state),
+            Path::new("/var/lib/vigie/vigie.db")
+        );
+    }
 }

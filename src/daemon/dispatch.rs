@@ -68,7 +68,15 @@ pub struct Dispatcher {
     pub notifiers: HashMap<String, Arc<dyn Notifier>>,
     /// Signalled by the writer when a commit recorded an alert.
     pub wake: Arc<Notify>,
+    /// When its loop last went round (ms since the Unix epoch), for the watchdog; it goes round
+    /// at least every [`MAX_IDLE`].
+    pub alive: Arc<std::sync::atomic::AtomicU64>,
+    /// Delivery outcomes are counted here for `/metrics`.
+    pub metrics: Arc<super::metrics::Metrics>,
 }
+
+/// The dispatcher is stuck when its loop has not gone round for this long.
+pub const STUCK_AFTER: Duration = Duration::from_secs(2 * MAX_IDLE.as_secs() + 10);
 
 /// What one attempt came to.
 enum Outcome {
@@ -93,10 +101,15 @@ impl Dispatcher {
                 name: name.clone(),
                 notifier: notifier.clone(),
                 db: db.clone(),
+                metrics: self.metrics.clone(),
             };
             lanes.spawn(lane.run(shutdown.clone(), kicked.clone()));
         }
         loop {
+            self.alive.store(
+                super::writer::now_ms(),
+                std::sync::atomic::Ordering::Relaxed,
+            );
             fail_unknown(&db, &self.notifiers);
             if *shutdown.borrow() {
                 break;
@@ -144,6 +157,7 @@ struct Lane {
     name: String,
     notifier: Arc<dyn Notifier>,
     db: Db,
+    metrics: Arc<super::metrics::Metrics>,
 }
 
 impl Lane {
@@ -217,6 +231,12 @@ impl Lane {
     fn record(&self, d: &Due, outcome: Outcome, last_errors: &mut HashMap<i64, String>) {
         let rule = &d.alert.rule;
         let kind = d.alert.kind.as_str();
+        let counted = match &outcome {
+            Outcome::Sent => "sent",
+            Outcome::Retry { .. } => "retry",
+            Outcome::Failed(_) => "failed",
+        };
+        self.metrics.delivery(&d.notifier, counted);
         let written = match &outcome {
             Outcome::Sent => {
                 last_errors.remove(&d.row);

@@ -20,6 +20,7 @@ use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
 use tokio::sync::{oneshot, Semaphore};
 
+use super::metrics::Metrics;
 use super::tally::Tally;
 use super::writer::WriteJob;
 use super::{retry, scheduler};
@@ -31,8 +32,6 @@ use crate::store::{PollOutcome, PollResult, Store};
 
 /// What a poll task tells the control loop.
 pub(super) struct Report {
-    /// The source's index in the pipeline.
-    pub index: usize,
     /// The cursor to use next: the new one when the commit succeeded, else the old one.
     pub cursor: Cursor,
     /// Failures in a row, this poll included.
@@ -46,7 +45,6 @@ pub(super) struct Report {
 /// The report for a poll task that ended without one: the cursor stays, the failure counts and
 /// the source is retried with backoff like any other failed poll.
 pub(super) fn lost_task(
-    index: usize,
     cursor: &Cursor,
     failures: u32,
     every: Duration,
@@ -61,7 +59,6 @@ pub(super) fn lost_task(
     let err = SourceError::Transient(reason.into());
     let delay = scheduler::next_poll(Err(&err), every, failures, retry::rand01());
     Report {
-        index,
         cursor: cursor.clone(),
         failures,
         next_at: Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default(),
@@ -80,8 +77,6 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 /// One poll of one source, from fetch to commit.
 pub(super) struct PollTask {
-    /// The source's index in the pipeline, echoed in the [`Report`].
-    pub index: usize,
     /// Its configured name and kind, and its poll interval.
     pub name: String,
     pub kind: &'static str,
@@ -99,6 +94,8 @@ pub(super) struct PollTask {
     pub stored: Arc<std::sync::Mutex<Store>>,
     /// The counts behind the hourly summary.
     pub tally: Arc<Tally>,
+    /// Polls, posts, hits and durations are counted here for `/metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 impl PollTask {
@@ -111,7 +108,9 @@ impl PollTask {
         let mut posts = Vec::with_capacity(unstored.len());
         for mut post in unstored {
             post.source = Some(self.name.clone());
+            let started = std::time::Instant::now();
             let hits = self.rules.matches(&post);
+            self.metrics.matched(started.elapsed());
             posts.push((post, hits));
         }
         Ok((posts, page.cursor))
@@ -146,6 +145,7 @@ impl PollTask {
     pub async fn run(self) -> Report {
         let _permit = self.limit.clone().acquire_owned().await;
         let polled_at = Utc::now();
+        let started = std::time::Instant::now();
         // A panic in a source or in the matcher is a failed poll like any other: stored as the
         // source's error (`vigie sources`, source-health alerts), retried with backoff. Without
         // this guard the task dies, and with it the source's place in the timetable.
@@ -158,8 +158,18 @@ impl PollTask {
                     panic_message(&*panic)
                 )))
             });
+        let mut rule_hits: Vec<(String, u64)> = Vec::new();
         let (outcome, failures, delay, error, new_cursor) = match polled {
             Ok((posts, cursor)) => {
+                for (_, hits) in &posts {
+                    for hit in hits.iter() {
+                        match rule_hits.iter_mut().find(|(r, _)| r == hit.rule) {
+                            Some((_, n)) => *n += 1,
+                            None => rule_hits.push((hit.rule.to_string(), 1)),
+                        }
+                    }
+                }
+                self.metrics.poll(&self.name, started.elapsed(), None);
                 let delay = scheduler::next_poll(Ok(()), self.every, 0, retry::rand01());
                 let outcome = PollOutcome::Page {
                     posts,
@@ -169,6 +179,7 @@ impl PollTask {
                 (outcome, 0, delay, None, cursor)
             }
             Err(e) => {
+                self.metrics.poll(&self.name, started.elapsed(), Some(&e));
                 let failures = self.failures.saturating_add(1);
                 let delay = scheduler::next_poll(Err(&e), self.every, failures, retry::rand01());
                 let error = e.to_string();
@@ -217,20 +228,23 @@ impl PollTask {
         }
         self.tally.record(stats, now);
         match committed {
-            Ok(_) => Report {
-                index: self.index,
-                cursor: new_cursor,
-                failures,
-                next_at,
-                error,
-            },
+            Ok(stats) => {
+                // Hits counted on the posts not stored before the poll (see `unstored`).
+                self.metrics.stored(&self.name, stats.new_posts, &rule_hits);
+                Report {
+                    cursor: new_cursor,
+                    failures,
+                    next_at,
+                    error,
+                }
+            }
             // Not stored: keep the old cursor and try again soon.
             Err(e) => {
+                self.metrics.commit_failed(&self.name);
                 let failures = self.failures.saturating_add(1);
                 let err = SourceError::Transient(e.clone());
                 let delay = scheduler::next_poll(Err(&err), self.every, failures, retry::rand01());
                 Report {
-                    index: self.index,
                     cursor: self.cursor,
                     failures,
                     next_at: Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default(),
@@ -279,7 +293,6 @@ mod tests {
         Store::open(&db).unwrap();
         let stored = Arc::new(std::sync::Mutex::new(Store::open_read_only(&db).unwrap()));
         let task = PollTask {
-            index: 3,
             name: "forum".into(),
             kind: "rss",
             every: Duration::from_secs(60),
@@ -292,6 +305,7 @@ mod tests {
             limit: Arc::new(Semaphore::new(1)),
             stored,
             tally: Arc::new(Tally::new(Utc::now())),
+            metrics: Arc::default(),
         };
         let started = Utc::now();
         let report = tokio::spawn(task.run());
@@ -309,7 +323,6 @@ mod tests {
         assert_eq!(job.result.failures, 3);
         job.done.send(Ok(Default::default())).unwrap();
         let report = report.await.expect("the task itself does not panic");
-        assert_eq!(report.index, 3);
         assert_eq!(report.failures, 3);
         assert_eq!(report.cursor, cursor, "the cursor does not move");
         assert!(report.error.is_some_and(|e| e.contains("panicked")));
@@ -320,8 +333,8 @@ mod tests {
     async fn a_lost_task_is_rescheduled_with_backoff() {
         let e = tokio::spawn(async { panic!("boom") }).await.unwrap_err();
         let before = Utc::now();
-        let r = lost_task(7, &Cursor::default(), 0, Duration::from_secs(10), &e);
-        assert_eq!((r.index, r.failures), (7, 1));
+        let r = lost_task(&Cursor::default(), 0, Duration::from_secs(10), &e);
+        assert_eq!(r.failures, 1);
         assert_eq!(r.error.as_deref(), Some("the poll task panicked"));
         assert!(r.next_at >= before + chrono::Duration::seconds(10));
     }

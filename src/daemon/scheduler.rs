@@ -79,6 +79,11 @@ impl Timetable {
             .collect()
     }
 
+    /// When source `i` is due (`None`: being polled, or not scheduled).
+    pub fn at(&self, i: usize) -> Option<DateTime<Utc>> {
+        self.due.get(i).copied().flatten()
+    }
+
     /// The earliest scheduled time, if any.
     pub fn next(&self) -> Option<DateTime<Utc>> {
         self.due.iter().flatten().min().copied()

@@ -4,21 +4,85 @@
 //! transaction (posts, hits, source state together, see `store::write`) and answers. Only after
 //! that answer does the scheduler move a source's cursor, so a crash can never advance a cursor
 //! past posts that were not stored. Results that queue up while a commit runs are committed
-//! together, one transaction for the batch. The heartbeat counts commits, for the watchdog.
+//! together, one transaction for the batch. [`Progress`] says whether a batch has been running
+//! for long or the last one failed, for the watchdog and `/health`; settings swapped by a reload
+//! (alert policy, retention) are taken between batches.
 //! A commit that records an alert wakes the dispatcher. With a `[daemon] retention`, the writer
 //! also prunes what grew older than it, between commits, a small transaction at a time.
 //! A commit that fails because the database file is damaged (`Store::damaged`) stops the
 //! writer and tells the control loop, which exits 1 with the store's message: retrying such a
 //! commit would loop forever.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use crate::store::{CommitStats, PollResult, Store};
+use crate::store::{AlertPolicy, CommitStats, PollResult, Store};
+
+/// Where the writer stands, read by the control loop (watchdog) and `/health`.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Batches committed so far.
+    pub commits: AtomicU64,
+    /// When the batch being committed started (milliseconds since the Unix epoch), 0 when idle.
+    busy_since: AtomicU64,
+    /// Whether the last batch failed.
+    failing: AtomicBool,
+    /// Settings from a reload, applied before the next batch.
+    next: Mutex<Option<Settings>>,
+}
+
+/// The store settings a reload can change.
+#[derive(Debug)]
+pub struct Settings {
+    /// The alert rules of the new config.
+    pub policy: AlertPolicy,
+    /// `[daemon] retention`.
+    pub retention: Option<Duration>,
+}
+
+/// A batch running longer than this means the writer is stuck (a commit waits at most a few
+/// seconds for a lock).
+pub const STUCK_AFTER: Duration = Duration::from_secs(20);
+
+impl Progress {
+    /// Hands the writer new settings; it applies them before its next batch.
+    pub fn reconfigure(&self, settings: Settings) {
+        *self.next.lock().unwrap_or_else(|p| p.into_inner()) = Some(settings);
+    }
+
+    /// `Err(reason)` when the current batch has run for too long: the writer is wedged.
+    pub fn check(&self, now_ms: u64) -> Result<(), String> {
+        let since = self.busy_since.load(Ordering::Relaxed);
+        if since != 0 && now_ms.saturating_sub(since) > STUCK_AFTER.as_millis() as u64 {
+            return Err(format!(
+                "the writer has been committing for {} s",
+                now_ms.saturating_sub(since) / 1000
+            ));
+        }
+        Ok(())
+    }
+
+    /// [`Progress::check`], and `Err` too while the last batch failed (until one succeeds):
+    /// not wedged (a restart would not help), but not healthy either.
+    pub fn health(&self, now_ms: u64) -> Result<(), String> {
+        self.check(now_ms)?;
+        if self.failing.load(Ordering::Relaxed) {
+            return Err("the last commit failed".into());
+        }
+        Ok(())
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
 
 /// One result to commit, and where to send the outcome.
 pub struct WriteJob {
@@ -42,7 +106,8 @@ const PRUNE_EVERY: Duration = Duration::from_secs(600);
 /// Starts the writer thread; it stops when every sender is dropped and the queue is drained.
 pub fn spawn(
     mut store: Store,
-    heartbeat: Arc<AtomicU64>,
+    progress: Arc<Progress>,
+    metrics: Arc<super::metrics::Metrics>,
     on_alert: Arc<Notify>,
     on_damaged: oneshot::Sender<String>,
 ) -> std::io::Result<(mpsc::Sender<WriteJob>, JoinHandle<()>)> {
@@ -59,10 +124,20 @@ pub fn spawn(
                         Err(_) => break,
                     }
                 }
+                let next = progress.next.lock().unwrap_or_else(|p| p.into_inner()).take();
+                if let Some(settings) = next {
+                    apply(&mut store, settings);
+                }
                 let results: Vec<&PollResult> = jobs.iter().map(|j| &j.result).collect();
-                match store.commit_many(&results) {
+                progress.busy_since.store(now_ms().max(1), Ordering::Relaxed);
+                let started = Instant::now();
+                let committed = store.commit_many(&results);
+                metrics.committed(started.elapsed());
+                progress.busy_since.store(0, Ordering::Relaxed);
+                progress.failing.store(committed.is_err(), Ordering::Relaxed);
+                match committed {
                     Ok(stats) => {
-                        heartbeat.fetch_add(1, Ordering::Relaxed);
+                        progress.commits.fetch_add(1, Ordering::Relaxed);
                         let alerts: u64 = stats.iter().map(|s| s.new_alerts).sum();
                         if alerts > 0 {
                             tracing::info!(alerts, "Alerts recorded.");
@@ -89,8 +164,19 @@ pub fn spawn(
                     next_prune = prune(&mut store);
                 }
             }
+            if let Err(e) = store.checkpoint() {
+                tracing::debug!(error = %e, "Final checkpoint incomplete.");
+            }
         })?;
     Ok((tx, handle))
+}
+
+/// Applies a reload's settings to the store.
+fn apply(store: &mut Store, settings: Settings) {
+    if let Err(e) = store.set_alert_policy(settings.policy) {
+        tracing::error!(error = %e, "Cannot apply the new alert rules.");
+    }
+    store.set_retention_opt(settings.retention);
 }
 
 /// One pruning pass under the retention, if any; returns when the next is due.
@@ -114,5 +200,28 @@ fn prune(store: &mut Store) -> Instant {
             tracing::error!(error = %e, "Pruning failed; it will be retried.");
             now + PRUNE_EVERY
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_batch_is_wedged_and_a_failed_one_only_unhealthy() {
+        let p = Progress::default();
+        let now = now_ms();
+        assert_eq!((p.check(now), p.health(now)), (Ok(()), Ok(())));
+        p.failing.store(true, Ordering::Relaxed);
+        assert_eq!(
+            p.check(now),
+            Ok(()),
+            "a failed commit does not stop the watchdog"
+        );
+        assert_eq!(p.health(now), Err("the last commit failed".into()));
+        p.failing.store(false, Ordering::Relaxed);
+        p.busy_since.store(now - 60_000, Ordering::Relaxed);
+        assert!(p.check(now).unwrap_err().contains("committing for 60 s"));
+        assert!(p.health(now).is_err());
     }
 }

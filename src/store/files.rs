@@ -145,6 +145,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_wal_files_stay_when_the_last_writer_closes() {
+        // A reader in the group cannot create them in the 0750 folder once the daemon stopped.
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("vigie.db");
+        drop(super::super::Store::open(&db).unwrap());
+        for side in ["vigie.db-wal", "vigie.db-shm"] {
+            let meta = std::fs::metadata(dir.path().join(side));
+            assert!(meta.is_ok(), "{side} was removed at close");
+            assert_eq!(
+                meta.unwrap().permissions().mode() & 0o777,
+                FILE_MODE,
+                "{side}"
+            );
+        }
+    }
+
+    #[test]
     fn only_real_paths_get_files() {
         for (path, file) in [
             (":memory:", false),

@@ -66,6 +66,32 @@ pub enum StoreError {
 
 /// Whether an error may come from a damaged file (so `quick_check` should look): SQLite's
 /// corruption codes, and the messages a damaged schema or FTS5 table gives under a generic code.
+/// Keeps the `-wal` and `-shm` files when this connection closes last (`SQLITE_FCNTL_PERSIST_WAL`;
+/// the WAL is still checkpointed and truncated to `journal_size_limit`). Without them a reader
+/// that cannot write in the database's folder (ops in the `vigie` group, SPEC §8) cannot open a
+/// WAL database once the daemon has stopped: SQLite would need to create them.
+fn persist_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let mut on: std::os::raw::c_int = 1;
+    // SAFETY: the handle is live for the call (borrowed from `conn`), "main" is a NUL-terminated
+    // schema name, and PERSIST_WAL reads and writes one int through the pointer we own.
+    let rc = unsafe {
+        rusqlite::ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            rusqlite::ffi::SQLITE_FCNTL_PERSIST_WAL,
+            (&mut on as *mut std::os::raw::c_int).cast(),
+        )
+    };
+    if rc == rusqlite::ffi::SQLITE_OK {
+        Ok(())
+    } else {
+        Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rc),
+            None,
+        ))
+    }
+}
+
 fn suspect(e: &rusqlite::Error) -> bool {
     match e {
         rusqlite::Error::SqliteFailure(f, msg) => {
@@ -120,6 +146,9 @@ impl Store {
         files::create_database(path)?;
         let opened = Connection::open(path).and_then(|mut conn| {
             conn.busy_timeout(BUSY_TIMEOUT)?;
+            if files::on_disk(path) {
+                persist_wal(&conn)?;
+            }
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
             conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -219,9 +248,23 @@ impl Store {
         Ok(())
     }
 
+    /// Copies the whole WAL into the database file and empties it (`wal_checkpoint(TRUNCATE)`),
+    /// as the daemon stops: the file then holds everything by itself, and the persistent WAL
+    /// left beside it is empty. A reader holding an old snapshot makes it partial, no harm.
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// Keeps posts and hits for `retention` (by the posts' event time); see [`Store::prune`].
     pub fn set_retention(&mut self, retention: Duration) {
         self.retention = chrono::Duration::from_std(retention).ok();
+    }
+
+    /// [`Store::set_retention`], or keep everything (`None`): a reload may remove the key.
+    pub fn set_retention_opt(&mut self, retention: Option<Duration>) {
+        self.retention = retention.and_then(|r| chrono::Duration::from_std(r).ok());
     }
 
     /// The oldest event time a post may have to be stored at `now`, under the retention.

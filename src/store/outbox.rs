@@ -32,6 +32,17 @@ pub struct Due {
     pub alert: Alert,
 }
 
+/// What `/metrics` reads from the database.
+#[derive(Debug, Clone, Default)]
+pub struct OutboxMetrics {
+    /// Alerts recorded: rule, kind, count.
+    pub alerts: Vec<(String, String, i64)>,
+    /// Deliveries pending.
+    pub pending: i64,
+    /// Age in seconds of the oldest pending delivery (0 when none).
+    pub oldest_age: f64,
+}
+
 impl Store {
     /// The first `limit` pending deliveries of `notifier`, soonest due first (due or not: the
     /// dispatcher sends those that are due and sleeps until the next one).
@@ -70,6 +81,45 @@ impl Store {
             });
         }
         Ok(out)
+    }
+
+    /// Hits found since `since`, and deliveries pending: the daemon's one-line status.
+    pub fn activity(&self, since: DateTime<Utc>) -> Result<(i64, i64), StoreError> {
+        let hits = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM hits WHERE created_at >= ?1")?
+            .query_row([fmt_time(since)], |r| r.get(0))?;
+        let pending = self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'")?
+            .query_row([], |r| r.get(0))?;
+        Ok((hits, pending))
+    }
+
+    /// For `/metrics`: alerts recorded per rule and kind, pending deliveries, and the age in
+    /// seconds of the oldest pending one at `now` (0 when none).
+    pub fn metrics(&self, now: DateTime<Utc>) -> Result<OutboxMetrics, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT rule, kind, COUNT(*) FROM alerts GROUP BY rule, kind")?;
+        let alerts = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let (pending, oldest): (i64, Option<String>) = self
+            .conn
+            .prepare_cached(
+                "SELECT COUNT(*), MIN(created_at) FROM deliveries WHERE status = 'pending'",
+            )?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let age = oldest
+            .as_deref()
+            .and_then(parse_time)
+            .map_or(0.0, |t| (now - t).num_milliseconds().max(0) as f64 / 1000.0);
+        Ok(OutboxMetrics {
+            alerts,
+            pending,
+            oldest_age: age,
+        })
     }
 
     /// The notifiers that have pending deliveries.
