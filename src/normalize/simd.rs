@@ -899,8 +899,9 @@ mod tests {
     }
 
     /// The point of this module: `std::arch`, `#[target_feature]` and SIMD `unsafe` are here
-    /// and nowhere else in `src/` (the two `get_unchecked` reads of `matcher::dict` are the
-    /// crate's only other `unsafe`: bounds, not SIMD).
+    /// and nowhere else in `src/`. The crate's only other `unsafe` is not SIMD: the two
+    /// `get_unchecked` reads of `matcher::dict` (bounds), and FFI calls that rusqlite has no safe
+    /// API for, each under a `// SAFETY:` comment that says why it holds.
     #[test]
     fn simd_code_lives_only_in_this_module() {
         fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
@@ -919,10 +920,15 @@ mod tests {
         let mut found = Vec::new();
         for p in all.iter().filter(|p| !p.ends_with("normalize/simd.rs")) {
             let text = std::fs::read_to_string(p).expect("read source");
-            for (n, line) in text.lines().enumerate() {
+            let lines: Vec<&str> = text.lines().collect();
+            for (n, line) in lines.iter().enumerate() {
                 if line.trim_start().starts_with("//") {
                     continue;
                 }
+                // An FFI block is allowed when a SAFETY comment stands just above it.
+                let justified = lines[n.saturating_sub(3)..n]
+                    .iter()
+                    .any(|l| l.trim_start().starts_with("// SAFETY:"));
                 let simd = [
                     "std::arch",
                     "target_feature",
@@ -931,7 +937,8 @@ mod tests {
                 ]
                 .iter()
                 .any(|w| line.contains(w));
-                let unsafe_ = line.contains("unsafe") && !line.contains("get_unchecked(");
+                let unsafe_ =
+                    line.contains("unsafe") && !line.contains("get_unchecked(") && !justified;
                 if simd || unsafe_ {
                     found.push(format!("{}:{}: {}", p.display(), n + 1, line.trim()));
                 }

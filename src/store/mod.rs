@@ -64,8 +64,6 @@ pub enum StoreError {
     Files(String),
 }
 
-/// Whether an error may come from a damaged file (so `quick_check` should look): SQLite's
-/// corruption codes, and the messages a damaged schema or FTS5 table gives under a generic code.
 /// Keeps the `-wal` and `-shm` files when this connection closes last (`SQLITE_FCNTL_PERSIST_WAL`;
 /// the WAL is still checkpointed and truncated to `journal_size_limit`). Without them a reader
 /// that cannot write in the database's folder (ops in the `vigie` group, SPEC §8) cannot open a
@@ -92,6 +90,8 @@ fn persist_wal(conn: &Connection) -> rusqlite::Result<()> {
     }
 }
 
+/// Whether an error may come from a damaged file (so `quick_check` should look): SQLite's
+/// corruption codes, and the messages a damaged schema or FTS5 table gives under a generic code.
 fn suspect(e: &rusqlite::Error) -> bool {
     match e {
         rusqlite::Error::SqliteFailure(f, msg) => {
