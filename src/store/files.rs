@@ -113,11 +113,9 @@ pub fn lock(db: &Path) -> Result<DbLock, StoreError> {
     match file.try_lock() {
         Ok(()) => {}
         Err(std::fs::TryLockError::WouldBlock) => {
-            let mut text = String::new();
-            let _ = file.read_to_string(&mut text);
             return Err(StoreError::Locked {
-                pid: text.trim().parse().ok(),
-            });
+                pid: holder_pid(&mut file),
+            })
         }
         Err(std::fs::TryLockError::Error(e)) => return Err(io(&path, "cannot lock", e)),
     }
@@ -129,6 +127,20 @@ pub fn lock(db: &Path) -> Result<DbLock, StoreError> {
         .and_then(|()| file.flush());
     written.map_err(|e| io(&path, "cannot write", e))?;
     Ok(DbLock { _file: file, path })
+}
+
+/// The pid the lock's holder wrote. A holder that has just taken the lock may not have written
+/// it yet: look again for up to a second before calling it unknown.
+fn holder_pid(file: &mut File) -> Option<u32> {
+    for _ in 0..50 {
+        let mut text = String::new();
+        let read = file.rewind().and_then(|()| file.read_to_string(&mut text));
+        if let Some(pid) = read.ok().and_then(|_| text.trim().parse().ok()) {
+            return Some(pid);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    None
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<(), StoreError> {
