@@ -40,6 +40,9 @@ pub struct Post {
     /// The author's follower count, if the platform gives it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub followers: Option<u64>,
+    /// The post's engagement, likes + reposts + replies, if the platform gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engagement: Option<u64>,
 }
 
 /// Bytes read from a file or a pipe (a line of posts) as text: borrowed when they are valid
