@@ -98,6 +98,23 @@ mod tests {
     }
 
     #[test]
+    fn the_spec_example_reads_whole() {
+        // SPEC §7's example line (`in_reply_to` is not kept).
+        let line = r#"{"id": "113", "source": "mastodon-fr", "text": "Mon colis est en retard",
+            "author": "@alice", "author_name": "Alice Martin", "url": "https://x.example/113",
+            "created_at": "2026-11-22T09:14:00Z", "lang": "fr", "followers": 120,
+            "engagement": 7, "in_reply_to": "112"}"#;
+        let post: Post = serde_json::from_str(line).expect("a post");
+        assert_eq!(
+            (post.author_name.as_deref(), post.followers, post.engagement),
+            (Some("Alice Martin"), Some(120), Some(7))
+        );
+        let back = serde_json::to_value(&post).expect("json");
+        assert_eq!(back["engagement"], 7);
+        assert!(Post::from_text("x").engagement.is_none());
+    }
+
+    #[test]
     fn decode_lossy_replaces_each_bad_sequence_once() {
         // A stray continuation byte, a truncated 3-byte sequence, an overlong `/`, a surrogate
         // and a truncated emoji at the end: one U+FFFD each (the overlong and the surrogate one
