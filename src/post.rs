@@ -40,6 +40,9 @@ pub struct Post {
     /// The author's follower count, if the platform gives it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub followers: Option<u64>,
+    /// The post's engagement, likes + reposts + replies, if the platform gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engagement: Option<u64>,
 }
 
 /// Bytes read from a file or a pipe (a line of posts) as text: borrowed when they are valid
@@ -92,6 +95,23 @@ mod tests {
             prop_assert_eq!(&ours, &String::from_utf8_lossy(&bytes));
             prop_assert_eq!(matches!(ours, Cow::Borrowed(_)), std::str::from_utf8(&bytes).is_ok());
         }
+    }
+
+    #[test]
+    fn the_spec_example_reads_whole() {
+        // SPEC §7's example line (`in_reply_to` is not kept).
+        let line = r#"{"id": "113", "source": "mastodon-fr", "text": "Mon colis est en retard",
+            "author": "@alice", "author_name": "Alice Martin", "url": "https://x.example/113",
+            "created_at": "2026-11-22T09:14:00Z", "lang": "fr", "followers": 120,
+            "engagement": 7, "in_reply_to": "112"}"#;
+        let post: Post = serde_json::from_str(line).expect("a post");
+        assert_eq!(
+            (post.author_name.as_deref(), post.followers, post.engagement),
+            (Some("Alice Martin"), Some(120), Some(7))
+        );
+        let back = serde_json::to_value(&post).expect("json");
+        assert_eq!(back["engagement"], 7);
+        assert!(Post::from_text("x").engagement.is_none());
     }
 
     #[test]

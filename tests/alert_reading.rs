@@ -407,3 +407,124 @@ fn query_tables_show_times_in_the_configured_zone_unless_utc() {
         "{stats}"
     );
 }
+
+/// `vigie replay --dump-alerts` on posts with display names and engagement (issue 26 point 5):
+/// the email shows "Display Name (@handle)" and the count, quotes the most engaged posts first
+/// (then the most followed, not the newest), and a hostile display name comes out neutralised;
+/// `vigie hits --format json` shows the engagement.
+#[test]
+fn replay_email_names_authors_and_quotes_the_most_engaged_first() {
+    let post = |id: &str,
+                min: u32,
+                handle: &str,
+                name: &str,
+                engagement: Option<u64>,
+                followers: Option<u64>| {
+        let mut v = serde_json::json!({
+            "id": id, "source": "forum", "text": "Mon colis est en retard",
+            "author": handle, "author_name": name,
+            "url": format!("https://forum.example.fr/t/{id}"),
+            "created_at": format!("2026-11-22T09:{min:02}:00Z"),
+        });
+        if let Some(e) = engagement {
+            v["engagement"] = e.into();
+        }
+        if let Some(f) = followers {
+            v["followers"] = f.into();
+        }
+        v.to_string() + "\n"
+    };
+    let evil = "<script>alert(1)</script> @channel [x](http://evil.example)";
+    // Oldest first: newest-first would read nobody, low, evil, alice; most followed first
+    // low, nobody, alice, evil; most engaged first alice, evil, low, nobody.
+    let posts = [
+        post("1", 1, "@alice", "Alice Martin", Some(57), Some(120)),
+        post("2", 3, "@evil", evil, Some(9), None),
+        post("3", 5, "@low", "Low Reach", Some(2), Some(90_000)),
+        post("4", 7, "@nobody", "Nobody Known", None, Some(5_000)),
+    ]
+    .concat();
+    let dir = tree(&[
+        (
+            "vigie.toml",
+            "[daemon]\nrules = [\"rules.toml\"]\n\n\
+             [[notifier]]\nname = \"console\"\nkind = \"console\"\n",
+        ),
+        (
+            "rules.toml",
+            "[defaults]\nnotify = [\"console\"]\nwindow = \"15m\"\n\n[[rule]]\n\
+             name = \"retard\"\nquery = 'colis AND retard'\nalert = { threshold = 4 }\n",
+        ),
+        ("posts.jsonl", &posts),
+    ]);
+    let db = dir.path().join("replay.db");
+    let r = vigie(
+        &[
+            "replay",
+            s(&dir.path().join("posts.jsonl")),
+            "--config",
+            s(&dir.path().join("vigie.toml")),
+            "--db",
+            s(&db),
+            "--dump-alerts",
+            s(&dir.path().join("dump")),
+        ],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let eml = std::fs::read(dir.path().join("dump/alert-1.eml")).expect("alert-1.eml");
+    let mail = mail_parser::MessageParser::default()
+        .parse(&eml)
+        .expect("a parsable mail");
+    let text = mail.body_text(0).expect("a text part");
+    let html = mail.body_html(0).expect("an HTML part");
+    for part in [&text, &html] {
+        assert!(part.contains("Alice Martin (＠alice) on forum"), "{part}");
+        assert!(part.contains("57 interactions · 120 followers"), "{part}");
+        assert!(part.contains("2 interactions · 90,000 followers"), "{part}");
+        let at = |needle: &str| {
+            part.find(needle)
+                .unwrap_or_else(|| panic!("{needle} not in {part}"))
+        };
+        let order = [
+            at("Alice Martin"),
+            at("＠channel"),
+            at("Low Reach"),
+            at("Nobody Known"),
+        ];
+        assert!(order.is_sorted(), "{order:?} in {part}");
+        assert!(
+            !part.contains("@channel") && !part.contains("http://evil"),
+            "{part}"
+        );
+    }
+    assert!(!html.contains("<script"), "{html}");
+    assert!(html.contains("&lt;script&gt;"), "{html}");
+
+    let r = vigie(&["hits", "--db", s(&db), "--format", "json"], "");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let mut engagement: Vec<(String, serde_json::Value)> = r
+        .stdout
+        .lines()
+        .map(|l| {
+            let hit: serde_json::Value = serde_json::from_str(l).expect("a JSON hit");
+            (
+                hit["author_name"].as_str().unwrap_or_default().to_string(),
+                hit["engagement"].clone(),
+            )
+        })
+        .collect();
+    engagement.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(
+        engagement,
+        [
+            (
+                "<script>alert(1)</script> @channel [x](http://evil.example)".into(),
+                9.into()
+            ),
+            ("Alice Martin".into(), 57.into()),
+            ("Low Reach".into(), 2.into()),
+            ("Nobody Known".into(), serde_json::Value::Null),
+        ]
+    );
+}

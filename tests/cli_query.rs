@@ -234,7 +234,7 @@ fn hits_and_sources_formats() {
     assert_eq!(
         lines.next(),
         Some(
-            "hit_id,rule,source,post_id,url,author,text,created_at,fetched_at,matched,author_name"
+            "hit_id,rule,source,post_id,url,author,text,created_at,fetched_at,matched,author_name,engagement"
         )
     );
     let row = lines.next().expect("a csv row");

@@ -55,6 +55,7 @@ fn sample() -> Alert {
             AlertPost {
                 source: "mastodon-fr".into(),
                 author: Some("@alice@piaille.fr".into()),
+                author_name: Some("Alice Martin".into()),
                 text: "Mon colis est en retard depuis lundi, suivi sur \
                        https://www.laposte.fr/outils/suivre-vos-envois?code=6A123&lang=fr … \
                        merci @LaPoste_Aide"
@@ -62,11 +63,13 @@ fn sample() -> Alert {
                 url: Some("https://piaille.fr/@alice/113312".into()),
                 created_at: at(9, 14),
                 followers: Some(1200),
+                engagement: Some(7),
                 matched: vec!["colis".into(), "retard".into()],
             },
             AlertPost {
                 source: "x\u{202E}rss-avis".into(),
                 author: Some("<!channel> @everyone".into()),
+                author_name: Some("<script>x</script> @channel [x](http://evil.example)".into()),
                 text: "@here <script>alert(1)</script> [Suivi officiel](javascript:alert(document.cookie)) \
                        <https://evil.example/login|Suivi La Poste>\r\nwww.evil.example \u{200B}remboursement \
                        <@U024BE7LH> <@&123456> *gras* _x_ ~y~ `code` # titre | ! &amp; \u{2066}fin"
@@ -74,6 +77,7 @@ fn sample() -> Alert {
                 url: Some("javascript:alert(1)".into()),
                 created_at: at(9, 10),
                 followers: None,
+                engagement: Some(1),
                 matched: vec!["remboursement".into()],
             },
         ],
@@ -94,6 +98,8 @@ fn threshold_sample() -> Alert {
     let post = |m: i64, author: &str, text: &str, followers: Option<u64>| AlertPost {
         source: "forum-laposte".into(),
         author: Some(author.into()),
+        author_name: None,
+        engagement: None,
         text: text.into(),
         url: Some(format!("https://forum.example.fr/t/{m}")),
         created_at: fired_at - chrono::Duration::minutes(m),
@@ -156,10 +162,12 @@ fn each_sample() -> Alert {
         posts: vec![AlertPost {
             source: "bluesky".into(),
             author: Some("@ufc-quechoisir.bsky.social".into()),
+            author_name: Some("UFC-Que Choisir".into()),
             text: "Nous saisissons notre avocat : mise en demeure envoyée ce jour.".into(),
             url: Some("https://bsky.app/profile/ufc/post/3k".into()),
             created_at: at(13, 1),
             followers: Some(48_210),
+            engagement: Some(312),
             matched: vec!["avocat".into(), "mise en demeure".into()],
         }],
         series: Series::default(),
@@ -319,12 +327,13 @@ fn hostile() -> impl Strategy<Value = String> {
 
 const POST_URL: &str = "https://example.org/p/1?a=1&b=2";
 
-/// The sample with two posts whose text, author and source are `s`.
+/// The sample with two posts whose text, author, display name and source are `s`.
 fn with_posts(s: &str) -> Alert {
     let mut a = sample();
     for (i, p) in a.posts.iter_mut().enumerate() {
         p.text = s.to_string();
         p.author = Some(s.to_string());
+        p.author_name = Some(s.to_string());
         p.source = s.to_string();
         // Bold markers depend on where the words occur: none here, so both twins have the same.
         p.matched.clear();
@@ -336,6 +345,17 @@ fn with_posts(s: &str) -> Alert {
             }
             .to_string(),
         );
+    }
+    a
+}
+
+/// The sample whose posts' display names are `name` and handles `handle` (shown as
+/// "name (handle)").
+fn with_authors(name: &str, handle: &str) -> Alert {
+    let mut a = with_posts("x");
+    for p in &mut a.posts {
+        p.author_name = Some(name.to_string());
+        p.author = Some(handle.to_string());
     }
     a
 }
@@ -461,6 +481,11 @@ proptest! {
     #[test]
     fn hostile_post_text_is_neutralised(s in hostile()) {
         check(&with_posts(&s), &with_posts("x"))?;
+    }
+
+    #[test]
+    fn hostile_author_names_are_neutralised(name in hostile(), handle in hostile()) {
+        check(&with_authors(&name, &handle), &with_authors("x", "y"))?;
     }
 
     #[test]

@@ -181,6 +181,7 @@ fn hit_columns(format: Format) -> Vec<String> {
         "fetched_at",
         "matched",
         "author_name",
+        "engagement",
     ]
     .map(String::from)
     .to_vec()
@@ -218,6 +219,7 @@ fn hit_row(h: &HitRow, format: Format) -> Vec<Value> {
         json!(h.fetched_at),
         matched,
         json!(h.author_name),
+        json!(h.engagement),
     ]
 }
 

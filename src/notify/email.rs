@@ -284,10 +284,12 @@ mod tests {
             posts: vec![AlertPost {
                 source: "forum".into(),
                 author: Some("@a".into()),
+                author_name: None,
                 text: "--=_vigie_alt_msg_12 <script>alert(1)</script> = é".into(),
                 url: None,
                 created_at: fired_at,
                 followers: None,
+                engagement: None,
                 matched: Vec::new(),
             }],
             series: Series {

@@ -74,6 +74,9 @@ pub struct AlertPost {
     pub source: String,
     /// The author's handle, if known.
     pub author: Option<String>,
+    /// The author's display name, if the source gives one (`Alice Martin`).
+    #[serde(default)]
+    pub author_name: Option<String>,
     /// The post's text, whole (renderers cut it to their own limits).
     pub text: String,
     /// The post's link on its platform, if any (only http(s) links are ever rendered as links).
@@ -82,6 +85,9 @@ pub struct AlertPost {
     pub created_at: DateTime<Utc>,
     /// The author's follower count, if known.
     pub followers: Option<u64>,
+    /// The post's engagement (likes + reposts + replies), if known.
+    #[serde(default)]
+    pub engagement: Option<u64>,
     /// The words of the text the rule matched, as written in it (shown in bold).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matched: Vec<String>,

@@ -394,6 +394,7 @@ fn post(e: &Entry, source: &str) -> Post {
         created_at: e.published.or(e.updated).map(rfc3339),
         lang: e.language.clone(),
         followers: None,
+        engagement: None,
     }
 }
 

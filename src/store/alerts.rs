@@ -213,10 +213,12 @@ pub fn each_hit(
     let post = AlertPost {
         source: source.to_string(),
         author: post.author.clone(),
+        author_name: post.author_name.clone(),
         text: post.text.clone(),
         url: post.url.clone(),
         created_at,
         followers: post.followers,
+        engagement: post.engagement,
         matched: matched_words(matched.as_deref()),
     };
     let alert = Alert {
@@ -369,7 +371,8 @@ fn last_alert(
     Ok(at.as_deref().and_then(parse_time))
 }
 
-/// Up to five posts of the window, most followed authors first, then newest.
+/// Up to five posts of the window (SPEC §5): most engaged posts first, then most followed
+/// authors, then newest.
 fn top_posts(
     tx: &Transaction<'_>,
     rule: &str,
@@ -377,10 +380,11 @@ fn top_posts(
     end: DateTime<Utc>,
 ) -> Result<Vec<AlertPost>, StoreError> {
     let mut stmt = tx.prepare_cached(
-        "SELECT p.source, p.author, p.text, p.url, p.created_at, p.followers, h.matched
+        "SELECT p.source, p.author, p.text, p.url, p.created_at, p.followers, h.matched,
+                p.author_name, p.engagement
          FROM hits h JOIN posts p ON p.id = h.post_id
          WHERE h.rule = ?1 AND h.created_at > ?2 AND h.created_at <= ?3
-         ORDER BY COALESCE(p.followers, 0) DESC, h.created_at DESC, h.id DESC
+         ORDER BY COALESCE(p.engagement, 0) DESC, COALESCE(p.followers, 0) DESC, h.created_at DESC, h.id DESC
          LIMIT ?4",
     )?;
     let rows = stmt.query_map(
@@ -389,6 +393,7 @@ fn top_posts(
             Ok(AlertPost {
                 source: row.get(0)?,
                 author: row.get(1)?,
+                author_name: row.get(7)?,
                 text: row.get::<_, Option<String>>(2)?.unwrap_or_default(),
                 url: row.get(3)?,
                 created_at: row
@@ -396,6 +401,7 @@ fn top_posts(
                     .map(|s| parse_time(&s).unwrap_or(end))?,
                 followers: row.get::<_, Option<i64>>(5)?.map(|f| f.max(0) as u64),
                 matched: matched_words(row.get::<_, Option<String>>(6)?.as_deref()),
+                engagement: row.get::<_, Option<i64>>(8)?.map(|e| e.max(0) as u64),
             })
         },
     )?;

@@ -150,6 +150,16 @@ pub const MIGRATIONS: &[&str] = &[
                p.text, p.created_at, p.fetched_at, h.matched, p.author_name
         FROM hits h JOIN posts p ON p.id = h.post_id;
     "#,
+    // 6: the post's engagement (SPEC §7: likes + reposts + replies), kept like the followers for
+    // posts that hit; alerts quote the most engaged posts first.
+    r#"
+    ALTER TABLE posts ADD COLUMN engagement INTEGER;
+    DROP VIEW hits_v;
+    CREATE VIEW hits_v AS
+        SELECT h.id AS hit_id, h.rule, p.source, p.source_id AS post_id, p.url, p.author,
+               p.text, p.created_at, p.fetched_at, h.matched, p.author_name, p.engagement
+        FROM hits h JOIN posts p ON p.id = h.post_id;
+    "#,
 ];
 
 /// Applies every step the database has not seen yet. The daemon runs this under its lock;

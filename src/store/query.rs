@@ -53,6 +53,8 @@ pub struct HitRow {
     pub author: Option<String>,
     /// The author's display name, when the source gives one.
     pub author_name: Option<String>,
+    /// The post's engagement (likes + reposts + replies), when the source gives it.
+    pub engagement: Option<u64>,
     /// Post text.
     pub text: String,
     /// Post creation time (RFC 3339 UTC).
@@ -246,7 +248,7 @@ impl Store {
     pub fn hits(&self, q: &HitQuery) -> Result<Vec<HitRow>, StoreError> {
         let Some((mut sql, mut args)) = hit_select(
             "h.id, h.rule, p.source, p.source_id, p.url, p.author, p.text, p.created_at,
-             p.fetched_at, h.matched, p.author_name",
+             p.fetched_at, h.matched, p.author_name, p.engagement",
             q,
         ) else {
             return Ok(Vec::new());
@@ -271,6 +273,7 @@ impl Store {
                 fetched_at: r.get(8)?,
                 matched: r.get(9)?,
                 author_name: r.get(10)?,
+                engagement: r.get::<_, Option<i64>>(11)?.map(|e| e.max(0) as u64),
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)

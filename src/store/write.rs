@@ -137,8 +137,8 @@ impl Store {
         let mut out = Vec::with_capacity(results.len());
         {
             let mut insert_post = tx.prepare_cached(
-                "INSERT OR IGNORE INTO posts (source, source_id, url, author, text, created_at, fetched_at, lang, followers, author_name)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                "INSERT OR IGNORE INTO posts (source, source_id, url, author, text, created_at, fetched_at, lang, followers, author_name, engagement)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?;
             let mut insert_fts =
                 tx.prepare_cached("INSERT INTO posts_fts (rowid, text_folded) VALUES (?1, ?2)")?;
@@ -180,6 +180,8 @@ impl Store {
                             keep.then_some(post.followers.map(|f| f.min(i64::MAX as u64) as i64))
                                 .flatten(),
                             keep.then_some(post.author_name.as_deref()).flatten(),
+                            keep.then_some(post.engagement.map(|e| e.min(i64::MAX as u64) as i64))
+                                .flatten(),
                         ])?;
                         if inserted == 0 {
                             continue;

@@ -176,7 +176,8 @@ pub fn facts(alert: &Alert, loc: &Locale) -> Vec<(String, String)> {
 /// `url` only when [`safe_url`] accepts it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PostView {
-    /// The author's handle, or "unknown author" in the language.
+    /// The author as a person reads it: `Alice Martin (@alice)`, the name or the handle alone
+    /// when the source gives only one, or "unknown author" in the language.
     pub author: String,
     /// The source's name.
     pub source: String,
@@ -188,12 +189,13 @@ pub struct PostView {
     pub url: Option<String>,
     /// Local time with the zone: `10:14 CET`.
     pub when: String,
-    /// The author's audience when the source gives it: `1 200 abonnés`.
+    /// The post's engagement and the author's audience, those the source gives:
+    /// `7 interactions · 1 200 abonnés`.
     pub reach: Option<String>,
 }
 
 impl PostView {
-    /// "author on source · 10:14 CET · 1,200 followers", unescaped.
+    /// "Name (@handle) on source · 10:14 CET · 7 interactions · 1,200 followers", unescaped.
     pub fn byline(&self, loc: &Locale) -> String {
         let mut out = loc.msg(
             "post-on",
@@ -265,6 +267,30 @@ fn find_words(text: &str, words: &[String]) -> Vec<std::ops::Range<usize>> {
     out
 }
 
+/// The author as a person reads it: "Alice Martin (@alice)", each part [`untrusted`] and cut;
+/// the name or the handle alone when only one is given (or both are the same).
+fn author(p: &super::AlertPost, loc: &Locale) -> String {
+    let part = |s: Option<&str>| {
+        s.map(|s| untrusted_excerpt(s, NAME_CHARS))
+            .filter(|s| !s.trim().is_empty())
+    };
+    match (part(p.author_name.as_deref()), part(p.author.as_deref())) {
+        (Some(name), Some(handle)) if name != handle => format!("{name} ({handle})"),
+        (Some(one), _) | (None, Some(one)) => one,
+        (None, None) => loc.msg("unknown-author", &[]),
+    }
+}
+
+/// The post's engagement then its author's followers, those the source gives, in the language:
+/// "7 interactions · 1,200 followers".
+fn reach(p: &super::AlertPost, loc: &Locale) -> Option<String> {
+    let parts: Vec<String> = [("engagement", p.engagement), ("followers", p.followers)]
+        .into_iter()
+        .filter_map(|(id, n)| n.map(|n| loc.msg(id, &[("n", n.into())])))
+        .collect();
+    (!parts.is_empty()).then(|| parts.join(" · "))
+}
+
 /// The alert's posts, in order.
 pub fn posts(alert: &Alert, loc: &Locale) -> Vec<PostView> {
     alert
@@ -274,18 +300,13 @@ pub fn posts(alert: &Alert, loc: &Locale) -> Vec<PostView> {
             let excerpt = untrusted_excerpt(&p.text, EXCERPT_CHARS);
             let matched = find_words(&excerpt, &p.matched);
             PostView {
-                author: match p.author.as_deref().filter(|a| !a.trim().is_empty()) {
-                    Some(a) => untrusted_excerpt(a, NAME_CHARS),
-                    None => loc.msg("unknown-author", &[]),
-                },
+                author: author(p, loc),
                 source: untrusted_excerpt(&p.source, NAME_CHARS),
                 excerpt,
                 matched,
                 url: p.url.as_deref().and_then(safe_url),
                 when: loc.time(p.created_at),
-                reach: p
-                    .followers
-                    .map(|n| loc.msg("followers", &[("n", n.into())])),
+                reach: reach(p, loc),
             }
         })
         .collect()

@@ -100,6 +100,10 @@ followers = { $n ->
     [one] { N($n) } follower
    *[other] { N($n) } followers
 }
+engagement = { $n ->
+    [one] { N($n) } interaction
+   *[other] { N($n) } interactions
+}
 open-post = Open post
 unknown-author = unknown author
 

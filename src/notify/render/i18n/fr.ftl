@@ -98,6 +98,10 @@ followers = { $n ->
     [one] { N($n) } abonné
    *[other] { N($n) } abonnés
 }
+engagement = { $n ->
+    [one] { N($n) } interaction
+   *[other] { N($n) } interactions
+}
 open-post = Ouvrir la publication
 unknown-author = auteur inconnu
 
