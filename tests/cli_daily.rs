@@ -713,24 +713,7 @@ fn daily_init_writes_a_starter_that_passes_check() {
 #[test]
 fn daily_the_demo_never_goes_stale() {
     // The shipped demo, copied with its layout; whatever today is, its week ends now.
-    let root = crate::util::root();
-    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
-    let mut files = vec![
-        ("config/vigie.toml".to_string(), read("config/vigie.toml")),
-        (
-            "config/demo/posts.jsonl".to_string(),
-            read("config/demo/posts.jsonl"),
-        ),
-    ];
-    for entry in std::fs::read_dir(root.join("rules")).unwrap() {
-        let name = entry.unwrap().file_name().into_string().unwrap();
-        files.push((format!("rules/{name}"), read(&format!("rules/{name}"))));
-    }
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    let dir = tree(&refs);
+    let dir = crate::util::shipped_tree();
     let cfg = dir.path().join("config/vigie.toml");
     let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
         .args(["run", "--config", s(&cfg)])

@@ -160,24 +160,7 @@ fn demo_config_prints_a_spike_on_the_console_within_a_minute() {
     use std::process::{Command, Stdio};
     use std::time::Instant;
 
-    let root = crate::util::root();
-    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
-    let mut files = vec![
-        ("config/vigie.toml".to_string(), read("config/vigie.toml")),
-        (
-            "config/demo/posts.jsonl".to_string(),
-            read("config/demo/posts.jsonl"),
-        ),
-    ];
-    for entry in std::fs::read_dir(root.join("rules")).unwrap() {
-        let name = entry.unwrap().file_name().into_string().unwrap();
-        files.push((format!("rules/{name}"), read(&format!("rules/{name}"))));
-    }
-    let refs: Vec<(&str, &str)> = files
-        .iter()
-        .map(|(a, b)| (a.as_str(), b.as_str()))
-        .collect();
-    let dir = crate::util::tree(&refs);
+    let dir = crate::util::shipped_tree();
     let t0 = Instant::now();
     let mut child = Command::new(env!("CARGO_BIN_EXE_vigie"))
         .args(["run", "--config"])
