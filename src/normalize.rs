@@ -1310,14 +1310,7 @@ mod tests {
                 i += 1;
             }
             if i > start && (i == n || matches!(CLASS[bytes[i] as usize], SEP | HASH | AT)) {
-                f(NormWord {
-                    text: String::from_utf8_lossy(&bytes[start..i]).into_owned(),
-                    pos,
-                    start,
-                    end: i,
-                    kind,
-                });
-                pos += 1;
+                emit(&mut f, &bytes[start..i], &mut pos, start..i, kind);
                 // A `#` or `@` glued to the end of a word does not start a hashtag or mention.
                 if i < n && CLASS[bytes[i] as usize] != SEP {
                     i += 1;
@@ -1352,14 +1345,7 @@ mod tests {
                                 {
                                     if k > 0 {
                                         if !buf.is_empty() {
-                                            f(NormWord {
-                                                text: String::from_utf8_lossy(buf).into_owned(),
-                                                pos,
-                                                start,
-                                                end,
-                                                kind,
-                                            });
-                                            pos += 1;
+                                            emit(&mut f, buf, &mut pos, start..end, kind);
                                         }
                                         buf.clear();
                                         kind = WordKind::Plain;
@@ -1389,14 +1375,7 @@ mod tests {
                 end = i;
             }
             if !buf.is_empty() {
-                f(NormWord {
-                    text: String::from_utf8_lossy(buf).into_owned(),
-                    pos,
-                    start,
-                    end,
-                    kind,
-                });
-                pos += 1;
+                emit(&mut f, buf, &mut pos, start..end, kind);
             }
             if !ended && i < n && matches!(CLASS[bytes[i] as usize], HASH | AT) {
                 i += 1;
@@ -1404,6 +1383,24 @@ mod tests {
                 i += '＃'.len_utf8();
             }
         }
+    }
+
+    /// Hands the reference's next word to `f` and counts its position.
+    fn emit(
+        f: &mut impl FnMut(NormWord),
+        word: &[u8],
+        pos: &mut u32,
+        range: std::ops::Range<usize>,
+        kind: WordKind,
+    ) {
+        f(NormWord {
+            text: String::from_utf8_lossy(word).into_owned(),
+            pos: *pos,
+            start: range.start,
+            end: range.end,
+            kind,
+        });
+        *pos += 1;
     }
 
     fn ref_decode(text: &str, i: usize) -> char {
