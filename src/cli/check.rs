@@ -176,7 +176,8 @@ fn environment(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Vec<Con
         if unreadable.contains(owner.as_str()) {
             continue;
         }
-        let locale = notify::render::Locale::new(config.daemon.language, config.daemon.timezone);
+        let locale =
+            notify::render::Locale::new(config.daemon.language, config.daemon.alert_zone());
         if let Err(e) = notify::build(spec, &locale, env) {
             // Pointed at the secret the message names (`"secret" must be "whsec_"…`), if any.
             let at = config

@@ -92,9 +92,7 @@ static ZONE: std::sync::OnceLock<chrono_tz::Tz> = std::sync::OnceLock::new();
 /// Chooses the zone of table times: UTC with `--utc`, else `[daemon] timezone` when the config
 /// writes one, else the local zone (`$TZ`, then `/etc/localtime`). JSON and CSV stay UTC.
 pub fn set_zone(config: Option<&crate::config::Config>, utc: bool) {
-    let configured = config
-        .filter(|c| c.daemon.timezone_given)
-        .map(|c| c.daemon.timezone);
+    let configured = config.and_then(|c| c.daemon.timezone);
     let zone = if utc {
         chrono_tz::UTC
     } else {

@@ -101,7 +101,7 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
         ..AlertQuery::default()
     })?;
     if let Some(dir) = &args.dump_alerts {
-        let locale = Locale::new(config.daemon.language, config.daemon.timezone);
+        let locale = Locale::new(config.daemon.language, config.daemon.alert_zone());
         for row in &alerts {
             if let Some(alert) = store.alert(row.alert_id)? {
                 dump(dir, &alert, &locale)?;

@@ -85,11 +85,17 @@ pub struct DaemonConfig {
     pub http_timeout: Duration,
     /// The language of alert texts (`language`, default English).
     pub language: Language,
-    /// The IANA zone of the times people read in alerts (`timezone`, default UTC).
-    pub timezone: chrono_tz::Tz,
-    /// Whether `timezone` was written: query tables then show times in it rather than in the
-    /// local zone of whoever runs the command.
-    pub timezone_given: bool,
+    /// The IANA zone of the times people read (`timezone`), if written: alerts then use it
+    /// (else UTC, [`DaemonConfig::alert_zone`]), and query tables too (else the local zone of
+    /// whoever runs the command).
+    pub timezone: Option<chrono_tz::Tz>,
+}
+
+impl DaemonConfig {
+    /// The zone of the times in alerts: `timezone`, default UTC.
+    pub fn alert_zone(&self) -> chrono_tz::Tz {
+        self.timezone.unwrap_or(chrono_tz::UTC)
+    }
 }
 
 /// The language alerts are written in (`[daemon] language`).

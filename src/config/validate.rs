@@ -160,10 +160,8 @@ fn daemon(
         .one_of("language", &tags)
         .and_then(|(tag, _)| Language::ALL.iter().find(|(t, _)| *t == tag))
         .map_or(Language::default(), |(_, l)| *l);
-    let timezone_at = r.string("timezone");
-    let timezone_given = timezone_at.is_some();
-    let timezone = match timezone_at {
-        Some((name, span)) => name.parse::<chrono_tz::Tz>().unwrap_or_else(|_| {
+    let timezone = r.string("timezone").map(|(name, span)| {
+        name.parse::<chrono_tz::Tz>().unwrap_or_else(|_| {
             let names = chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name());
             let hint = suggest(&name, names)
                 .map(|s| format!(", did you mean \"{s}\"?"))
@@ -175,9 +173,8 @@ fn daemon(
                 ),
             );
             chrono_tz::UTC
-        }),
-        None => chrono_tz::UTC,
-    };
+        })
+    });
     r.finish(&[
         "database",
         "rules",
@@ -204,7 +201,6 @@ fn daemon(
         http_timeout,
         language,
         timezone,
-        timezone_given,
     }
 }
 

@@ -81,7 +81,8 @@ impl Pipeline {
             });
         }
         let mut notifiers = HashMap::new();
-        let locale = notify::render::Locale::new(config.daemon.language, config.daemon.timezone);
+        let locale =
+            notify::render::Locale::new(config.daemon.language, config.daemon.alert_zone());
         for spec in &config.notifiers {
             let n: Arc<dyn Notifier> = Arc::from(notify::build(spec, &locale, env)?);
             notifiers.insert(spec.name.clone(), n);
