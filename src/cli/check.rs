@@ -109,12 +109,12 @@ pub fn run(path: &Path, args: CheckArgs) -> Result<()> {
     let sources: Vec<String> = config
         .sources
         .iter()
-        .map(|s| format!("{} ({})", s.name, s.kind.name()))
+        .map(|s| format!("{} ({})", s.name, s.kind))
         .collect();
     let notifiers: Vec<String> = config
         .notifiers
         .iter()
-        .map(|n| format!("{} ({})", n.name, n.kind.name()))
+        .map(|n| format!("{} ({})", n.name, n.kind))
         .collect();
     println!(
         "  {} source{}: {}",
