@@ -109,12 +109,12 @@ pub fn run(path: &Path, args: CheckArgs) -> Result<()> {
     let sources: Vec<String> = config
         .sources
         .iter()
-        .map(|s| format!("{} ({})", s.name, s.kind.name()))
+        .map(|s| format!("{} ({})", s.name, s.kind))
         .collect();
     let notifiers: Vec<String> = config
         .notifiers
         .iter()
-        .map(|n| format!("{} ({})", n.name, n.kind.name()))
+        .map(|n| format!("{} ({})", n.name, n.kind))
         .collect();
     println!(
         "  {} source{}: {}",
@@ -167,7 +167,7 @@ fn environment(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Vec<Con
     };
     for spec in &config.sources {
         let owner = format!("source \"{}\"", spec.name);
-        if let Err(message) = source::build(spec) {
+        if let Err(message) = source::build(spec, env) {
             problems.push(error(&table(&owner), format!("{owner}: {message}")));
         }
     }

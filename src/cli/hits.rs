@@ -363,7 +363,7 @@ pub fn run_sources(config: &Path, args: SourcesArgs) -> Result<()> {
             .filter(|s| !polled.contains(&s.name))
             .map(|s| SourceRow {
                 source: s.name.clone(),
-                kind: s.kind.name().to_string(),
+                kind: s.kind.to_string(),
                 last_poll_at: None,
                 last_status: None,
                 last_error: None,

@@ -45,7 +45,7 @@ use crate::source::fetch::{FetchOptions, Fetcher};
 use crate::store::{AlertPolicy, Store};
 pub use pipeline::{BuildError, Pipeline};
 use poll::{lost_task, PollTask, Report};
-use reload::{Slot, SourceState};
+use reload::{Progress, Slot};
 use systemd::{Liveness, Systemd};
 use tally::Tally;
 
@@ -100,7 +100,7 @@ pub fn run(path: &Path) -> Result<(), DaemonError> {
     runtime.block_on(async {
         // First: SIGHUP's default action ends the process, and systemd may send it at any time.
         let signals = Signals::install()?;
-        let config = config::load(path).map_err(DaemonError::Config)?;
+        let config = config::load(path, &pipeline::kinds()).map_err(DaemonError::Config)?;
         run_async(path, config, signals).await
     })
 }
@@ -196,7 +196,7 @@ async fn run_async(path: &Path, mut config: Config, signals: Signals) -> Result<
         slots.push(Slot {
             spec: spec.clone(),
             source: Arc::from(entry.source),
-            state: SourceState {
+            state: Progress {
                 cursor: s.map(|s| s.cursor.clone()).unwrap_or_default(),
                 failures: s.map_or(0, |s| s.failures),
                 last_error: None,
@@ -248,7 +248,7 @@ async fn run_async(path: &Path, mut config: Config, signals: Signals) -> Result<
             let slot = &slots[i];
             let task = PollTask {
                 name: slot.spec.name.clone(),
-                kind: slot.spec.kind.name(),
+                kind: slot.spec.kind,
                 every: slot.spec.every,
                 source: slot.source.clone(),
                 rules: pipeline.rules.clone(),
