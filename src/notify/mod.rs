@@ -310,3 +310,43 @@ pub fn build(
         })?;
     (kind.build)(spec, locale, env)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    /// A spec built by hand with another kind's settings, or with a kind the list lacks, is an
+    /// error from `build`, never a panic (nor a console notifier).
+    #[test]
+    fn a_spec_that_does_not_fit_its_kind_is_an_internal_error() {
+        let spec = |kind: &'static str, settings| NotifierSpec {
+            name: "n".into(),
+            kind,
+            settings,
+            at: 0,
+        };
+        let locale = render::Locale::default();
+        let chat = || {
+            Settings::new(http::ChatSettings {
+                url: SecretRef::from_value("https://h.org/x"),
+            })
+        };
+        let err = build(&spec("email", chat()), &locale, &|_| None)
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string()
+                .starts_with("notifier \"n\": internal error: the settings of kind \"email\""),
+            "{err}"
+        );
+        let err = build(&spec("pager", chat()), &locale, &|_| None)
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "notifier \"n\": internal error: no notifier kind \"pager\""
+        );
+        assert!(build(&spec("slack", chat()), &locale, &|_| None).is_ok());
+    }
+}
