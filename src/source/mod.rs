@@ -106,6 +106,7 @@ kinds! {
     facebook,
     json,
     html,
+    toy,
 }
 
 /// The settings of `spec` as its kind's struct; a mismatch is an internal error (a spec built by
