@@ -106,7 +106,6 @@ kinds! {
     facebook,
     json,
     html,
-    toy,
 }
 
 /// The settings of `spec` as its kind's struct; a mismatch is an internal error (a spec built by
