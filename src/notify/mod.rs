@@ -9,7 +9,7 @@
 //!
 //! Each kind keeps a pure `body(&Alert)` that golden tests pin (gatus `buildRequestBody`);
 //! `send` builds it, sends it and classifies the answer. Each kind is one file that also owns
-//! its keys, their checks, its settings and its `build`; [`kinds!`] below is the one list of them.
+//! its keys, their checks, its settings and its `build`; `kinds!` below is the one list of them.
 
 pub mod chart;
 pub mod http;

@@ -7,7 +7,7 @@
 //! for sources, and keep a pure `parse(body) -> posts` that tests call on fixture files.
 //!
 //! Each kind is one file (`rss.rs`, `mastodon.rs`…) that owns its keys and their checks, its
-//! settings struct, its `build`, and its `poll`/`parse`; [`kinds!`] below is the one list of
+//! settings struct, its `build`, and its `poll`/`parse`; `kinds!` below is the one list of
 //! them. Adding a kind is one new file with a `pub const KIND: Kind` and one word in that list.
 
 pub mod fetch;
