@@ -1,9 +1,13 @@
-//! The validated configuration: `Config` and `load(path)`.
+//! The validated configuration: `Config` and `load(path, kinds)`.
 //!
 //! Loading is two steps (ARCHITECTURE "raw, then validated"): `raw` reads the TOML with spans;
 //! `validate` (main file) and `rules` (rule files) turn it into the typed specs below and
 //! collect *every* error as `file:line:col: message`. Nothing here touches the network or the
 //! database, and secrets stay unresolved references (`secret`) until the pipeline is built.
+//!
+//! The config names no source or notifier kind: the kinds it accepts are handed to [`load`]
+//! ([`Kinds`], assembled by `daemon::pipeline::kinds`), each read by its own file into settings
+//! that stay opaque here ([`Settings`]). So `config` imports neither `source` nor `notify`.
 
 pub mod duration;
 pub mod kind;

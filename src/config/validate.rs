@@ -4,9 +4,9 @@
 //! one run of `vigie check` shows them all. The kinds are handed in ([`Kinds`]); each says which
 //! keys it takes and reads their values into its settings ([`KindDef::read`]); this file checks
 //! what kinds share (the kind itself, with suggestions; required keys, URLs and the passwords
-//! they must not hold; secret keys through `secret::read`; unknown keys). Rule files are `rules`' job;
-//! secrets stay references (`secret`), recorded with where they are written, until the pipeline
-//! is built or `vigie check` resolves them.
+//! they must not hold; secret keys through `secret::read`; unknown keys). Rule files are
+//! `rules`' job; secrets stay references (`secret`), recorded with where they are written, until
+//! the pipeline is built or `vigie check` resolves them.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

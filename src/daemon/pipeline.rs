@@ -197,4 +197,43 @@ mod tests {
         }
         assert!(checked > 80, "{checked}");
     }
+
+    /// Every kind of the lists reads settings that its own `build` accepts: a source builds or
+    /// says this version cannot poll it yet, a notifier builds; never an internal error (a
+    /// `read` and a `build` that disagree on the settings struct).
+    #[test]
+    fn every_kind_builds_from_the_settings_its_read_returns() {
+        let all = super::kinds();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vigie.toml");
+        let env = |k: &str| (k == "T").then(|| "token".to_string());
+        let locale = crate::notify::render::Locale::default();
+        let mut built = 0;
+        for (table, kinds) in [("source", all.sources), ("notifier", all.notifiers)] {
+            for kind in kinds {
+                let text = format!(
+                    "[daemon]\nrules = []\n[[{table}]]\nname = \"n\"\nkind = \"{}\"\n{}\n",
+                    kind.name,
+                    base(kind.name, "")
+                );
+                std::fs::write(&path, &text).unwrap();
+                let config = crate::config::load_with_env(&path, &env, &all)
+                    .unwrap_or_else(|e| panic!("{text}\n{e:#?}"));
+                if let Some(spec) = config.sources.first() {
+                    assert_eq!(spec.kind, kind.name);
+                    if let Err(e) = crate::source::build(spec) {
+                        assert!(e.contains("cannot be polled by this version yet"), "{e}");
+                    }
+                }
+                if let Some(spec) = config.notifiers.first() {
+                    assert_eq!(spec.kind, kind.name);
+                    if let Err(e) = crate::notify::build(spec, &locale, &env) {
+                        panic!("{}: {e}", kind.name);
+                    }
+                }
+                built += 1;
+            }
+        }
+        assert!(built >= 18, "{built}");
+    }
 }

@@ -9,7 +9,7 @@
 //!
 //! Each kind keeps a pure `body(&Alert)` that golden tests pin (gatus `buildRequestBody`);
 //! `send` builds it, sends it and classifies the answer. Each kind is one file that also owns
-//! its keys, their checks, its settings and its `build`; [`kinds!`] below is the one list of them.
+//! its keys, their checks, its settings and its `build`; `kinds!` below is the one list of them.
 
 pub mod chart;
 pub mod http;
@@ -309,4 +309,44 @@ pub fn build(
             )
         })?;
     (kind.build)(spec, locale, env)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    /// A spec built by hand with another kind's settings, or with a kind the list lacks, is an
+    /// error from `build`, never a panic (nor a console notifier).
+    #[test]
+    fn a_spec_that_does_not_fit_its_kind_is_an_internal_error() {
+        let spec = |kind: &'static str, settings| NotifierSpec {
+            name: "n".into(),
+            kind,
+            settings,
+            at: 0,
+        };
+        let locale = render::Locale::default();
+        let chat = || {
+            Settings::new(http::ChatSettings {
+                url: SecretRef::from_value("https://h.org/x"),
+            })
+        };
+        let err = build(&spec("email", chat()), &locale, &|_| None)
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string()
+                .starts_with("notifier \"n\": internal error: the settings of kind \"email\""),
+            "{err}"
+        );
+        let err = build(&spec("pager", chat()), &locale, &|_| None)
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "notifier \"n\": internal error: no notifier kind \"pager\""
+        );
+        assert!(build(&spec("slack", chat()), &locale, &|_| None).is_ok());
+    }
 }

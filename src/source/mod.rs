@@ -7,7 +7,7 @@
 //! for sources, and keep a pure `parse(body) -> posts` that tests call on fixture files.
 //!
 //! Each kind is one file (`rss.rs`, `mastodon.rs`…) that owns its keys and their checks, its
-//! settings struct, its `build`, and its `poll`/`parse`; [`kinds!`] below is the one list of
+//! settings struct, its `build`, and its `poll`/`parse`; `kinds!` below is the one list of
 //! them. Adding a kind is one new file with a `pub const KIND: Kind` and one word in that list.
 
 pub mod fetch;
@@ -194,5 +194,56 @@ impl<T> PostFields<T> {
             _ => return,
         };
         *slot = Some(value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::Settings;
+
+    fn spec(kind: &'static str, settings: Settings) -> SourceSpec {
+        SourceSpec {
+            name: "s".into(),
+            every: Duration::from_secs(60),
+            max_bytes: 1024,
+            kind,
+            settings,
+            at: 0,
+        }
+    }
+
+    /// A spec built by hand with another kind's settings, or with a kind the list lacks, is an
+    /// error from `build`, never a panic.
+    #[test]
+    fn a_spec_that_does_not_fit_its_kind_is_an_internal_error() {
+        let jsonl = jsonl::JsonlSettings {
+            path: "p.jsonl".into(),
+            shift_to_now: false,
+        };
+        let err = build(&spec("rss", Settings::new(jsonl.clone())))
+            .err()
+            .unwrap();
+        assert!(
+            err.starts_with("internal error: the settings of kind \"rss\""),
+            "{err}"
+        );
+        let err = build(&spec("gopher", Settings::new(jsonl.clone())))
+            .err()
+            .unwrap();
+        assert_eq!(err, "internal error: no source kind \"gopher\"");
+        assert!(build(&spec("jsonl", Settings::new(jsonl))).is_ok());
+    }
+
+    /// The list names each kind once, under the name its file gives it.
+    #[test]
+    fn each_kind_is_listed_once() {
+        let mut names: Vec<&str> = KINDS.iter().map(|k| k.def.name).collect();
+        assert_eq!(names, DEFS.iter().map(|d| d.name).collect::<Vec<_>>());
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), KINDS.len());
     }
 }
