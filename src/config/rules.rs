@@ -1,9 +1,11 @@
-//! Rule files: globs, `[defaults]`, `[[rule]]` → `RuleSpec` (SPEC §4).
+//! Rule files: globs, `[defaults]`, `[[rule]]` → `Rule` (SPEC §4).
 //!
 //! The globs of `[daemon] rules` are expanded against the config's folder and sorted; each file
 //! is read like the main file (`raw`), `[defaults]` fill what a rule leaves out, and queries and
 //! regexes are parsed here so that their errors point at the character inside the rule file.
-//! Running a rule's examples needs the compiled matcher, so it is `vigie check`'s job.
+//! What a rule matches is the matcher's own type (`matcher::RuleSpec`, built here); how it
+//! alerts stays here. Running a rule's examples needs the compiled matcher, so it is
+//! `vigie check`'s job.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -16,6 +18,7 @@ use super::raw::{array_of_tables, At, File, Reader};
 use super::validate::Main;
 use super::ConfigError;
 use crate::matcher::query::Query;
+use crate::matcher::RuleSpec;
 
 /// Where something was written: file, 1-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -56,19 +59,11 @@ pub enum AlertSpec {
     },
 }
 
-/// One validated rule.
+/// One validated rule: what it matches (the matcher's [`RuleSpec`]) and how it alerts.
 #[derive(Debug, Clone)]
-pub struct RuleSpec {
-    /// Unique across all rule files.
-    pub name: String,
-    /// The parsed query, if the rule has one.
-    pub query: Option<Query>,
-    /// Regular expressions run on the NFKC text, ANDed with the query.
-    pub regex: Vec<Regex>,
-    /// Source-name globs; empty means every source.
-    pub sources: Vec<String>,
-    /// Authors whose posts never hit this rule (compared case-insensitively, leading `@` ignored).
-    pub exclude_authors: Vec<String>,
+pub struct Rule {
+    /// Its name, query, regexes, sources and excluded authors: what `RuleSet::compile` takes.
+    pub spec: RuleSpec,
     /// The alert kind, if any.
     pub alert: Option<AlertSpec>,
     /// Counting window.
@@ -83,29 +78,6 @@ pub struct RuleSpec {
     pub should_not_match: Vec<(String, Origin)>,
     /// Where the `[[rule]]` table starts.
     pub origin: Origin,
-}
-
-impl RuleSpec {
-    /// A rule with a query and nothing else, for tests and benchmarks.
-    pub fn with_query(
-        name: &str,
-        query: &str,
-    ) -> Result<RuleSpec, crate::matcher::query::QueryError> {
-        Ok(RuleSpec {
-            name: name.to_string(),
-            query: Some(Query::parse(query)?),
-            regex: Vec::new(),
-            sources: Vec::new(),
-            exclude_authors: Vec::new(),
-            alert: None,
-            window: Duration::from_secs(15 * 60),
-            cooldown: Duration::from_secs(3600),
-            notify: Vec::new(),
-            should_match: Vec::new(),
-            should_not_match: Vec::new(),
-            origin: Origin::default(),
-        })
-    }
 }
 
 const RULE_KEYS: &[&str] = &[
@@ -256,7 +228,7 @@ pub fn load(
     main_file: &File,
     main: &Main,
     errors: &mut Vec<ConfigError>,
-) -> (Vec<RuleSpec>, Vec<PathBuf>) {
+) -> (Vec<Rule>, Vec<PathBuf>) {
     let dir = main_file
         .path
         .parent()
@@ -286,7 +258,7 @@ pub fn load(
     files.sort();
     files.dedup();
     let notifiers: HashSet<&str> = main.notifiers.iter().map(|n| n.name.as_str()).collect();
-    let mut rules: Vec<RuleSpec> = Vec::new();
+    let mut rules: Vec<Rule> = Vec::new();
     let mut names: std::collections::HashMap<String, Origin> = std::collections::HashMap::new();
     for path in &files {
         let text = match std::fs::read_to_string(path) {
@@ -399,15 +371,17 @@ pub fn load(
             }
             r.finish(RULE_KEYS);
             let Some((name, _)) = name else { continue };
-            rules.push(RuleSpec {
-                name,
-                query,
-                regex,
-                sources: own.sources.or(defaults.sources.clone()).unwrap_or_default(),
-                exclude_authors: own
-                    .exclude_authors
-                    .or(defaults.exclude_authors.clone())
-                    .unwrap_or_default(),
+            rules.push(Rule {
+                spec: RuleSpec {
+                    name,
+                    query,
+                    regex,
+                    sources: own.sources.or(defaults.sources.clone()).unwrap_or_default(),
+                    exclude_authors: own
+                        .exclude_authors
+                        .or(defaults.exclude_authors.clone())
+                        .unwrap_or_default(),
+                },
                 alert: own.alert.or(defaults.alert.clone()).flatten(),
                 window: own
                     .window

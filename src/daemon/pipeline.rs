@@ -66,7 +66,7 @@ impl Pipeline {
         config: &Config,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Pipeline, BuildError> {
-        let rules = Arc::new(RuleSet::compile(&config.rules)?);
+        let rules = Arc::new(RuleSet::compile(config.rule_specs())?);
         let mut sources = Vec::with_capacity(config.sources.len());
         for spec in &config.sources {
             let source = source::build(spec).map_err(|message| BuildError::Source {

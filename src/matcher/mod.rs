@@ -14,6 +14,7 @@ pub mod dict;
 pub mod eval;
 mod hits;
 pub mod query;
+mod spec;
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -22,7 +23,6 @@ use std::sync::Arc;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use regex::Regex;
 
-use crate::config::RuleSpec;
 use crate::normalize::{self, WordFilter, WordKind};
 use crate::post::Post;
 use dict::{Dict, Leads, NONE};
@@ -30,6 +30,7 @@ use eval::{CExpr, Occurrences, TermSet};
 pub use hits::{Hit, Hits, Match};
 use hits::{Names, RawMatch};
 use query::{Expr, Term};
+pub use spec::RuleSpec;
 
 /// Marks a dictionary id: a literal that starts no term (see `compile`).
 const INNER: u32 = 1 << 31;
@@ -239,11 +240,14 @@ impl Builder {
 
 impl RuleSet {
     /// Compiles every rule into one matcher.
-    pub fn compile(specs: &[RuleSpec]) -> Result<RuleSet, CompileError> {
+    pub fn compile<'a>(
+        specs: impl IntoIterator<Item = &'a RuleSpec>,
+    ) -> Result<RuleSet, CompileError> {
+        let specs: Vec<&RuleSpec> = specs.into_iter().collect();
         let mut b = Builder::default();
         let mut rules = Vec::with_capacity(specs.len());
         let mut positive_terms = Vec::with_capacity(specs.len());
-        for spec in specs {
+        for &spec in &specs {
             let expr = spec.query.as_ref().map(|q| b.expr(&q.expr));
             let sources = if spec.sources.is_empty() {
                 None
@@ -277,7 +281,7 @@ impl RuleSet {
         }
         // Regexes are quoted as `/regex/`, with ids after the query terms'.
         let mut terms = std::mem::take(&mut b.raw);
-        for (rule, spec) in rules.iter_mut().zip(specs) {
+        for (rule, spec) in rules.iter_mut().zip(&specs) {
             rule.regex_terms = terms.len() as u32;
             terms.extend(
                 spec.regex
