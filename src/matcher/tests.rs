@@ -664,7 +664,8 @@ fn matcher_imports_nothing_from_the_stages_above_it() {
             !l.starts_with("//") || l.starts_with("///") || l.starts_with("//!")
         });
         for (n, line) in code {
-            // `crate::config::…`, `crate::{config, …}`, and `vigie::config` in doc examples.
+            // A `crate::` path into a stage above (also in a `{…}` list), or a `vigie::` one in
+            // doc examples.
             let used = ["crate::", "vigie::"].iter().flat_map(|root| {
                 line.match_indices(root).flat_map(move |(i, _)| {
                     let rest = &line[i + root.len()..];
