@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 
 use super::output::{self, Format};
 use super::{load, Invalid};
-use crate::config::RuleSpec;
 use crate::matcher::RuleSet;
+use crate::matcher::RuleSpec;
 use crate::post::Post;
 use crate::store::query::SourceRow;
 use crate::store::query::{fts_prefilter, parse_time_arg};

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use kind::{KindDef, Kinds, Settings};
-pub use rules::{AlertSpec, Origin, RuleSpec};
+pub use rules::{AlertSpec, Origin, Rule};
 pub use secret::{SecretRef, SecretSite};
 
 /// One configuration error, located in the file that holds it.
@@ -170,13 +170,20 @@ pub struct Config {
     /// Notifiers, in file order.
     pub notifiers: Vec<NotifierSpec>,
     /// Rules from every rule file, in file then table order.
-    pub rules: Vec<RuleSpec>,
+    pub rules: Vec<Rule>,
     /// The rule files found by the globs, sorted.
     pub rule_files: Vec<PathBuf>,
     /// Every secret reference, with where it is written (`vigie check` resolves them).
     pub secrets: Vec<SecretSite>,
     /// Where each source and notifier table starts, by owner (`source "demo"`).
     pub tables: Vec<(String, Origin)>,
+}
+
+impl Config {
+    /// What every rule matches, in order: the input of `RuleSet::compile`.
+    pub fn rule_specs(&self) -> impl Iterator<Item = &crate::matcher::RuleSpec> {
+        self.rules.iter().map(|r| &r.spec)
+    }
 }
 
 /// Loads and validates `path` and its rule files, reading the process environment; `kinds` are

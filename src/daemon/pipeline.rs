@@ -97,7 +97,7 @@ impl Pipeline {
         config: &Config,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Pipeline, BuildError> {
-        let rules = Arc::new(RuleSet::compile(&config.rules)?);
+        let rules = Arc::new(RuleSet::compile(config.rule_specs())?);
         let sources = config
             .sources
             .iter()
@@ -221,7 +221,7 @@ mod tests {
                     .unwrap_or_else(|e| panic!("{text}\n{e:#?}"));
                 if let Some(spec) = config.sources.first() {
                     assert_eq!(spec.kind, kind.name);
-                    if let Err(e) = crate::source::build(spec) {
+                    if let Err(e) = crate::source::build(spec, &env) {
                         assert!(e.contains("cannot be polled by this version yet"), "{e}");
                     }
                 }

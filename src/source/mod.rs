@@ -223,18 +223,18 @@ mod tests {
             path: "p.jsonl".into(),
             shift_to_now: false,
         };
-        let err = build(&spec("rss", Settings::new(jsonl.clone())))
+        let err = build(&spec("rss", Settings::new(jsonl.clone())), &|_| None)
             .err()
             .unwrap();
         assert!(
             err.starts_with("internal error: the settings of kind \"rss\""),
             "{err}"
         );
-        let err = build(&spec("gopher", Settings::new(jsonl.clone())))
+        let err = build(&spec("gopher", Settings::new(jsonl.clone())), &|_| None)
             .err()
             .unwrap();
         assert_eq!(err, "internal error: no source kind \"gopher\"");
-        assert!(build(&spec("jsonl", Settings::new(jsonl))).is_ok());
+        assert!(build(&spec("jsonl", Settings::new(jsonl)), &|_| None).is_ok());
     }
 
     /// The list names each kind once, under the name its file gives it.
