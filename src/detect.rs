@@ -2,7 +2,9 @@
 //!
 //! Nothing here reads a clock or a database. `store::alerts` gathers the counts in the commit's
 //! transaction and passes `now` (wall time in the daemon, the post's own time in `replay`), so
-//! the same code decides live and in a backtest (alertmanager's `needsUpdate(…, now)`).
+//! the same code decides live and in a backtest (alertmanager's `needsUpdate(…, now)`). What a
+//! decision becomes, the [`Alert`] that the store records and the notifiers render, is
+//! [`alert`]'s: the types live here, with the decision, below both of their users.
 //!
 //! - `each`: every hit of a post that is not a backfill and whose author has `min_followers`.
 //! - `threshold`: the window's count reaches N.
@@ -23,7 +25,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::config::AlertSpec;
-use crate::notify::{AlertKind, SourceState};
+
+pub mod alert;
+
+pub use alert::{Alert, AlertKind, AlertPost, Series, SourceCondition};
 
 /// The smallest Poisson mean used in the tail test: with no usual activity at all, a burst is
 /// judged against a rate of one hit every ten windows rather than against zero (where any
@@ -219,49 +224,67 @@ pub fn evaluate(
     if cooling(last_alert, cooldown, now) {
         return None;
     }
-    let count = counts.current;
-    let win = human(window);
     match *spec {
         AlertSpec::Each { .. } => None,
-        AlertSpec::Threshold { count: n } => (count >= n && count > 0).then(|| Decision {
-            kind: AlertKind::Threshold,
-            count,
-            baseline: counts.baseline(),
-            bar: n as f64,
-            reason: format!("{count} hits in {win}, threshold {n}"),
-        }),
+        AlertSpec::Threshold { count } => threshold(count, window, counts),
         AlertSpec::Spike {
             factor,
             min_count,
             p,
             learn,
             ..
-        } => {
-            let baseline = counts.baseline();
-            let bar = (factor * baseline).max(min_count as f64).max(1.0);
-            if counts.history < learn || (count as f64) < bar {
-                return None;
-            }
-            let tail = poisson_tail(count, baseline.max(MIN_RATE));
-            if tail >= p {
-                return None;
-            }
-            let ratio = if baseline > 0.0 {
-                format!("{:.1}×", count as f64 / baseline)
-            } else {
-                "none usually".to_string()
-            };
-            Some(Decision {
-                kind: AlertKind::Spike,
-                count,
-                baseline,
-                bar,
-                reason: format!(
-                    "{count} hits in {win}, usual {baseline:.1} ({ratio}), P(≥{count}) = {tail:.1e} < {p}"
-                ),
-            })
-        }
+        } => spike(factor, min_count, p, learn, window, counts),
     }
+}
+
+/// A `threshold` rule fires when the window holds at least `n` hits (and at least one).
+fn threshold(n: u64, window: Duration, counts: &Counts) -> Option<Decision> {
+    let count = counts.current;
+    (count >= n && count > 0).then(|| Decision {
+        kind: AlertKind::Threshold,
+        count,
+        baseline: counts.baseline(),
+        bar: n as f64,
+        reason: format!("{count} hits in {}, threshold {n}", human(window)),
+    })
+}
+
+/// A `spike` rule fires once `learn` of history is held, when the window reaches the bar
+/// (`factor` × the baseline, at least `min_count`) and the Poisson tail of its count is below
+/// `p`.
+fn spike(
+    factor: f64,
+    min_count: u64,
+    p: f64,
+    learn: Duration,
+    window: Duration,
+    counts: &Counts,
+) -> Option<Decision> {
+    let count = counts.current;
+    let baseline = counts.baseline();
+    let bar = (factor * baseline).max(min_count as f64).max(1.0);
+    if counts.history < learn || (count as f64) < bar {
+        return None;
+    }
+    let tail = poisson_tail(count, baseline.max(MIN_RATE));
+    if tail >= p {
+        return None;
+    }
+    let ratio = if baseline > 0.0 {
+        format!("{:.1}×", count as f64 / baseline)
+    } else {
+        "none usually".to_string()
+    };
+    let win = human(window);
+    Some(Decision {
+        kind: AlertKind::Spike,
+        count,
+        baseline,
+        bar,
+        reason: format!(
+            "{count} hits in {win}, usual {baseline:.1} ({ratio}), P(≥{count}) = {tail:.1e} < {p}"
+        ),
+    })
 }
 
 /// Whether a rule whose last alert of the same kind was at `last_alert` is still quiet at `now`.
@@ -350,7 +373,21 @@ pub struct Health {
     pub every: Duration,
     /// The last `source` alert about it, if it said the source was failing or silent and
     /// no recovery followed: the state and when.
-    pub open: Option<(SourceState, DateTime<Utc>)>,
+    pub open: Option<(SourceCondition, DateTime<Utc>)>,
+}
+
+/// The longest period a source's usual gap between posts is measured over.
+pub const GAP_PERIOD: Duration = Duration::from_secs(7 * 86_400);
+
+/// Posts needed before a source's usual gap is trusted.
+pub const MIN_POSTS_FOR_GAP: u64 = 10;
+
+/// A source's usual gap between new posts: the time it was `watched` (at most
+/// [`GAP_PERIOD`]) less the time it was `down` in it, over the `posts` it brought in that
+/// time. No opinion before a day of watching and [`MIN_POSTS_FOR_GAP`] posts.
+pub fn usual_gap(watched: Duration, down: Duration, posts: u64) -> Option<Duration> {
+    let watched = watched.saturating_sub(down);
+    (watched >= DAY && posts >= MIN_POSTS_FOR_GAP).then(|| watched / posts as u32)
 }
 
 /// Decides the `source` alert to send at `now`, if any: `Failing` after failing for
@@ -360,23 +397,24 @@ pub fn evaluate_source(
     h: &Health,
     alert_after: Duration,
     now: DateTime<Utc>,
-) -> Option<SourceState> {
+) -> Option<SourceCondition> {
     let elapsed = |t: DateTime<Utc>| (now - t).to_std().unwrap_or(Duration::ZERO);
     match h.open {
-        Some((SourceState::Failing, _)) => {
-            h.failing_since.is_none().then_some(SourceState::Recovered)
-        }
-        Some((SourceState::Silent, at)) => {
+        Some((SourceCondition::Failing, _)) => h
+            .failing_since
+            .is_none()
+            .then_some(SourceCondition::Recovered),
+        Some((SourceCondition::Silent, at)) => {
             let fresh = h.last_new_post.is_some_and(|t| t > at);
-            fresh.then_some(SourceState::Recovered)
+            fresh.then_some(SourceCondition::Recovered)
         }
         _ => {
             if let Some(since) = h.failing_since {
-                return (elapsed(since) >= alert_after).then_some(SourceState::Failing);
+                return (elapsed(since) >= alert_after).then_some(SourceCondition::Failing);
             }
             let gap = h.usual_gap?.max(h.every);
             let last = h.last_new_post?;
-            (elapsed(last) >= gap * 3).then_some(SourceState::Silent)
+            (elapsed(last) >= gap * 3).then_some(SourceCondition::Silent)
         }
     }
 }

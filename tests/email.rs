@@ -11,7 +11,8 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 use vigie::config::{EmailSpec, NotifierKind, NotifierSpec, SecretRef};
-use vigie::notify::{self, Alert, AlertKind, AlertPost, DeliveryError, Notifier, Series};
+use vigie::detect::{Alert, AlertKind, AlertPost, Series};
+use vigie::notify::{self, DeliveryError, Notifier};
 
 use crate::util::smtp::{SmtpOptions, SmtpServer};
 

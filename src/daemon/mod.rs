@@ -177,7 +177,7 @@ async fn run_async(path: &Path, mut config: Config, signals: Signals) -> Result<
     let (mut stop_dispatch, mut dispatcher) =
         start_dispatcher(&db, &pipeline, &wake, &dispatcher_alive, &metrics, None)?;
     let saved = store
-        .all_source_states()
+        .saved_sources()
         .map_err(|e| DaemonError::Store(e.to_string()))?;
     let mut fetcher = fetcher(&config)?;
     // Poll tasks ask it which posts are already stored, before matching them (see PollTask).
