@@ -17,8 +17,8 @@
 //!   ([`Plan::leave_out`]): an outage is not a quiet time, so the hour after it is not a spike.
 //! - After a threshold or spike alert the rule and kind are quiet for `cooldown`; at its end a
 //!   count still above the bar alerts again.
-//! - `source` alerts follow a source's health: failing for `source_alert_after`, silent for
-//!   three times its usual gap between posts, then recovered.
+//! - `source` alerts follow a source's health ([`health`]): failing for `source_alert_after`,
+//!   silent for three times its usual gap between posts, then recovered.
 
 use std::time::Duration;
 
@@ -27,8 +27,10 @@ use chrono::{DateTime, Utc};
 use crate::config::AlertSpec;
 
 pub mod alert;
+pub mod health;
 
 pub use alert::{Alert, AlertKind, AlertPost, Series, SourceCondition};
+pub use health::{evaluate_source, usual_gap, Health, GAP_PERIOD, MIN_POSTS_FOR_GAP};
 
 /// The smallest Poisson mean used in the tail test: with no usual activity at all, a burst is
 /// judged against a rate of one hit every ten windows rather than against zero (where any
@@ -358,65 +360,6 @@ fn ln_factorial(n: u64) -> f64 {
     let n = n as f64;
     n * n.ln() - n + 0.5 * (2.0 * std::f64::consts::PI * n).ln() + 1.0 / (12.0 * n)
         - 1.0 / (360.0 * n * n * n)
-}
-
-/// A source's health, as `store::alerts` reads it at `now`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Health {
-    /// Since when polls have failed without a success in between.
-    pub failing_since: Option<DateTime<Utc>>,
-    /// When a poll last brought a post not seen before.
-    pub last_new_post: Option<DateTime<Utc>>,
-    /// The usual gap between its posts, when enough history exists to know it.
-    pub usual_gap: Option<Duration>,
-    /// Its poll interval: silence is never judged on less than three polls.
-    pub every: Duration,
-    /// The last `source` alert about it, if it said the source was failing or silent and
-    /// no recovery followed: the state and when.
-    pub open: Option<(SourceCondition, DateTime<Utc>)>,
-}
-
-/// The longest period a source's usual gap between posts is measured over.
-pub const GAP_PERIOD: Duration = Duration::from_secs(7 * 86_400);
-
-/// Posts needed before a source's usual gap is trusted.
-pub const MIN_POSTS_FOR_GAP: u64 = 10;
-
-/// A source's usual gap between new posts: the time it was `watched` (at most
-/// [`GAP_PERIOD`]) less the time it was `down` in it, over the `posts` it brought in that
-/// time. No opinion before a day of watching and [`MIN_POSTS_FOR_GAP`] posts.
-pub fn usual_gap(watched: Duration, down: Duration, posts: u64) -> Option<Duration> {
-    let watched = watched.saturating_sub(down);
-    (watched >= DAY && posts >= MIN_POSTS_FOR_GAP).then(|| watched / posts as u32)
-}
-
-/// Decides the `source` alert to send at `now`, if any: `Failing` after failing for
-/// `alert_after`, `Silent` after three usual gaps without a new post, `Recovered` when an
-/// open problem ends.
-pub fn evaluate_source(
-    h: &Health,
-    alert_after: Duration,
-    now: DateTime<Utc>,
-) -> Option<SourceCondition> {
-    let elapsed = |t: DateTime<Utc>| (now - t).to_std().unwrap_or(Duration::ZERO);
-    match h.open {
-        Some((SourceCondition::Failing, _)) => h
-            .failing_since
-            .is_none()
-            .then_some(SourceCondition::Recovered),
-        Some((SourceCondition::Silent, at)) => {
-            let fresh = h.last_new_post.is_some_and(|t| t > at);
-            fresh.then_some(SourceCondition::Recovered)
-        }
-        _ => {
-            if let Some(since) = h.failing_since {
-                return (elapsed(since) >= alert_after).then_some(SourceCondition::Failing);
-            }
-            let gap = h.usual_gap?.max(h.every);
-            let last = h.last_new_post?;
-            (elapsed(last) >= gap * 3).then_some(SourceCondition::Silent)
-        }
-    }
 }
 
 /// `900s` → `15m`, `3600s` → `1h`, for messages.
