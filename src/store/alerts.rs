@@ -4,8 +4,8 @@
 //! Called by `write::commit_many` with the open transaction, so an alert and one delivery row
 //! per notifier are written in the same transaction as the hits that caused it: a crash either
 //! loses both (and the re-polled posts cause them again) or keeps both (and the dispatcher
-//! sends them). The cooldown and "was this source already reported" come from the `alerts`
-//! table, never from memory, so a restart never re-fires an alert. The periods a rule's
+//! sends them). The cooldown comes from the `alerts` table, never from memory, so a restart
+//! never re-fires an alert; `source` alerts are `health`'s, recorded through [`record`]. The periods a rule's
 //! sources were down (`source_downtime`, and `failing_since` while still failing) come from the
 //! database too, and `detect` leaves them out of the rule's baseline. This module stores and
 //! queries only: deciding, and assembling the [`Alert`] from what it queried, is `detect`'s
@@ -23,7 +23,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use super::{fmt_time, parse_time, StoreError};
 use crate::config::{AlertSpec, Config};
 use crate::detect::alert::TOP_POSTS;
-use crate::detect::{self, Alert, AlertKind, AlertPost, Health, Plan, Series, SourceCondition};
+use crate::detect::{self, Alert, AlertKind, AlertPost, Plan, Series, SourceCondition};
 use crate::post::Post;
 
 /// One rule's alert settings.
@@ -429,117 +429,4 @@ fn series(
         }
     }
     Ok(series)
-}
-
-/// A source's health after this commit, and the `source` alert it calls for, if any.
-pub fn source_health(
-    tx: &Transaction<'_>,
-    policy: &AlertPolicy,
-    source: &str,
-    error: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<Option<i64>, StoreError> {
-    let Some(&every) = policy.sources.get(source) else {
-        return Ok(None);
-    };
-    let row = source_row(tx, source)?;
-    let health = Health {
-        failing_since: row.failing_since,
-        last_new_post: row.last_new_post,
-        usual_gap: usual_gap(tx, source, row.first_seen, now)?,
-        every,
-        open: open_source_alert(tx, source)?,
-    };
-    let Some(condition) = detect::evaluate_source(&health, policy.source_alert_after, now) else {
-        return Ok(None);
-    };
-    let alert = Alert::source(source, condition, &health, error, now);
-    record(tx, policy, alert, &policy.admin_notify, now).map(Some)
-}
-
-/// The times in a source's row that its health is judged on.
-struct SourceTimes {
-    /// Since when its polls have failed, if they do.
-    failing_since: Option<DateTime<Utc>>,
-    /// When a poll last brought a new post.
-    last_new_post: Option<DateTime<Utc>>,
-    /// When vigie first polled it.
-    first_seen: Option<DateTime<Utc>>,
-}
-
-/// The source's row; all `None` before its first commit.
-fn source_row(tx: &Transaction<'_>, source: &str) -> Result<SourceTimes, StoreError> {
-    let (failing_since, last_new, first_seen): (Option<String>, Option<String>, Option<String>) =
-        tx.prepare_cached(
-            "SELECT failing_since, last_new_at, created_at FROM sources WHERE name = ?1",
-        )?
-        .query_row(params![source], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?
-        .unwrap_or((None, None, None));
-    Ok(SourceTimes {
-        failing_since: failing_since.as_deref().and_then(parse_time),
-        last_new_post: last_new.as_deref().and_then(parse_time),
-        first_seen: first_seen.as_deref().and_then(parse_time),
-    })
-}
-
-/// The source's usual gap between posts ([`detect::usual_gap`]), from the posts it brought
-/// and the time it was down since it was first seen, within [`detect::GAP_PERIOD`].
-fn usual_gap(
-    tx: &Transaction<'_>,
-    source: &str,
-    first_seen: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> Result<Option<Duration>, StoreError> {
-    let period_start = now - chrono::Duration::from_std(detect::GAP_PERIOD).unwrap_or_default();
-    let watched_from = first_seen.map_or(now, |t| t.max(period_start));
-    let posts: i64 = tx
-        .prepare_cached("SELECT COUNT(*) FROM posts WHERE source = ?1 AND fetched_at > ?2")?
-        .query_row(params![source, fmt_time(watched_from)], |r| r.get(0))?;
-    let down = downtime_since(tx, source, watched_from)?;
-    Ok((now - watched_from)
-        .to_std()
-        .ok()
-        .and_then(|watched| detect::usual_gap(watched, down, posts.max(0) as u64)))
-}
-
-/// How long `source` was down after `since` (time down is not a quiet time).
-fn downtime_since(
-    tx: &Transaction<'_>,
-    source: &str,
-    since: DateTime<Utc>,
-) -> Result<Duration, StoreError> {
-    let mut stmt =
-        tx.prepare_cached("SELECT start, end FROM source_downtime WHERE source = ?1 AND end > ?2")?;
-    let rows = stmt.query_map(params![source, fmt_time(since)], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-    })?;
-    let mut total = Duration::ZERO;
-    for row in rows {
-        let (start, end) = row?;
-        if let (Some(s), Some(e)) = (parse_time(&start), parse_time(&end)) {
-            total += (e - s.max(since)).to_std().unwrap_or_default();
-        }
-    }
-    Ok(total)
-}
-
-/// The last `source` alert about `source` if it said failing or silent (no recovery
-/// followed): its condition and when.
-fn open_source_alert(
-    tx: &Transaction<'_>,
-    source: &str,
-) -> Result<Option<(SourceCondition, DateTime<Utc>)>, StoreError> {
-    let last: Option<(String, String)> = tx
-        .prepare_cached(
-            "SELECT state, fired_at FROM alerts WHERE rule = ?1 AND kind = 'source'
-             ORDER BY id DESC LIMIT 1",
-        )?
-        .query_row(params![source], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    Ok(last.and_then(|(state, at)| {
-        let condition =
-            SourceCondition::parse(&state).filter(|c| *c != SourceCondition::Recovered)?;
-        Some((condition, parse_time(&at)?))
-    }))
 }

@@ -13,6 +13,7 @@
 
 pub mod alerts;
 pub mod files;
+pub mod health;
 pub mod migrations;
 pub mod outbox;
 pub mod query;

@@ -12,6 +12,7 @@ use rusqlite::{params, CachedStatement, OptionalExtension, Transaction};
 use serde::Serialize;
 
 use super::alerts::{self, AlertPolicy};
+use super::health;
 use super::{fmt_time, parse_time, Store, StoreError};
 use crate::matcher::{Hits, Match};
 use crate::normalize;
@@ -260,7 +261,7 @@ impl<'a> Batch<'a> {
                 PollOutcome::Failed { error } => Some(error.as_str()),
                 PollOutcome::Page { .. } => None,
             };
-            let fired = alerts::source_health(self.tx, policy, &r.source, error, r.polled_at)?;
+            let fired = health::source_health(self.tx, policy, &r.source, error, r.polled_at)?;
             stats.new_alerts += u64::from(fired.is_some());
         }
         Ok(stats)
