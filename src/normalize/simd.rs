@@ -1,5 +1,5 @@
 //! All of vigie's `unsafe` SIMD code, behind a safe API: the AVX-512, AVX2 and SSE2 steps of
-//! the tokenizer (step one's fold and edges, step two's pick) and the dictionary filter's
+//! the tokenizer (the scan's fold and edges, the pick) and the dictionary filter's
 //! eight-word test. Everything else calls the safe functions here; nothing outside this module
 //! uses `std::arch`, `#[target_feature]` or `unsafe` for SIMD (a test checks it), so the code
 //! that must be proven is in one place.
@@ -9,7 +9,7 @@
 //! safe functions take the token, so they cannot run on a CPU without the instructions; each
 //! `unsafe fn` states its one safety invariant, and each `unsafe` block says why it holds.
 //! Every SIMD function has a portable twin that defines it (`block::fold_portable`,
-//! `normalize::flatten`, [`pick_scalar`], `Dict::wants`), and the tests hold each to its twin;
+//! `scan::flatten`, [`pick_scalar`], `Dict::wants`), and the tests hold each to its twin;
 //! a test whose path this CPU lacks says so on stderr (`cargo test -- --nocapture`) and fails
 //! instead when `VIGIE_REQUIRE_SIMD` names it (`avx2`, `avx512`), for CI on such machines.
 //!
@@ -20,7 +20,7 @@
 #[cfg(target_arch = "x86_64")]
 use super::block::{first_bytes, BLOCK};
 #[cfg(target_arch = "x86_64")]
-use super::{fold_bytes, FoldBytes};
+use super::fold::{fold_bytes, FoldBytes};
 use super::{Buffers, WordFilter, HEAD_MASK};
 
 /// Proof that this CPU runs the AVX-512 steps: AVX-512 F, BW, DQ, VL, VBMI and VBMI2, which
@@ -63,13 +63,13 @@ impl Avx512 {
         }
     }
 
-    /// Step one of `normalize::for_each_word_where` with AVX-512 (see `normalize::step_one`):
+    /// The scan of `normalize::for_each_word_where` with AVX-512 (see `scan::scan`):
     /// fills `b` for `bytes` and returns twice the number of runs.
     #[inline(always)]
-    pub(super) fn step_one(self, bytes: &[u8], b: &mut Buffers) -> usize {
+    pub(super) fn scan(self, bytes: &[u8], b: &mut Buffers) -> usize {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `self` proves the CPU has what `step_one_avx512` is compiled for.
-        return unsafe { step_one_avx512(bytes, b, fold_bytes()) };
+        // SAFETY: `self` proves the CPU has what `scan_avx512` is compiled for.
+        return unsafe { scan_avx512(bytes, b, fold_bytes()) };
         #[cfg(not(target_arch = "x86_64"))]
         {
             let _ = (bytes, b);
@@ -115,13 +115,13 @@ impl Avx2 {
         }
     }
 
-    /// Step one of `normalize::for_each_word_where` with AVX2 (see `normalize::step_one`):
+    /// The scan of `normalize::for_each_word_where` with AVX2 (see `scan::scan`):
     /// fills `b` for `bytes` and returns twice the number of runs.
     #[inline(always)]
-    pub(super) fn step_one(self, bytes: &[u8], b: &mut Buffers) -> usize {
+    pub(super) fn scan(self, bytes: &[u8], b: &mut Buffers) -> usize {
         #[cfg(target_arch = "x86_64")]
-        // SAFETY: `self` proves the CPU has what `step_one_avx2` is compiled for.
-        return unsafe { step_one_avx2(bytes, b, fold_bytes()) };
+        // SAFETY: `self` proves the CPU has what `scan_avx2` is compiled for.
+        return unsafe { scan_avx2(bytes, b, fold_bytes()) };
         #[cfg(not(target_arch = "x86_64"))]
         {
             let _ = (bytes, b);
@@ -139,17 +139,17 @@ pub(super) fn classify(src: &[u8; BLOCK], dst: &mut [u8; BLOCK]) -> (u64, u64) {
     unsafe { sse2(src, dst) }
 }
 
-/// Step two of `normalize::for_each_word_where` (the module comment of `normalize` says what
+/// The pick of `normalize::for_each_word_where` (the module comment of `normalize` says what
 /// it is for): writes the indices of the runs of `b.edges[..count]` that need a closer look to
 /// the start of `b.picked` (grown as needed) and returns how many there are. A run of at most
 /// 16 ASCII letters and digits that does not start a URL (`http`, `www.`) and that `filter`
-/// turns away is a word nobody wants; every other run is picked. This step touches every word
+/// turns away is a word nobody wants; every other run is picked. The pick touches every word
 /// of every post, so it has no branch per run: eight runs at a time with AVX-512 (gathers of
 /// the runs' first 16 bytes, the filter's own eight-lane test, a compressed store of the
 /// picked indices), one at a time otherwise; both give the same picks.
 ///
-/// `b` must be as step one left it for `count`: that is `Buffers`' invariant (its fields are
-/// private to `normalize`, and only step one writes `lower` and `edges`), which puts 16
+/// `b` must be as the scan left it for `count`: that is `Buffers`' invariant (its fields are
+/// private to `normalize`, and only the scan writes `lower` and `edges`), which puts 16
 /// readable bytes of `lower` after every run start.
 #[inline(always)]
 pub(super) fn pick<W: WordFilter + ?Sized>(
@@ -245,7 +245,7 @@ fn within(v: std::arch::x86_64::__m128i, lo: u8, hi: u8) -> std::arch::x86_64::_
     )
 }
 
-/// `normalize::step_one` with AVX-512.
+/// `scan::scan` with AVX-512.
 ///
 /// # Safety
 /// The CPU must have what [`Avx512::get`] checks.
@@ -253,16 +253,16 @@ fn within(v: std::arch::x86_64::__m128i, lo: u8, hi: u8) -> std::arch::x86_64::_
 #[target_feature(
     enable = "avx512f,avx512bw,avx512dq,avx512vl,avx512vbmi,avx512vbmi2,popcnt,bmi1,bmi2"
 )]
-unsafe fn step_one_avx512(bytes: &[u8], b: &mut Buffers, table: &FoldBytes) -> usize {
+unsafe fn scan_avx512(bytes: &[u8], b: &mut Buffers, table: &FoldBytes) -> usize {
     use std::arch::x86_64::*;
     // SAFETY: `table` is 192 bytes: three 64-byte loads.
     let regs: [__m512i; 3] =
         std::array::from_fn(|k| unsafe { _mm512_loadu_si512(table.as_ptr().add(64 * k).cast()) });
-    super::step_one_with(
+    super::scan::scan_with(
         bytes,
         b,
         // SAFETY: this function runs only on CPUs with the features these need, and
-        // `step_one_with` gives 64 bytes of room.
+        // `scan_with` gives 64 bytes of room.
         |src, dst, origin, ahead| unsafe {
             fold_avx512(src, dst.as_mut_ptr(), origin.as_mut_ptr(), ahead, &regs)
         },
@@ -270,17 +270,17 @@ unsafe fn step_one_avx512(bytes: &[u8], b: &mut Buffers, table: &FoldBytes) -> u
     )
 }
 
-/// `normalize::step_one` with AVX2.
+/// `scan::scan` with AVX2.
 ///
 /// # Safety
 /// The CPU must have what [`Avx2::get`] checks.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,popcnt,bmi1")]
-unsafe fn step_one_avx2(bytes: &[u8], b: &mut Buffers, table: &FoldBytes) -> usize {
-    super::step_one_with(
+unsafe fn scan_avx2(bytes: &[u8], b: &mut Buffers, table: &FoldBytes) -> usize {
+    super::scan::scan_with(
         bytes,
         b,
-        // SAFETY: this function runs only on CPUs with AVX2, and `step_one_with` gives 128
+        // SAFETY: this function runs only on CPUs with AVX2, and `scan_with` gives 128
         // bytes of room.
         |src, dst, origin, ahead| unsafe { fold_avx2(src, dst, origin, ahead, table) },
         |edges, at, out| unsafe { flatten_avx2(edges, at, out) },
@@ -497,7 +497,7 @@ fn classify32(v: std::arch::x86_64::__m256i) -> (std::arch::x86_64::__m256i, u64
     (lower, word, high)
 }
 
-/// [`super::flatten`] with AVX-512: eight compressed stores of eight positions each, no
+/// [`super::scan::flatten`] with AVX-512: eight compressed stores of eight positions each, no
 /// branch on the number of edges.
 ///
 /// # Safety
@@ -544,7 +544,7 @@ static BIT_POSITIONS: [[u8; 8]; 256] = {
     t
 };
 
-/// [`super::flatten`] with AVX2: for each byte of `edges`, its bits' positions from a table,
+/// [`super::scan::flatten`] with AVX2: for each byte of `edges`, its bits' positions from a table,
 /// widened and stored eight at a time, with no chain of bit clears from one edge to the next.
 ///
 /// # Safety
@@ -791,7 +791,7 @@ mod tests {
     use super::*;
 
     /// Every character up to U+07FF and from U+2000 to U+203F, cut into blocks anywhere, and
-    /// blocks full of the characters step one folds, at every offset (some of them cut by the
+    /// blocks full of the characters the scan folds, at every offset (some of them cut by the
     /// block's end): text is UTF-8, so a block is any window of it.
     fn fold_test_blocks() -> Vec<[u8; BLOCK]> {
         let all: String = (0..0x800u32)
@@ -842,7 +842,7 @@ mod tests {
         }
         for edges in FLATTEN_CASES {
             let (mut a, mut b) = ([0usize; BLOCK], [0usize; BLOCK]);
-            let n = crate::normalize::flatten(edges, 128, &mut a);
+            let n = crate::normalize::scan::flatten(edges, 128, &mut a);
             // SAFETY: as above.
             assert_eq!(unsafe { flatten_avx2(edges, 128, &mut b) }, n);
             assert_eq!(a[..n], b[..n], "{edges:x}");
@@ -891,7 +891,7 @@ mod tests {
         }
         for edges in FLATTEN_CASES {
             let (mut a, mut b) = ([0usize; BLOCK], [0usize; BLOCK]);
-            let n = crate::normalize::flatten(edges, 128, &mut a);
+            let n = crate::normalize::scan::flatten(edges, 128, &mut a);
             // SAFETY: as above.
             assert_eq!(unsafe { flatten_avx512(edges, 128, &mut b) }, n);
             assert_eq!(a[..n], b[..n]);
