@@ -773,3 +773,36 @@ fn nfkc_borrows_normal_text() {
     assert!(matches!(nfkc("colis"), Cow::Borrowed(_)));
     assert_eq!(nfkc("ﬁn"), "fin");
 }
+
+/// Each file of the normaliser owns one stage or one idea, says which in its `//!` header, and
+/// stays short enough to read in one go (ARCHITECTURE: no file past ~400 lines); the tests
+/// alone may run longer.
+#[test]
+fn each_file_says_what_it_owns_and_stays_short() {
+    fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for e in std::fs::read_dir(dir).expect("src/normalize").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut all = vec![src.join("normalize.rs")];
+    files(&src.join("normalize"), &mut all);
+    let mut found = Vec::new();
+    for p in &all {
+        let text = std::fs::read_to_string(p).expect("read source");
+        if !text.starts_with("//! ") {
+            found.push(format!("{}: no //! header", p.display()));
+        }
+        let lines = text.lines().count();
+        if lines > 400 && !p.ends_with("tests.rs") {
+            found.push(format!("{}: {lines} lines", p.display()));
+        }
+    }
+    assert!(all.len() > 10, "{} files", all.len());
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}
