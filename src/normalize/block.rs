@@ -1,8 +1,9 @@
-//! One block of the scan (`scan`), the first stage of [`super::for_each_word`]: 64 bytes at a time, the lower-case ASCII copy of the
-//! text and two bit masks, "may be part of a word" (ASCII letters and digits, and every byte of
-//! a non-ASCII character, which the fold tables judge later) and "non-ASCII". Word runs are
-//! then read off the masks' edges with bit arithmetic instead of a branch per byte, which is
-//! what made the byte-at-a-time loop slow: its branches mispredict once or twice per word.
+//! One block of the scan (`scan`), the first stage of [`super::for_each_word`]: 64 bytes at a time,
+//! the lower-case ASCII copy of the text and two bit masks, "may be part of a word" (ASCII letters
+//! and digits, and every byte of a non-ASCII character, which the fold tables judge later) and
+//! "non-ASCII". Word runs are then read off the masks' edges with bit arithmetic instead of a
+//! branch per byte, which is what made the byte-at-a-time loop slow: its branches mispredict once
+//! or twice per word.
 
 /// Bytes handled per step.
 pub const BLOCK: usize = 64;

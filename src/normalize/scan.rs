@@ -1,8 +1,8 @@
-//! The scan, the first stage of [`super::for_each_word_where`]: the lower-cased copy of the
-//! text (folded with AVX2 or AVX-512, see [`FoldBytes`]), its non-ASCII masks, the map of its
-//! offsets back to the text, and the edges of every run of bytes that may belong to a word,
-//! 64 bytes at a time. [`Isa`] says which code runs it; one block's portable code is in
-//! `block`, the SIMD code in `simd`. It leaves to the pick and the walk what the runs are.
+//! The scan, the first stage of [`super::for_each_word_where`]: the lower-cased copy of the text
+//! (folded with AVX2 or AVX-512, see [`super::fold::FoldBytes`]), its non-ASCII masks, the map of
+//! its offsets back to the text, and the edges of every run of bytes that may belong to a word, 64
+//! bytes at a time. [`Isa`] says which code runs it; one block's portable code is in `block`, the
+//! SIMD code in `simd`. It leaves to the pick and the walk what the runs are.
 
 use super::block;
 use super::simd;
@@ -14,7 +14,7 @@ use super::Buffers;
 pub(super) enum Isa {
     /// Byte at a time where a block holds non-ASCII; nothing folded in the scan.
     Portable,
-    /// AVX2: the common characters folded in the scan (`simd::fold_avx2`).
+    /// AVX2: the common characters folded in the scan (`simd::avx2::fold_avx2`).
     Avx2(simd::Avx2),
     /// AVX-512 with VBMI2: the scan folds with byte permutes and compresses.
     Avx512(simd::Avx512),
@@ -35,15 +35,15 @@ impl Isa {
 }
 
 /// The scan of [`super::for_each_word_where`]: fills `b.lower` with the lower-cased text, folded
-/// (see [`FoldBytes`]) with AVX2 or AVX-512, `b.non_ascii`, `b.origin`, `b.bases` and the first
-/// `count` slots of `b.edges`, and returns `count` (twice the number of runs).
+/// (see [`super::fold::FoldBytes`]) with AVX2 or AVX-512, `b.non_ascii`, `b.origin`, `b.bases` and
+/// the first `count` slots of `b.edges`, and returns `count` (twice the number of runs).
 ///
-/// With AVX-512 (byte permutes for the table, a compress for the folded bytes, compressed
-/// stores of the edges) or AVX2 (`simd::fold_avx2`: compares find the characters, a few per
-/// block, overlapping copies drop their other bytes) the common characters are folded here.
-/// Without either they are not: folding them one at a time here (`block::fold_portable`, the
-/// definition the others are tested against) cost more than it saved, so the walk folds
-/// them as it did before (`Walk::one_char`), on a copy whose offsets are those of the text.
+/// With AVX-512 (byte permutes for the table, a compress for the folded bytes, compressed stores of
+/// the edges) or AVX2 (`simd::avx2::fold_avx2`: compares find the characters, a few per block,
+/// overlapping copies drop their other bytes) the common characters are folded here. Without either
+/// they are not: folding them one at a time here (`block::fold_portable`, the definition the others
+/// are tested against) cost more than it saved, so the walk folds them as it did before
+/// (`Walk::one_char`), on a copy whose offsets are those of the text.
 #[inline(always)]
 pub(super) fn scan(bytes: &[u8], b: &mut Buffers, isa: Isa) -> usize {
     match isa {

@@ -176,8 +176,9 @@ pub(super) static BIT_POSITIONS: [[u8; 8]; 256] = {
     t
 };
 
-/// [`crate::normalize::scan::flatten`] with AVX2: for each byte of `edges`, its bits' positions from a table,
-/// widened and stored eight at a time, with no chain of bit clears from one edge to the next.
+/// [`crate::normalize::scan::flatten`] with AVX2: for each byte of `edges`, its bits' positions
+/// from a table, widened and stored eight at a time, with no chain of bit clears from one edge to
+/// the next.
 ///
 /// # Safety
 /// The CPU must have what [`super::Avx2::get`] checks.

@@ -103,8 +103,8 @@ pub(super) unsafe fn fold_avx512(
     )
 }
 
-/// [`crate::normalize::scan::flatten`] with AVX-512: eight compressed stores of eight positions each, no
-/// branch on the number of edges.
+/// [`crate::normalize::scan::flatten`] with AVX-512: eight compressed stores of eight positions
+/// each, no branch on the number of edges.
 ///
 /// # Safety
 /// The CPU must have what [`super::Avx512::get`] checks.
