@@ -136,7 +136,10 @@ fn read(r: &mut Reader<'_, '_, '_>, _dir: &Path) -> Settings {
         if is_credential(&name) && matches!(value, SecretRef::Literal(_)) {
             r.error(
                 at,
-                format!("\"headers\": the value of \"{name}\" is a credential and must not be written in clear: use \"${{ENV_VAR}}\""),
+                format!(
+                    "\"headers\": the value of \"{name}\" is a credential and must not be \
+                     written in clear: use \"${{ENV_VAR}}\""
+                ),
             );
         }
         headers.push((name, value));
@@ -183,6 +186,14 @@ fn build(spec: &SourceSpec, env: Env<'_>) -> Result<Box<dyn Source>, String> {
         off_host: AtomicBool::new(false),
     }))
 }
+
+/// Logged when a poll stops at [`MAX_PAGES`] before known posts.
+const CAPPED: &str =
+    "Paging stopped at the page cap before reaching known posts; older new posts were skipped.";
+
+/// Logged when a next page is on another host than `url`.
+const OFF_HOST: &str =
+    "The next page is on another host; it was not followed, since headers may hold secrets.";
 
 /// A JSON API. No `Debug`: its headers hold secrets.
 pub struct JsonSource {
@@ -317,8 +328,8 @@ impl JsonSource {
             capped = page + 1 == MAX_PAGES && !seen.ids.is_empty();
             url = next;
         }
-        self.warn_on_change(&self.capped, capped, "Paging stopped at the page cap before reaching known posts; older new posts were skipped.");
-        self.warn_on_change(&self.off_host, off_host, "The next page is on another host; it was not followed, since headers may hold secrets.");
+        self.warn_on_change(&self.capped, capped, CAPPED);
+        self.warn_on_change(&self.off_host, off_host, OFF_HOST);
         for p in &mut posts {
             p.source = Some(self.name.clone());
         }
@@ -352,7 +363,10 @@ impl JsonSource {
         match doc.pointer(p) {
             None | Some(Value::Null) => Ok(None),
             Some(v) => match v.as_f64() {
-                Some(s) if s > 0.0 && s.is_finite() => Ok(Some(Duration::from_secs_f64(s.min(86_400.0)))),
+                // A day at most: a wild value must not silence the source for ever.
+                Some(s) if s > 0.0 && s.is_finite() => {
+                    Ok(Some(Duration::from_secs_f64(s.min(86_400.0))))
+                }
                 Some(_) => Ok(None),
                 None => Err(SourceError::Permanent(format!(
                     "\"backoff\": \"{p}\" = {v} is not a number of seconds"

@@ -98,7 +98,9 @@ impl Mapping {
             return Ok(nodes);
         }
         if let Some(list) = &self.list {
-            if list.query(doc).all().iter().any(|v| v.is_array() || v.is_object()) {
+            // An empty list, or `null` (how some APIs say "none"), is an empty page.
+            let walked = list.query(doc).all();
+            if walked.iter().any(|v| v.is_array() || v.is_object() || v.is_null()) {
                 return Ok(Vec::new());
             }
         }
@@ -268,6 +270,10 @@ fn keys_of(v: &Value) -> String {
     }
 }
 
+/// Why a value is not an RFC 3339 time.
+const RFC3339: &str =
+    "is not an RFC 3339 time like \"2026-11-22T09:14:00+01:00\" (time_format = \"rfc3339\")";
+
 /// A time as RFC 3339 UTC to the second (`2026-11-22T08:14:00Z`), or why it is not one.
 pub fn time(value: &Value, format: TimeFormat) -> Result<String, String> {
     let utc = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
@@ -290,7 +296,7 @@ pub fn time(value: &Value, format: TimeFormat) -> Result<String, String> {
         v.as_str()
             .and_then(|s| DateTime::parse_from_rfc3339(s.trim()).ok())
             .map(|t| utc(t.with_timezone(&Utc)))
-            .ok_or_else(|| "is not an RFC 3339 time like \"2026-11-22T09:14:00+01:00\" (time_format = \"rfc3339\")".to_string())
+            .ok_or_else(|| RFC3339.to_string())
     };
     match format {
         TimeFormat::Rfc3339 => rfc3339(value),
@@ -392,6 +398,7 @@ mod tests {
     fn items_that_select_nothing_are_an_error_but_an_empty_list_is_not() {
         let m = Mapping::new("$.items[*]", PostFields::default(), TimeFormat::Guess).unwrap();
         assert_eq!(m.items(&json!({"items": []})), Ok(vec![]));
+        assert_eq!(m.items(&json!({"items": null})), Ok(vec![]));
         let e = m.items(&json!({"data": [1]})).unwrap_err();
         assert_eq!(
             e,
