@@ -568,3 +568,109 @@ fn rss_case() -> Case {
 fn rss_keeps_the_source_contract() {
     assert_source_contract(&rss_case());
 }
+
+/// `json`, on YouTube's commentThreads (an API key header as a secret): the first page's ETag
+/// is its cursor on the wire; the next page lists a newer thread above the two known ones.
+fn json_case() -> Case {
+    const FIRST: &str = include_str!("fixtures/recipes/youtube-commentthreads.json");
+    const NEWER: &str = r#"{
+      "kind": "youtube#commentThread",
+      "etag": "Hn4cT8pLq1sWd5mB2vXz9yK7jGa",
+      "id": "UgyN3qP8rLm2sK5vTz0Ap4AaABAg",
+      "snippet": {
+        "channelId": "UCq6Zp0sTnYV1rLk2c9HqPmA",
+        "videoId": "Xk3pQ9vLmT0",
+        "topLevelComment": {
+          "kind": "youtube#comment",
+          "etag": "Jd7pQ1tLm3sRb8nV4cXw2yH6kEf",
+          "id": "UgyN3qP8rLm2sK5vTz0Ap4AaABAg",
+          "snippet": {
+            "channelId": "UCq6Zp0sTnYV1rLk2c9HqPmA",
+            "videoId": "Xk3pQ9vLmT0",
+            "textDisplay": "Même problème, commande en retard depuis une semaine.",
+            "textOriginal": "Même problème, commande en retard depuis une semaine.",
+            "authorDisplayName": "@nadia.r",
+            "authorProfileImageUrl": "https://yt3.ggpht.com/ytc/AIdro_pQ4rT7mL2sN9vK1cX8yZ5wB3jH0gF6dE=s48-c-k-c0x00ffffff-no-rj",
+            "authorChannelUrl": "http://www.youtube.com/@nadia.r",
+            "authorChannelId": { "value": "UCm5pR1sQ8nV4tL7kZ2xWc0E" },
+            "canRate": true,
+            "viewerRating": "none",
+            "likeCount": 0,
+            "publishedAt": "2026-11-22T09:30:00Z",
+            "updatedAt": "2026-11-22T09:30:00Z"
+          }
+        },
+        "canReply": true,
+        "totalReplyCount": 0,
+        "isPublic": true
+      }
+    },"#;
+    fn first() -> String {
+        // One page: the token of the recipe's fixture would page to the same path.
+        FIRST.replace(
+            "\"nextPageToken\": \"QURTSl9pM3hGc0JrOFdTc3p3bDN0cWZIZ2dKdjFqVF9xb0FxUnNtU0p1UzhwT2JpQ2d4\",\n",
+            "",
+        )
+    }
+    fn newer() -> String {
+        first().replacen("\"items\": [", &format!("\"items\": [{NEWER}"), 1)
+    }
+    const C: &str = "/snippet/topLevelComment/snippet";
+    Case {
+        kind: "json",
+        keys: |base| {
+            format!(
+                "url = \"{base}/youtube/v3/commentThreads?part=snippet&allThreadsRelatedToChannelId=UCq6Zp0sTnYV1rLk2c9HqPmA&order=time&maxResults=100\"\n\
+                 items = \"$.items[*]\"\n\
+                 time_format = \"rfc3339\"\n\
+                 fields = {{ id = \"/id\", text = \"{C}/textDisplay\", author = \"{C}/authorDisplayName\", created_at = \"{C}/publishedAt\", url = \"https://www.youtube.com/watch?v={{/snippet/videoId}}&lc={{/id}}\" }}\n\
+                 headers = {{ \"X-Goog-Api-Key\" = \"${{YOUTUBE_API_KEY}}\" }}"
+            )
+        },
+        env: &[("YOUTUBE_API_KEY", "AIzaSyD-c0ntract-t3st-k3y-n0t-real")],
+        script: |server, step| match step {
+            Step::First => server.script(
+                "/youtube/v3/commentThreads",
+                [Reply::ok(first())
+                    .header("ETag", "\"q1Xb8fZ2lP0cJm8yqH7sVxW3dKo\"")
+                    .header("Content-Type", "application/json; charset=UTF-8")],
+            ),
+            Step::Next => server.script(
+                "/youtube/v3/commentThreads",
+                [
+                    Reply::ok(newer()).header("ETag", "\"r9Kd2mQ7pL4sVb1nX8cWz3yH6jE\""),
+                    Reply::new(304),
+                ],
+            ),
+        },
+        list_path: "/youtube/v3/commentThreads",
+        carries_cursor: |r| {
+            r.header("if-none-match").is_some()
+                && r.header("x-goog-api-key") == Some("AIzaSyD-c0ntract-t3st-k3y-n0t-real")
+        },
+        first_ids: &["UgxKz3rVq1fPqD8m2Ap4AaABAg", "UgzR7mN2pLq9sT4vXw1Ap4AaABAg"],
+        all_ids: &[
+            "UgxKz3rVq1fPqD8m2Ap4AaABAg",
+            "UgyN3qP8rLm2sK5vTz0Ap4AaABAg",
+            "UgzR7mN2pLq9sT4vXw1Ap4AaABAg",
+        ],
+        sample: Sample {
+            id: "UgxKz3rVq1fPqD8m2Ap4AaABAg",
+            url: Some("https://www.youtube.com/watch?v=Xk3pQ9vLmT0&lc=UgxKz3rVq1fPqD8m2Ap4AaABAg"),
+            author: Some("@camille.dsr"),
+            created_at: Some("2026-11-22T08:14:00Z"),
+            text_contains: &["colis", "n'a pas bougé", "réclamation"],
+            ..Sample::default()
+        },
+        malformed: (
+            b"{\"kind\": \"youtube#commentThreadListResponse\", \"items\": [",
+            "malformed JSON",
+        ),
+        fault_words: &[],
+    }
+}
+
+#[test]
+fn json_keeps_the_source_contract() {
+    assert_source_contract(&json_case());
+}

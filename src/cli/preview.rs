@@ -1,7 +1,9 @@
 //! `vigie preview SOURCE`: fetch one source once, show its posts and the rules they hit.
 //!
 //! Runs the source → normalise → match prefix of the pipeline and nothing else: no database,
-//! no alert.
+//! no alert. For a kind that maps a platform's items by configuration (`json`), it also shows
+//! the first item as received: above the table, as `raw` on that post's JSON line, and on
+//! stderr before the error when the mapping fails.
 
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
@@ -58,12 +60,36 @@ pub fn run(config: &Path, args: PreviewArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
-    let page = runtime
-        .block_on(entry.source.poll(&fetcher, &Cursor::default()))
-        .with_context(|| format!("source \"{}\"", entry.name))?;
+    let preview = runtime.block_on(entry.source.preview(&fetcher, &Cursor::default()));
     let format = Format::or_default(args.format);
+    let first = preview.first;
+    let page = match preview.page {
+        Ok(page) => page,
+        Err(e) => {
+            // The item the mapping failed on is what the user needs to fix it.
+            if let Some(first) = &first {
+                eprintln!("First item as received:\n{}", first.raw);
+            }
+            return Err(e).with_context(|| format!("source \"{}\"", entry.name));
+        }
+    };
+    // The post the first item became, to show its raw JSON beside it.
+    let first_post = first.as_ref().and_then(|f| f.post.as_ref().ok()).cloned();
+    if let (Some(first), Some(post), Format::Table) = (&first, &first_post, format) {
+        let show = |v: &Option<String>| v.as_deref().unwrap_or("-").to_string();
+        println!(
+            "First item as received:\n{}\nbecomes: id {}, author {}, created_at {}, url {}\n",
+            first.raw,
+            show(&post.id),
+            show(&post.author),
+            show(&post.created_at),
+            show(&post.url)
+        );
+    }
     let mut rows = Vec::new();
     for mut post in page.posts {
+        post.source = None;
+        let is_first = first_post.as_ref() == Some(&post);
         post.source = Some(entry.name.clone());
         let rules: Vec<String> = rules
             .matches(&post)
@@ -93,6 +119,9 @@ pub fn run(config: &Path, args: PreviewArgs) -> Result<()> {
             Format::Json => {
                 let mut obj = serde_json::to_value(&post)?;
                 obj["rules"] = json!(rules);
+                if let (true, Some(first)) = (is_first, &first) {
+                    obj["raw"] = serde_json::from_str(&first.raw).unwrap_or(json!(first.raw));
+                }
                 vec![obj]
             }
         });

@@ -75,6 +75,34 @@ pub enum SourceError {
 pub trait Source: Send + Sync {
     /// Polls once from `cursor`.
     async fn poll(&self, fetch: &Fetcher, cursor: &Cursor) -> Result<Page, SourceError>;
+
+    /// `vigie preview`'s poll: [`Source::poll`], plus, for a kind whose mapping of the
+    /// platform's items to posts is configured (`json`), the first item as received, so a user
+    /// can fix the mapping (even when it fails). The default has no such item.
+    async fn preview(&self, fetch: &Fetcher, cursor: &Cursor) -> Preview {
+        Preview {
+            page: self.poll(fetch, cursor).await,
+            first: None,
+        }
+    }
+}
+
+/// What `vigie preview` gets from one poll.
+#[derive(Debug)]
+pub struct Preview {
+    /// The poll's page, or why it failed.
+    pub page: Result<Page, SourceError>,
+    /// The first item as the platform sent it, for kinds that map items by configuration.
+    pub first: Option<FirstItem>,
+}
+
+/// The first item of a response beside the post it became.
+#[derive(Debug)]
+pub struct FirstItem {
+    /// The item as received, pretty-printed.
+    pub raw: String,
+    /// The post it became, or why the mapping failed on it.
+    pub post: Result<Post, String>,
 }
 
 /// One source kind: what the config knows of it, and how to build it.
