@@ -7,12 +7,19 @@
 //! for sources, and keep a pure `parse(body) -> posts` that tests call on fixture files.
 
 pub mod fetch;
-// Until each kind has its own file (issue 24's registry), the issue-19 modules hang here.
-#[path = "hackernews/search.rs"]
-pub mod hackernews_search;
 pub mod jsonl;
-#[path = "mastodon/status.rs"]
-pub mod mastodon_status;
+// Until each kind has its own file (issue 24's registry), the issue-19 kinds' sub-modules
+// (src/source/<kind>/*.rs) hang from inline modules here.
+pub mod hackernews {
+    //! The `hackernews` source (Algolia's HN search API).
+    pub mod api;
+    pub mod search;
+}
+pub mod mastodon {
+    //! The `mastodon` source (hashtag and public timelines of one instance).
+    pub mod api;
+    pub mod status;
+}
 pub mod rss;
 pub mod text;
 
