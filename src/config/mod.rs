@@ -153,6 +153,26 @@ pub enum SourceKind {
         /// the time of the first poll.
         shift_to_now: bool,
     },
+    /// Hashtag and public timelines of a Mastodon instance.
+    Mastodon {
+        /// The instance's URL.
+        instance: String,
+        /// Hashtags to follow (with or without `#`).
+        hashtags: Vec<String>,
+        /// `local` or `public`, if the instance's timeline is followed too.
+        timeline: Option<String>,
+        /// A bearer token, if given.
+        token: Option<SecretRef>,
+    },
+    /// Hacker News through Algolia's search API.
+    Hackernews {
+        /// The full-text query.
+        query: String,
+        /// Item types, ORed (default stories and comments).
+        tags: Vec<String>,
+        /// The API's base URL, if not Algolia's.
+        base_url: Option<String>,
+    },
     /// A kind that the config accepts and validates but this build cannot poll yet.
     Planned(&'static str),
 }
@@ -163,6 +183,8 @@ impl SourceKind {
         match self {
             SourceKind::Rss { .. } => "rss",
             SourceKind::Jsonl { .. } => "jsonl",
+            SourceKind::Mastodon { .. } => "mastodon",
+            SourceKind::Hackernews { .. } => "hackernews",
             SourceKind::Planned(name) => name,
         }
     }

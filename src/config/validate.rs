@@ -359,6 +359,27 @@ fn source(
                 path: dir.join(r.string("path").map(|(s, _)| s).unwrap_or_default()),
                 shift_to_now: r.bool("shift_to_now").is_some_and(|(b, _)| b),
             },
+            "mastodon" => SourceKind::Mastodon {
+                instance: r.string("instance").map(|(s, _)| s).unwrap_or_default(),
+                hashtags: r
+                    .list("hashtags")
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(t, _)| t)
+                    .collect(),
+                timeline: r.string("timeline").map(|(s, _)| s),
+                token: secret::reference(&mut r, "token", true, dir),
+            },
+            "hackernews" => SourceKind::Hackernews {
+                query: r.string("query").map(|(s, _)| s).unwrap_or_default(),
+                tags: r
+                    .list("tags")
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(t, _)| t)
+                    .collect(),
+                base_url: r.string("base_url").map(|(s, _)| s),
+            },
             other => {
                 // Not implemented yet: read every key so only unknown ones are reported.
                 for key in k.keys() {

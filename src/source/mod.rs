@@ -13,11 +13,13 @@ pub mod jsonl;
 pub mod hackernews {
     //! The `hackernews` source (Algolia's HN search API).
     pub mod api;
+    pub mod poll;
     pub mod search;
 }
 pub mod mastodon {
     //! The `mastodon` source (hashtag and public timelines of one instance).
     pub mod api;
+    pub mod poll;
     pub mod status;
 }
 pub mod rss;
@@ -102,6 +104,39 @@ pub fn build(spec: &SourceSpec) -> Result<Box<dyn Source>, String> {
             url.clone(),
             spec.max_bytes,
         ))),
+        SourceKind::Mastodon {
+            instance,
+            hashtags,
+            timeline,
+            token,
+        } => {
+            // Until the registry: secrets from the process's environment, as `notify` reads them.
+            let env = |k: &str| std::env::var(k).ok();
+            let token = token
+                .as_ref()
+                .map(|t| t.resolve(&env))
+                .transpose()
+                .map_err(|e| format!("token: {e}"))?;
+            Ok(Box::new(mastodon::poll::MastodonSource::new(
+                spec.name.clone(),
+                instance,
+                hashtags,
+                timeline.as_deref(),
+                token.as_ref(),
+                spec.max_bytes,
+            )?))
+        }
+        SourceKind::Hackernews {
+            query,
+            tags,
+            base_url,
+        } => Ok(Box::new(hackernews::poll::HackernewsSource::new(
+            spec.name.clone(),
+            query.clone(),
+            tags.clone(),
+            base_url.as_deref(),
+            spec.max_bytes,
+        )?)),
         SourceKind::Planned(kind) => Err(format!(
             "source kind \"{kind}\" is accepted by the config but cannot be polled by this version yet"
         )),
