@@ -36,6 +36,8 @@ pub struct HackernewsSource {
     max_bytes: u64,
     /// Whether the last poll left items unread (more than [`MAX_PAGES`] pages): warned once.
     behind: AtomicBool,
+    /// Whether the last poll skipped hits that did not read: warned when this changes.
+    skipping: AtomicBool,
 }
 
 impl HackernewsSource {
@@ -60,6 +62,7 @@ impl HackernewsSource {
             tags,
             max_bytes,
             behind: AtomicBool::new(false),
+            skipping: AtomicBool::new(false),
         })
     }
 }
@@ -72,7 +75,7 @@ impl Source for HackernewsSource {
         let none = Cursor::default();
         let mut posts: Vec<Post> = Vec::new();
         let mut newest = since.map(|p| p.created_at_i);
-        let mut more = false;
+        let (mut more, mut skipped) = (false, 0);
         // A first poll reads one page of history; later polls catch up page by page.
         let pages = if since.is_some() { MAX_PAGES } else { 1 };
         for page in 0..pages {
@@ -92,6 +95,7 @@ impl Source for HackernewsSource {
             };
             let results = search::parse(&body.bytes, &self.name)?;
             posts.extend(results.posts);
+            skipped += results.skipped;
             newest = newest.max(results.newest);
             more = results.more;
             if !more {
@@ -104,6 +108,13 @@ impl Source for HackernewsSource {
                 source = %self.name,
                 pages = MAX_PAGES,
                 "More new items than a poll reads; the oldest were skipped."
+            );
+        }
+        if (skipped > 0) != self.skipping.swap(skipped > 0, Ordering::Relaxed) && skipped > 0 {
+            tracing::warn!(
+                source = %self.name,
+                skipped,
+                "Skipped hits that do not read as Hacker News items."
             );
         }
         // A page shifted by new items lists some twice; oldest first across pages.

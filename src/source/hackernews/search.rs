@@ -22,7 +22,7 @@ const ITEM_URL: &str = "https://news.ycombinator.com/item?id=";
 /// One page of results.
 #[derive(Debug, Deserialize)]
 struct Response {
-    hits: Vec<Hit>,
+    hits: Vec<serde_json::Value>,
     #[serde(default)]
     page: u64,
     #[serde(default, rename = "nbPages")]
@@ -61,15 +61,28 @@ pub struct Results {
     pub newest: Option<i64>,
     /// Whether a later page exists (`page + 1 < nbPages`).
     pub more: bool,
+    /// Hits that did not read as hits (no `objectID`, a field of the wrong type), skipped.
+    pub skipped: usize,
 }
 
-/// Parses one `search_by_date` page.
+/// Parses one `search_by_date` page. A hit that does not read as one is skipped and counted,
+/// so one odd item cannot stop a source; a body that is not a results page is an error.
 pub fn parse(body: &[u8], source: &str) -> Result<Results, SourceError> {
     let response: Response = serde_json::from_slice(body)
         .map_err(|e| SourceError::Permanent(format!("malformed Hacker News search: {e}")))?;
-    let newest = response.hits.iter().filter_map(|h| h.created_at_i).max();
-    let mut posts: Vec<(Option<i64>, Post)> = response
+    let listed = response.hits.len();
+    let newest = response
         .hits
+        .iter()
+        .filter_map(|h| h.get("created_at_i")?.as_i64())
+        .max();
+    let hits: Vec<Hit> = response
+        .hits
+        .into_iter()
+        .filter_map(|h| serde_json::from_value(h).ok())
+        .collect();
+    let skipped = listed - hits.len();
+    let mut posts: Vec<(Option<i64>, Post)> = hits
         .into_iter()
         .filter_map(|h| Some((h.created_at_i, post(h, source)?)))
         .collect();
@@ -78,6 +91,7 @@ pub fn parse(body: &[u8], source: &str) -> Result<Results, SourceError> {
         posts: posts.into_iter().map(|(_, p)| p).collect(),
         newest,
         more: response.page + 1 < response.nb_pages,
+        skipped,
     })
 }
 

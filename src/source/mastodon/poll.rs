@@ -8,6 +8,7 @@
 //! since it says what to fix.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use chrono::Utc;
@@ -39,6 +40,8 @@ pub struct MastodonSource {
     headers: Vec<(String, String)>,
     /// Body cap per request.
     max_bytes: u64,
+    /// Whether the last poll skipped statuses that did not read: warned when this changes.
+    skipping: AtomicBool,
 }
 
 impl MastodonSource {
@@ -85,6 +88,7 @@ impl MastodonSource {
             streams,
             headers,
             max_bytes,
+            skipping: AtomicBool::new(false),
         })
     }
 
@@ -115,7 +119,7 @@ impl Source for MastodonSource {
     async fn poll(&self, fetch: &Fetcher, cursor: &Cursor) -> Result<Page, SourceError> {
         let mut positions = Positions::decode(cursor.position.as_deref());
         let mut posts: Vec<Post> = Vec::new();
-        let mut wait = None;
+        let (mut wait, mut skipped) = (None, 0);
         'streams: for stream in &self.streams {
             let since = positions.get(stream).map(str::to_string);
             let mut url = stream.url(&self.instance, since.as_deref());
@@ -123,6 +127,7 @@ impl Source for MastodonSource {
                 let body = self.get(fetch, &url).await?;
                 let page = status::parse(&body.bytes, &self.name, &self.host)?;
                 posts.extend(page.posts);
+                skipped += page.skipped;
                 if let Some(newest) = &page.newest {
                     positions.advance(stream, newest);
                 }
@@ -149,6 +154,13 @@ impl Source for MastodonSource {
                     None => break,
                 }
             }
+        }
+        if (skipped > 0) != self.skipping.swap(skipped > 0, Ordering::Relaxed) && skipped > 0 {
+            tracing::warn!(
+                source = %self.name,
+                skipped,
+                "Skipped statuses that do not read as Mastodon statuses."
+            );
         }
         // The same status under two hashtags is one post; oldest first.
         let mut seen = HashSet::new();

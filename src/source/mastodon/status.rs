@@ -22,10 +22,12 @@ use crate::source::SourceError;
 #[derive(Debug, Deserialize)]
 struct Status {
     id: String,
+    #[serde(default)]
     created_at: String,
     #[serde(default)]
     language: Option<String>,
-    uri: String,
+    #[serde(default)]
+    uri: Option<String>,
     #[serde(default)]
     url: Option<String>,
     #[serde(default)]
@@ -63,6 +65,8 @@ pub struct Statuses {
     pub listed: usize,
     /// The newest status id on the page, boosts included: the next `min_id`.
     pub newest: Option<String>,
+    /// Statuses that did not read as statuses, skipped.
+    pub skipped: usize,
 }
 
 /// Orders two status ids. Mastodon's are decimal snowflakes and other servers' (Pleroma,
@@ -71,16 +75,23 @@ pub fn cmp_ids(a: &str, b: &str) -> Ordering {
     a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
-/// Parses a timeline page from the instance at host `host` (for local handles).
+/// Parses a timeline page from the instance at host `host` (for local handles). A status that
+/// does not read as one (a field of the wrong type) is skipped and counted, so one odd status
+/// cannot stop a source; a body that is not a JSON array is an error.
 pub fn parse(body: &[u8], source: &str, host: &str) -> Result<Statuses, SourceError> {
-    let statuses: Vec<Status> = serde_json::from_slice(body)
+    let items: Vec<serde_json::Value> = serde_json::from_slice(body)
         .map_err(|e| SourceError::Permanent(format!("malformed Mastodon timeline: {e}")))?;
-    let newest = statuses
+    let listed = items.len();
+    let newest = items
         .iter()
-        .map(|s| s.id.as_str())
+        .filter_map(|s| s.get("id")?.as_str())
         .max_by(|a, b| cmp_ids(a, b))
         .map(str::to_string);
-    let listed = statuses.len();
+    let statuses: Vec<Status> = items
+        .into_iter()
+        .filter_map(|s| serde_json::from_value(s).ok())
+        .collect();
+    let skipped = listed - statuses.len();
     let mut posts: Vec<Post> = statuses
         .into_iter()
         .filter(|s| s.reblog.is_none())
@@ -91,6 +102,7 @@ pub fn parse(body: &[u8], source: &str, host: &str) -> Result<Statuses, SourceEr
         posts,
         listed,
         newest,
+        skipped,
     })
 }
 
@@ -118,7 +130,7 @@ fn post(s: Status, source: &str, host: &str) -> Post {
         text,
         author: Some(author),
         author_name: Some(s.account.display_name.trim().to_string()).filter(|n| !n.is_empty()),
-        url: s.url.filter(|u| !u.is_empty()).or(Some(s.uri)),
+        url: s.url.filter(|u| !u.is_empty()).or(s.uri),
         created_at: DateTime::parse_from_rfc3339(&s.created_at)
             .ok()
             .map(|t| t.to_utc().to_rfc3339_opts(SecondsFormat::Secs, true)),
@@ -193,14 +205,13 @@ mod tests {
 
     #[test]
     fn an_empty_page_and_a_broken_one() {
-        assert_eq!(
-            parse(b"[]", "m", "h").unwrap(),
-            Statuses {
-                posts: vec![],
-                listed: 0,
-                newest: None
-            }
-        );
+        assert_eq!(parse(b"[]", "m", "h").unwrap(), Statuses::default());
+        // One status that does not read is skipped, not the page; its id still counts.
+        let body =
+            br#"[{"id": "12", "account": 3}, {"id": "11", "uri": "u", "account": {"acct": "a"}}]"#;
+        let page = parse(body, "m", "h").unwrap();
+        assert_eq!((page.listed, page.skipped, page.posts.len()), (2, 1, 1));
+        assert_eq!(page.newest.as_deref(), Some("12"));
         let err = parse(&fixture("malformed.json"), "m", "h").unwrap_err();
         assert!(
             matches!(&err, SourceError::Permanent(m) if m.starts_with("malformed Mastodon timeline")),
