@@ -68,7 +68,7 @@ fn mastodon_pages_by_link_history_first_then_forward_while_full_with_the_token()
         [
             // First poll: the newest page, then the older one its `next` link points to.
             Reply::ok(fixture("tag-first.json")).header("Link", &first_links),
-            Reply::ok("[]"),
+            Reply::ok(fixture("empty.json")),
             // Second poll: a full page after min_id, whose `prev` link leads to the rest (its
             // query in another order than vigie writes it: a link is followed as given, in the
             // same poll, not rebuilt from the cursor at the next one).
@@ -80,10 +80,13 @@ fn mastodon_pages_by_link_history_first_then_forward_while_full_with_the_token()
                 ),
             ),
             Reply::ok(fixture("tag-newer.json")),
-            Reply::ok("[]"),
+            Reply::ok(fixture("empty.json")),
         ],
     );
-    server.script("/api/v1/timelines/public", [Reply::ok("[]")]);
+    server.script(
+        "/api/v1/timelines/public",
+        [Reply::ok(fixture("empty.json"))],
+    );
     let d = Daemon::start_env(
         &[
             (
@@ -165,7 +168,10 @@ fn mastodon_rate_limit_headers_hold_the_next_poll_until_the_reset() {
             .header("X-RateLimit-Remaining", "0")
             .header("X-RateLimit-Reset", &reset_text)],
     );
-    server.script("/api/v1/timelines/public", [Reply::ok("[]")]);
+    server.script(
+        "/api/v1/timelines/public",
+        [Reply::ok(fixture("empty.json"))],
+    );
     let d = Daemon::start_env(
         &[
             (
