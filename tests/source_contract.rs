@@ -674,3 +674,96 @@ fn json_case() -> Case {
 fn json_keeps_the_source_contract() {
     assert_source_contract(&json_case());
 }
+
+/// `mastodon`: one hashtag with a token; the cursor is the newest status id (`min_id`), a boost
+/// is no post.
+fn mastodon_case() -> Case {
+    const FIRST: &str = include_str!("fixtures/mastodon/tag-first.json");
+    const NEWER: &str = include_str!("fixtures/mastodon/tag-newer.json");
+    Case {
+        kind: "mastodon",
+        keys: |base| {
+            format!("instance = \"{base}\"\nhashtags = [\"colis\"]\ntoken = \"${{CONTRACT_MASTODON_TOKEN}}\"")
+        },
+        env: &[("CONTRACT_MASTODON_TOKEN", "masto-contract-token-5f2a")],
+        script: |server, step| match step {
+            Step::First => server.script("/api/v1/timelines/tag/colis", [Reply::ok(FIRST)]),
+            Step::Next => server.script(
+                "/api/v1/timelines/tag/colis",
+                [Reply::ok(NEWER), Reply::ok("[]")],
+            ),
+        },
+        list_path: "/api/v1/timelines/tag/colis",
+        carries_cursor: |r| r.target.contains("min_id=113512000000000"),
+        first_ids: &["113511999000000200", "113512000000000300"],
+        all_ids: &[
+            "113511999000000200",
+            "113512000000000300",
+            "113512000000000400",
+            "113512000000000500",
+        ],
+        sample: Sample {
+            id: "113512000000000300",
+            url: Some("https://piaille.example/@alice/113512000000000300"),
+            author: Some("@alice@piaille.example"),
+            author_name: Some("Alice Martin"),
+            followers: Some(120),
+            lang: Some("fr"),
+            created_at: Some("2026-11-22T09:14:00Z"),
+            text_contains: &["#colis est en retard", "l'appli #posteo dit \"en cours"],
+            engagement: Some(17),
+        },
+        malformed: (b"[{\"id\": \"1\", \"content\": \"<p>cut", "malformed"),
+        fault_words: &[],
+    }
+}
+
+#[test]
+fn mastodon_keeps_the_source_contract() {
+    assert_source_contract(&mastodon_case());
+}
+
+/// `hackernews`: Algolia's search; the cursor is the newest `created_at_i`.
+fn hackernews_case() -> Case {
+    const FIRST: &str = include_str!("fixtures/hackernews/search-first.json");
+    const NEWER: &str = include_str!("fixtures/hackernews/search-newer.json");
+    const EMPTY: &str = include_str!("fixtures/hackernews/search-empty.json");
+    Case {
+        kind: "hackernews",
+        keys: |base| format!("query = \"posteo\"\nbase_url = \"{base}\""),
+        env: &[],
+        script: |server, step| match step {
+            Step::First => server.script("/api/v1/search_by_date", [Reply::ok(FIRST)]),
+            Step::Next => server.script(
+                "/api/v1/search_by_date",
+                [Reply::ok(NEWER), Reply::ok(EMPTY)],
+            ),
+        },
+        list_path: "/api/v1/search_by_date",
+        carries_cursor: |r| r.target.contains("numericFilters=created_at_i%3E17953"),
+        first_ids: &["42199000", "42200100", "42200310"],
+        all_ids: &["42199000", "42200100", "42200310", "42200400"],
+        sample: Sample {
+            id: "42200100",
+            url: Some("https://news.ycombinator.com/item?id=42200100"),
+            author: Some("mdupont"),
+            created_at: Some("2026-11-22T08:40:00Z"),
+            text_contains: &[
+                "Ask HN: Is Posteo's parcel service reliable?",
+                "Colis perdu",
+            ],
+            engagement: Some(23),
+            ..Sample::default()
+        },
+        malformed: (
+            b"{\"hits\": [{\"objectID\": \"1\", \"created_at",
+            "malformed",
+        ),
+        fault_words: &[],
+    }
+}
+
+#[test]
+fn hackernews_keeps_the_source_contract() {
+    assert_source_contract(&hackernews_case());
+}

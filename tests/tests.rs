@@ -74,3 +74,7 @@ mod email;
 // Alerts as people read them: language/timezone checks, chart pixels, replay --dump-alerts,
 // the email HTML in headless Chromium.
 mod alert_reading;
+// The mastodon source beyond the contract: Link paging, token, local timeline, rate limits.
+mod source_mastodon;
+// The hackernews source beyond the contract: the search asked, paging, Algolia's errors.
+mod source_hackernews;

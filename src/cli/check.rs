@@ -167,6 +167,9 @@ fn environment(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Vec<Con
     };
     for spec in &config.sources {
         let owner = format!("source \"{}\"", spec.name);
+        if unreadable.contains(owner.as_str()) {
+            continue;
+        }
         if let Err(message) = source::build(spec, env) {
             problems.push(error(&table(&owner), format!("{owner}: {message}")));
         }

@@ -1,9 +1,14 @@
 //! The `hackernews` source: stories and comments matching a query, through Algolia's search API
 //! (SPEC §3).
 //!
-//! This file owns the kind's keys, their checks and its settings; this version cannot poll it
-//! yet (`build` says so), and its `poll`/`parse` will live here. URL keys are checked by
-//! `config::validate`, as for every kind.
+//! This file owns the kind's keys, their checks, its settings and its `build`; the rest lives
+//! beside it: `api` (the search URL and the `created_at_i` position), `search` (the pure parse:
+//! hits into posts) and `poll` (the [`Source`] that fetches through `source::fetch`). URL keys
+//! are checked by `config::validate`, as for every kind.
+
+pub mod api;
+pub mod poll;
+pub mod search;
 
 use std::path::Path;
 
@@ -72,7 +77,14 @@ fn read(r: &mut Reader<'_, '_, '_>, _dir: &Path) -> Settings {
     })
 }
 
+/// The source.
 fn build(spec: &SourceSpec, _env: Env<'_>) -> Result<Box<dyn Source>, String> {
-    super::settings::<HackernewsSettings>(spec)?;
-    super::planned(spec)
+    let s = super::settings::<HackernewsSettings>(spec)?;
+    Ok(Box::new(poll::HackernewsSource::new(
+        spec.name.clone(),
+        s.query.clone(),
+        s.tags.clone(),
+        s.base_url.as_deref(),
+        spec.max_bytes,
+    )?))
 }

@@ -1,8 +1,15 @@
-//! The `mastodon` source: statuses with given hashtags on one instance (SPEC §3).
+//! The `mastodon` source: statuses with given hashtags on one instance, and its local or
+//! federated timeline (SPEC §3).
 //!
-//! This file owns the kind's keys, their checks and its settings; this version cannot poll it
-//! yet (`build` says so), and its `poll`/`parse` will live here. URL and secret keys are checked
-//! by `config::validate`, as for every kind.
+//! This file owns the kind's keys, their checks, its settings and its `build`; the rest lives
+//! beside it: `api` (which requests: streams, `min_id` positions, `Link` paging, rate-limit
+//! headers), `status` (the pure parse: statuses into posts) and `poll` (the [`Source`] that
+//! fetches through `source::fetch`). URL and secret keys are checked by `config::validate`, as
+//! for every kind.
+
+pub mod api;
+pub mod poll;
+pub mod status;
 
 use std::path::Path;
 
@@ -56,7 +63,21 @@ fn read(r: &mut Reader<'_, '_, '_>, dir: &Path) -> Settings {
     })
 }
 
-fn build(spec: &SourceSpec, _env: Env<'_>) -> Result<Box<dyn Source>, String> {
-    super::settings::<MastodonSettings>(spec)?;
-    super::planned(spec)
+/// The source, its token (if any) read from `env`.
+fn build(spec: &SourceSpec, env: Env<'_>) -> Result<Box<dyn Source>, String> {
+    let s = super::settings::<MastodonSettings>(spec)?;
+    let token = s
+        .token
+        .as_ref()
+        .map(|t| super::secret(t, env))
+        .transpose()
+        .map_err(|e| format!("secret \"token\": {e}"))?;
+    Ok(Box::new(poll::MastodonSource::new(
+        spec.name.clone(),
+        &s.instance,
+        &s.hashtags,
+        s.timeline.as_deref(),
+        token.as_ref(),
+        spec.max_bytes,
+    )?))
 }

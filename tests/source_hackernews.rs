@@ -1,0 +1,132 @@
+//! The `hackernews` source with the real daemon and a loopback Algolia, beyond the shared
+//! contract (`source_contract`): the search it asks for (query, tags ORed, hits per page),
+//! paging while catching up, and Algolia's error message in `vigie sources`.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::daemon_util::Daemon;
+use crate::util::http::{Reply, TestServer};
+
+const RULES: &str = "[[rule]]\nname = \"plainte\"\nquery = 'colis OR retard OR remboursé'\n";
+
+const SEARCH: &str = "/api/v1/search_by_date";
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(
+        crate::util::root()
+            .join("tests/fixtures/hackernews")
+            .join(name),
+    )
+    .expect("fixture")
+}
+
+fn config(base: &str, extra: &str) -> String {
+    format!(
+        "[daemon]\ndatabase = \"vigie.db\"\nrules = [\"rules.toml\"]\nhttp_timeout = \"5s\"\n\n\
+         [[source]]\nname = \"hn\"\nkind = \"hackernews\"\nquery = \"posteo colis\"\n\
+         base_url = \"{base}\"\nevery = \"1s\"\n{extra}\n"
+    )
+}
+
+/// `search-newer.json` as page `page` of `pages`, its one hit given `id` and `at`.
+fn page(id: &str, at: i64, page: u64, pages: u64) -> String {
+    let mut v: Value = serde_json::from_str(&fixture("search-newer.json")).unwrap();
+    v["hits"][0]["objectID"] = Value::from(id);
+    v["hits"][0]["created_at_i"] = Value::from(at);
+    v["hits"][0]["created_at"] = Value::from(
+        chrono::DateTime::from_timestamp(at, 0)
+            .unwrap()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    );
+    v["page"] = Value::from(page);
+    v["nbPages"] = Value::from(pages);
+    v.to_string()
+}
+
+#[test]
+fn hackernews_searches_forward_from_the_newest_item_and_pages_while_catching_up() {
+    let server = TestServer::start();
+    server.script(
+        SEARCH,
+        [
+            Reply::ok(fixture("search-first.json")),
+            // Second poll: two pages of newer items; the newest is on the first page.
+            Reply::ok(page("42200500", 1_795_340_000, 0, 2)),
+            Reply::ok(page("42200450", 1_795_339_900, 1, 2)),
+            Reply::ok(fixture("search-empty.json")),
+        ],
+    );
+    let d = Daemon::start(&[
+        (
+            "vigie.toml",
+            &config(&server.url(""), "tags = [\"comment\", \"ask_hn\"]"),
+        ),
+        ("rules.toml", RULES),
+    ]);
+    d.wait_for("5 posts", Duration::from_secs(60), || {
+        d.count("SELECT COUNT(*) FROM posts WHERE source = 'hn'") == 5
+    });
+    d.wait_for("a poll after the catch-up", Duration::from_secs(60), || {
+        server.requests(SEARCH).len() >= 4
+    });
+    let targets: Vec<String> = server
+        .requests(SEARCH)
+        .iter()
+        .map(|r| r.target.clone())
+        .collect();
+    let q = "query=posteo+colis&tags=%28comment%2Cask_hn%29&hitsPerPage=100";
+    assert_eq!(
+        targets[..4],
+        [
+            format!("{SEARCH}?{q}"),
+            format!("{SEARCH}?{q}&numericFilters=created_at_i%3E1795338840"),
+            format!("{SEARCH}?{q}&numericFilters=created_at_i%3E1795338840&page=1"),
+            format!("{SEARCH}?{q}&numericFilters=created_at_i%3E1795340000"),
+        ],
+        "{targets:#?}"
+    );
+    // Comments keep their permalink and plain text.
+    let (url, text): (String, String) = d
+        .db()
+        .query_row(
+            "SELECT url, text FROM posts WHERE source_id = '42200450'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("stored");
+    assert_eq!(url, "https://news.ycombinator.com/item?id=42200450");
+    assert_eq!(
+        text,
+        "Posteo m'a remboursé après une mise en demeure, it took 3 weeks."
+    );
+}
+
+#[test]
+fn hackernews_shows_algolia_error_message() {
+    let server = TestServer::start();
+    server.script(SEARCH, [Reply::new(400).body(fixture("error-400.json"))]);
+    let d = Daemon::start(&[
+        ("vigie.toml", &config(&server.url(""), "")),
+        ("rules.toml", RULES),
+    ]);
+    let error = || -> Option<String> {
+        d.db()
+            .query_row(
+                "SELECT last_error FROM sources_v WHERE source = 'hn'",
+                [],
+                |r| r.get(0),
+            )
+            .ok()
+            .flatten()
+    };
+    d.wait_for("the source to fail", Duration::from_secs(60), || {
+        error().is_some()
+    });
+    let e = error().unwrap();
+    assert!(
+        e.contains("HTTP 400") && e.contains("Algolia says \"Invalid value for \"numericFilters\""),
+        "{e}"
+    );
+}
