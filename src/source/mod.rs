@@ -10,10 +10,14 @@ pub mod fetch;
 pub mod jsonl;
 pub mod rss;
 pub mod text;
+/// The `x` kind's polling (its registry entry comes with issue 24's one file per kind).
+#[path = "x/api.rs"]
+pub mod x_api;
 
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{SourceKind, SourceSpec};
@@ -68,6 +72,23 @@ pub enum SourceError {
 pub trait Source: Send + Sync {
     /// Polls once from `cursor`.
     async fn poll(&self, fetch: &Fetcher, cursor: &Cursor) -> Result<Page, SourceError>;
+
+    /// Whether the source holds back at `now` although its polls succeed, read from the cursor
+    /// it just returned (`x` at its daily spend cap). The scheduler polls it again at `until`
+    /// at the earliest, and `vigie sources` shows the reason. A method with a default rather
+    /// than a field of [`Page`]: only a kind that can pause has anything to say.
+    fn paused(&self, _cursor: &Cursor, _now: DateTime<Utc>) -> Option<Pause> {
+        None
+    }
+}
+
+/// Why and until when a healthy source makes no request (see [`Source::paused`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pause {
+    /// Why, for people (`daily cap reached (5000 posts read)`).
+    pub reason: String,
+    /// The earliest time to poll again.
+    pub until: DateTime<Utc>,
 }
 
 /// Builds the source a spec describes: the one registry of source kinds (one arm per kind).

@@ -45,6 +45,10 @@ pub enum PollOutcome {
         cursor: Cursor,
         /// The server said nothing changed (304).
         not_modified: bool,
+        /// The source holds back although it is healthy, and why and until when (`x` at its
+        /// daily cap: "daily cap reached (5000 posts read), resumes at …"). Stored as status
+        /// `paused`, the text in `last_error`, where `vigie sources` shows it.
+        paused: Option<String>,
     },
     /// The poll failed; the cursor stays where it was.
     Failed {
@@ -307,9 +311,14 @@ fn write_source(
         PollOutcome::Page {
             cursor,
             not_modified,
+            paused,
             ..
         } => {
-            let status = if *not_modified { "not_modified" } else { "ok" };
+            let status = match (paused, not_modified) {
+                (Some(_), _) => "paused",
+                (None, true) => "not_modified",
+                (None, false) => "ok",
+            };
             // A recovery closes a down period: kept so that the source's usual gap between
             // posts leaves it out.
             tx.prepare_cached(
@@ -320,7 +329,7 @@ fn write_source(
             .execute(params![r.source, polled])?;
             tx.prepare_cached(
                 "UPDATE sources SET etag = ?2, last_modified = ?3, cursor = ?4, last_poll_at = ?5,
-                   last_status = ?6, last_error = NULL, failures = 0, next_poll_at = ?7,
+                   last_status = ?6, last_error = ?10, failures = 0, next_poll_at = ?7,
                    items_seen = items_seen + ?8, hits = hits + ?9, failing_since = NULL,
                    last_new_at = CASE WHEN ?8 > 0 THEN ?5 ELSE last_new_at END
                  WHERE name = ?1",
@@ -335,6 +344,7 @@ fn write_source(
                 next,
                 stats.new_posts as i64,
                 stats.new_hits as i64,
+                paused,
             ])?;
         }
         PollOutcome::Failed { error } => {
