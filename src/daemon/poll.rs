@@ -102,7 +102,7 @@ impl PollTask {
     /// Polls the source and matches its posts against the rules.
     async fn poll_and_match(
         &self,
-    ) -> Result<(Vec<(Post, Hits)>, Cursor, Option<Pause>), SourceError> {
+    ) -> Result<(Vec<(Post, Hits)>, Cursor, Option<Duration>, Option<Pause>), SourceError> {
         let page = self.source.poll(&self.fetcher, &self.cursor).await?;
         let pause = self.source.paused(&page.cursor, Utc::now());
         let listed = page.posts.len();
@@ -116,7 +116,7 @@ impl PollTask {
             self.metrics.matched(started.elapsed());
             posts.push((post, hits));
         }
-        Ok((posts, page.cursor, pause))
+        Ok((posts, page.cursor, page.wait, pause))
     }
 
     /// `posts` without those already stored: a feed re-downloaded without validators lists
@@ -163,7 +163,7 @@ impl PollTask {
             });
         let mut rule_hits: Vec<(String, u64)> = Vec::new();
         let (outcome, failures, delay, error, new_cursor) = match polled {
-            Ok((posts, cursor, pause)) => {
+            Ok((posts, cursor, wait, pause)) => {
                 for (_, hits) in &posts {
                     for hit in hits.iter() {
                         match rule_hits.iter_mut().find(|(r, _)| r == hit.rule) {
@@ -173,7 +173,7 @@ impl PollTask {
                     }
                 }
                 self.metrics.poll(&self.name, started.elapsed(), None);
-                let delay = scheduler::next_poll(Ok(()), self.every, 0, retry::rand01());
+                let delay = scheduler::next_poll(Ok(wait), self.every, 0, retry::rand01());
                 let delay = scheduler::after_pause(delay, pause.as_ref(), Utc::now());
                 if let Some(p) = &pause {
                     let until = fmt_time(p.until);

@@ -15,6 +15,8 @@
 //! HTTP, limits and redaction are `fetch`'s, and the bearer token travels only in the
 //! `Authorization` header.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -116,6 +118,20 @@ pub fn resumes_at(day: NaiveDate) -> DateTime<Utc> {
         .unwrap_or(day)
         .and_hms_opt(0, 0, 0)
         .map_or_else(Utc::now, |t| t.and_utc())
+}
+
+/// How long to wait before the next request, from X's rate-limit headers: until
+/// `x-rate-limit-reset` (epoch seconds) when `x-rate-limit-remaining` is 0, else none.
+pub fn rate_wait(
+    remaining: Option<&str>,
+    reset: Option<&str>,
+    now: DateTime<Utc>,
+) -> Option<Duration> {
+    if remaining?.trim().parse::<u64>().ok()? > 0 {
+        return None;
+    }
+    let reset = DateTime::from_timestamp(reset?.trim().parse().ok()?, 0)?;
+    Some((reset - now).to_std().unwrap_or_default())
 }
 
 /// One search page, parsed.
@@ -268,23 +284,25 @@ impl XSource {
         pos: &mut Position,
         today: NaiveDate,
         n: u64,
+        wait: &mut Option<Duration>,
     ) -> Result<Vec<Post>, SourceError> {
         let url = self.url(pos, n)?;
         let headers = [(
             "Authorization".to_string(),
             format!("Bearer {}", self.bearer_token.expose()),
         )];
-        let req = FetchRequest {
-            url: &url,
-            cursor: &Cursor::default(),
-            max_bytes: self.max_bytes,
-            headers: &headers,
-        };
+        let none = Cursor::default();
+        let req = FetchRequest::get(&url, &none, self.max_bytes).with_headers(&headers);
         let body = match fetch.get(&req).await? {
             Fetched::Body(body) => body,
             // No validators were sent: a 304 would be a broken server. Nothing was read.
             Fetched::NotModified => return Ok(Vec::new()),
         };
+        let (remaining, reset) = (
+            body.header("x-rate-limit-remaining"),
+            body.header("x-rate-limit-reset"),
+        );
+        *wait = rate_wait(remaining, reset, Utc::now());
         let page = parse(&body.bytes, &self.name)?;
         pos.count(today, page.posts.len() as u64);
         // The first scan reads the newest page only: the week of history behind it would be
@@ -311,16 +329,15 @@ impl Source for XSource {
     async fn poll(&self, fetch: &Fetcher, cursor: &Cursor) -> Result<Page, SourceError> {
         let today = Utc::now().date_naive();
         let mut pos = Position::from_cursor(cursor);
-        let mut posts = Vec::new();
+        let (mut posts, mut wait) = (Vec::new(), None);
         for i in 0..MAX_PAGES {
             let left = pos.left(today, self.max_posts_per_day);
-            if left < MIN_RESULTS {
+            // Out of budget, or out of requests until the rate-limit window resets.
+            if left < MIN_RESULTS || wait.is_some() {
                 break;
             }
-            match self
-                .page(fetch, &mut pos, today, left.min(self.max_results))
-                .await
-            {
+            let n = left.min(self.max_results);
+            match self.page(fetch, &mut pos, today, n, &mut wait).await {
                 Ok(page) => posts.extend(page),
                 Err(e) if i == 0 => return Err(e),
                 // The pages already read are paid for: store them with the cursor that counts
@@ -338,6 +355,7 @@ impl Source for XSource {
         Ok(Page {
             posts,
             cursor: pos.to_cursor(),
+            wait,
         })
     }
 
@@ -419,6 +437,27 @@ mod tests {
         pos.count(day(7), 10);
         assert_eq!((pos.day, pos.read), (Some(day(7)), 10));
         assert_eq!(resumes_at(day(6)).to_rfc3339(), "2026-12-07T00:00:00+00:00");
+    }
+
+    #[test]
+    fn rate_limit_headers_ask_for_a_wait_only_when_none_is_left() {
+        let now = DateTime::from_timestamp(1_796_544_000, 0).unwrap();
+        let s = Duration::from_secs;
+        let table = [
+            (Some("0"), Some("1796544600"), Some(s(600))),
+            (Some("0"), Some("1796543000"), Some(s(0))),
+            (Some("3"), Some("1796544600"), None),
+            (None, Some("1796544600"), None),
+            (Some("0"), None, None),
+            (Some("0"), Some("soon"), None),
+        ];
+        for (remaining, reset, want) in table {
+            assert_eq!(
+                rate_wait(remaining, reset, now),
+                want,
+                "{remaining:?} {reset:?}"
+            );
+        }
     }
 
     #[test]
