@@ -6,6 +6,9 @@
 //! transaction. Network sources get their bytes through [`fetch::Fetcher`], the only HTTP client
 //! for sources, and keep a pure `parse(body) -> posts` that tests call on fixture files.
 
+/// The `facebook` kind's polling (its registry entry comes with issue 24's one file per kind).
+#[path = "facebook/api.rs"]
+pub mod facebook_api;
 pub mod fetch;
 pub mod jsonl;
 pub mod rss;
