@@ -72,3 +72,5 @@ mod email;
 // Alerts as people read them: language/timezone checks, chart pixels, replay --dump-alerts,
 // the email HTML in headless Chromium.
 mod alert_reading;
+// Issue 19, `x`: the source contract, the bearer header, the daily spend cap across restarts and days.
+mod source_x;

@@ -153,6 +153,28 @@ pub enum SourceKind {
         /// the time of the first poll.
         shift_to_now: bool,
     },
+    /// X recent search, under a daily spend cap.
+    X {
+        /// The search query.
+        query: String,
+        /// The app's bearer token.
+        bearer_token: SecretRef,
+        /// Posts per page (10–100).
+        max_results: u64,
+        /// Posts read per UTC day, at most.
+        max_posts_per_day: u64,
+        /// The API root.
+        base_url: String,
+    },
+    /// A Facebook page's feed and comments.
+    Facebook {
+        /// The page's id or name.
+        page_id: String,
+        /// The page access token.
+        access_token: SecretRef,
+        /// The Graph API root with its version.
+        base_url: String,
+    },
     /// A kind that the config accepts and validates but this build cannot poll yet.
     Planned(&'static str),
 }
@@ -163,6 +185,8 @@ impl SourceKind {
         match self {
             SourceKind::Rss { .. } => "rss",
             SourceKind::Jsonl { .. } => "jsonl",
+            SourceKind::X { .. } => "x",
+            SourceKind::Facebook { .. } => "facebook",
             SourceKind::Planned(name) => name,
         }
     }

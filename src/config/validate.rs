@@ -359,6 +359,27 @@ fn source(
                 path: dir.join(r.string("path").map(|(s, _)| s).unwrap_or_default()),
                 shift_to_now: r.bool("shift_to_now").is_some_and(|(b, _)| b),
             },
+            // Issue 19's kinds; the values were checked by `values` above, so they are only
+            // read here (`raw`: no second error for a bad one).
+            "x" => SourceKind::X {
+                query: r.string("query").map(|(s, _)| s).unwrap_or_default(),
+                bearer_token: secret::reference(&mut r, "bearer_token", true, dir)
+                    .unwrap_or(SecretRef::Literal(Default::default())),
+                max_results: whole(&mut r, "max_results").unwrap_or(100),
+                max_posts_per_day: whole(&mut r, "max_posts_per_day").unwrap_or(0),
+                base_url: r
+                    .string("base_url")
+                    .map_or_else(|| "https://api.x.com".to_string(), |(s, _)| s),
+            },
+            "facebook" => SourceKind::Facebook {
+                page_id: r.string("page_id").map(|(s, _)| s).unwrap_or_default(),
+                access_token: secret::reference(&mut r, "access_token", true, dir)
+                    .unwrap_or(SecretRef::Literal(Default::default())),
+                base_url: r.string("base_url").map_or_else(
+                    || "https://graph.facebook.com/v21.0".to_string(),
+                    |(s, _)| s,
+                ),
+            },
             other => {
                 // Not implemented yet: read every key so only unknown ones are reported.
                 for key in k.keys() {
@@ -452,6 +473,14 @@ fn notifier(
         kind: spec_kind?,
         at,
     })
+}
+
+/// A whole number already checked by `values`, read without reporting it again.
+fn whole(r: &mut Reader<'_, '_, '_>, key: &str) -> Option<u64> {
+    match r.raw(key)?.get_ref() {
+        toml::de::DeValue::Integer(i) => u64::from_str_radix(i.as_str(), i.radix()).ok(),
+        _ => None,
+    }
 }
 
 /// The `'static` name of a kind from the tables.

@@ -23,6 +23,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::config::secret::SecretRef;
 use crate::config::{SourceKind, SourceSpec};
 use crate::post::Post;
 use fetch::Fetcher;
@@ -99,7 +100,12 @@ pub struct Pause {
 }
 
 /// Builds the source a spec describes: the one registry of source kinds (one arm per kind).
+/// Secrets are read here, from the process environment.
 pub fn build(spec: &SourceSpec) -> Result<Box<dyn Source>, String> {
+    let secret = |r: &SecretRef, key: &str| {
+        r.resolve(&|k| std::env::var(k).ok())
+            .map_err(|e| format!("\"{key}\": {e}"))
+    };
     match &spec.kind {
         SourceKind::Jsonl { path, shift_to_now } => {
             let source = jsonl::JsonlSource::new(spec.name.clone(), path.clone(), spec.max_bytes);
@@ -114,6 +120,32 @@ pub fn build(spec: &SourceSpec) -> Result<Box<dyn Source>, String> {
             url.clone(),
             spec.max_bytes,
         ))),
+        SourceKind::X {
+            query,
+            bearer_token,
+            max_results,
+            max_posts_per_day,
+            base_url,
+        } => Ok(Box::new(x_api::XSource {
+            name: spec.name.clone(),
+            base_url: base_url.clone(),
+            query: query.clone(),
+            bearer_token: secret(bearer_token, "bearer_token")?,
+            max_results: *max_results,
+            max_posts_per_day: *max_posts_per_day,
+            max_bytes: spec.max_bytes,
+        })),
+        SourceKind::Facebook {
+            page_id,
+            access_token,
+            base_url,
+        } => Ok(Box::new(facebook_api::FacebookSource {
+            name: spec.name.clone(),
+            base_url: base_url.clone(),
+            page_id: page_id.clone(),
+            access_token: secret(access_token, "access_token")?,
+            max_bytes: spec.max_bytes,
+        })),
         SourceKind::Planned(kind) => Err(format!(
             "source kind \"{kind}\" is accepted by the config but cannot be polled by this version yet"
         )),
