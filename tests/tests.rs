@@ -74,3 +74,5 @@ mod email;
 mod alert_reading;
 // Issue 19, `x`: the source contract, the bearer header, the daily spend cap across restarts and days.
 mod source_x;
+// Issue 19, `facebook`: the source contract (posts and their comments), the token error 190.
+mod source_facebook;
