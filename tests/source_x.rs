@@ -259,3 +259,20 @@ fn x_spend_cap_stops_polling_survives_a_restart_and_resumes_the_next_utc_day() {
     assert!(!d.log().contains(BEARER), "the token in the log");
     assert_eq!(d.terminate(Duration::from_secs(30)), 0);
 }
+
+#[test]
+fn x_check_reports_an_unset_bearer_token_once() {
+    let dir = crate::util::tree(&[
+        ("vigie.toml", &config("https://api.x.com", 5000)),
+        ("rules.toml", RULES),
+    ]);
+    let r = vigie_env(
+        &["check", "--config", s(&dir.path().join("vigie.toml"))],
+        "",
+        &[],
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    // Two sources use the variable: one warning each, not one more from building them.
+    let unset = "environment variable X_TEST_BEARER is not set";
+    assert_eq!(r.stderr.matches(unset).count(), 2, "{}", r.stderr);
+}
