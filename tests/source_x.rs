@@ -276,3 +276,69 @@ fn x_check_reports_an_unset_bearer_token_once() {
     let unset = "environment variable X_TEST_BEARER is not set";
     assert_eq!(r.stderr.matches(unset).count(), 2, "{}", r.stderr);
 }
+
+/// A source paused at its cap brings nothing for hours on purpose: no `silent` source alert.
+#[test]
+fn x_paused_at_its_cap_is_not_a_silent_source() {
+    use std::collections::{BTreeMap, HashMap};
+    use vigie::matcher::Hits;
+    use vigie::post::Post;
+    use vigie::store::{fmt_time, AlertPolicy, PollOutcome, PollResult, Store};
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("vigie.db")).unwrap();
+    store
+        .set_alert_policy(AlertPolicy {
+            rules: BTreeMap::new(),
+            admin_notify: vec!["ops".into()],
+            source_alert_after: Duration::from_secs(1800),
+            sources: HashMap::from([("x-posteo".to_string(), Duration::from_secs(60))]),
+            deliver: true,
+        })
+        .unwrap();
+    let t0: chrono::DateTime<Utc> = "2026-11-20T00:00:00Z".parse().unwrap();
+    let page = |h: i64, posts: Vec<Post>, paused: Option<&str>| PollResult {
+        source: "x-posteo".into(),
+        kind: "x".into(),
+        polled_at: t0 + chrono::Duration::hours(h),
+        outcome: PollOutcome::Page {
+            posts: posts.into_iter().map(|p| (p, Hits::default())).collect(),
+            cursor: Default::default(),
+            not_modified: false,
+            paused: paused.map(str::to_owned),
+        },
+        next_poll_at: t0 + chrono::Duration::hours(h),
+        failures: 0,
+    };
+    store.commit(&page(0, Vec::new(), None)).unwrap();
+    // One post an hour for a day, then the cap: paused, then polled again 15 h later (a restart).
+    for h in 1..=25 {
+        let post = Post {
+            id: Some(format!("p{h}")),
+            created_at: Some(fmt_time(t0 + chrono::Duration::hours(h))),
+            ..Post::from_text("bonjour")
+        };
+        store.commit(&page(h, vec![post], None)).unwrap();
+    }
+    let cap = "daily cap reached (20 posts read), resumes at 2026-11-22T00:00:00Z";
+    store.commit(&page(26, Vec::new(), Some(cap))).unwrap();
+    store.commit(&page(40, Vec::new(), Some(cap))).unwrap();
+    let alerts: i64 = store
+        .connection()
+        .query_row(
+            "SELECT COUNT(*) FROM alerts WHERE kind = 'source'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(alerts, 0, "a paused source is not silent");
+    let (status, note): (String, String) = store
+        .connection()
+        .query_row(
+            "SELECT last_status, last_error FROM sources_v WHERE source = 'x-posteo'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!((status.as_str(), note.as_str()), ("paused", cap));
+}

@@ -219,7 +219,15 @@ impl Store {
                     }
                 }
                 write_source(&tx, r, &polled, stats)?;
-                if let Some(policy) = policy {
+                // A paused source (`x` at its daily cap) is quiet on purpose: no `silent` alert.
+                let paused = matches!(
+                    &r.outcome,
+                    PollOutcome::Page {
+                        paused: Some(_),
+                        ..
+                    }
+                );
+                if let Some(policy) = policy.filter(|_| !paused) {
                     let error = match &r.outcome {
                         PollOutcome::Failed { error } => Some(error.as_str()),
                         PollOutcome::Page { .. } => None,
