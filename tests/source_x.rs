@@ -342,3 +342,58 @@ fn x_paused_at_its_cap_is_not_a_silent_source() {
         .unwrap();
     assert_eq!((status.as_str(), note.as_str()), ("paused", cap));
 }
+
+/// After the first scan, a scan follows `next_token` (with the same `since_id`), and only a
+/// finished scan moves `since_id` to its newest post.
+#[test]
+fn x_pages_by_next_token_and_moves_since_id_when_the_scan_ends() {
+    let server = TestServer::start();
+    server.script(
+        SEARCH,
+        [
+            Reply::ok(fixture("search-first.json")),
+            Reply::ok(fixture("paged-first.json")),
+            Reply::ok(fixture("paged-last.json")),
+            Reply::ok(fixture("search-empty.json")),
+        ],
+    );
+    server.script(
+        &format!("/clock{SEARCH}"),
+        [Reply::ok(fixture("search-empty.json"))],
+    );
+    let mut d = Daemon::start_env(
+        &[
+            ("vigie.toml", &config(&server.url(""), 100_000)),
+            ("rules.toml", RULES),
+        ],
+        ENV,
+    );
+    d.wait_for("four search requests", Duration::from_secs(60), || {
+        server.requests(SEARCH).len() >= 4
+    });
+    d.wait_for("five posts stored", Duration::from_secs(60), || {
+        d.count("SELECT COUNT(*) FROM posts WHERE source = 'x-posteo'") == 5
+    });
+    let targets: Vec<String> = server
+        .requests(SEARCH)
+        .iter()
+        .map(|r| r.target.clone())
+        .collect();
+    // The first scan: one page, its next_token not followed.
+    assert!(!targets[0].contains("since_id") && !targets[0].contains("next_token"));
+    assert!(
+        targets[1].contains("since_id=1865012345678901250") && !targets[1].contains("next_token")
+    );
+    assert!(
+        targets[2].contains("since_id=1865012345678901250")
+            && targets[2].contains("next_token=7140dibdnow9c7btw481sw4pomdkxkv2i9h6enc7ur4nw"),
+        "{}",
+        targets[2]
+    );
+    assert!(
+        targets[3].contains("since_id=1865012345678901299") && !targets[3].contains("next_token"),
+        "{}",
+        targets[3]
+    );
+    assert_eq!(d.terminate(Duration::from_secs(30)), 0);
+}
