@@ -397,3 +397,55 @@ fn x_pages_by_next_token_and_moves_since_id_when_the_scan_ends() {
     );
     assert_eq!(d.terminate(Duration::from_secs(30)), 0);
 }
+
+/// An answer that leaves no request in X's rate-limit window holds the next poll until the
+/// window resets (`x-rate-limit-reset`, epoch seconds).
+#[test]
+fn x_waits_for_the_rate_limit_reset_when_none_is_left() {
+    let server = TestServer::start();
+    let reset = Utc::now().timestamp() + 3600;
+    server.script(
+        SEARCH,
+        [Reply::ok(fixture("search-first.json"))
+            .header("x-rate-limit-limit", "450")
+            .header("x-rate-limit-remaining", "0")
+            .header("x-rate-limit-reset", &reset.to_string())],
+    );
+    server.script(
+        &format!("/clock{SEARCH}"),
+        [Reply::ok(fixture("search-empty.json"))],
+    );
+    let mut d = Daemon::start_env(
+        &[
+            ("vigie.toml", &config(&server.url(""), 100_000)),
+            ("rules.toml", RULES),
+        ],
+        ENV,
+    );
+    d.wait_for("the first page stored", Duration::from_secs(60), || {
+        d.count("SELECT COUNT(*) FROM posts WHERE source = 'x-posteo'") == 2
+    });
+    let next: String = d
+        .db()
+        .query_row(
+            "SELECT next_poll_at FROM sources WHERE name = 'x-posteo'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("next_poll_at");
+    let next: chrono::DateTime<Utc> = next.parse().expect("time");
+    assert!(
+        next.timestamp() >= reset - 1,
+        "next poll {next}, reset {reset}"
+    );
+    let clock = clock_polls(&server);
+    d.wait_for("three more clock polls", Duration::from_secs(60), || {
+        clock_polls(&server) >= clock + 3
+    });
+    assert_eq!(
+        server.requests(SEARCH).len(),
+        1,
+        "no request before the reset"
+    );
+    assert_eq!(d.terminate(Duration::from_secs(30)), 0);
+}
