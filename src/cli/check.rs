@@ -167,11 +167,11 @@ fn environment(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Vec<Con
     };
     for spec in &config.sources {
         let owner = format!("source \"{}\"", spec.name);
-        // Its unreadable secret is already reported: building would only say it again.
-        if unreadable.contains(owner.as_str()) {
-            continue;
-        }
         if let Err(message) = source::build(spec) {
+            // Its unreadable secret is already reported: building only says it again.
+            if unreadable.contains(owner.as_str()) && message.starts_with("secret \"") {
+                continue;
+            }
             problems.push(error(&table(&owner), format!("{owner}: {message}")));
         }
     }

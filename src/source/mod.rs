@@ -104,7 +104,7 @@ pub struct Pause {
 pub fn build(spec: &SourceSpec) -> Result<Box<dyn Source>, String> {
     let secret = |r: &SecretRef, key: &str| {
         r.resolve(&|k| std::env::var(k).ok())
-            .map_err(|e| format!("\"{key}\": {e}"))
+            .map_err(|e| format!("secret \"{key}\": {e}"))
     };
     match &spec.kind {
         SourceKind::Jsonl { path, shift_to_now } => {
