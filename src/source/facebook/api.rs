@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::secret::Secret;
 use crate::post::Post;
-use crate::source::fetch::{classify_status, Body, FetchRequest, Fetched, Fetcher};
+use crate::source::fetch::{classify_status, redact_url, Body, FetchRequest, Fetched, Fetcher};
 use crate::source::{Cursor, Page, Source, SourceError};
 
 /// Posts of the feed whose comments each poll reads: the ones people still comment on.
@@ -251,11 +251,18 @@ impl FacebookSource {
             .keeping_client_errors();
         match fetch.get(&req).await? {
             Fetched::Body(body) if body.is_success() => Ok(body),
-            Fetched::Body(body) => Err(graph_error(
-                body.status,
-                &body.bytes,
-                self.access_token.expose(),
-            )),
+            // Where, as `fetch` says it for its own errors (the token is in no URL).
+            Fetched::Body(body) => Err(
+                match graph_error(body.status, &body.bytes, self.access_token.expose()) {
+                    SourceError::Transient(m) => {
+                        SourceError::Transient(format!("{m} from {}", redact_url(url.as_str())))
+                    }
+                    SourceError::Permanent(m) if !m.starts_with("the page access token") => {
+                        SourceError::Permanent(format!("{m} from {}", redact_url(url.as_str())))
+                    }
+                    e => e,
+                },
+            ),
             Fetched::NotModified => Err(SourceError::Transient(
                 "HTTP 304 to a request without validators".into(),
             )),
