@@ -449,3 +449,25 @@ fn x_waits_for_the_rate_limit_reset_when_none_is_left() {
     );
     assert_eq!(d.terminate(Duration::from_secs(30)), 0);
 }
+
+/// X returns at least 10 posts a request and the source never reads past its cap, so a cap
+/// under 10 would never read anything: `vigie check` refuses it.
+#[test]
+fn x_check_refuses_a_cap_under_one_page() {
+    let dir = crate::util::tree(&[
+        ("vigie.toml", &config("https://api.x.com", 5)),
+        ("rules.toml", RULES),
+    ]);
+    let r = vigie_env(
+        &["check", "--config", s(&dir.path().join("vigie.toml"))],
+        "",
+        ENV,
+    );
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr
+            .contains("\"max_posts_per_day\" must be at least 10"),
+        "{}",
+        r.stderr
+    );
+}
