@@ -6,6 +6,7 @@
 //! checked by `config::validate`, as for every kind.
 
 pub mod api;
+pub mod position;
 
 use std::path::Path;
 

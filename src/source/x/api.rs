@@ -11,19 +11,20 @@
 //! scan), newest first, and follows `next_token` for at most [`MAX_PAGES`] pages; a scan that
 //! is not finished keeps its `next_token` in the cursor and goes on at the next poll, and only a
 //! finished scan moves `since_id`, so no post between two polls is skipped. The very first scan
-//! reads one page, the newest: the week of history behind it would be billed post by post. `parse` is pure;
-//! HTTP, limits and redaction are `fetch`'s, and the bearer token travels only in the
-//! `Authorization` header.
+//! reads one page, the newest: the week of history behind it would be billed post by post.
+//! `parse` is pure; HTTP, limits and redaction are `fetch`'s, and the bearer token travels only
+//! in the `Authorization` header. The budget and the resume point are `position`'s.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::config::secret::Secret;
 use crate::post::Post;
 use crate::source::fetch::{FetchRequest, Fetched, Fetcher};
+use super::position::{resumes_at, Position};
 use crate::source::{Cursor, Page, Pause, Source, SourceError};
 
 /// Most search pages one poll reads (X allows 450 requests per 15 minutes per app).
@@ -54,70 +55,6 @@ pub struct XSource {
     pub max_posts_per_day: u64,
     /// Body cap per response.
     pub max_bytes: u64,
-}
-
-/// Where the search stands, stored as JSON in the cursor's position.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Position {
-    /// The newest post id of the last finished scan: the next scan reads only newer posts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub since_id: Option<String>,
-    /// The page a scan in progress goes on from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next_token: Option<String>,
-    /// The newest post id of the scan in progress, which becomes `since_id` when it ends.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scan_newest: Option<String>,
-    /// The UTC day `read` counts.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub day: Option<NaiveDate>,
-    /// Posts read (billed) on `day`.
-    #[serde(default)]
-    pub read: u64,
-}
-
-impl Position {
-    /// The position stored in `cursor`; a missing or unreadable one starts afresh.
-    pub fn from_cursor(cursor: &Cursor) -> Position {
-        cursor
-            .position
-            .as_deref()
-            .and_then(|p| serde_json::from_str(p).ok())
-            .unwrap_or_default()
-    }
-
-    /// Posts that may still be read on `today` under `cap`.
-    pub fn left(&self, today: NaiveDate, cap: u64) -> u64 {
-        if self.day == Some(today) {
-            cap.saturating_sub(self.read)
-        } else {
-            cap
-        }
-    }
-
-    /// Counts `n` posts read on `today` (a new day starts from zero).
-    fn count(&mut self, today: NaiveDate, n: u64) {
-        if self.day != Some(today) {
-            self.day = Some(today);
-            self.read = 0;
-        }
-        self.read = self.read.saturating_add(n);
-    }
-
-    fn to_cursor(&self) -> Cursor {
-        Cursor {
-            position: serde_json::to_string(self).ok(),
-            ..Cursor::default()
-        }
-    }
-}
-
-/// When a source capped on `day` may read again: the next UTC midnight.
-pub fn resumes_at(day: NaiveDate) -> DateTime<Utc> {
-    day.succ_opt()
-        .unwrap_or(day)
-        .and_hms_opt(0, 0, 0)
-        .map_or_else(Utc::now, |t| t.and_utc())
 }
 
 /// How long to wait before the next request, from X's rate-limit headers: until
@@ -426,20 +363,6 @@ mod tests {
     }
 
     #[test]
-    fn the_budget_counts_per_utc_day() {
-        let day = |d| NaiveDate::from_ymd_opt(2026, 12, d).unwrap();
-        let mut pos = Position::default();
-        assert_eq!(pos.left(day(6), 100), 100);
-        pos.count(day(6), 60);
-        pos.count(day(6), 35);
-        assert_eq!(pos.left(day(6), 100), 5);
-        assert_eq!(pos.left(day(7), 100), 100, "a new UTC day starts afresh");
-        pos.count(day(7), 10);
-        assert_eq!((pos.day, pos.read), (Some(day(7)), 10));
-        assert_eq!(resumes_at(day(6)).to_rfc3339(), "2026-12-07T00:00:00+00:00");
-    }
-
-    #[test]
     fn rate_limit_headers_ask_for_a_wait_only_when_none_is_left() {
         let now = DateTime::from_timestamp(1_796_544_000, 0).unwrap();
         let s = Duration::from_secs;
@@ -460,20 +383,4 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_position_survives_its_json_and_a_bad_one_starts_afresh() {
-        let pos = Position {
-            since_id: Some("1".into()),
-            next_token: Some("t".into()),
-            scan_newest: Some("9".into()),
-            day: NaiveDate::from_ymd_opt(2026, 12, 6),
-            read: 42,
-        };
-        assert_eq!(Position::from_cursor(&pos.to_cursor()), pos);
-        let bad = Cursor {
-            position: Some("not json".into()),
-            ..Cursor::default()
-        };
-        assert_eq!(Position::from_cursor(&bad), Position::default());
-    }
 }
