@@ -106,6 +106,7 @@ fn commit_all(store: &mut Store, batches: Vec<Vec<(Post, Hits)>>) {
                 posts: page,
                 cursor: Cursor::default(),
                 not_modified: false,
+                paused: None,
             },
             next_poll_at: Utc::now(),
             failures: 0,

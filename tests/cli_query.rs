@@ -96,6 +96,7 @@ fn dataset(dir: &std::path::Path) {
                     posts: page,
                     cursor: Cursor::default(),
                     not_modified: false,
+                    paused: None,
                 },
                 next_poll_at: t("2026-11-22T11:02:00Z"),
                 failures: 0,

@@ -231,7 +231,7 @@ fn every_source_kind_key_is_value_checked() {
         ("[[source]]\nname = \"x\"\nkind = \"x\"\nquery = \"posteo\"\nbearer_token = \"${T}\"\nmax_posts_per_day = \"5000\"\n",
          r#"vigie.toml:9:21: "max_posts_per_day" must be a whole number, not a string"#),
         ("[[source]]\nname = \"x\"\nkind = \"x\"\nquery = \"posteo\"\nbearer_token = \"${T}\"\nmax_posts_per_day = 0\n",
-         r#"vigie.toml:9:21: "max_posts_per_day" must be at least 1, not 0"#),
+         r#"vigie.toml:9:21: "max_posts_per_day" must be at least 10, not 0"#),
         ("[[source]]\nname = \"x\"\nkind = \"x\"\nquery = \"posteo\"\nbearer_token = \"${T}\"\nmax_posts_per_day = 100\nmax_results = 500\n",
          r#"vigie.toml:10:15: "max_results" must be between 10 and 100, not 500"#),
         ("[[source]]\nname = \"x\"\nkind = \"x\"\nquery = \"\"\nbearer_token = \"${T}\"\nmax_posts_per_day = 100\n",

@@ -41,6 +41,7 @@ fn page(now: DateTime<Utc>, posts: &[(&str, &str, i64)]) -> PollResult {
                 .collect(),
             cursor: Cursor::default(),
             not_modified: false,
+            paused: None,
         },
         next_poll_at: now,
         failures: 0,

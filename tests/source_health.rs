@@ -25,6 +25,7 @@ fn page(t: DateTime<Utc>, posts: Vec<Post>) -> PollResult {
             posts: posts.into_iter().map(|p| (p, Hits::default())).collect(),
             cursor: Cursor::default(),
             not_modified: false,
+            paused: None,
         },
         next_poll_at: t,
         failures: 0,

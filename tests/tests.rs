@@ -78,3 +78,7 @@ mod alert_reading;
 mod source_mastodon;
 // The hackernews source beyond the contract: the search asked, paging, Algolia's errors.
 mod source_hackernews;
+// Issue 19, `x`: the source contract, the bearer header, the daily spend cap across restarts and days.
+mod source_x;
+// Issue 19, `facebook`: the source contract (posts and their comments), the token error 190.
+mod source_facebook;

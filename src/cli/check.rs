@@ -171,6 +171,10 @@ fn environment(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Vec<Con
             continue;
         }
         if let Err(message) = source::build(spec, env) {
+            // Its unreadable secret is already reported: building only says it again.
+            if unreadable.contains(owner.as_str()) && message.starts_with("secret \"") {
+                continue;
+            }
             problems.push(error(&table(&owner), format!("{owner}: {message}")));
         }
     }

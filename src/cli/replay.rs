@@ -87,6 +87,7 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
                     posts: vec![(post, hits)],
                     cursor: Cursor::default(),
                     not_modified: false,
+                    paused: None,
                 },
                 next_poll_at: at,
                 failures: 0,

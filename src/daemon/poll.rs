@@ -27,8 +27,8 @@ use super::{retry, scheduler};
 use crate::matcher::{Hits, RuleSet};
 use crate::post::Post;
 use crate::source::fetch::Fetcher;
-use crate::source::{Cursor, Source, SourceError};
-use crate::store::{PollOutcome, PollResult, Store};
+use crate::source::{Cursor, Pause, Source, SourceError};
+use crate::store::{fmt_time, PollOutcome, PollResult, Store};
 
 /// What a poll task tells the control loop.
 pub(super) struct Report {
@@ -102,8 +102,9 @@ impl PollTask {
     /// Polls the source and matches its posts against the rules.
     async fn poll_and_match(
         &self,
-    ) -> Result<(Vec<(Post, Hits)>, Cursor, Option<Duration>), SourceError> {
+    ) -> Result<(Vec<(Post, Hits)>, Cursor, Option<Duration>, Option<Pause>), SourceError> {
         let page = self.source.poll(&self.fetcher, &self.cursor).await?;
+        let pause = self.source.paused(&page.cursor, Utc::now());
         let listed = page.posts.len();
         let unstored = self.unstored(page.posts).await;
         tracing::debug!(source = %self.name, listed, new = unstored.len(), "Polled.");
@@ -115,7 +116,7 @@ impl PollTask {
             self.metrics.matched(started.elapsed());
             posts.push((post, hits));
         }
-        Ok((posts, page.cursor, page.wait))
+        Ok((posts, page.cursor, page.wait, pause))
     }
 
     /// `posts` without those already stored: a feed re-downloaded without validators lists
@@ -162,7 +163,7 @@ impl PollTask {
             });
         let mut rule_hits: Vec<(String, u64)> = Vec::new();
         let (outcome, failures, delay, error, new_cursor) = match polled {
-            Ok((posts, cursor, wait)) => {
+            Ok((posts, cursor, wait, pause)) => {
                 for (_, hits) in &posts {
                     for hit in hits.iter() {
                         match rule_hits.iter_mut().find(|(r, _)| r == hit.rule) {
@@ -173,10 +174,17 @@ impl PollTask {
                 }
                 self.metrics.poll(&self.name, started.elapsed(), None);
                 let delay = scheduler::next_poll(Ok(wait), self.every, 0, retry::rand01());
+                let delay = scheduler::after_pause(delay, pause.as_ref(), Utc::now());
+                if let Some(p) = &pause {
+                    let until = fmt_time(p.until);
+                    tracing::info!(source = %self.name, reason = %p.reason, until = %until, "Source paused.");
+                }
                 let outcome = PollOutcome::Page {
                     posts,
                     cursor: cursor.clone(),
                     not_modified: false,
+                    paused: pause
+                        .map(|p| format!("{}, resumes at {}", p.reason, fmt_time(p.until))),
                 };
                 (outcome, 0, delay, None, cursor)
             }

@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::retry::{jittered, Backoff};
-use crate::source::SourceError;
+use crate::source::{Pause, SourceError};
 
 /// Longest wait between polls of a failing source.
 pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
@@ -38,6 +38,13 @@ pub fn next_poll(
         }
         Err(_) => every + backoff(every).delay(failures, rand01),
     }
+}
+
+/// `delay` (from [`next_poll`]), made to last at least until a paused source's `until`
+/// (`x` at its daily cap: the next UTC midnight).
+pub fn after_pause(delay: Duration, pause: Option<&Pause>, now: DateTime<Utc>) -> Duration {
+    let until = pause.and_then(|p| (p.until - now).to_std().ok());
+    until.map_or(delay, |u| u.max(delay))
 }
 
 fn backoff(every: Duration) -> Backoff {
@@ -133,6 +140,21 @@ mod tests {
                 "{outcome:?} every {every}s failures {failures} rand {r}: {d:?} not in [{lo}s, {hi}s]"
             );
         }
+    }
+
+    #[test]
+    fn a_pause_holds_the_next_poll_until_it_ends() {
+        let now = DateTime::parse_from_rfc3339("2026-12-06T23:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let pause = |h| Pause {
+            reason: "daily cap reached".into(),
+            until: now + chrono::Duration::hours(h),
+        };
+        assert_eq!(after_pause(S(60), None, now), S(60));
+        assert_eq!(after_pause(S(60), Some(&pause(1)), now), S(3600));
+        // A pause already over leaves the usual interval.
+        assert_eq!(after_pause(S(60), Some(&pause(-1)), now), S(60));
     }
 
     #[test]

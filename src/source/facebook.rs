@@ -1,8 +1,10 @@
 //! The `facebook` source: a page's posts and comments, through the Graph API (SPEC §3).
 //!
-//! This file owns the kind's keys, their checks and its settings; this version cannot poll it
-//! yet (`build` says so), and its `poll`/`parse` will live here. URL and secret keys are checked
-//! by `config::validate`, as for every kind.
+//! This file owns the kind's keys, their checks, its settings and its `build`; the polling (the
+//! feed, the comments of each post, Graph API errors) is `api`'s. URL and secret keys are
+//! checked by `config::validate`, as for every kind.
+
+pub mod api;
 
 use std::path::Path;
 
@@ -52,7 +54,22 @@ fn read(r: &mut Reader<'_, '_, '_>, dir: &Path) -> Settings {
     })
 }
 
-fn build(spec: &SourceSpec, _env: Env<'_>) -> Result<Box<dyn Source>, String> {
-    super::settings::<FacebookSettings>(spec)?;
-    super::planned(spec)
+/// The page's reader, with its access token read from `env`.
+fn build(spec: &SourceSpec, env: Env<'_>) -> Result<Box<dyn Source>, String> {
+    let s = super::settings::<FacebookSettings>(spec)?;
+    let access_token = super::secret(&s.access_token, env)
+        .map_err(|e| format!("secret \"access_token\": {e}"))?;
+    Ok(Box::new(api::FacebookSource {
+        name: spec.name.clone(),
+        base_url: s
+            .base_url
+            .clone()
+            .unwrap_or_else(|| DEFAULT_BASE_URL.to_string()),
+        page_id: s.page_id.clone(),
+        access_token,
+        max_bytes: spec.max_bytes,
+    }))
 }
+
+/// The Graph API's root, with the version the fields were checked against.
+pub const DEFAULT_BASE_URL: &str = "https://graph.facebook.com/v21.0";

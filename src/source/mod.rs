@@ -16,6 +16,7 @@ pub mod text;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::config::secret::Secret;
@@ -85,6 +86,23 @@ pub trait Source: Send + Sync {
             first: None,
         }
     }
+
+    /// Whether the source holds back at `now` although its polls succeed, read from the cursor
+    /// it just returned (`x` at its daily spend cap). The scheduler polls it again at `until`
+    /// at the earliest, and `vigie sources` shows the reason. A method with a default rather
+    /// than a field of [`Page`]: only a kind that can pause has anything to say.
+    fn paused(&self, _cursor: &Cursor, _now: DateTime<Utc>) -> Option<Pause> {
+        None
+    }
+}
+
+/// Why and until when a healthy source makes no request (see [`Source::paused`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pause {
+    /// Why, for people (`daily cap reached (5000 posts read)`).
+    pub reason: String,
+    /// The earliest time to poll again.
+    pub until: DateTime<Utc>,
 }
 
 /// What `vigie preview` gets from one poll.

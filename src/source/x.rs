@@ -1,9 +1,12 @@
 //! The `x` source: recent posts matching a query, through the paid API, under a daily spend cap
 //! (SPEC §3).
 //!
-//! This file owns the kind's keys, their checks and its settings; this version cannot poll it
-//! yet (`build` says so), and its `poll`/`parse` will live here. URL and secret keys are checked
-//! by `config::validate`, as for every kind.
+//! This file owns the kind's keys, their checks, its settings and its `build`; the polling (the
+//! search, its paging and the spend budget in the cursor) is `api`'s. URL and secret keys are
+//! checked by `config::validate`, as for every kind.
+
+pub mod api;
+pub mod position;
 
 use std::path::Path;
 
@@ -42,8 +45,10 @@ pub struct XSettings {
 fn read(r: &mut Reader<'_, '_, '_>, dir: &Path) -> Settings {
     let query = r.non_empty("query").map(|(q, _)| q).unwrap_or_default();
     let max_results = r.u64_in("max_results", 10, 100).map(|(n, _)| n);
+    // X returns at least 10 posts a request and the source never reads past the cap: a cap
+    // under 10 would never read anything.
     let max_posts_per_day = r
-        .u64_in("max_posts_per_day", 1, u64::MAX)
+        .u64_in("max_posts_per_day", api::MIN_RESULTS, u64::MAX)
         .map_or(0, |(n, _)| n);
     Settings::new(XSettings {
         query,
@@ -55,7 +60,24 @@ fn read(r: &mut Reader<'_, '_, '_>, dir: &Path) -> Settings {
     })
 }
 
-fn build(spec: &SourceSpec, _env: Env<'_>) -> Result<Box<dyn Source>, String> {
-    super::settings::<XSettings>(spec)?;
-    super::planned(spec)
+/// The search, with its bearer token read from `env`.
+fn build(spec: &SourceSpec, env: Env<'_>) -> Result<Box<dyn Source>, String> {
+    let s = super::settings::<XSettings>(spec)?;
+    let bearer_token = super::secret(&s.bearer_token, env)
+        .map_err(|e| format!("secret \"bearer_token\": {e}"))?;
+    Ok(Box::new(api::XSource {
+        name: spec.name.clone(),
+        base_url: s
+            .base_url
+            .clone()
+            .unwrap_or_else(|| DEFAULT_BASE_URL.to_string()),
+        query: s.query.clone(),
+        bearer_token,
+        max_results: s.max_results.unwrap_or(100),
+        max_posts_per_day: s.max_posts_per_day,
+        max_bytes: spec.max_bytes,
+    }))
 }
+
+/// The API's root.
+pub const DEFAULT_BASE_URL: &str = "https://api.x.com";

@@ -74,7 +74,7 @@ pub struct SourceRow {
     pub kind: String,
     /// Last poll time.
     pub last_poll_at: Option<String>,
-    /// `ok`, `not_modified` or `error`.
+    /// `ok`, `not_modified`, `paused` (the reason in `last_error`) or `error`.
     pub last_status: Option<String>,
     /// The last error, when the last poll failed.
     pub last_error: Option<String>,

@@ -47,6 +47,10 @@ pub enum PollOutcome {
         cursor: Cursor,
         /// The server said nothing changed (304).
         not_modified: bool,
+        /// The source holds back although it is healthy, and why and until when (`x` at its
+        /// daily cap: "daily cap reached (5000 posts read), resumes at …"). Stored as status
+        /// `paused`, the text in `last_error`, where `vigie sources` shows it.
+        paused: Option<String>,
     },
     /// The poll failed; the cursor stays where it was.
     Failed {
@@ -256,7 +260,15 @@ impl<'a> Batch<'a> {
             }
         }
         write_source(self.tx, r, &polled, stats)?;
-        if let Some(policy) = self.policy {
+        // A paused source (`x` at its daily cap) is quiet on purpose: no `silent` alert.
+        let paused = matches!(
+            &r.outcome,
+            PollOutcome::Page {
+                paused: Some(_),
+                ..
+            }
+        );
+        if let Some(policy) = self.policy.filter(|_| !paused) {
             let error = match &r.outcome {
                 PollOutcome::Failed { error } => Some(error.as_str()),
                 PollOutcome::Page { .. } => None,
@@ -388,9 +400,14 @@ fn write_source(
         PollOutcome::Page {
             cursor,
             not_modified,
+            paused,
             ..
         } => {
-            let status = if *not_modified { "not_modified" } else { "ok" };
+            let status = match (paused, not_modified) {
+                (Some(_), _) => "paused",
+                (None, true) => "not_modified",
+                (None, false) => "ok",
+            };
             // A recovery closes a down period: kept so that the source's usual gap between
             // posts leaves it out.
             tx.prepare_cached(
@@ -401,7 +418,7 @@ fn write_source(
             .execute(params![r.source, polled])?;
             tx.prepare_cached(
                 "UPDATE sources SET etag = ?2, last_modified = ?3, cursor = ?4, last_poll_at = ?5,
-                   last_status = ?6, last_error = NULL, failures = 0, next_poll_at = ?7,
+                   last_status = ?6, last_error = ?10, failures = 0, next_poll_at = ?7,
                    items_seen = items_seen + ?8, hits = hits + ?9, failing_since = NULL,
                    last_new_at = CASE WHEN ?8 > 0 THEN ?5 ELSE last_new_at END
                  WHERE name = ?1",
@@ -416,6 +433,7 @@ fn write_source(
                 next,
                 stats.new_posts as i64,
                 stats.new_hits as i64,
+                paused,
             ])?;
         }
         PollOutcome::Failed { error } => {
