@@ -8,6 +8,12 @@
 
 pub mod fetch;
 pub mod jsonl;
+/// `reddit`: feeds without an account, the OAuth JSON API with one (until the kind registry
+/// gives it its own file).
+pub mod reddit {
+    pub mod feed;
+    pub mod listing;
+}
 pub mod rss;
 pub mod text;
 
