@@ -166,7 +166,9 @@ fn matched_words(matched: &str) -> String {
 fn hit_columns(format: Format) -> Vec<String> {
     if format == Format::Table {
         let mut cols = vec![output::time_column("created_at")];
-        cols.extend(["rule", "source", "author", "matched", "text"].map(String::from));
+        cols.extend(
+            ["rule", "source", "author", "engagement", "matched", "text"].map(String::from),
+        );
         return cols;
     }
     [
@@ -198,6 +200,8 @@ fn hit_row(h: &HitRow, format: Format) -> Vec<Value> {
                 (Some(name), Some(author)) => format!("{name} ({author})"),
                 (name, author) => name.clone().or(author.clone()).unwrap_or_default(),
             }),
+            // Blank, not 0, when the source gives no engagement (feeds, forums).
+            json!(h.engagement.map(|e| e.to_string()).unwrap_or_default()),
             json!(matched_words(&h.matched)),
             json!(h.text),
         ];
