@@ -46,6 +46,10 @@ pub struct Page {
     pub posts: Vec<Post>,
     /// The cursor to store with these posts.
     pub cursor: Cursor,
+    /// The least time before the next request that the platform asked for on this successful
+    /// response (rate-limit headers: none left until the window resets). The scheduler polls no
+    /// sooner; a refusal (429) is a [`SourceError::RateLimited`] instead.
+    pub wait: Option<Duration>,
 }
 
 /// Why a poll failed, classified once for the scheduler.
