@@ -13,6 +13,7 @@ pub mod jsonl;
 pub mod reddit {
     pub mod feed;
     pub mod listing;
+    pub mod poll;
 }
 pub mod rss;
 pub mod text;
