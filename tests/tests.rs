@@ -25,6 +25,9 @@ mod delivery;
 mod alerts_email;
 // The real daemon on jsonl: hits stored and read live, SIGTERM exit, SIGKILL without loss.
 mod daemon;
+// Every polled source kind keeps one contract (issue 19): cursor, no duplicate across kill -9,
+// faults shown with backoff, preview, no secret shown. One `Case` per kind.
+mod source_contract;
 // The real daemon on rss over loopback: conditional GET, 304, Retry-After, backoff, bad bodies.
 mod daemon_http;
 // Starting, watching and killing the real daemon on a temp dir.
