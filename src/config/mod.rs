@@ -153,6 +153,19 @@ pub enum SourceKind {
         /// the time of the first poll.
         shift_to_now: bool,
     },
+    /// Reddit: feeds, or the OAuth JSON API with `client_id` + `client_secret`.
+    Reddit {
+        /// Subreddit names, without `r/`.
+        subreddits: Vec<String>,
+        /// A search within them.
+        query: Option<String>,
+        /// The app's client id (OAuth).
+        client_id: Option<String>,
+        /// The app's secret (OAuth), read when the source is built.
+        client_secret: Option<secret::SecretRef>,
+        /// Where Reddit is (tests, proxies).
+        base_url: Option<String>,
+    },
     /// A kind that the config accepts and validates but this build cannot poll yet.
     Planned(&'static str),
 }
@@ -163,6 +176,7 @@ impl SourceKind {
         match self {
             SourceKind::Rss { .. } => "rss",
             SourceKind::Jsonl { .. } => "jsonl",
+            SourceKind::Reddit { .. } => "reddit",
             SourceKind::Planned(name) => name,
         }
     }

@@ -359,6 +359,18 @@ fn source(
                 path: dir.join(r.string("path").map(|(s, _)| s).unwrap_or_default()),
                 shift_to_now: r.bool("shift_to_now").is_some_and(|(b, _)| b),
             },
+            "reddit" => SourceKind::Reddit {
+                subreddits: r
+                    .list("subreddits")
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(s, _)| s)
+                    .collect(),
+                query: r.string("query").map(|(s, _)| s),
+                client_id: r.string("client_id").map(|(s, _)| s),
+                client_secret: secret::reference(&mut r, "client_secret", true, dir),
+                base_url: r.string("base_url").map(|(s, _)| s),
+            },
             other => {
                 // Not implemented yet: read every key so only unknown ones are reported.
                 for key in k.keys() {

@@ -97,6 +97,31 @@ pub fn build(spec: &SourceSpec) -> Result<Box<dyn Source>, String> {
             url.clone(),
             spec.max_bytes,
         ))),
+        SourceKind::Reddit {
+            subreddits,
+            query,
+            client_id,
+            client_secret,
+            base_url,
+        } => {
+            let oauth = match (client_id, client_secret) {
+                (Some(id), Some(secret)) => Some(reddit::poll::OAuth {
+                    client_id: id.clone(),
+                    client_secret: secret
+                        .resolve(&|k| std::env::var(k).ok())
+                        .map_err(|e| format!("secret \"client_secret\": {e}"))?,
+                }),
+                _ => None,
+            };
+            Ok(Box::new(reddit::poll::RedditSource::new(
+                spec.name.clone(),
+                spec.max_bytes,
+                subreddits,
+                query.clone(),
+                oauth,
+                base_url.clone(),
+            )))
+        }
         SourceKind::Planned(kind) => Err(format!(
             "source kind \"{kind}\" is accepted by the config but cannot be polled by this version yet"
         )),
