@@ -13,6 +13,7 @@ pub mod jsonl;
 pub mod reddit {
     pub mod feed;
     pub mod listing;
+    pub mod pace;
     pub mod poll;
 }
 pub mod rss;
