@@ -342,6 +342,25 @@ fn hits_table_and_json_show_engagement() {
         .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["engagement"].clone())
         .collect();
     assert_eq!(engagement, [serde_json::json!(12), serde_json::Value::Null]);
+    // Hits without any engagement (feeds, forums) keep the room for their text.
+    let r = vigie_env(
+        &[
+            "hits",
+            "--config",
+            s(&cfg),
+            "--format",
+            "table",
+            "--author",
+            "bob",
+        ],
+        "",
+        &[("TZ", "UTC")],
+    );
+    assert!(
+        r.stdout.starts_with("CREATED_AT (UTC)  RULE") && !r.stdout.contains("ENGAGEMENT"),
+        "{}",
+        r.stdout
+    );
 }
 
 #[test]
