@@ -314,7 +314,7 @@ impl RuleSet {
                     spans[p] = (w.start, w.end);
                 }
                 // Only then is the next word worth a look for the keys that only follow (which
-                // step two turned away): after a one-word term's word, the tokenizer goes on
+                // the pick turned away): after a one-word term's word, the tokenizer goes on
                 // skipping.
                 if leads_on {
                     leads.follow(w.pos);
