@@ -80,8 +80,9 @@ impl RedditSource {
         }
     }
 
-    /// The URL of one listing: the feed or the API, `new` or `search`, from `before`.
-    fn listing_url(&self, before: Option<&str>) -> String {
+    /// The URL of one listing: the feed or the API, `new` or `search`, from `before`. An
+    /// unparseable `base_url` (the config checks it) is an error, never a fall back to Reddit.
+    fn listing_url(&self, before: Option<&str>) -> Result<String, SourceError> {
         let base = match (&self.base_url, &self.oauth) {
             (Some(base), _) => base.as_str(),
             (None, Some(_)) => OAUTH_API,
@@ -94,8 +95,9 @@ impl RedditSource {
             (Some(_), true) => "search.rss",
             (Some(_), false) => "search",
         };
-        let mut url = url::Url::parse(&format!("{base}/r/{}/{path}", self.subs))
-            .unwrap_or_else(|_| url::Url::parse(WWW).expect("a valid URL"));
+        let mut url = url::Url::parse(&format!("{base}/r/{}/{path}", self.subs)).map_err(|e| {
+            SourceError::Permanent(format!("invalid base_url {}: {e}", redact_url(base)))
+        })?;
         {
             let mut q = url.query_pairs_mut();
             if let Some(query) = &self.query {
@@ -111,7 +113,7 @@ impl RedditSource {
                 q.append_pair("before", before);
             }
         }
-        url.to_string()
+        Ok(url.to_string())
     }
 
     fn token_url(&self) -> String {
@@ -125,7 +127,7 @@ impl RedditSource {
     async fn poll_feed(&self, fetch: &Fetcher, cursor: &Cursor) -> Result<Page, SourceError> {
         let position = Position::read(cursor);
         let before = position.anchor().map(str::to_owned);
-        let url = self.listing_url(before.as_deref());
+        let url = self.listing_url(before.as_deref())?;
         if let Err(wait) = take_feed_slot(&host_of(&url), Instant::now()) {
             tracing::debug!(source = %self.name, wait_s = wait.as_secs(), "Reddit feed budget spent; poll skipped.");
             return Ok(Page {
@@ -159,7 +161,7 @@ impl RedditSource {
     ) -> Result<Page, SourceError> {
         let position = Position::read(cursor);
         let before = position.anchor().map(str::to_owned);
-        let url = self.listing_url(before.as_deref());
+        let url = self.listing_url(before.as_deref())?;
         let cached = self.cached_token(Instant::now());
         let fresh = cached.is_none();
         let token = match cached {
@@ -360,8 +362,9 @@ mod tests {
             ),
         ];
         for (s, before, want) in table {
-            assert_eq!(s.listing_url(before), want);
+            assert_eq!(s.listing_url(before).as_deref(), Ok(want));
         }
+        assert!(source(None, false, Some("not a url")).listing_url(None).is_err());
         assert_eq!(
             source(None, true, None).token_url(),
             "https://www.reddit.com/api/v1/access_token"
