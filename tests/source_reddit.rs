@@ -277,6 +277,12 @@ fn reddit_refusals_show_their_reason_without_the_secret() {
     let private = TestServer::start();
     private.script(TOKEN_PATH, [json("token.json")]);
     private.script(API_PATH, [Reply::new(403).body(fixture("error-403.json"))]);
+    let banned = TestServer::start();
+    banned.script(TOKEN_PATH, [json("token.json")]);
+    banned.script(
+        API_PATH,
+        [Reply::new(404).body(fixture("error-404-banned.json"))],
+    );
     let mut d = Daemon::start_env(
         &[
             (
@@ -284,6 +290,7 @@ fn reddit_refusals_show_their_reason_without_the_secret() {
                 &config(&[
                     ("refused", oauth_keys(&refused.url(""))),
                     ("private", oauth_keys(&private.url(""))),
+                    ("banned", oauth_keys(&banned.url(""))),
                 ]),
             ),
             ("rules.toml", RULES),
@@ -291,7 +298,9 @@ fn reddit_refusals_show_their_reason_without_the_secret() {
         &[("REDDIT_SECRET", SECRET)],
     );
     d.wait_for("both errors", Duration::from_secs(60), || {
-        last_error(&d, "refused").is_some() && last_error(&d, "private").is_some()
+        ["refused", "private", "banned"]
+            .iter()
+            .all(|name| last_error(&d, name).is_some())
     });
     let refused_error = last_error(&d, "refused").unwrap_or_default();
     assert!(
@@ -306,6 +315,11 @@ fn reddit_refusals_show_their_reason_without_the_secret() {
     assert!(
         private_error.contains("HTTP 403") && private_error.ends_with(": Forbidden, private"),
         "{private_error}"
+    );
+    let banned_error = last_error(&d, "banned").unwrap_or_default();
+    assert!(
+        banned_error.contains("HTTP 404") && banned_error.ends_with(": Not Found, banned"),
+        "{banned_error}"
     );
     assert_no_secret(&d);
     assert_eq!(d.terminate(Duration::from_secs(30)), 0);
