@@ -81,6 +81,8 @@ fn dataset(dir: &std::path::Path) {
                     author: Some(author.into()),
                     url: Some(format!("https://x.example/{id}")),
                     created_at: Some(at.into()),
+                    // Likes + reposts + replies, where the platform counts them.
+                    engagement: (id == "6").then_some(12),
                     ..Post::from_text(text)
                 };
                 let hits = rules.matches(&post);
@@ -285,6 +287,80 @@ fn hits_and_sources_formats() {
          avis,rss,,,,0,0,\n",
         "{}",
         r.stderr
+    );
+}
+
+/// Issue 19: the table shows each hit's engagement (likes + reposts + replies), blank where
+/// the source gives none; json keeps the number.
+#[test]
+fn hits_table_and_json_show_engagement() {
+    let dir = tree(&[("vigie.toml", CONFIG), ("rules.toml", RULES)]);
+    dataset(dir.path());
+    let cfg = dir.path().join("vigie.toml");
+    let r = vigie_env(
+        &["hits", "--config", s(&cfg), "--format", "table", "--wide"],
+        "",
+        &[("TZ", "UTC")],
+    );
+    let mut lines = r.stdout.lines();
+    let header = lines.next().unwrap_or_default();
+    let words: Vec<&str> = header.split_whitespace().collect();
+    assert_eq!(
+        words,
+        [
+            "CREATED_AT",
+            "(UTC)",
+            "RULE",
+            "SOURCE",
+            "AUTHOR",
+            "ENGAGEMENT",
+            "MATCHED",
+            "TEXT"
+        ],
+        "{}",
+        r.stdout
+    );
+    let column = header.find("ENGAGEMENT").expect("column");
+    let cell = |line: &str| line[column..column + "ENGAGEMENT".len()].trim().to_string();
+    let rows: Vec<String> = lines.map(cell).collect();
+    assert_eq!(rows[0], "12", "@dave's post, newest: {}", r.stdout);
+    assert!(rows[1..].iter().all(String::is_empty), "{}", r.stdout);
+    let r = vigie(
+        &[
+            "hits",
+            "--config",
+            s(&cfg),
+            "--format",
+            "json",
+            "--limit",
+            "2",
+        ],
+        "",
+    );
+    let engagement: Vec<serde_json::Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json")["engagement"].clone())
+        .collect();
+    assert_eq!(engagement, [serde_json::json!(12), serde_json::Value::Null]);
+    // Hits without any engagement (feeds, forums) keep the room for their text.
+    let r = vigie_env(
+        &[
+            "hits",
+            "--config",
+            s(&cfg),
+            "--format",
+            "table",
+            "--author",
+            "bob",
+        ],
+        "",
+        &[("TZ", "UTC")],
+    );
+    assert!(
+        r.stdout.starts_with("CREATED_AT (UTC)  RULE") && !r.stdout.contains("ENGAGEMENT"),
+        "{}",
+        r.stdout
     );
 }
 

@@ -30,6 +30,8 @@ mod daemon;
 mod source_contract;
 // The json kind on loopback YouTube/Stack Exchange/Mattermost answers: paging, errors, recipes.
 mod json_kind;
+// The reddit source: the contract for feeds and OAuth, token flows, error reasons, feed budget.
+mod source_reddit;
 // The real daemon on rss over loopback: conditional GET, 304, Retry-After, backoff, bad bodies.
 mod daemon_http;
 // Starting, watching and killing the real daemon on a temp dir.

@@ -113,11 +113,16 @@ fn matched_words(matched: &str) -> String {
         .join(", ")
 }
 
-/// The columns of `vigie hits` in `format`.
-fn hit_columns(format: Format) -> Vec<String> {
+/// The columns of `vigie hits` in `format`. The table has `engagement` only when `engagement`
+/// says so: most feeds and forums give none, and an empty column would cost the text its room.
+fn hit_columns(format: Format, engagement: bool) -> Vec<String> {
     if format == Format::Table {
         let mut cols = vec![output::time_column("created_at")];
-        cols.extend(["rule", "source", "author", "matched", "text"].map(String::from));
+        cols.extend(["rule", "source", "author"].map(String::from));
+        if engagement {
+            cols.push("engagement".into());
+        }
+        cols.extend(["matched", "text"].map(String::from));
         return cols;
     }
     [
@@ -139,9 +144,9 @@ fn hit_columns(format: Format) -> Vec<String> {
 }
 
 /// One hit as a row of [`hit_columns`].
-fn hit_row(h: &HitRow, format: Format) -> Vec<Value> {
+fn hit_row(h: &HitRow, format: Format, engagement: bool) -> Vec<Value> {
     if format == Format::Table {
-        return vec![
+        let mut row = vec![
             json!(output::local_time(&h.created_at)),
             json!(h.rule),
             json!(h.source),
@@ -149,9 +154,16 @@ fn hit_row(h: &HitRow, format: Format) -> Vec<Value> {
                 (Some(name), Some(author)) => format!("{name} ({author})"),
                 (name, author) => name.clone().or(author.clone()).unwrap_or_default(),
             }),
-            json!(matched_words(&h.matched)),
-            json!(h.text),
         ];
+        if engagement {
+            // Blank, not 0, when the source gives none: unknown is not "nobody cared".
+            row.push(json!(h
+                .engagement
+                .map(|e| e.to_string())
+                .unwrap_or_default()));
+        }
+        row.extend([json!(matched_words(&h.matched)), json!(h.text)]);
+        return row;
     }
     let matched = if format == Format::Json {
         serde_json::from_str(&h.matched).unwrap_or(Value::Null)
@@ -212,7 +224,10 @@ pub fn run(config: &Path, args: HitsArgs) -> Result<()> {
     let mut hits = read(&query)?;
     let format = Format::or_default(args.format);
     let width = output::fit_width(args.wide);
-    let columns = hit_columns(format);
+    // The table shows engagement when a listed hit has one; `--follow` cannot know the hits to
+    // come, so its table always has the column.
+    let engagement = args.follow || hits.iter().any(|h| h.engagement.is_some());
+    let columns = hit_columns(format, engagement);
     let mut out = BufWriter::new(io::stdout().lock());
     if hits.is_empty() && !args.follow {
         eprintln!("{}", nothing_found(&query, now));
@@ -222,7 +237,10 @@ pub fn run(config: &Path, args: HitsArgs) -> Result<()> {
         return Ok(out.flush()?);
     }
     if !args.follow {
-        let rows: Vec<Vec<Value>> = hits.iter().map(|h| hit_row(h, format)).collect();
+        let rows: Vec<Vec<Value>> = hits
+            .iter()
+            .map(|h| hit_row(h, format, engagement))
+            .collect();
         output::write_fit(&mut out, format, &columns, &rows, width)?;
         return Ok(out.flush()?);
     }
@@ -235,7 +253,10 @@ pub fn run(config: &Path, args: HitsArgs) -> Result<()> {
             query.after_id = Some(query.after_id.unwrap_or(0).max(last.hit_id));
         }
         if !hits.is_empty() || (header && format != Format::Json) {
-            let rows: Vec<Vec<Value>> = hits.iter().map(|h| hit_row(h, format)).collect();
+            let rows: Vec<Vec<Value>> = hits
+                .iter()
+                .map(|h| hit_row(h, format, engagement))
+                .collect();
             output::write_part(&mut out, format, &columns, &rows, width, header)?;
             header = false;
             out.flush()?;

@@ -1,9 +1,15 @@
-//! The `reddit` source: subreddits' new posts, from feeds or, with OAuth keys, the JSON API
-//! (SPEC §3).
+//! The `reddit` source: subreddits' new posts, or a search in them, from the Atom feeds (no
+//! account) or, with `client_id` + `client_secret`, the app-only OAuth JSON API (SPEC §3).
 //!
-//! This file owns the kind's keys, their checks and its settings; this version cannot poll it
-//! yet (`build` says so), and its `poll`/`parse` will live here. URL and secret keys are checked
-//! by `config::validate`, as for every kind.
+//! This file owns the kind's keys, their checks, its settings and its `build`; the requests are
+//! `poll`'s, the cursor, feed budget and rate-limit wait `pace`'s, and the pure parsers
+//! `feed`'s (Atom) and `listing`'s (JSON listings, the token). URL and secret keys are checked by
+//! `config::validate`, as for every kind.
+
+pub mod feed;
+pub mod listing;
+pub mod pace;
+pub mod poll;
 
 use std::path::Path;
 
@@ -71,7 +77,22 @@ fn read(r: &mut Reader<'_, '_, '_>, dir: &Path) -> Settings {
     })
 }
 
-fn build(spec: &SourceSpec, _env: Env<'_>) -> Result<Box<dyn Source>, String> {
-    super::settings::<RedditSettings>(spec)?;
-    super::planned(spec)
+/// The source, its client secret read from `env` (OAuth only when both keys are given).
+fn build(spec: &SourceSpec, env: Env<'_>) -> Result<Box<dyn Source>, String> {
+    let s = super::settings::<RedditSettings>(spec)?;
+    let oauth = match (&s.client_id, &s.client_secret) {
+        (Some(client_id), Some(secret)) => Some(poll::OAuth {
+            client_id: client_id.clone(),
+            client_secret: super::secret(secret, env)?,
+        }),
+        _ => None,
+    };
+    Ok(Box::new(poll::RedditSource::new(
+        spec.name.clone(),
+        spec.max_bytes,
+        &s.subreddits,
+        s.query.clone(),
+        oauth,
+        s.base_url.clone(),
+    )))
 }
