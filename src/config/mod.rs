@@ -153,6 +153,15 @@ pub enum SourceKind {
         /// the time of the first poll.
         shift_to_now: bool,
     },
+    /// Bluesky's Jetstream (`kind = "bluesky"`, `mode = "jetstream"`).
+    BlueskyJetstream {
+        /// The `/subscribe` WebSocket URL.
+        endpoint: String,
+        /// Languages kept (all when empty).
+        langs: Vec<String>,
+        /// The AppView that serves profiles.
+        service: String,
+    },
     /// A kind that the config accepts and validates but this build cannot poll yet.
     Planned(&'static str),
 }
@@ -163,6 +172,7 @@ impl SourceKind {
         match self {
             SourceKind::Rss { .. } => "rss",
             SourceKind::Jsonl { .. } => "jsonl",
+            SourceKind::BlueskyJetstream { .. } => "bluesky",
             SourceKind::Planned(name) => name,
         }
     }

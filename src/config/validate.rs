@@ -359,6 +359,21 @@ fn source(
                 path: dir.join(r.string("path").map(|(s, _)| s).unwrap_or_default()),
                 shift_to_now: r.bool("shift_to_now").is_some_and(|(b, _)| b),
             },
+            "bluesky" if r.string("mode").is_some_and(|(m, _)| m == "jetstream") => {
+                SourceKind::BlueskyJetstream {
+                    endpoint: r.string("endpoint").map_or_else(
+                        || "wss://jetstream2.us-east.bsky.network/subscribe".into(),
+                        |(s, _)| s,
+                    ),
+                    langs: r
+                        .list("langs")
+                        .map(|v| v.into_iter().map(|(s, _)| s).collect())
+                        .unwrap_or_default(),
+                    service: r
+                        .string("service")
+                        .map_or_else(|| "https://public.api.bsky.app".into(), |(s, _)| s),
+                }
+            }
             other => {
                 // Not implemented yet: read every key so only unknown ones are reported.
                 for key in k.keys() {

@@ -50,7 +50,6 @@ pub fn mastodon(r: &mut Reader<'_, '_, '_>) {
 /// `bluesky`: `mode` decides which keys apply.
 pub fn bluesky(r: &mut Reader<'_, '_, '_>) {
     const SEARCH: &[&str] = &[
-        "service",
         "query",
         "lang",
         "identifier",

@@ -6,6 +6,15 @@
 //! transaction. Network sources get their bytes through [`fetch::Fetcher`], the only HTTP client
 //! for sources, and keep a pure `parse(body) -> posts` that tests call on fixture files.
 
+/// `bluesky`: post search and the Jetstream firehose (declared here until the kind registry
+/// gives the kind its own file).
+pub mod bluesky {
+    pub mod jetstream;
+    pub mod profiles;
+    pub mod record;
+    // pub mod search;
+    // pub mod session;
+}
 pub mod fetch;
 pub mod jsonl;
 pub mod rss;
@@ -68,6 +77,12 @@ pub enum SourceError {
 pub trait Source: Send + Sync {
     /// Polls once from `cursor`.
     async fn poll(&self, fetch: &Fetcher, cursor: &Cursor) -> Result<Page, SourceError>;
+
+    /// Fills in, after matching, what the platform gives only on request for the posts that
+    /// hit a rule (Bluesky profiles: handle, display name, followers), so that lookups cost
+    /// one request per batch of hits rather than one per post read. Never fails: a post the
+    /// source cannot complete is kept as it is. Most sources have nothing to add.
+    async fn enrich(&self, _fetch: &Fetcher, _posts: &mut [&mut Post]) {}
 }
 
 /// Builds the source a spec describes: the one registry of source kinds (one arm per kind).
@@ -84,6 +99,17 @@ pub fn build(spec: &SourceSpec) -> Result<Box<dyn Source>, String> {
         SourceKind::Rss { url } => Ok(Box::new(rss::RssSource::new(
             spec.name.clone(),
             url.clone(),
+            spec.max_bytes,
+        ))),
+        SourceKind::BlueskyJetstream {
+            endpoint,
+            langs,
+            service,
+        } => Ok(Box::new(bluesky::jetstream::JetstreamSource::new(
+            spec.name.clone(),
+            endpoint.clone(),
+            langs.clone(),
+            service.clone(),
             spec.max_bytes,
         ))),
         SourceKind::Planned(kind) => Err(format!(

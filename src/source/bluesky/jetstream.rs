@@ -1,0 +1,383 @@
+//! The `bluesky` source in mode `jetstream`: new posts from the public Jetstream WebSocket.
+//!
+//! Jetstream (`/subscribe`, its v1 JSON wire) pushes one JSON event per message. The source
+//! asks for `wantedCollections=app.bsky.feed.post` and keeps post *creates* in `langs` (the
+//! server cannot filter languages); deletes, updates, identity and account events only move the
+//! cursor. A push stream is fitted to the pull model without a second scheduler: the connection
+//! lives in the source between polls, and one poll reads what has arrived (up to a batch), so
+//! posts reach the writer in batches, one transaction each, and the cursor (the greatest
+//! `time_us` read, as `{"time_us":…}`) moves only with the stored batch.
+//!
+//! Reconnecting is the scheduler's job like any retry: a lost connection, a close frame or a
+//! silent one (no event for the fetcher's read timeout) is a transient poll error, shown in
+//! `vigie sources` and backed off; the next poll connects again from the *stored* cursor minus
+//! [`REWIND`], so no event is missed and the store's unique key drops the ones read twice. When
+//! the store did not take the last batch (the cursor handed back is not the one this connection
+//! reached), the connection is dropped and resumed the same way. Profiles (handles, followers)
+//! are `profiles`'; matching and storing are the daemon's.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use serde::Deserialize;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::profiles::Profiles;
+use super::record::{post_uri, PostRecord, POST_COLLECTION};
+use crate::post::Post;
+use crate::source::fetch::{redact_url, Fetcher};
+use crate::source::{Cursor, Page, Source, SourceError};
+
+/// How far before the stored cursor a new connection starts: Jetstream's `time_us` are not
+/// strictly ordered across its ingest workers, so the events just before the greatest one read
+/// may not all have been read yet.
+pub const REWIND: Duration = Duration::from_secs(5);
+
+/// Most events one poll reads; the rest wait in the socket for the next poll.
+pub const MAX_EVENTS_PER_POLL: usize = 50_000;
+
+/// Once events flow, a poll ends at the first gap this long (the batch is what has arrived)…
+const LINGER: Duration = Duration::from_millis(50);
+
+/// …or after this long, so a steady stream is still stored at every poll.
+const BATCH_TIME: Duration = Duration::from_secs(2);
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// One Jetstream subscription.
+pub struct JetstreamSource {
+    name: String,
+    endpoint: String,
+    langs: Vec<String>,
+    max_bytes: u64,
+    /// Handles and follower counts for the posts that hit a rule.
+    profiles: Profiles,
+    /// The open connection and the cursor position it has reached (handed out last).
+    conn: tokio::sync::Mutex<Option<(Socket, Option<String>)>>,
+    /// Whether the last poll skipped malformed events (logged when this changes).
+    malformed: AtomicBool,
+    /// When the first connection without a stored cursor was opened (`time_us`): where a
+    /// reconnection resumes until a batch is stored, so a drop during the first batch loses
+    /// nothing either.
+    first_connected: std::sync::Mutex<Option<i64>>,
+}
+
+impl JetstreamSource {
+    /// The source for the Jetstream at `endpoint` (`wss://…/subscribe`), keeping posts in
+    /// `langs` (primary subtags; all posts when empty); `service` serves profiles.
+    pub fn new(
+        name: String,
+        endpoint: String,
+        langs: Vec<String>,
+        service: String,
+        max_bytes: u64,
+    ) -> JetstreamSource {
+        JetstreamSource {
+            profiles: Profiles::new(service, max_bytes),
+            name,
+            endpoint,
+            langs: langs.iter().map(|l| super::record::primary(l)).collect(),
+            max_bytes,
+            conn: tokio::sync::Mutex::new(None),
+            malformed: AtomicBool::new(false),
+            first_connected: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// Opens a subscription from `since` (a `time_us`) minus [`REWIND`], or from now.
+    async fn connect(&self, fetch: &Fetcher, since: Option<i64>) -> Result<Socket, SourceError> {
+        let shown = redact_url(&self.endpoint);
+        let mut url = url::Url::parse(&self.endpoint)
+            .map_err(|e| SourceError::Permanent(format!("invalid URL {shown}: {e}")))?;
+        url.query_pairs_mut()
+            .append_pair("wantedCollections", POST_COLLECTION);
+        if let Some(t) = since {
+            let from = t.saturating_sub(REWIND.as_micros() as i64).max(0);
+            url.query_pairs_mut()
+                .append_pair("cursor", &from.to_string());
+        }
+        let mut request = url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| SourceError::Permanent(format!("invalid URL {shown}: {e}")))?;
+        if let Ok(ua) = fetch.user_agent().parse() {
+            request.headers_mut().insert("user-agent", ua);
+        }
+        let cap = usize::try_from(self.max_bytes).unwrap_or(usize::MAX);
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(cap))
+            .max_frame_size(Some(cap));
+        let wait = fetch.read_timeout();
+        let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), false);
+        match tokio::time::timeout(wait, connecting).await {
+            Err(_) => Err(SourceError::Transient(format!(
+                "timed out after {}s connecting to {shown}",
+                wait.as_secs()
+            ))),
+            Ok(Err(e)) => Err(handshake_error(e, &shown)),
+            Ok(Ok((socket, _))) => Ok(socket),
+        }
+    }
+
+    /// Reads one batch: waits up to the read timeout for the first event, then takes what
+    /// keeps arriving (see [`LINGER`], [`BATCH_TIME`], [`MAX_EVENTS_PER_POLL`], `max_bytes`).
+    async fn read_batch(
+        &self,
+        socket: &mut Socket,
+        silent_after: Duration,
+        since: Option<i64>,
+    ) -> Result<(Vec<Post>, Option<i64>), SourceError> {
+        let started = Instant::now();
+        let (mut posts, mut newest, mut events, mut bytes, mut bad) =
+            (Vec::new(), since, 0usize, 0u64, 0usize);
+        loop {
+            let flowing = events > 0;
+            if flowing
+                && (started.elapsed() >= BATCH_TIME
+                    || events >= MAX_EVENTS_PER_POLL
+                    || bytes >= self.max_bytes)
+            {
+                break;
+            }
+            let wait = if flowing {
+                LINGER
+            } else {
+                silent_after.saturating_sub(started.elapsed())
+            };
+            let text = match tokio::time::timeout(wait, socket.next()).await {
+                Err(_) if flowing => break,
+                Err(_) => {
+                    return Err(SourceError::Transient(format!(
+                        "silent: no event for {}s",
+                        silent_after.as_secs()
+                    )))
+                }
+                Ok(None) => return Err(closed("the server closed the connection")),
+                Ok(Some(Err(e))) => return Err(closed(&format!("connection lost: {e}"))),
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    let why = frame.map(|f| f.reason.to_string()).unwrap_or_default();
+                    return Err(closed(&format!("the server closed the connection {why}")));
+                }
+                Ok(Some(Ok(Message::Text(text)))) => text,
+                // Pings are answered by tungstenite; binary frames are not asked for.
+                Ok(Some(Ok(_))) => continue,
+            };
+            events += 1;
+            bytes += text.len() as u64;
+            match parse_event(text.as_str(), &self.langs) {
+                Ok(event) => {
+                    newest = newest.max(Some(event.time_us));
+                    posts.extend(event.post);
+                }
+                Err(_) => bad += 1,
+            }
+        }
+        let had_bad = bad > 0;
+        if had_bad != self.malformed.swap(had_bad, Ordering::Relaxed) && had_bad {
+            tracing::warn!(source = %self.name, skipped = bad, "Skipped Jetstream events that are not JSON events.");
+        }
+        Ok((posts, newest))
+    }
+}
+
+#[async_trait]
+impl Source for JetstreamSource {
+    async fn poll(&self, fetch: &Fetcher, cursor: &Cursor) -> Result<Page, SourceError> {
+        let since = time_us(cursor);
+        let mut conn = self.conn.lock().await;
+        // The store did not take what this connection handed out last: resume from the cursor.
+        if conn.as_ref().is_some_and(|(_, at)| *at != cursor.position) {
+            *conn = None;
+        }
+        if conn.is_none() {
+            let from = since.or_else(|| {
+                // The first connection starts from now (no `cursor`), later ones from then.
+                let mut first = self
+                    .first_connected
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                let now = chrono::Utc::now().timestamp_micros();
+                let previous = *first;
+                *first = Some(previous.unwrap_or(now));
+                previous
+            });
+            *conn = Some((self.connect(fetch, from).await?, cursor.position.clone()));
+        }
+        let (socket, at) = conn.as_mut().expect("connected above");
+        match self.read_batch(socket, fetch.read_timeout(), since).await {
+            Ok((posts, newest)) => {
+                let position = newest.map(|t| serde_json::json!({ "time_us": t }).to_string());
+                *at = position.clone();
+                Ok(Page {
+                    posts,
+                    cursor: Cursor {
+                        position,
+                        ..Cursor::default()
+                    },
+                })
+            }
+            Err(e) => {
+                *conn = None;
+                Err(e)
+            }
+        }
+    }
+
+    async fn enrich(&self, fetch: &Fetcher, posts: &mut [&mut Post]) {
+        self.profiles.enrich(&self.name, fetch, posts).await;
+    }
+}
+
+/// The stored cursor's `time_us`.
+fn time_us(cursor: &Cursor) -> Option<i64> {
+    let value: serde_json::Value = serde_json::from_str(cursor.position.as_deref()?).ok()?;
+    value.get("time_us")?.as_i64()
+}
+
+fn closed(why: &str) -> SourceError {
+    SourceError::Transient(why.trim().to_string())
+}
+
+/// A failed WebSocket handshake, classified like an HTTP answer when it was one.
+fn handshake_error(e: tungstenite::Error, shown: &str) -> SourceError {
+    match e {
+        tungstenite::Error::Http(response) => {
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| {
+                    crate::source::fetch::parse_retry_after(v, std::time::SystemTime::now())
+                });
+            let status = response.status().as_u16();
+            crate::daemon::retry::classify_status(status, retry_after).unwrap_or_else(|| {
+                SourceError::Permanent(format!("HTTP {status} instead of a WebSocket"))
+            })
+        }
+        tungstenite::Error::Url(e) => SourceError::Permanent(format!("invalid URL {shown}: {e}")),
+        other => SourceError::Transient(format!("cannot connect to {shown}: {other}")),
+    }
+}
+
+/// What one Jetstream event means to vigie.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Event {
+    /// Its `time_us`: where a subscription resumes.
+    pub time_us: i64,
+    /// The post it creates, when it creates one in the wanted languages.
+    pub post: Option<Post>,
+}
+
+#[derive(Deserialize)]
+struct Wire {
+    did: String,
+    time_us: i64,
+    kind: String,
+    #[serde(default)]
+    commit: Option<Commit>,
+}
+
+#[derive(Deserialize)]
+struct Commit {
+    operation: String,
+    collection: String,
+    rkey: String,
+    #[serde(default)]
+    record: Option<PostRecord>,
+}
+
+/// Parses one event (a v1 `/subscribe` text message). Posts carry the author's DID as
+/// `author` until `profiles` finds the handle.
+pub fn parse_event(text: &str, langs: &[String]) -> Result<Event, serde_json::Error> {
+    let wire: Wire = serde_json::from_str(text)?;
+    let post = match wire.commit {
+        Some(Commit {
+            operation,
+            collection,
+            rkey,
+            record: Some(record),
+        }) if wire.kind == "commit"
+            && operation == "create"
+            && collection == POST_COLLECTION
+            && record.in_langs(langs) =>
+        {
+            let uri = post_uri(&wire.did, &rkey);
+            Some(record.into_post(&uri, &wire.did, wire.did.clone()))
+        }
+        _ => None,
+    };
+    Ok(Event {
+        time_us: wire.time_us,
+        post,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture() -> Vec<String> {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/bluesky/jetstream.jsonl"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        text.lines().map(str::to_string).collect()
+    }
+
+    #[test]
+    fn keeps_post_creates_in_the_wanted_languages() {
+        let langs = vec!["fr".to_string()];
+        let events: Vec<Event> = fixture()
+            .iter()
+            .map(|l| parse_event(l, &langs).unwrap())
+            .collect();
+        let posts: Vec<&Post> = events.iter().filter_map(|e| e.post.as_ref()).collect();
+        assert_eq!(posts.len(), 4, "{posts:#?}");
+        let first = posts[0];
+        assert_eq!(
+            first.id.as_deref(),
+            Some("at://did:plc:r2zybk6op3ymzpz6jhqpkoy5/app.bsky.feed.post/3mptc2xyzfr2a")
+        );
+        assert_eq!(
+            first.url.as_deref(),
+            Some("https://bsky.app/profile/did:plc:r2zybk6op3ymzpz6jhqpkoy5/post/3mptc2xyzfr2a")
+        );
+        assert_eq!(
+            first.author.as_deref(),
+            Some("did:plc:r2zybk6op3ymzpz6jhqpkoy5")
+        );
+        assert_eq!(first.created_at.as_deref(), Some("2026-07-04T14:38:06Z"));
+        assert_eq!(first.lang.as_deref(), Some("fr"));
+        assert!(first.text.contains("colis"), "{}", first.text);
+        // Every event moves the cursor, kept or not.
+        assert!(events.iter().all(|e| e.time_us > 1_700_000_000_000_000));
+        let all = fixture()
+            .iter()
+            .filter(|l| parse_event(l, &[]).unwrap().post.is_some())
+            .count();
+        assert!(all > posts.len(), "without langs, posts in every language");
+    }
+
+    #[test]
+    fn a_broken_event_is_an_error() {
+        assert!(parse_event("{\"did\":", &[]).is_err());
+        assert!(parse_event("{\"kind\":\"commit\"}", &[]).is_err());
+    }
+
+    #[test]
+    fn cursor_position_round_trip() {
+        let cursor = Cursor {
+            position: Some("{\"time_us\":1783175888090631}".into()),
+            ..Cursor::default()
+        };
+        assert_eq!(time_us(&cursor), Some(1_783_175_888_090_631));
+        assert_eq!(time_us(&Cursor::default()), None);
+    }
+}
