@@ -30,12 +30,7 @@ async fn get(
     cursor: &Cursor,
     max_bytes: u64,
 ) -> Result<Fetched, SourceError> {
-    let req = FetchRequest {
-        url,
-        cursor,
-        max_bytes,
-        headers: &[],
-    };
+    let req = FetchRequest::get(url, cursor, max_bytes);
     tokio::time::timeout(Duration::from_secs(10), fetch.get(&req))
         .await
         .expect("fetch must finish within 10 s")
@@ -54,12 +49,9 @@ async fn fetch_sends_user_agent_and_extra_headers() {
     let server = TestServer::start();
     server.script("/feed", [Reply::ok("hi")]);
     let headers = [("Accept".to_string(), "application/rss+xml".to_string())];
-    let req = FetchRequest {
-        url: &server.url("/feed"),
-        cursor: &Cursor::default(),
-        max_bytes: MIB,
-        headers: &headers,
-    };
+    let url = server.url("/feed");
+    let cursor = Cursor::default();
+    let req = FetchRequest::get(&url, &cursor, MIB).with_headers(&headers);
     let got = body(fetcher(|_| {}).get(&req).await);
     assert_eq!(got.bytes, b"hi");
     let seen = server.requests("/feed");
@@ -75,6 +67,78 @@ async fn fetch_sends_user_agent_and_extra_headers() {
         .is_some_and(|v| v.contains("gzip") && v.contains("br")));
     assert_eq!(seen[0].header("if-none-match"), None);
     assert_eq!(seen[0].header("if-modified-since"), None);
+}
+
+#[tokio::test]
+async fn fetch_posts_a_body_and_shows_every_response_header() {
+    // An API login (Bluesky's createSession, Reddit's token endpoint) is a POST whose answer
+    // the source reads, headers included (`Link` paging, rate-limit counters).
+    let server = TestServer::start();
+    server.script(
+        "/login",
+        [Reply::ok(r#"{"accessJwt":"a"}"#)
+            .header("X-RateLimit-Remaining", "0")
+            .header("Link", "<https://x.org/next>; rel=\"next\"")],
+    );
+    let url = server.url("/login");
+    let cursor = Cursor::default();
+    let req = FetchRequest::get(&url, &cursor, MIB)
+        .with_body("application/json", br#"{"identifier":"me"}"#);
+    let got = body(fetcher(|_| {}).get(&req).await);
+    assert_eq!(got.status, 200);
+    assert!(got.is_success());
+    assert_eq!(got.bytes, br#"{"accessJwt":"a"}"#);
+    assert_eq!(got.header("x-ratelimit-remaining"), Some("0"));
+    assert_eq!(
+        got.header("LINK"),
+        Some("<https://x.org/next>; rel=\"next\"")
+    );
+    let seen = server.requests("/login");
+    assert_eq!(seen[0].method, "POST");
+    assert_eq!(seen[0].header("content-type"), Some("application/json"));
+    assert_eq!(seen[0].body, br#"{"identifier":"me"}"#);
+}
+
+#[tokio::test]
+async fn fetch_keeps_client_errors_as_bodies_only_when_asked() {
+    // A platform's 4xx body says what to do (an expired token to refresh, a revoked one to
+    // report): a source that asks gets it; 429 stays a rate limit, 5xx an error.
+    let server = TestServer::start();
+    let expired = r#"{"error":"ExpiredToken","message":"Token has expired"}"#;
+    server.script("/api", [Reply::new(400).body(expired)]);
+    server.script("/limited", [Reply::new(429).header("Retry-After", "7")]);
+    server.script("/broken", [Reply::new(502)]);
+    let fetch = fetcher(|_| {});
+    let cursor = Cursor::default();
+    let (api, limited, broken) = (
+        server.url("/api"),
+        server.url("/limited"),
+        server.url("/broken"),
+    );
+    let kept = body(
+        fetch
+            .get(&FetchRequest::get(&api, &cursor, MIB).keeping_client_errors())
+            .await,
+    );
+    assert_eq!(kept.status, 400);
+    assert!(!kept.is_success());
+    assert_eq!(kept.bytes, expired.as_bytes());
+    match fetch.get(&FetchRequest::get(&api, &cursor, MIB)).await {
+        Err(SourceError::Permanent(m)) => assert!(m.contains("HTTP 400"), "{m}"),
+        other => panic!("without asking, a 400 is a permanent error: {other:?}"),
+    }
+    let req = FetchRequest::get(&limited, &cursor, MIB).keeping_client_errors();
+    assert_eq!(
+        fetch.get(&req).await,
+        Err(SourceError::RateLimited {
+            retry_after: Some(Duration::from_secs(7))
+        })
+    );
+    let req = FetchRequest::get(&broken, &cursor, MIB).keeping_client_errors();
+    assert!(matches!(
+        fetch.get(&req).await,
+        Err(SourceError::Transient(_))
+    ));
 }
 
 #[tokio::test]
@@ -425,12 +489,7 @@ async fn fetch_stalled_feeds_free_their_host_slots_after_the_read_timeout() {
     let get_long = |path: &str| {
         let (fetch, url, cursor) = (fetch.clone(), server.url(path), cursor.clone());
         async move {
-            let req = FetchRequest {
-                url: &url,
-                cursor: &cursor,
-                max_bytes: MIB,
-                headers: &[],
-            };
+            let req = FetchRequest::get(&url, &cursor, MIB);
             // A hang guard, far below the ten-minute total timeout.
             tokio::time::timeout(Duration::from_secs(60), fetch.get(&req))
                 .await

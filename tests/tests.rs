@@ -25,6 +25,9 @@ mod delivery;
 mod alerts_email;
 // The real daemon on jsonl: hits stored and read live, SIGTERM exit, SIGKILL without loss.
 mod daemon;
+// Every polled source kind keeps one contract (issue 19): cursor, no duplicate across kill -9,
+// faults shown with backoff, preview, no secret shown. One `Case` per kind.
+mod source_contract;
 // The real daemon on rss over loopback: conditional GET, 304, Retry-After, backoff, bad bodies.
 mod daemon_http;
 // Starting, watching and killing the real daemon on a temp dir.
@@ -56,6 +59,8 @@ mod poll_faults;
 mod big_feeds;
 // Source alerts through the store commit in controlled time: failing, recovered, silent.
 mod source_health;
+// Bluesky search: the source contract, app-password sessions, refresh, a refused login.
+mod source_bluesky;
 // Bluesky Jetstream on a loopback WebSocket: drops, silence, kill -9, profiles of hits.
 mod source_jetstream;
 // The rss parser: every feed format, repairs, clean errors, the feedparser corpus.

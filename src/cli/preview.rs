@@ -12,7 +12,8 @@ use serde_json::{json, Value};
 
 use super::output::{self, Format};
 use super::{load, Invalid};
-use crate::daemon::Pipeline;
+use crate::daemon::pipeline::{BuildError, SourceEntry};
+use crate::matcher::RuleSet;
 use crate::source::fetch::{FetchOptions, Fetcher};
 use crate::source::Cursor;
 
@@ -44,7 +45,10 @@ pub fn run(config: &Path, args: PreviewArgs) -> Result<()> {
         ))
         .into());
     };
-    let pipeline = Pipeline::build(&config)?;
+    // Only this source and the rules: another source's or a notifier's missing secret is no
+    // reason to refuse a preview.
+    let rules = RuleSet::compile(&config.rules).map_err(BuildError::from)?;
+    let entry = SourceEntry::build(&config.sources[index])?;
     let fetcher = Fetcher::new(FetchOptions {
         user_agent: config.daemon.user_agent.clone(),
         timeout: config.daemon.http_timeout,
@@ -54,7 +58,6 @@ pub fn run(config: &Path, args: PreviewArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("cannot start the runtime")?;
-    let entry = &pipeline.sources[index];
     let page = runtime
         .block_on(entry.source.poll(&fetcher, &Cursor::default()))
         .with_context(|| format!("source \"{}\"", entry.name))?;
@@ -62,8 +65,7 @@ pub fn run(config: &Path, args: PreviewArgs) -> Result<()> {
     let mut rows = Vec::new();
     for mut post in page.posts {
         post.source = Some(entry.name.clone());
-        let rules: Vec<String> = pipeline
-            .rules
+        let rules: Vec<String> = rules
             .matches(&post)
             .iter()
             .map(|h| h.rule.to_string())

@@ -162,6 +162,17 @@ pub enum SourceKind {
         /// The AppView that serves profiles.
         service: String,
     },
+    /// Bluesky's post search (`kind = "bluesky"`, `mode = "search"`).
+    BlueskySearch {
+        /// The PDS or AppView base URL.
+        service: String,
+        /// The search query.
+        query: String,
+        /// The language asked for.
+        lang: Option<String>,
+        /// The account's handle or email, and its app password.
+        login: Option<(String, SecretRef)>,
+    },
     /// A kind that the config accepts and validates but this build cannot poll yet.
     Planned(&'static str),
 }
@@ -172,7 +183,7 @@ impl SourceKind {
         match self {
             SourceKind::Rss { .. } => "rss",
             SourceKind::Jsonl { .. } => "jsonl",
-            SourceKind::BlueskyJetstream { .. } => "bluesky",
+            SourceKind::BlueskyJetstream { .. } | SourceKind::BlueskySearch { .. } => "bluesky",
             SourceKind::Planned(name) => name,
         }
     }

@@ -374,6 +374,25 @@ fn source(
                         .map_or_else(|| "https://public.api.bsky.app".into(), |(s, _)| s),
                 }
             }
+            "bluesky" => {
+                let identifier = r.string("identifier").map(|(s, _)| s);
+                let password = secret::reference(&mut r, "app_password", true, dir);
+                SourceKind::BlueskySearch {
+                    service: r.string("service").map_or_else(
+                        || {
+                            if identifier.is_some() {
+                                "https://bsky.social".into()
+                            } else {
+                                "https://public.api.bsky.app".into()
+                            }
+                        },
+                        |(s, _)| s,
+                    ),
+                    query: r.string("query").map(|(s, _)| s).unwrap_or_default(),
+                    lang: r.string("lang").map(|(s, _)| s),
+                    login: identifier.zip(password),
+                }
+            }
             other => {
                 // Not implemented yet: read every key so only unknown ones are reported.
                 for key in k.keys() {

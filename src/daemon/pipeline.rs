@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::Config;
+use crate::config::{Config, SourceSpec};
 use crate::matcher::{CompileError, RuleSet};
 use crate::notify::{self, Notifier};
 use crate::source::{self, Source};
@@ -23,6 +23,23 @@ pub struct SourceEntry {
     pub every: Duration,
     /// The source itself.
     pub source: Box<dyn Source>,
+}
+
+impl SourceEntry {
+    /// Builds one source: what `vigie preview` needs, without the other sources' or the
+    /// notifiers' secrets.
+    pub fn build(spec: &SourceSpec) -> Result<SourceEntry, BuildError> {
+        let source = source::build(spec).map_err(|message| BuildError::Source {
+            name: spec.name.clone(),
+            message,
+        })?;
+        Ok(SourceEntry {
+            name: spec.name.clone(),
+            kind: spec.kind.name(),
+            every: spec.every,
+            source,
+        })
+    }
 }
 
 /// The compiled rules, the built sources and notifiers.
@@ -67,19 +84,11 @@ impl Pipeline {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Pipeline, BuildError> {
         let rules = Arc::new(RuleSet::compile(&config.rules)?);
-        let mut sources = Vec::with_capacity(config.sources.len());
-        for spec in &config.sources {
-            let source = source::build(spec).map_err(|message| BuildError::Source {
-                name: spec.name.clone(),
-                message,
-            })?;
-            sources.push(SourceEntry {
-                name: spec.name.clone(),
-                kind: spec.kind.name(),
-                every: spec.every,
-                source,
-            });
-        }
+        let sources = config
+            .sources
+            .iter()
+            .map(SourceEntry::build)
+            .collect::<Result<Vec<_>, _>>()?;
         let mut notifiers = HashMap::new();
         let locale =
             notify::render::Locale::new(config.daemon.language, config.daemon.alert_zone());

@@ -100,7 +100,9 @@ pub(super) struct PollTask {
 
 impl PollTask {
     /// Polls the source and matches its posts against the rules.
-    async fn poll_and_match(&self) -> Result<(Vec<(Post, Hits)>, Cursor), SourceError> {
+    async fn poll_and_match(
+        &self,
+    ) -> Result<(Vec<(Post, Hits)>, Cursor, Option<Duration>), SourceError> {
         let page = self.source.poll(&self.fetcher, &self.cursor).await?;
         let listed = page.posts.len();
         let unstored = self.unstored(page.posts).await;
@@ -114,7 +116,7 @@ impl PollTask {
             posts.push((post, hits));
         }
         self.enrich_hits(&mut posts).await;
-        Ok((posts, page.cursor))
+        Ok((posts, page.cursor, page.wait))
     }
 
     /// Lets the source complete the posts that hit a rule (`Source::enrich`: profiles), then
@@ -178,7 +180,7 @@ impl PollTask {
             });
         let mut rule_hits: Vec<(String, u64)> = Vec::new();
         let (outcome, failures, delay, error, new_cursor) = match polled {
-            Ok((posts, cursor)) => {
+            Ok((posts, cursor, wait)) => {
                 for (_, hits) in &posts {
                     for hit in hits.iter() {
                         match rule_hits.iter_mut().find(|(r, _)| r == hit.rule) {
@@ -188,7 +190,7 @@ impl PollTask {
                     }
                 }
                 self.metrics.poll(&self.name, started.elapsed(), None);
-                let delay = scheduler::next_poll(Ok(()), self.every, 0, retry::rand01());
+                let delay = scheduler::next_poll(Ok(wait), self.every, 0, retry::rand01());
                 let outcome = PollOutcome::Page {
                     posts,
                     cursor: cursor.clone(),

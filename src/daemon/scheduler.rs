@@ -19,18 +19,19 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 /// When to poll again, after a poll that ended with `outcome`, the source's `failures` in a row
 /// (counting this one), and a random number in [0, 1).
 ///
-/// - success: `every`, jittered by ±10% so sources configured alike drift apart;
+/// - success: `every`, jittered by ±10% so sources configured alike drift apart, and never
+///   sooner than the wait the platform's rate-limit headers asked for (`Page::wait`);
 /// - rate limited: at least the server's `Retry-After`, and never sooner than `every`;
 /// - error: `every` plus a full-jitter exponential backoff (`every`·2^failures, capped at an
 ///   hour), so a broken site is retried less and less often but never abandoned.
 pub fn next_poll(
-    outcome: Result<(), &SourceError>,
+    outcome: Result<Option<Duration>, &SourceError>,
     every: Duration,
     failures: u32,
     rand01: f64,
 ) -> Duration {
     match outcome {
-        Ok(()) => jittered(every, rand01),
+        Ok(wait) => jittered(every, rand01).max(wait.unwrap_or_default()),
         Err(SourceError::RateLimited { retry_after }) => {
             let backoff = backoff(every).delay(failures, rand01);
             retry_after.unwrap_or(every + backoff).max(every)
@@ -104,11 +105,21 @@ mod tests {
         let (rate600, rate5) = (rate(600), rate(5));
         let transient = SourceError::Transient("HTTP 500".into());
         // (outcome, every, failures, rand) → (min, max) inclusive.
-        type Case<'a> = (Result<(), &'a SourceError>, u64, u32, f64, u64, u64);
+        type Case<'a> = (
+            Result<Option<Duration>, &'a SourceError>,
+            u64,
+            u32,
+            f64,
+            u64,
+            u64,
+        );
         let cases: Vec<Case<'_>> = vec![
-            (Ok(()), 60, 0, 0.5, 54, 66),
-            (Ok(()), 60, 0, 0.0, 54, 66),
-            (Ok(()), 60, 0, 0.999, 54, 66),
+            (Ok(None), 60, 0, 0.5, 54, 66),
+            (Ok(None), 60, 0, 0.0, 54, 66),
+            (Ok(None), 60, 0, 0.999, 54, 66),
+            // The platform's rate-limit headers asked for a longer wait than `every`.
+            (Ok(Some(S(900))), 60, 0, 0.5, 900, 900),
+            (Ok(Some(S(5))), 60, 0, 0.5, 54, 66),
             (Err(&rate600), 60, 1, 0.5, 600, 600),
             (Err(&rate5), 60, 1, 0.5, 60, 60),
             (Err(&transient), 60, 1, 0.0, 60, 60),

@@ -1,7 +1,7 @@
 //! The only HTTP client for sources: a good citizen on other people's servers.
 //!
 //! [`Fetcher`] owns one reqwest client (rustls, gzip/brotli/deflate, bounded redirects) and
-//! does one GET per call: it sends the configured `User-Agent` and the conditional-GET
+//! does one request per call (a GET, or a POST for the APIs that log in that way): it sends the configured `User-Agent` and the conditional-GET
 //! validators from the [`Cursor`], waits its turn under a per-host concurrency limit, enforces a
 //! total timeout, and streams the body under a byte cap (reqwest has none), so a hostile or
 //! broken server can neither hang a poll nor fill the memory. `304 Not Modified` is a success
@@ -21,7 +21,8 @@ use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::Semaphore;
 
 use super::{Cursor, SourceError};
-use crate::daemon::retry::{classify_reqwest, classify_status};
+use crate::daemon::retry::classify_reqwest;
+pub use crate::daemon::retry::classify_status;
 
 /// How the [`Fetcher`] behaves; the same for every source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +59,7 @@ impl Default for FetchOptions {
     }
 }
 
-/// One GET to make.
+/// One request to make: a GET unless it has a [`RequestBody`].
 #[derive(Debug, Clone, Copy)]
 pub struct FetchRequest<'a> {
     /// The URL, possibly with a token in its query or userinfo (never logged as is).
@@ -69,6 +70,60 @@ pub struct FetchRequest<'a> {
     pub max_bytes: u64,
     /// Extra request headers (`Accept`, `Authorization`…); values are never logged.
     pub headers: &'a [(String, String)],
+    /// `Some`: a POST with this body (a login, a token request). Its bytes are never logged.
+    pub body: Option<RequestBody<'a>>,
+    /// Whether a 4xx other than 429 comes back as a [`Fetched::Body`] with its status (for APIs
+    /// whose error body says what to do: an expired token to refresh, a revoked one to report)
+    /// rather than as an error. The source then classifies it, with [`classify_status`] for
+    /// the cases it does not handle.
+    pub keep_client_errors: bool,
+}
+
+/// The body of a POST.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestBody<'a> {
+    /// Its `Content-Type` (`application/json`, `application/x-www-form-urlencoded`).
+    pub content_type: &'a str,
+    /// The bytes sent.
+    pub bytes: &'a [u8],
+}
+
+impl<'a> FetchRequest<'a> {
+    /// A GET of `url`, conditional on `cursor`'s validators, its body capped at `max_bytes`.
+    pub fn get(url: &'a str, cursor: &'a Cursor, max_bytes: u64) -> FetchRequest<'a> {
+        FetchRequest {
+            url,
+            cursor,
+            max_bytes,
+            headers: &[],
+            body: None,
+            keep_client_errors: false,
+        }
+    }
+
+    /// With these extra request headers.
+    pub fn with_headers(self, headers: &'a [(String, String)]) -> FetchRequest<'a> {
+        FetchRequest { headers, ..self }
+    }
+
+    /// A POST of `bytes` as `content_type` instead of a GET.
+    pub fn with_body(self, content_type: &'a str, bytes: &'a [u8]) -> FetchRequest<'a> {
+        FetchRequest {
+            body: Some(RequestBody {
+                content_type,
+                bytes,
+            }),
+            ..self
+        }
+    }
+
+    /// 4xx statuses other than 429 returned as a body (see [`FetchRequest::keep_client_errors`]).
+    pub fn keeping_client_errors(self) -> FetchRequest<'a> {
+        FetchRequest {
+            keep_client_errors: true,
+            ..self
+        }
+    }
 }
 
 /// What a successful GET returned.
@@ -80,9 +135,14 @@ pub enum Fetched {
     Body(Body),
 }
 
-/// A 2xx response body and the headers a source needs from it.
+/// A response body (2xx, or a kept 4xx) and the headers a source needs from it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Body {
+    /// The HTTP status: 2xx, or a 4xx when the request kept client errors.
+    pub status: u16,
+    /// Every response header, names lowercased, in arrival order (`link`,
+    /// `x-ratelimit-remaining`…): read them with [`Body::header`].
+    pub headers: Vec<(String, String)>,
     /// The decompressed body, at most `max_bytes` long.
     pub bytes: Vec<u8>,
     /// The `ETag` header, to store in the next cursor.
@@ -91,6 +151,21 @@ pub struct Body {
     pub last_modified: Option<String>,
     /// The `Content-Type` header, for sources that accept several formats.
     pub content_type: Option<String>,
+}
+
+impl Body {
+    /// The first value of header `name` (any case), if it is valid text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether the status is 2xx.
+    pub fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
 }
 
 /// The HTTP client for sources: cheap to clone (clones share the client, its connection pool and
@@ -153,8 +228,8 @@ impl Fetcher {
         self.inner.read_timeout
     }
 
-    /// GET `url` with conditional headers from `cursor`; the body is capped at `max_bytes` while
-    /// streaming (decompressed bytes count).
+    /// Sends the request (GET `url` with conditional headers from `cursor`, or its POST); the
+    /// body is capped at `max_bytes` while streaming (decompressed bytes count).
     ///
     /// Errors are classified by `daemon::retry` and their messages name the redacted URL.
     pub async fn get(&self, req: &FetchRequest<'_>) -> Result<Fetched, SourceError> {
@@ -173,7 +248,8 @@ impl Fetcher {
             .await
             .expect("per-host semaphores are never closed");
         let timeout = self.inner.timeout;
-        match tokio::time::timeout(timeout, self.exchange(url, headers, req.max_bytes)).await {
+        let exchange = self.exchange(url, headers, req);
+        match tokio::time::timeout(timeout, exchange).await {
             Ok(Ok(fetched)) => Ok(fetched),
             Ok(Err(failure)) => Err(failure.into_error(&shown)),
             Err(_) => Err(SourceError::Transient(format!(
@@ -188,10 +264,20 @@ impl Fetcher {
         &self,
         url: url::Url,
         headers: HeaderMap,
-        max_bytes: u64,
+        req: &FetchRequest<'_>,
     ) -> Result<Fetched, Failure> {
+        let max_bytes = req.max_bytes;
         let read_timeout = self.inner.read_timeout;
-        let request = self.inner.client.get(url).headers(headers).send();
+        let request = match req.body {
+            None => self.inner.client.get(url),
+            Some(body) => self
+                .inner
+                .client
+                .post(url)
+                .header(header::CONTENT_TYPE, body.content_type)
+                .body(body.bytes.to_vec()),
+        };
+        let request = request.headers(headers).send();
         let mut response = tokio::time::timeout(read_timeout, request)
             .await
             .map_err(|_| Failure::Stalled("no response", read_timeout))?
@@ -203,7 +289,8 @@ impl Fetcher {
         };
         let retry_after =
             header(header::RETRY_AFTER).and_then(|v| parse_retry_after(&v, SystemTime::now()));
-        if let Some(e) = classify_status(status, retry_after) {
+        let kept = req.keep_client_errors && (400..500).contains(&status) && status != 429;
+        if let Some(e) = classify_status(status, retry_after).filter(|_| !kept) {
             return Err(Failure::Status(e));
         }
         if status == 304 {
@@ -214,6 +301,11 @@ impl Fetcher {
             header(header::LAST_MODIFIED),
             header(header::CONTENT_TYPE),
         );
+        let all_headers = response
+            .headers()
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
         // A declared length over the cap fails before reading anything. reqwest hides the
         // length of compressed bodies, so the streamed count below is what really bounds memory.
         if response.content_length().is_some_and(|n| n > max_bytes) {
@@ -234,6 +326,8 @@ impl Fetcher {
             bytes.extend_from_slice(&chunk);
         }
         Ok(Fetched::Body(Body {
+            status,
+            headers: all_headers,
             bytes,
             etag,
             last_modified,

@@ -356,6 +356,7 @@ fn page(posts: Vec<Post>, position: Position) -> Page {
             position: Some(serde_json::to_string(&position).expect("plain struct")),
             ..Cursor::default()
         },
+        wait: None,
     }
 }
 

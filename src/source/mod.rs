@@ -12,8 +12,8 @@ pub mod bluesky {
     pub mod jetstream;
     pub mod profiles;
     pub mod record;
-    // pub mod search;
-    // pub mod session;
+    pub mod search;
+    pub mod session;
 }
 pub mod fetch;
 pub mod jsonl;
@@ -49,6 +49,10 @@ pub struct Page {
     pub posts: Vec<Post>,
     /// The cursor to store with these posts.
     pub cursor: Cursor,
+    /// The least time before the next request that the platform asked for on this successful
+    /// response (rate-limit headers: none left until the window resets). The scheduler polls no
+    /// sooner; a refusal (429) is a [`SourceError::RateLimited`] instead.
+    pub wait: Option<Duration>,
 }
 
 /// Why a poll failed, classified once for the scheduler.
@@ -112,6 +116,30 @@ pub fn build(spec: &SourceSpec) -> Result<Box<dyn Source>, String> {
             service.clone(),
             spec.max_bytes,
         ))),
+        SourceKind::BlueskySearch {
+            service,
+            query,
+            lang,
+            login,
+        } => {
+            let login = match login {
+                Some((id, password)) => Some((
+                    id.clone(),
+                    password
+                        .resolve(&|k| std::env::var(k).ok())
+                        .map_err(|e| format!("\"app_password\": {e}"))?,
+                )),
+                None => None,
+            };
+            Ok(Box::new(bluesky::search::SearchSource::new(
+                spec.name.clone(),
+                service.clone(),
+                query.clone(),
+                lang.clone(),
+                login,
+                spec.max_bytes,
+            )))
+        }
         SourceKind::Planned(kind) => Err(format!(
             "source kind \"{kind}\" is accepted by the config but cannot be polled by this version yet"
         )),

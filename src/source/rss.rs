@@ -66,16 +66,12 @@ impl RssSource {
 #[async_trait]
 impl Source for RssSource {
     async fn poll(&self, fetch: &Fetcher, cursor: &Cursor) -> Result<Page, SourceError> {
-        let req = FetchRequest {
-            url: &self.url,
-            cursor,
-            max_bytes: self.max_bytes,
-            headers: &[],
-        };
+        let req = FetchRequest::get(&self.url, cursor, self.max_bytes);
         match fetch.get(&req).await? {
             Fetched::NotModified => Ok(Page {
                 posts: Vec::new(),
                 cursor: cursor.clone(),
+                wait: None,
             }),
             Fetched::Body(body) => {
                 let cursor = Cursor {
@@ -93,7 +89,11 @@ impl Source for RssSource {
                         "Feed lists more items than a poll keeps; the oldest were skipped."
                     );
                 }
-                Ok(Page { posts, cursor })
+                Ok(Page {
+                    posts,
+                    cursor,
+                    wait: None,
+                })
             }
         }
     }

@@ -220,6 +220,7 @@ impl Source for JetstreamSource {
                         position,
                         ..Cursor::default()
                     },
+                    wait: None,
                 })
             }
             Err(e) => {
@@ -230,7 +231,7 @@ impl Source for JetstreamSource {
     }
 
     async fn enrich(&self, fetch: &Fetcher, posts: &mut [&mut Post]) {
-        self.profiles.enrich(&self.name, fetch, posts).await;
+        self.profiles.enrich(&self.name, fetch, None, posts).await;
     }
 }
 

@@ -13,6 +13,7 @@ use std::sync::Mutex;
 
 use serde::Deserialize;
 
+use crate::config::secret::Secret;
 use crate::post::Post;
 use crate::source::fetch::{FetchRequest, Fetched, Fetcher};
 use crate::source::{Cursor, SourceError};
@@ -92,7 +93,15 @@ impl Profiles {
     }
 
     /// Fills the profile fields of `posts`, asking only for DIDs not in the cache.
-    pub async fn enrich(&self, source: &str, fetch: &Fetcher, posts: &mut [&mut Post]) {
+    /// `bearer` is the session's access token when the service wants one (a PDS proxying
+    /// to the AppView); the public AppView needs none.
+    pub async fn enrich(
+        &self,
+        source: &str,
+        fetch: &Fetcher,
+        bearer: Option<&Secret>,
+        posts: &mut [&mut Post],
+    ) {
         let mut missing: Vec<String> = {
             let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
             posts
@@ -106,7 +115,7 @@ impl Profiles {
         missing.dedup();
         let mut error = None;
         for chunk in missing.chunks(ACTORS_PER_REQUEST) {
-            match self.lookup(fetch, chunk).await {
+            match self.lookup(fetch, bearer, chunk).await {
                 Ok(found) => {
                     let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
                     if cache.len() + found.len() > CACHE_SIZE {
@@ -142,19 +151,24 @@ impl Profiles {
         }
     }
 
-    async fn lookup(&self, fetch: &Fetcher, dids: &[String]) -> Result<Vec<Profile>, SourceError> {
+    async fn lookup(
+        &self,
+        fetch: &Fetcher,
+        bearer: Option<&Secret>,
+        dids: &[String],
+    ) -> Result<Vec<Profile>, SourceError> {
         let mut url = url::Url::parse(&format!("{}/xrpc/app.bsky.actor.getProfiles", self.service))
             .map_err(|e| SourceError::Permanent(format!("invalid service URL: {e}")))?;
         for did in dids {
             url.query_pairs_mut().append_pair("actors", did);
         }
-        let headers = [("Accept".to_string(), "application/json".to_string())];
-        let req = FetchRequest {
-            url: url.as_str(),
-            cursor: &Cursor::default(),
-            max_bytes: self.max_bytes,
-            headers: &headers,
-        };
+        let mut headers = vec![("Accept".to_string(), "application/json".to_string())];
+        if let Some(token) = bearer {
+            let value = format!("Bearer {}", token.expose());
+            headers.push(("Authorization".to_string(), value));
+        }
+        let cursor = Cursor::default();
+        let req = FetchRequest::get(url.as_str(), &cursor, self.max_bytes).with_headers(&headers);
         match fetch.get(&req).await? {
             Fetched::Body(body) => parse_profiles(&body.bytes),
             Fetched::NotModified => Ok(Vec::new()),
