@@ -255,3 +255,65 @@ fn jetstream_resumes_after_a_drop_a_silence_and_a_kill_without_gap_or_duplicate(
     assert_eq!(d.count("SELECT COUNT(*) FROM posts"), POSTS);
     assert_eq!(d.count("SELECT COUNT(*) FROM hits_v"), HITS);
 }
+
+#[test]
+fn jetstream_refused_handshakes_show_in_sources_with_backoff() {
+    // Plain HTTP answers where the WebSocket upgrade was expected: 429 and 503.
+    let limited = TestServer::start();
+    limited.script(
+        "/subscribe",
+        [Reply::new(429)
+            .header("Retry-After", "3")
+            .body(fixture_error())],
+    );
+    let down = TestServer::start();
+    down.script("/subscribe", [Reply::new(503)]);
+    let ws = |server: &TestServer| server.url("/subscribe").replacen("http://", "ws://", 1);
+    let mut c = config(&ws(&limited), &limited.url(""));
+    c.push_str(&format!(
+        "\n[[source]]\nname = \"down\"\nkind = \"bluesky\"\nmode = \"jetstream\"\n\
+         endpoint = \"{}\"\nevery = \"1s\"\n",
+        ws(&down)
+    ));
+    let d = Daemon::start(&[("vigie.toml", &c), ("rules.toml", RULES)]);
+    let error = |name: &str| -> Option<String> {
+        d.db()
+            .query_row(
+                "SELECT last_error FROM sources_v WHERE source = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .ok()
+            .flatten()
+    };
+    d.wait_for("both errors", Duration::from_secs(60), || {
+        error("bsky-stream").is_some() && error("down").is_some()
+    });
+    assert!(
+        error("bsky-stream")
+            .unwrap()
+            .contains("rate limited, retry after 3s"),
+        "{:?}",
+        error("bsky-stream")
+    );
+    assert!(
+        error("down").unwrap().contains("503"),
+        "{:?}",
+        error("down")
+    );
+    d.wait_for("a retry", Duration::from_secs(60), || {
+        limited.requests("/subscribe").len() >= 2
+    });
+    let reqs = limited.requests("/subscribe");
+    assert!(
+        reqs[1].at - reqs[0].at >= Duration::from_secs(3),
+        "Retry-After kept"
+    );
+}
+
+fn fixture_error() -> String {
+    std::fs::read_to_string(
+        crate::util::root().join("tests/fixtures/bluesky/error-RateLimitExceeded.json"),
+    )
+    .unwrap()
+}

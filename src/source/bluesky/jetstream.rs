@@ -257,7 +257,7 @@ fn handshake_error(e: tungstenite::Error, shown: &str) -> SourceError {
                     crate::source::fetch::parse_retry_after(v, std::time::SystemTime::now())
                 });
             let status = response.status().as_u16();
-            crate::daemon::retry::classify_status(status, retry_after).unwrap_or_else(|| {
+            crate::source::fetch::classify_status(status, retry_after).unwrap_or_else(|| {
                 SourceError::Permanent(format!("HTTP {status} instead of a WebSocket"))
             })
         }
