@@ -372,6 +372,71 @@ mod tests {
         assert!(parse_event("{\"kind\":\"commit\"}", &[]).is_err());
     }
 
+    /// A server that sends the fixture's events to each connection and records its URI.
+    async fn server() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use futures_util::SinkExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("ws://{}/subscribe", listener.local_addr().unwrap());
+        let uris = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = uris.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let seen = seen.clone();
+                #[allow(clippy::result_large_err)]
+                let record = move |req: &tungstenite::handshake::server::Request, resp| {
+                    seen.lock().unwrap().push(req.uri().to_string());
+                    Ok(resp)
+                };
+                let mut ws = tokio_tungstenite::accept_hdr_async(stream, record)
+                    .await
+                    .unwrap();
+                tokio::spawn(async move {
+                    for line in fixture() {
+                        ws.send(Message::text(line)).await.unwrap();
+                    }
+                    while let Some(Ok(_)) = ws.next().await {}
+                });
+            }
+        });
+        (url, uris)
+    }
+
+    #[tokio::test]
+    async fn a_batch_the_store_did_not_take_is_read_again_from_the_stored_cursor() {
+        let (url, uris) = server().await;
+        let fetch = Fetcher::new(crate::source::fetch::FetchOptions::default()).unwrap();
+        let source = JetstreamSource::new(
+            "s".into(),
+            url,
+            vec!["fr".into()],
+            "http://127.0.0.1:9".into(),
+            1 << 20,
+        );
+        let stored = Cursor {
+            position: Some("{\"time_us\":1783175880000000}".into()),
+            ..Cursor::default()
+        };
+        let first = source.poll(&fetch, &stored).await.unwrap();
+        assert_eq!(first.posts.len(), 4);
+        // The greatest time_us read, though the events were not in order.
+        assert_eq!(
+            first.cursor.position.as_deref(),
+            Some("{\"time_us\":1783175888412407}")
+        );
+        // The commit failed: the daemon hands the old cursor back. The source must not go on
+        // from where its connection stands (those posts would be lost) but resume from it.
+        let again = source.poll(&fetch, &stored).await.unwrap();
+        assert_eq!(again.posts, first.posts);
+        let uris = uris.lock().unwrap().clone();
+        assert_eq!(uris.len(), 2, "{uris:?}");
+        for uri in &uris {
+            assert!(
+                uri.ends_with("wantedCollections=app.bsky.feed.post&cursor=1783175875000000"),
+                "5 s before the stored cursor: {uri}"
+            );
+        }
+    }
+
     #[test]
     fn cursor_position_round_trip() {
         let cursor = Cursor {
