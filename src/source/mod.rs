@@ -9,6 +9,7 @@
 /// `bluesky`: post search and the Jetstream firehose (declared here until the kind registry
 /// gives the kind its own file).
 pub mod bluesky {
+    pub mod event;
     pub mod jetstream;
     pub mod profiles;
     pub mod record;
