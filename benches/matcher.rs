@@ -41,8 +41,8 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use aho_corasick::{AhoCorasick, MatchKind};
-use vigie::config::RuleSpec;
 use vigie::matcher::query::{Expr, Term};
+use vigie::matcher::RuleSpec;
 use vigie::matcher::{Hits, RuleSet, Scratch};
 use vigie::normalize::{self, WordKind};
 use vigie::post::Post;

@@ -11,7 +11,7 @@
 use std::time::Instant;
 
 use chrono::Utc;
-use vigie::config::RuleSpec;
+use vigie::matcher::RuleSpec;
 use vigie::matcher::{Hits, RuleSet};
 use vigie::post::Post;
 use vigie::source::Cursor;

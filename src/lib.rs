@@ -8,7 +8,7 @@
 //! The matching stage on its own, as `vigie match` runs it:
 //!
 //! ```
-//! use vigie::config::RuleSpec;
+//! use vigie::matcher::RuleSpec;
 //! use vigie::matcher::RuleSet;
 //! use vigie::post::Post;
 //!

@@ -1,8 +1,8 @@
 //! `vigie hits` and `vigie sources` on a known data set: every filter, every format.
 
 use chrono::{DateTime, Utc};
-use vigie::config::RuleSpec;
 use vigie::matcher::RuleSet;
+use vigie::matcher::RuleSpec;
 use vigie::post::Post;
 use vigie::source::Cursor;
 use vigie::store::{PollOutcome, PollResult, Store};

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use mail_parser::{MessageParser, MimeHeaders, PartType};
-use vigie::config::{EmailSpec, NotifierKind, NotifierSpec, SecretRef};
+use vigie::config::{NotifierSpec, SecretRef, Settings};
+use vigie::notify::email::EmailSettings;
 use vigie::notify::{self, Alert, AlertKind, AlertPost, DeliveryError, Notifier, Series};
 
 use crate::util::smtp::{SmtpOptions, SmtpServer};
@@ -84,7 +85,8 @@ fn email(
 ) -> Result<Box<dyn Notifier>, notify::BuildError> {
     let spec = NotifierSpec {
         name: "cm-email".into(),
-        kind: NotifierKind::Email(EmailSpec {
+        kind: "email",
+        settings: Settings::new(EmailSettings {
             smtp_url: smtp_url.into(),
             username: username.map(str::to_string),
             password,

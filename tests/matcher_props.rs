@@ -11,8 +11,8 @@
 use std::collections::BTreeSet;
 
 use proptest::prelude::*;
-use vigie::config::RuleSpec;
 use vigie::matcher::RuleSet;
+use vigie::matcher::RuleSpec;
 use vigie::post::Post;
 
 /// Vocabulary: (folded form, written forms).

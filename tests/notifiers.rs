@@ -10,8 +10,10 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 use vigie::config::secret::{Secret, SecretRef};
 use vigie::config::Language;
-use vigie::config::{NotifierKind, NotifierSpec};
+use vigie::config::{NotifierSpec, Settings};
+use vigie::notify::http::ChatSettings;
 use vigie::notify::render::Locale;
+use vigie::notify::webhook::WebhookSettings;
 use vigie::notify::{
     discord, email, mattermost, render, slack, teams, webhook, Alert, AlertKind, AlertPost,
     DeliveryError, Series, SourceState,
@@ -501,21 +503,25 @@ const HOOK: &str = "/hooks/T0KEN-secret";
 /// Builds a notifier of `kind` posting to `url`.
 fn notifier(kind: &str, url: String) -> Box<dyn vigie::notify::Notifier> {
     let url = SecretRef::Literal(Secret::new(url));
-    let kind = match kind {
-        "slack" => NotifierKind::Slack { url },
-        "mattermost" => NotifierKind::Mattermost { url },
-        "teams" => NotifierKind::Teams { url },
-        "discord" => NotifierKind::Discord { url },
-        "webhook" => NotifierKind::Webhook {
-            url,
-            secret: None,
-            headers: Vec::new(),
-        },
+    let (kind, settings) = match kind {
+        "slack" => ("slack", Settings::new(ChatSettings { url })),
+        "mattermost" => ("mattermost", Settings::new(ChatSettings { url })),
+        "teams" => ("teams", Settings::new(ChatSettings { url })),
+        "discord" => ("discord", Settings::new(ChatSettings { url })),
+        "webhook" => (
+            "webhook",
+            Settings::new(WebhookSettings {
+                url,
+                secret: None,
+                headers: Vec::new(),
+            }),
+        ),
         other => panic!("no such kind {other}"),
     };
     let spec = NotifierSpec {
-        name: format!("test-{}", kind.name()),
+        name: format!("test-{kind}"),
         kind,
+        settings,
         at: 0,
     };
     vigie::notify::build(&spec, &french(), &|_| None).unwrap_or_else(|e| panic!("build: {e}"))

@@ -16,8 +16,8 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use vigie::config::RuleSpec;
 use vigie::matcher::RuleSet;
+use vigie::matcher::RuleSpec;
 use vigie::post::Post;
 
 /// Where `manpages-fr` puts its pages.

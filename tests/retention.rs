@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use vigie::config::RuleSpec;
 use vigie::matcher::RuleSet;
+use vigie::matcher::RuleSpec;
 use vigie::post::Post;
 use vigie::source::Cursor;
 use vigie::store::{fmt_time, PollOutcome, PollResult, Store};

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vigie::config::RuleSpec;
+use vigie::matcher::RuleSpec;
 use vigie::matcher::RuleSet;
 use vigie::post::Post;
 

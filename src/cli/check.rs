@@ -42,18 +42,18 @@ pub struct CheckArgs {
 /// Runs `vigie check`.
 pub fn run(path: &Path, args: CheckArgs) -> Result<()> {
     let config = load(path)?;
-    let rules =
-        RuleSet::compile(&config.rules).map_err(|e| Invalid(format!("{}: {e}", path.display())))?;
+    let rules = RuleSet::compile(config.rule_specs())
+        .map_err(|e| Invalid(format!("{}: {e}", path.display())))?;
     let mut errors = Vec::new();
     let mut examples = 0;
     let mut found = Vec::new();
     let mut scratch = Default::default();
-    for (i, spec) in config.rules.iter().enumerate() {
-        let cases = spec
+    for (i, rule) in config.rules.iter().enumerate() {
+        let cases = rule
             .should_match
             .iter()
             .map(|e| (e, true))
-            .chain(spec.should_not_match.iter().map(|e| (e, false)));
+            .chain(rule.should_not_match.iter().map(|e| (e, false)));
         for ((text, origin), want) in cases {
             examples += 1;
             rules.matched_rules(&Post::from_text(text.as_str()), &mut scratch, &mut found);
@@ -67,7 +67,7 @@ pub fn run(path: &Path, args: CheckArgs) -> Result<()> {
                     origin,
                     format!(
                         "rule \"{}\" {verb} {text:?}, but it does{}",
-                        spec.name,
+                        rule.spec.name,
                         if want { " not" } else { "" }
                     ),
                 ));
@@ -109,12 +109,12 @@ pub fn run(path: &Path, args: CheckArgs) -> Result<()> {
     let sources: Vec<String> = config
         .sources
         .iter()
-        .map(|s| format!("{} ({})", s.name, s.kind.name()))
+        .map(|s| format!("{} ({})", s.name, s.kind))
         .collect();
     let notifiers: Vec<String> = config
         .notifiers
         .iter()
-        .map(|n| format!("{} ({})", n.name, n.kind.name()))
+        .map(|n| format!("{} ({})", n.name, n.kind))
         .collect();
     println!(
         "  {} source{}: {}",
@@ -167,7 +167,7 @@ fn environment(config: &Config, env: &dyn Fn(&str) -> Option<String>) -> Vec<Con
     };
     for spec in &config.sources {
         let owner = format!("source \"{}\"", spec.name);
-        if let Err(message) = source::build(spec) {
+        if let Err(message) = source::build(spec, env) {
             problems.push(error(&table(&owner), format!("{owner}: {message}")));
         }
     }
@@ -201,10 +201,10 @@ fn rule_warnings(config: &Config) -> Vec<ConfigError> {
         let mut warn = |message: String| {
             out.push(error(
                 &rule.origin,
-                format!("rule \"{}\": {message}", rule.name),
+                format!("rule \"{}\": {message}", rule.spec.name),
             ));
         };
-        if let Some(q) = &rule.query {
+        if let Some(q) = &rule.spec.query {
             let mut terms = Vec::new();
             let mut near0 = false;
             walk(&q.expr, &mut |e| match e {
@@ -241,8 +241,8 @@ fn rule_warnings(config: &Config) -> Vec<ConfigError> {
         // A literal name that names no source is a typo; a glob may wait for sources to come,
         // unless no glob of the rule matches any source: then the rule never fires.
         let names: Vec<&str> = config.sources.iter().map(|s| s.name.as_str()).collect();
-        let mut any = rule.sources.is_empty();
-        for glob in &rule.sources {
+        let mut any = rule.spec.sources.is_empty();
+        for glob in &rule.spec.sources {
             let Ok(m) = globset::Glob::new(glob).map(|g| g.compile_matcher()) else {
                 continue;
             };
@@ -260,7 +260,7 @@ fn rule_warnings(config: &Config) -> Vec<ConfigError> {
         if !any {
             warn(format!(
                 "sources: {:?} match no configured source ({}), so the rule never fires",
-                rule.sources,
+                rule.spec.sources,
                 names.join(", ")
             ));
         }

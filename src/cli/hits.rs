@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 
 use super::output::{self, Format};
 use super::{load, Invalid};
-use crate::config::RuleSpec;
 use crate::matcher::RuleSet;
+use crate::matcher::RuleSpec;
 use crate::post::Post;
 use crate::store::query::SourceRow;
 use crate::store::query::{fts_prefilter, parse_time_arg};
@@ -363,7 +363,7 @@ pub fn run_sources(config: &Path, args: SourcesArgs) -> Result<()> {
             .filter(|s| !polled.contains(&s.name))
             .map(|s| SourceRow {
                 source: s.name.clone(),
-                kind: s.kind.name().to_string(),
+                kind: s.kind.to_string(),
                 last_poll_at: None,
                 last_status: None,
                 last_error: None,

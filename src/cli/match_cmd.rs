@@ -86,7 +86,7 @@ struct JsonCount<'a> {
 /// Runs `vigie match`.
 pub fn run(config: &Path, args: MatchArgs) -> Result<()> {
     let config = load(config)?;
-    let rules = RuleSet::compile(&config.rules).map_err(|e| super::Invalid(e.to_string()))?;
+    let rules = RuleSet::compile(config.rule_specs()).map_err(|e| super::Invalid(e.to_string()))?;
     let stdout = io::stdout();
     let mut out = BufWriter::with_capacity(1 << 16, stdout.lock());
     if let Some(text) = &args.text {

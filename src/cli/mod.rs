@@ -132,7 +132,7 @@ pub fn config_path(
 
 /// Loads the config, turning errors into an [`Invalid`] that lists every one of them.
 pub(crate) fn load(path: &Path) -> anyhow::Result<Config> {
-    config::load(path).map_err(|errors| invalid(path, &errors))
+    config::load(path, &crate::daemon::pipeline::kinds()).map_err(|errors| invalid(path, &errors))
 }
 
 /// The [`Invalid`] error listing every one of `errors`, then their count.

@@ -47,8 +47,8 @@ pub fn run(config: &Path, args: PreviewArgs) -> Result<()> {
     };
     // Only this source and the rules: another source's or a notifier's missing secret is no
     // reason to refuse a preview.
-    let rules = RuleSet::compile(&config.rules).map_err(BuildError::from)?;
-    let entry = SourceEntry::build(&config.sources[index])?;
+    let rules = RuleSet::compile(config.rule_specs()).map_err(BuildError::from)?;
+    let entry = SourceEntry::build(&config.sources[index], &|k| std::env::var(k).ok())?;
     let fetcher = Fetcher::new(FetchOptions {
         user_agent: config.daemon.user_agent.clone(),
         timeout: config.daemon.http_timeout,

@@ -53,7 +53,8 @@ const DEFAULT_SOURCE: &str = "replay";
 pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
     let config = load(config)?;
     output::set_zone(Some(&config), false);
-    let rules = RuleSet::compile(&config.rules).map_err(|e| Invalid(format!("vigie: {e}")))?;
+    let rules =
+        RuleSet::compile(config.rule_specs()).map_err(|e| Invalid(format!("vigie: {e}")))?;
     let (posts, skipped) = read_posts(&args.file)?;
     if skipped > 0 {
         eprintln!("vigie: {skipped} line(s) skipped: a replayed post needs \"id\", \"created_at\" (RFC 3339) and \"text\"");

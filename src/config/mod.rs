@@ -1,12 +1,16 @@
-//! The validated configuration: `Config` and `load(path)`.
+//! The validated configuration: `Config` and `load(path, kinds)`.
 //!
 //! Loading is two steps (ARCHITECTURE "raw, then validated"): `raw` reads the TOML with spans;
 //! `validate` (main file) and `rules` (rule files) turn it into the typed specs below and
 //! collect *every* error as `file:line:col: message`. Nothing here touches the network or the
 //! database, and secrets stay unresolved references (`secret`) until the pipeline is built.
+//!
+//! The config names no source or notifier kind: the kinds it accepts are handed to [`load`]
+//! ([`Kinds`], assembled by `daemon::pipeline::kinds`), each read by its own file into settings
+//! that stay opaque here ([`Settings`]). So `config` imports neither `source` nor `notify`.
 
 pub mod duration;
-pub mod kinds;
+pub mod kind;
 pub mod raw;
 pub mod rules;
 pub mod secret;
@@ -18,7 +22,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use rules::{AlertSpec, Origin, RuleSpec};
+pub use kind::{KindDef, Kinds, Settings};
+pub use rules::{AlertSpec, Origin, Rule};
 pub use secret::{SecretRef, SecretSite};
 
 /// One configuration error, located in the file that holds it.
@@ -131,62 +136,12 @@ pub struct SourceSpec {
     pub every: Duration,
     /// Body cap per poll.
     pub max_bytes: u64,
-    /// Kind and kind-specific settings.
-    pub kind: SourceKind,
+    /// The kind, as written in the config (`rss`, `jsonl`…).
+    pub kind: &'static str,
+    /// The kind's own settings (`source::rss::RssSettings`…).
+    pub settings: Settings,
     /// Byte offset of the table in the config file.
     pub at: usize,
-}
-
-/// A source kind with its settings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SourceKind {
-    /// RSS, Atom or JSON Feed.
-    Rss {
-        /// The feed URL.
-        url: String,
-    },
-    /// A local file of JSON posts, followed as it grows.
-    Jsonl {
-        /// The file, resolved against the config's folder.
-        path: PathBuf,
-        /// Demo only: move every post's time by one offset so that the file's newest post is
-        /// the time of the first poll.
-        shift_to_now: bool,
-    },
-    /// Bluesky's Jetstream (`kind = "bluesky"`, `mode = "jetstream"`).
-    BlueskyJetstream {
-        /// The `/subscribe` WebSocket URL.
-        endpoint: String,
-        /// Languages kept (all when empty).
-        langs: Vec<String>,
-        /// The AppView that serves profiles.
-        service: String,
-    },
-    /// Bluesky's post search (`kind = "bluesky"`, `mode = "search"`).
-    BlueskySearch {
-        /// The PDS or AppView base URL.
-        service: String,
-        /// The search query.
-        query: String,
-        /// The language asked for.
-        lang: Option<String>,
-        /// The account's handle or email, and its app password.
-        login: Option<(String, SecretRef)>,
-    },
-    /// A kind that the config accepts and validates but this build cannot poll yet.
-    Planned(&'static str),
-}
-
-impl SourceKind {
-    /// The kind as written in the config.
-    pub fn name(&self) -> &'static str {
-        match self {
-            SourceKind::Rss { .. } => "rss",
-            SourceKind::Jsonl { .. } => "jsonl",
-            SourceKind::BlueskyJetstream { .. } | SourceKind::BlueskySearch { .. } => "bluesky",
-            SourceKind::Planned(name) => name,
-        }
-    }
 }
 
 /// One `[[notifier]]`.
@@ -194,78 +149,13 @@ impl SourceKind {
 pub struct NotifierSpec {
     /// Unique name.
     pub name: String,
-    /// Kind and settings.
-    pub kind: NotifierKind,
+    /// The kind, as written in the config (`email`, `slack`…).
+    pub kind: &'static str,
+    /// The kind's own settings (`notify::email::EmailSettings`…); secrets stay references
+    /// until the notifier is built.
+    pub settings: Settings,
     /// Byte offset of the table in the config file.
     pub at: usize,
-}
-
-/// A notifier kind with its settings. Secrets stay references until `notify::build`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NotifierKind {
-    /// Prints alerts to stdout.
-    Console,
-    /// Email over SMTP.
-    Email(EmailSpec),
-    /// Signed JSON (Standard Webhooks).
-    Webhook {
-        /// Where to POST.
-        url: SecretRef,
-        /// `whsec_…`: signs each request when set.
-        secret: Option<SecretRef>,
-        /// Extra request headers.
-        headers: Vec<(String, String)>,
-    },
-    /// A Slack incoming webhook.
-    Slack {
-        /// The webhook URL (its path is the token).
-        url: SecretRef,
-    },
-    /// A Mattermost incoming webhook.
-    Mattermost {
-        /// The webhook URL.
-        url: SecretRef,
-    },
-    /// A Teams Workflows webhook (Adaptive Cards).
-    Teams {
-        /// The webhook URL.
-        url: SecretRef,
-    },
-    /// A Discord webhook.
-    Discord {
-        /// The webhook URL.
-        url: SecretRef,
-    },
-}
-
-/// `kind = "email"`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EmailSpec {
-    /// `smtp://host[:port]`, `smtp://…?tls=required` or `smtps://host[:port]`; may hold the user.
-    pub smtp_url: String,
-    /// The SMTP login, if not in the URL.
-    pub username: Option<String>,
-    /// The SMTP password.
-    pub password: Option<SecretRef>,
-    /// The `From:` address (`Name <addr>`).
-    pub from: String,
-    /// Recipients.
-    pub to: Vec<String>,
-}
-
-impl NotifierKind {
-    /// The kind as written in the config.
-    pub fn name(&self) -> &'static str {
-        match self {
-            NotifierKind::Console => "console",
-            NotifierKind::Email(_) => "email",
-            NotifierKind::Webhook { .. } => "webhook",
-            NotifierKind::Slack { .. } => "slack",
-            NotifierKind::Mattermost { .. } => "mattermost",
-            NotifierKind::Teams { .. } => "teams",
-            NotifierKind::Discord { .. } => "discord",
-        }
-    }
 }
 
 /// The whole validated configuration.
@@ -280,7 +170,7 @@ pub struct Config {
     /// Notifiers, in file order.
     pub notifiers: Vec<NotifierSpec>,
     /// Rules from every rule file, in file then table order.
-    pub rules: Vec<RuleSpec>,
+    pub rules: Vec<Rule>,
     /// The rule files found by the globs, sorted.
     pub rule_files: Vec<PathBuf>,
     /// Every secret reference, with where it is written (`vigie check` resolves them).
@@ -289,15 +179,24 @@ pub struct Config {
     pub tables: Vec<(String, Origin)>,
 }
 
-/// Loads and validates `path` and its rule files, reading the process environment.
-pub fn load(path: &Path) -> Result<Config, Vec<ConfigError>> {
-    load_with_env(path, &|k| std::env::var(k).ok())
+impl Config {
+    /// What every rule matches, in order: the input of `RuleSet::compile`.
+    pub fn rule_specs(&self) -> impl Iterator<Item = &crate::matcher::RuleSpec> {
+        self.rules.iter().map(|r| &r.spec)
+    }
+}
+
+/// Loads and validates `path` and its rule files, reading the process environment; `kinds` are
+/// the source and notifier kinds it accepts.
+pub fn load(path: &Path, kinds: &Kinds<'_>) -> Result<Config, Vec<ConfigError>> {
+    load_with_env(path, &|k| std::env::var(k).ok(), kinds)
 }
 
 /// `load` with the environment as an argument.
 pub fn load_with_env(
     path: &Path,
     env: &dyn Fn(&str) -> Option<String>,
+    kinds: &Kinds<'_>,
 ) -> Result<Config, Vec<ConfigError>> {
     let whole = |message: String| ConfigError {
         file: path.to_path_buf(),
@@ -311,7 +210,7 @@ pub fn load_with_env(
     let file = raw::File::new(path, text);
     let doc = file.parse().map_err(|e| vec![e])?;
     let mut errors = Vec::new();
-    let main = validate::main(&file, doc.get_ref(), env, &mut errors);
+    let main = validate::main(&file, doc.get_ref(), env, kinds, &mut errors);
     let (rules, rule_files) = rules::load(&file, &main, &mut errors);
     if !errors.is_empty() {
         // Whole-file errors (line 0) of a file come first, then by position.

@@ -1,11 +1,13 @@
-//! Rule files: globs, `[defaults]`, `[[rule]]` → `RuleSpec` (SPEC §4).
+//! Rule files: globs, `[defaults]`, `[[rule]]` → `Rule` (SPEC §4).
 //!
 //! The globs of `[daemon] rules` are expanded against the config's folder and sorted; each file
 //! is read like the main file (`raw`), `[defaults]` fill what a rule leaves out, and queries and
 //! regexes are parsed here so that their errors point at the character inside the rule file.
-//! Running a rule's examples needs the compiled matcher, so it is `vigie check`'s job.
+//! What a rule matches is the matcher's own type (`matcher::RuleSpec`, built here); how it
+//! alerts stays here. Running a rule's examples needs the compiled matcher, so it is
+//! `vigie check`'s job.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,6 +18,7 @@ use super::raw::{array_of_tables, At, File, Reader};
 use super::validate::Main;
 use super::ConfigError;
 use crate::matcher::query::Query;
+use crate::matcher::RuleSpec;
 
 /// Where something was written: file, 1-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -56,19 +59,11 @@ pub enum AlertSpec {
     },
 }
 
-/// One validated rule.
+/// One validated rule: what it matches (the matcher's [`RuleSpec`]) and how it alerts.
 #[derive(Debug, Clone)]
-pub struct RuleSpec {
-    /// Unique across all rule files.
-    pub name: String,
-    /// The parsed query, if the rule has one.
-    pub query: Option<Query>,
-    /// Regular expressions run on the NFKC text, ANDed with the query.
-    pub regex: Vec<Regex>,
-    /// Source-name globs; empty means every source.
-    pub sources: Vec<String>,
-    /// Authors whose posts never hit this rule (compared case-insensitively, leading `@` ignored).
-    pub exclude_authors: Vec<String>,
+pub struct Rule {
+    /// Its name, query, regexes, sources and excluded authors: what `RuleSet::compile` takes.
+    pub spec: RuleSpec,
     /// The alert kind, if any.
     pub alert: Option<AlertSpec>,
     /// Counting window.
@@ -83,29 +78,6 @@ pub struct RuleSpec {
     pub should_not_match: Vec<(String, Origin)>,
     /// Where the `[[rule]]` table starts.
     pub origin: Origin,
-}
-
-impl RuleSpec {
-    /// A rule with a query and nothing else, for tests and benchmarks.
-    pub fn with_query(
-        name: &str,
-        query: &str,
-    ) -> Result<RuleSpec, crate::matcher::query::QueryError> {
-        Ok(RuleSpec {
-            name: name.to_string(),
-            query: Some(Query::parse(query)?),
-            regex: Vec::new(),
-            sources: Vec::new(),
-            exclude_authors: Vec::new(),
-            alert: None,
-            window: Duration::from_secs(15 * 60),
-            cooldown: Duration::from_secs(3600),
-            notify: Vec::new(),
-            should_match: Vec::new(),
-            should_not_match: Vec::new(),
-            origin: Origin::default(),
-        })
-    }
 }
 
 const RULE_KEYS: &[&str] = &[
@@ -256,14 +228,67 @@ pub fn load(
     main_file: &File,
     main: &Main,
     errors: &mut Vec<ConfigError>,
-) -> (Vec<RuleSpec>, Vec<PathBuf>) {
+) -> (Vec<Rule>, Vec<PathBuf>) {
+    let files = rule_files(main_file, &main.daemon.rules, errors);
+    let mut names = Names {
+        notifiers: main.notifiers.iter().map(|n| n.name.as_str()).collect(),
+        rules: HashMap::new(),
+    };
+    let mut rules = Vec::new();
+    for path in &files {
+        if let Some(file) = read(path, errors) {
+            read_rules(&file, &mut names, &mut rules, errors);
+        }
+    }
+    (rules, files)
+}
+
+/// The names a rule may refer to, and those of the rules read so far (with where each was
+/// written), which no later rule may take.
+struct Names<'m> {
+    notifiers: HashSet<&'m str>,
+    rules: HashMap<String, Origin>,
+}
+
+impl Names<'_> {
+    /// Reports each name of `notify` that names no notifier.
+    fn check_notify(&self, r: &mut Reader<'_, '_, '_>, notify: &[At<String>]) {
+        for (n, span) in notify {
+            if !self.notifiers.contains(n.as_str()) {
+                r.error(span.start, format!("notify: no notifier named \"{n}\""));
+            }
+        }
+    }
+
+    /// Takes a rule's name, or reports where a rule first took it.
+    fn claim(&mut self, r: &mut Reader<'_, '_, '_>, (n, span): &At<String>) {
+        match self.rules.get(n) {
+            Some(first) => r.error(
+                span.start,
+                format!(
+                    "duplicate rule name \"{n}\" (first at {}:{}:{})",
+                    first.file.display(),
+                    first.line,
+                    first.col
+                ),
+            ),
+            None => {
+                self.rules.insert(n.clone(), origin(r.file(), span.start));
+            }
+        }
+    }
+}
+
+/// The files that `[daemon] rules` globs name, relative to the config's folder: sorted, each
+/// once. A glob that is invalid or matches no file is an error.
+fn rule_files(main_file: &File, globs: &[String], errors: &mut Vec<ConfigError>) -> Vec<PathBuf> {
     let dir = main_file
         .path
         .parent()
         .unwrap_or(Path::new("."))
         .to_path_buf();
     let mut files = Vec::new();
-    for pattern in &main.daemon.rules {
+    for pattern in globs {
         let full = dir.join(pattern);
         let found: Vec<PathBuf> = match glob::glob(&full.to_string_lossy()) {
             Ok(paths) => paths.flatten().collect(),
@@ -285,144 +310,168 @@ pub fn load(
     }
     files.sort();
     files.dedup();
-    let notifiers: HashSet<&str> = main.notifiers.iter().map(|n| n.name.as_str()).collect();
-    let mut rules: Vec<RuleSpec> = Vec::new();
-    let mut names: std::collections::HashMap<String, Origin> = std::collections::HashMap::new();
-    for path in &files {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) => {
-                errors.push(ConfigError {
-                    file: path.clone(),
-                    line: 0,
-                    col: 0,
-                    message: format!("cannot read the rule file: {e}"),
-                    detail: None,
-                });
-                continue;
-            }
-        };
-        let file = File::new(path, text);
-        let doc = match file.parse() {
-            Ok(d) => d,
-            Err(e) => {
-                errors.push(e);
-                continue;
-            }
-        };
-        let doc = doc.get_ref();
-        let defaults_table = {
-            let mut top = Reader::new(&file, doc, 0, errors);
-            let t = top.table("defaults");
-            top.raw("rule");
-            top.finish(&["defaults", "rule"]);
-            t
-        };
-        let defaults = defaults_table.map_or_else(Shared::default, |(t, at)| {
-            let mut r = Reader::new(&file, t, at, errors);
-            let d = shared(&mut r);
-            r.finish(DEFAULT_KEYS);
-            d
-        });
-        for (t, at) in array_of_tables(&file, doc, "rule", errors) {
-            let mut r = Reader::new(&file, t, at, errors);
-            let name = r.required("name", "[[rule]]");
-            let query = r
-                .string("query")
-                .and_then(|(q, span)| match Query::parse(&q) {
-                    Ok(parsed) => Some(parsed),
-                    Err(e) => {
-                        let pos = column_in_file(&file, &span, &q, e.column);
-                        let mut err = file.error(pos, format!("query: {e}"));
-                        err.detail = Some(e.caret(&q));
-                        r.errors.push(err);
-                        None
-                    }
-                });
-            let regex: Vec<Regex> = r
-                .strings("regex")
-                .unwrap_or_default()
-                .into_iter()
-                .filter_map(|(src, span)| match Regex::new(&src) {
-                    Ok(re) => Some(re),
-                    Err(e) => {
-                        let msg = e
-                            .to_string()
-                            .lines()
-                            .last()
-                            .unwrap_or("invalid")
-                            .trim()
-                            .to_string();
-                        r.error(span.start, format!("regex: {msg}"));
-                        None
-                    }
-                })
-                .collect();
-            if !r.has("query") && !r.has("regex") {
-                r.error(at, "a rule needs a query, a regex, or both");
-            }
-            let own = shared(&mut r);
-            let examples = |r: &mut Reader<'_, '_, '_>, key: &str| -> Vec<(String, Origin)> {
-                r.strings(key)
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|(s, span)| (s, origin(&file, span.start)))
-                    .collect()
-            };
-            let should_match = examples(&mut r, "should_match");
-            let should_not_match = examples(&mut r, "should_not_match");
-            let notify = own
-                .notify
-                .clone()
-                .or(defaults.notify.clone())
-                .unwrap_or_default();
-            for (n, span) in &notify {
-                if !notifiers.contains(n.as_str()) {
-                    r.error(span.start, format!("notify: no notifier named \"{n}\""));
-                }
-            }
-            if let Some((n, span)) = &name {
-                match names.get(n) {
-                    Some(first) => r.error(
-                        span.start,
-                        format!(
-                            "duplicate rule name \"{n}\" (first at {}:{}:{})",
-                            first.file.display(),
-                            first.line,
-                            first.col
-                        ),
-                    ),
-                    None => {
-                        names.insert(n.clone(), origin(&file, span.start));
-                    }
-                }
-            }
-            r.finish(RULE_KEYS);
-            let Some((name, _)) = name else { continue };
-            rules.push(RuleSpec {
-                name,
-                query,
-                regex,
-                sources: own.sources.or(defaults.sources.clone()).unwrap_or_default(),
-                exclude_authors: own
-                    .exclude_authors
-                    .or(defaults.exclude_authors.clone())
-                    .unwrap_or_default(),
-                alert: own.alert.or(defaults.alert.clone()).flatten(),
-                window: own
-                    .window
-                    .or(defaults.window)
-                    .unwrap_or(Duration::from_secs(15 * 60)),
-                cooldown: own
-                    .cooldown
-                    .or(defaults.cooldown)
-                    .unwrap_or(Duration::from_secs(3600)),
-                notify: notify.into_iter().map(|(n, _)| n).collect(),
-                should_match,
-                should_not_match,
-                origin: origin(&file, at),
+    files
+}
+
+/// A rule file's text, or an error for the file as a whole.
+fn read(path: &Path, errors: &mut Vec<ConfigError>) -> Option<File> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Some(File::new(path, text)),
+        Err(e) => {
+            errors.push(ConfigError {
+                file: path.to_path_buf(),
+                line: 0,
+                col: 0,
+                message: format!("cannot read the rule file: {e}"),
+                detail: None,
             });
+            None
         }
     }
-    (rules, files)
+}
+
+/// Every `[[rule]]` of one file, with its `[defaults]` filled in, onto `rules`.
+fn read_rules(
+    file: &File,
+    names: &mut Names<'_>,
+    rules: &mut Vec<Rule>,
+    errors: &mut Vec<ConfigError>,
+) {
+    let doc = match file.parse() {
+        Ok(d) => d,
+        Err(e) => {
+            errors.push(e);
+            return;
+        }
+    };
+    let doc = doc.get_ref();
+    let defaults = defaults(file, doc, errors);
+    for (t, at) in array_of_tables(file, doc, "rule", errors) {
+        rules.extend(rule(file, t, at, &defaults, names, errors));
+    }
+}
+
+/// The file's `[defaults]` (empty when it has none); checks that it holds nothing else but
+/// `[[rule]]` tables.
+fn defaults(file: &File, doc: &DeTable<'_>, errors: &mut Vec<ConfigError>) -> Shared {
+    let defaults_table = {
+        let mut top = Reader::new(file, doc, 0, errors);
+        let t = top.table("defaults");
+        top.raw("rule");
+        top.finish(&["defaults", "rule"]);
+        t
+    };
+    defaults_table.map_or_else(Shared::default, |(t, at)| {
+        let mut r = Reader::new(file, t, at, errors);
+        let d = shared(&mut r);
+        r.finish(DEFAULT_KEYS);
+        d
+    })
+}
+
+/// One `[[rule]]` table at `at`, or `None` when it has no name (the error is reported).
+fn rule(
+    file: &File,
+    t: &DeTable<'_>,
+    at: usize,
+    defaults: &Shared,
+    names: &mut Names<'_>,
+    errors: &mut Vec<ConfigError>,
+) -> Option<Rule> {
+    let mut r = Reader::new(file, t, at, errors);
+    let name = r.required("name", "[[rule]]");
+    let query = query(&mut r);
+    let regex = regexes(&mut r);
+    if !r.has("query") && !r.has("regex") {
+        r.error(at, "a rule needs a query, a regex, or both");
+    }
+    let own = shared(&mut r);
+    let should_match = examples(&mut r, "should_match");
+    let should_not_match = examples(&mut r, "should_not_match");
+    let notify = own
+        .notify
+        .clone()
+        .or(defaults.notify.clone())
+        .unwrap_or_default();
+    names.check_notify(&mut r, &notify);
+    if let Some(name) = &name {
+        names.claim(&mut r, name);
+    }
+    r.finish(RULE_KEYS);
+    let (name, _) = name?;
+    Some(Rule {
+        spec: RuleSpec {
+            name,
+            query,
+            regex,
+            sources: own.sources.or(defaults.sources.clone()).unwrap_or_default(),
+            exclude_authors: own
+                .exclude_authors
+                .or(defaults.exclude_authors.clone())
+                .unwrap_or_default(),
+        },
+        alert: own.alert.or(defaults.alert.clone()).flatten(),
+        window: own
+            .window
+            .or(defaults.window)
+            .unwrap_or(Duration::from_secs(15 * 60)),
+        cooldown: own
+            .cooldown
+            .or(defaults.cooldown)
+            .unwrap_or(Duration::from_secs(3600)),
+        notify: notify.into_iter().map(|(n, _)| n).collect(),
+        should_match,
+        should_not_match,
+        origin: origin(file, at),
+    })
+}
+
+/// The rule's `query`, parsed; an error points at the character inside the rule file, with
+/// the query and a caret under it.
+fn query(r: &mut Reader<'_, '_, '_>) -> Option<Query> {
+    let file = r.file();
+    r.string("query")
+        .and_then(|(q, span)| match Query::parse(&q) {
+            Ok(parsed) => Some(parsed),
+            Err(e) => {
+                let pos = column_in_file(file, &span, &q, e.column);
+                let mut err = file.error(pos, format!("query: {e}"));
+                err.detail = Some(e.caret(&q));
+                r.errors.push(err);
+                None
+            }
+        })
+}
+
+/// The rule's `regex` list, compiled; each invalid one is reported with the last line of the
+/// regex crate's message.
+fn regexes(r: &mut Reader<'_, '_, '_>) -> Vec<Regex> {
+    r.strings("regex")
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|(src, span)| match Regex::new(&src) {
+            Ok(re) => Some(re),
+            Err(e) => {
+                let msg = e
+                    .to_string()
+                    .lines()
+                    .last()
+                    .unwrap_or("invalid")
+                    .trim()
+                    .to_string();
+                r.error(span.start, format!("regex: {msg}"));
+                None
+            }
+        })
+        .collect()
+}
+
+/// `should_match` or `should_not_match`: the texts, each with where it was written.
+fn examples(r: &mut Reader<'_, '_, '_>, key: &str) -> Vec<(String, Origin)> {
+    let file = r.file();
+    r.strings(key)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(s, span)| (s, origin(file, span.start)))
+        .collect()
 }

@@ -9,7 +9,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use super::kinds::{Kind, CLEAR_OK};
+use super::kind::{KindDef, CLEAR_OK};
 use super::raw::Reader;
 
 /// A secret value: `Debug` and `Display` print `<secret>`.
@@ -124,7 +124,7 @@ impl SecretRef {
 /// is `source "x"` or `notifier "y"`, absent when the table has no valid name).
 pub fn read(
     r: &mut Reader<'_, '_, '_>,
-    kind: &Kind,
+    kind: &KindDef,
     owner: Option<String>,
     dir: &Path,
     sites: &mut Vec<SecretSite>,

@@ -1,11 +1,12 @@
 //! The main config file: `[daemon]`, `[[source]]`, `[[notifier]]` → typed specs.
 //!
 //! Every problem becomes a located [`ConfigError`]; validation goes on after an error so that
-//! one run of `vigie check` shows them all. Which keys each kind takes is `kinds`' table, and
-//! their values `values`' functions; this file checks what kinds share (required keys, URLs and
-//! the passwords they must not hold; secret keys through `secret::read`). Rule files are `rules`' job;
-//! secrets stay references (`secret`), recorded with where they are written, until the pipeline
-//! is built or `vigie check` resolves them.
+//! one run of `vigie check` shows them all. The kinds are handed in ([`Kinds`]); each says which
+//! keys it takes and reads their values into its settings ([`KindDef::read`]); this file checks
+//! what kinds share (the kind itself, with suggestions; required keys, URLs and the passwords
+//! they must not hold; secret keys through `secret::read`; unknown keys). Rule files are
+//! `rules`' job; secrets stay references (`secret`), recorded with where they are written, until
+//! the pipeline is built or `vigie check` resolves them.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -13,13 +14,10 @@ use std::time::Duration;
 
 use toml::de::DeTable;
 
-use super::kinds::{self, Kind, NOTIFIER_COMMON, SOURCE_COMMON};
+use super::kind::{KindDef, Kinds, NOTIFIER_COMMON, SOURCE_COMMON};
 use super::raw::{array_of_tables, suggest, File, Reader};
-use super::secret::{self, SecretRef, SecretSite};
-use super::{
-    ConfigError, DaemonConfig, EmailSpec, Language, NotifierKind, NotifierSpec, Origin, SourceKind,
-    SourceSpec,
-};
+use super::secret::{self, SecretSite};
+use super::{ConfigError, DaemonConfig, Language, NotifierSpec, Origin, SourceSpec};
 
 /// Default poll interval.
 pub const DEFAULT_EVERY: Duration = Duration::from_secs(300);
@@ -45,6 +43,7 @@ pub fn main(
     file: &File,
     doc: &DeTable<'_>,
     env: &dyn Fn(&str) -> Option<String>,
+    kinds: &Kinds<'_>,
     errors: &mut Vec<ConfigError>,
 ) -> Main {
     let dir = file.path.parent().unwrap_or(Path::new(".")).to_path_buf();
@@ -60,11 +59,11 @@ pub fn main(
     let mut secrets = Vec::new();
     let sources = array_of_tables(file, doc, "source", errors)
         .into_iter()
-        .filter_map(|(t, at)| source(file, t, at, &dir, &mut secrets, errors))
+        .filter_map(|(t, at)| source(file, t, at, &dir, kinds.sources, &mut secrets, errors))
         .collect::<Vec<_>>();
     let notifiers = array_of_tables(file, doc, "notifier", errors)
         .into_iter()
-        .filter_map(|(t, at)| notifier(file, t, at, &dir, &mut secrets, errors))
+        .filter_map(|(t, at)| notifier(file, t, at, &dir, kinds.notifiers, &mut secrets, errors))
         .collect::<Vec<_>>();
     let tables = sources
         .iter()
@@ -208,9 +207,9 @@ fn daemon(
 fn kind_of<'k>(
     r: &mut Reader<'_, '_, '_>,
     what: &str,
-    table: &'k [Kind],
+    table: &[&'k KindDef],
     common: &[&str],
-) -> Option<&'k Kind> {
+) -> Option<&'k KindDef> {
     let at = r.at;
     let Some((name, span)) = r.string("kind") else {
         if !r.has("kind") {
@@ -218,7 +217,7 @@ fn kind_of<'k>(
         }
         return None;
     };
-    let Some(kind) = table.iter().find(|k| k.name == name) else {
+    let Some(kind) = table.iter().copied().find(|k| k.name == name) else {
         let msg = match suggest(&name, table.iter().map(|k| k.name)) {
             Some(s) => format!("unknown {what} kind \"{name}\", did you mean \"{s}\"?"),
             None => format!(
@@ -247,15 +246,15 @@ fn kind_of<'k>(
 }
 
 /// Checks required keys, secrets and URLs of a kind, and records where each secret is written
-/// (`owner` is `source "x"` or `notifier "y"`); returns the known keys for `finish`.
+/// (`owner` is `source "x"` or `notifier "y"`).
 fn kind_keys(
     r: &mut Reader<'_, '_, '_>,
-    kind: &Kind,
+    kind: &KindDef,
     what: &str,
     owner: Option<String>,
     dir: &Path,
     sites: &mut Vec<SecretSite>,
-) -> Vec<String> {
+) {
     let at = r.at;
     for key in kind.required {
         let is_secret = kind.secrets.contains(key);
@@ -307,11 +306,10 @@ fn kind_keys(
             Err(e) => r.error(span.start, format!("\"{key}\" is not a valid URL: {e}")),
         }
     }
-    kind.keys().collect()
 }
 
 /// What to write instead of a password inside the URL `key` of `kind`.
-fn password_hint(kind: &Kind, key: &str) -> String {
+fn password_hint(kind: &KindDef, key: &str) -> String {
     let ways = |secret: &str, first: bool| {
         let cred = if first { " or credential" } else { "" };
         format!("\"${{ENV_VAR}}\", {secret}_file{cred}")
@@ -336,90 +334,29 @@ fn source(
     t: &DeTable<'_>,
     at: usize,
     dir: &Path,
+    kinds: &[&KindDef],
     sites: &mut Vec<SecretSite>,
     errors: &mut Vec<ConfigError>,
 ) -> Option<SourceSpec> {
     let mut r = Reader::new(file, t, at, errors);
     let name = r.required("name", "[[source]]");
-    let kind = kind_of(&mut r, "source", kinds::SOURCES, SOURCE_COMMON);
+    let kind = kind_of(&mut r, "source", kinds, SOURCE_COMMON);
     let every = r.duration("every").map_or(DEFAULT_EVERY, |(d, _)| d);
     let max_bytes = r
         .u64_in("max_bytes", 1, u64::MAX)
         .map_or(DEFAULT_MAX_BYTES, |(n, _)| n);
-    let mut known: Vec<String> = SOURCE_COMMON.iter().map(|s| s.to_string()).collect();
-    let spec_kind = kind.map(|k| {
-        let owner = name.as_ref().map(|(n, _)| format!("source \"{n}\""));
-        known.extend(kind_keys(&mut r, k, "source", owner, dir, sites));
-        (k.check)(&mut r);
-        match k.name {
-            "rss" => SourceKind::Rss {
-                url: r.string("url").map(|(s, _)| s).unwrap_or_default(),
-            },
-            "jsonl" => SourceKind::Jsonl {
-                path: dir.join(r.string("path").map(|(s, _)| s).unwrap_or_default()),
-                shift_to_now: r.bool("shift_to_now").is_some_and(|(b, _)| b),
-            },
-            "bluesky" if r.string("mode").is_some_and(|(m, _)| m == "jetstream") => {
-                SourceKind::BlueskyJetstream {
-                    endpoint: r.string("endpoint").map_or_else(
-                        || "wss://jetstream2.us-east.bsky.network/subscribe".into(),
-                        |(s, _)| s,
-                    ),
-                    langs: r
-                        .list("langs")
-                        .map(|v| v.into_iter().map(|(s, _)| s).collect())
-                        .unwrap_or_default(),
-                    service: r
-                        .string("service")
-                        .map_or_else(|| "https://public.api.bsky.app".into(), |(s, _)| s),
-                }
-            }
-            "bluesky" => {
-                let identifier = r.string("identifier").map(|(s, _)| s);
-                let password = secret::reference(&mut r, "app_password", true, dir);
-                SourceKind::BlueskySearch {
-                    service: r.string("service").map_or_else(
-                        || {
-                            if identifier.is_some() {
-                                "https://bsky.social".into()
-                            } else {
-                                "https://public.api.bsky.app".into()
-                            }
-                        },
-                        |(s, _)| s,
-                    ),
-                    query: r.string("query").map(|(s, _)| s).unwrap_or_default(),
-                    lang: r.string("lang").map(|(s, _)| s),
-                    login: identifier.zip(password),
-                }
-            }
-            other => {
-                // Not implemented yet: read every key so only unknown ones are reported.
-                for key in k.keys() {
-                    r.raw(&key);
-                }
-                SourceKind::Planned(other_name(other))
-            }
-        }
-    });
-    if kind.is_none() {
-        // Unknown kind: only keys that no kind takes are worth reporting.
-        for k in kinds::SOURCES {
-            k.keys().for_each(|key| {
-                let _ = r.raw(&key);
-            });
-        }
-    }
+    let owner = name.as_ref().map(|(n, _)| format!("source \"{n}\""));
+    let settings = kind.map(|k| read_kind(&mut r, k, "source", owner, dir, sites));
     if every.is_zero() {
         r.error(at, "\"every\" must be longer than 0s");
     }
-    let known: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
-    r.finish(&known);
+    finish(r, SOURCE_COMMON, kind, kinds);
     Some(SourceSpec {
         name: name?.0,
         every,
         max_bytes,
-        kind: spec_kind?,
+        kind: kind?.name,
+        settings: settings?,
         at,
     })
 }
@@ -429,72 +366,56 @@ fn notifier(
     t: &DeTable<'_>,
     at: usize,
     dir: &Path,
+    kinds: &[&KindDef],
     sites: &mut Vec<SecretSite>,
     errors: &mut Vec<ConfigError>,
 ) -> Option<NotifierSpec> {
     let mut r = Reader::new(file, t, at, errors);
     let name = r.required("name", "[[notifier]]");
-    let kind = kind_of(&mut r, "notifier", kinds::NOTIFIERS, NOTIFIER_COMMON);
-    let mut known: Vec<String> = NOTIFIER_COMMON.iter().map(|s| s.to_string()).collect();
-    let spec_kind = kind.map(|k| {
-        let owner = name.as_ref().map(|(n, _)| format!("notifier \"{n}\""));
-        known.extend(kind_keys(&mut r, k, "notifier", owner, dir, sites));
-        (k.check)(&mut r);
-        for key in k.keys() {
-            r.raw(&key);
-        }
-        // A kind's first secret may also come from `credential` (see `kinds`).
-        let url = |r: &mut Reader<'_, '_, '_>| {
-            let first = k.secrets.first() == Some(&"url");
-            secret::reference(r, "url", first, dir)
-                .unwrap_or(SecretRef::Literal(Default::default()))
-        };
-        match k.name {
-            "email" => NotifierKind::Email(EmailSpec {
-                smtp_url: r.string("smtp_url").map(|(s, _)| s).unwrap_or_default(),
-                username: r.string("username").map(|(s, _)| s),
-                password: secret::reference(&mut r, "password", true, dir),
-                from: r.string("from").map(|(s, _)| s).unwrap_or_default(),
-                to: r
-                    .strings("to")
-                    .map(|v| v.into_iter().map(|(s, _)| s).collect())
-                    .unwrap_or_default(),
-            }),
-            "webhook" => NotifierKind::Webhook {
-                url: url(&mut r),
-                secret: secret::reference(&mut r, "secret", true, dir),
-                headers: r.string_table("headers").unwrap_or_default(),
-            },
-            "slack" => NotifierKind::Slack { url: url(&mut r) },
-            "mattermost" => NotifierKind::Mattermost { url: url(&mut r) },
-            "teams" => NotifierKind::Teams { url: url(&mut r) },
-            "discord" => NotifierKind::Discord { url: url(&mut r) },
-            _ => NotifierKind::Console,
-        }
-    });
-    if kind.is_none() {
-        for k in kinds::NOTIFIERS {
-            k.keys().for_each(|key| {
-                let _ = r.raw(&key);
-            });
-        }
-    }
-    let known: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
-    r.finish(&known);
+    let kind = kind_of(&mut r, "notifier", kinds, NOTIFIER_COMMON);
+    let owner = name.as_ref().map(|(n, _)| format!("notifier \"{n}\""));
+    let settings = kind.map(|k| read_kind(&mut r, k, "notifier", owner, dir, sites));
+    finish(r, NOTIFIER_COMMON, kind, kinds);
     Some(NotifierSpec {
         name: name?.0,
-        kind: spec_kind?,
+        kind: kind?.name,
+        settings: settings?,
         at,
     })
 }
 
-/// The `'static` name of a kind from the tables.
-fn other_name(name: &str) -> &'static str {
-    kinds::SOURCES
-        .iter()
-        .chain(kinds::NOTIFIERS)
-        .find(|k| k.name == name)
-        .map_or("unknown", |k| k.name)
+/// Checks what every kind shares (`kind_keys`), then lets the kind read its own keys.
+fn read_kind(
+    r: &mut Reader<'_, '_, '_>,
+    kind: &KindDef,
+    what: &str,
+    owner: Option<String>,
+    dir: &Path,
+    sites: &mut Vec<SecretSite>,
+) -> super::Settings {
+    kind_keys(r, kind, what, owner, dir, sites);
+    (kind.read)(r, dir)
+}
+
+/// Reports unknown keys. Every key of the table's kind counts as read (a kind need not read a
+/// key it does not use yet); with an unknown kind, only keys that no kind takes are reported.
+fn finish(mut r: Reader<'_, '_, '_>, common: &[&str], kind: Option<&KindDef>, kinds: &[&KindDef]) {
+    let mut known: Vec<String> = common.iter().map(|s| s.to_string()).collect();
+    match kind {
+        Some(k) => {
+            for key in k.keys() {
+                r.raw(&key);
+                known.push(key);
+            }
+        }
+        None => {
+            for key in kinds.iter().flat_map(|k| k.keys()) {
+                r.raw(&key);
+            }
+        }
+    }
+    let known: Vec<&str> = known.iter().map(|s| s.as_str()).collect();
+    r.finish(&known);
 }
 
 /// The database when the config names none: `$STATE_DIRECTORY/vigie.db` under systemd; for the

@@ -3,15 +3,26 @@
 //! Rules are compiled, sources built and notifiers built (secrets read) here, so that startup
 //! and (later) SIGHUP reload share one path, and a config that cannot be built is refused
 //! before anything changes (Vector's `ConfigBuilder → topology`). Polling, storing and scheduling are other modules' jobs.
+//!
+//! [`kinds`] hands the config the source and notifier kinds (`source::KINDS`, `notify::KINDS`):
+//! this is the one place above both that assembles them, so `config` stays below them.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::config::{Config, SourceSpec};
+use crate::config::{Config, Kinds, SourceSpec};
 use crate::matcher::{CompileError, RuleSet};
 use crate::notify::{self, Notifier};
 use crate::source::{self, Source};
+
+/// The source and notifier kinds this build knows, for `config::load`.
+pub fn kinds() -> Kinds<'static> {
+    Kinds {
+        sources: source::DEFS,
+        notifiers: notify::DEFS,
+    }
+}
 
 /// One source, ready to poll.
 pub struct SourceEntry {
@@ -28,14 +39,17 @@ pub struct SourceEntry {
 impl SourceEntry {
     /// Builds one source: what `vigie preview` needs, without the other sources' or the
     /// notifiers' secrets.
-    pub fn build(spec: &SourceSpec) -> Result<SourceEntry, BuildError> {
-        let source = source::build(spec).map_err(|message| BuildError::Source {
+    pub fn build(
+        spec: &SourceSpec,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<SourceEntry, BuildError> {
+        let source = source::build(spec, env).map_err(|message| BuildError::Source {
             name: spec.name.clone(),
             message,
         })?;
         Ok(SourceEntry {
             name: spec.name.clone(),
-            kind: spec.kind.name(),
+            kind: spec.kind,
             every: spec.every,
             source,
         })
@@ -83,11 +97,11 @@ impl Pipeline {
         config: &Config,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Pipeline, BuildError> {
-        let rules = Arc::new(RuleSet::compile(&config.rules)?);
+        let rules = Arc::new(RuleSet::compile(config.rule_specs())?);
         let sources = config
             .sources
             .iter()
-            .map(SourceEntry::build)
+            .map(|spec| SourceEntry::build(spec, env))
             .collect::<Result<Vec<_>, _>>()?;
         let mut notifiers = HashMap::new();
         let locale =
@@ -101,5 +115,125 @@ impl Pipeline {
             sources,
             notifiers,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    // Moved from `config::values`, where the kinds are no longer visible.
+    /// A minimal valid table for each kind, without its `[[…]]` header, `name` and `kind`.
+    fn base(kind: &str, key: &str) -> &'static str {
+        match kind {
+            "rss" => "url = \"https://x.org/f\"",
+            "jsonl" => "path = \"p.jsonl\"",
+            "mastodon" => "instance = \"https://m.social\"",
+            "bluesky" if ["endpoint", "langs"].contains(&key) => "mode = \"jetstream\"",
+            "bluesky" => "mode = \"search\"\nquery = \"q\"",
+            "reddit" => "subreddits = [\"france\"]",
+            "hackernews" => "query = \"q\"",
+            "discourse" => "url = \"https://f.org\"",
+            "x" => "query = \"q\"\nbearer_token = \"${T}\"\nmax_posts_per_day = 10",
+            "facebook" => "page_id = \"1\"\naccess_token = \"${T}\"",
+            "json" => "url = \"https://x.org\"\nitems = \"$[*]\"\nfields = { text = \"/t\" }",
+            "html" => "url = \"https://x.org\"\nitem = \"p\"\nselect = { text = \"p\" }",
+            "email" => "smtp_url = \"smtp://h\"\nfrom = \"a@b.c\"\nto = [\"d@e.f\"]",
+            "console" => "",
+            _ => "url = \"https://h.org/x\"",
+        }
+    }
+
+    /// Every key of every kind, set to `true` (or a string, for the one boolean key), is
+    /// refused at its line.
+    #[test]
+    fn every_key_of_every_kind_is_type_checked() {
+        use crate::config::kind::{NOTIFIER_COMMON, SOURCE_COMMON};
+        let all = super::kinds();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vigie.toml");
+        let tables = [
+            ("source", all.sources, SOURCE_COMMON),
+            ("notifier", all.notifiers, NOTIFIER_COMMON),
+        ];
+        let mut checked = 0;
+        for (table, kinds, common) in tables {
+            for kind in kinds {
+                let keys = common
+                    .iter()
+                    .filter(|k| **k != "kind")
+                    .map(|k| k.to_string())
+                    .chain(kind.keys());
+                for key in keys {
+                    let base: String = base(kind.name, &key)
+                        .lines()
+                        .filter(|l| !l.starts_with(&format!("{key} ")))
+                        .map(|l| format!("{l}\n"))
+                        .collect();
+                    let name = if key == "name" { "" } else { "name = \"n\"\n" };
+                    // The one boolean key (jsonl's demo-only `shift_to_now`) gets a string.
+                    let wrong = if key == "shift_to_now" {
+                        "\"yes\""
+                    } else {
+                        "true"
+                    };
+                    let text = format!(
+                        "[daemon]\nrules = []\n[[{table}]]\n{name}kind = \"{}\"\n{base}{key} = {wrong}\n",
+                        kind.name
+                    );
+                    let line = text.lines().count();
+                    std::fs::write(&path, &text).unwrap();
+                    let errors =
+                        crate::config::load_with_env(&path, &|_| None, &all).expect_err(&text);
+                    let want = format!("\"{key}\" must be");
+                    assert!(
+                        errors
+                            .iter()
+                            .any(|e| e.line == line && e.message.starts_with(&want)),
+                        "{}: {key} = true not refused as a type error:\n{text}\n{errors:#?}",
+                        kind.name
+                    );
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked > 80, "{checked}");
+    }
+
+    /// Every kind of the lists reads settings that its own `build` accepts: a source builds or
+    /// says this version cannot poll it yet, a notifier builds; never an internal error (a
+    /// `read` and a `build` that disagree on the settings struct).
+    #[test]
+    fn every_kind_builds_from_the_settings_its_read_returns() {
+        let all = super::kinds();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vigie.toml");
+        let env = |k: &str| (k == "T").then(|| "token".to_string());
+        let locale = crate::notify::render::Locale::default();
+        let mut built = 0;
+        for (table, kinds) in [("source", all.sources), ("notifier", all.notifiers)] {
+            for kind in kinds {
+                let text = format!(
+                    "[daemon]\nrules = []\n[[{table}]]\nname = \"n\"\nkind = \"{}\"\n{}\n",
+                    kind.name,
+                    base(kind.name, "")
+                );
+                std::fs::write(&path, &text).unwrap();
+                let config = crate::config::load_with_env(&path, &env, &all)
+                    .unwrap_or_else(|e| panic!("{text}\n{e:#?}"));
+                if let Some(spec) = config.sources.first() {
+                    assert_eq!(spec.kind, kind.name);
+                    if let Err(e) = crate::source::build(spec, &env) {
+                        assert!(e.contains("cannot be polled by this version yet"), "{e}");
+                    }
+                }
+                if let Some(spec) = config.notifiers.first() {
+                    assert_eq!(spec.kind, kind.name);
+                    if let Err(e) = crate::notify::build(spec, &locale, &env) {
+                        panic!("{}: {e}", kind.name);
+                    }
+                }
+                built += 1;
+            }
+        }
+        assert!(built >= 18, "{built}");
     }
 }

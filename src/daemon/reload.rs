@@ -18,9 +18,9 @@ use super::scheduler::Timetable;
 use crate::config::{self, Config, SourceSpec};
 use crate::source::{Cursor, Source};
 
-/// Per-source state kept by the control loop.
+/// Where a running source stands: its cursor and its failures, kept by the control loop.
 #[derive(Default)]
-pub(super) struct SourceState {
+pub(super) struct Progress {
     pub cursor: Cursor,
     pub failures: u32,
     pub last_error: Option<String>,
@@ -30,12 +30,12 @@ pub(super) struct SourceState {
 pub(super) struct Slot {
     pub spec: SourceSpec,
     pub source: Arc<dyn Source>,
-    pub state: SourceState,
+    pub state: Progress,
 }
 
 /// Whether a source's settings are the same (where its table sits in the file does not count).
 fn same(a: &SourceSpec, b: &SourceSpec) -> bool {
-    a.kind == b.kind && a.every == b.every && a.max_bytes == b.max_bytes
+    a.kind == b.kind && a.settings == b.settings && a.every == b.every && a.max_bytes == b.max_bytes
 }
 
 /// The slots and timetable for the new sources, reusing the unchanged ones; `running` (task →
@@ -78,7 +78,7 @@ pub(super) fn swap<K: Eq + std::hash::Hash + Copy>(
                 slots.push(Slot {
                     spec: spec.clone(),
                     source: Arc::from(entry.source),
-                    state: SourceState::default(),
+                    state: Progress::default(),
                 });
             }
         }
@@ -100,7 +100,7 @@ pub(super) fn swap<K: Eq + std::hash::Hash + Copy>(
 
 /// The config at `path`, loaded and built (the start-up path), or every error as text.
 pub(super) fn load_and_build(path: &Path) -> Result<(Config, Pipeline), Vec<String>> {
-    let config = config::load(path)
+    let config = config::load(path, &super::pipeline::kinds())
         .map_err(|errors| errors.iter().map(|e| e.to_string()).collect::<Vec<_>>())?;
     let pipeline = Pipeline::build(&config).map_err(|e| vec![e.to_string()])?;
     Ok((config, pipeline))
@@ -118,10 +118,10 @@ pub(super) fn needs_restart(old: &Config, new: &Config) {
 
 /// Whether the notifiers differ (names or settings): the dispatcher is then restarted.
 pub(super) fn notifiers_changed(old: &Config, new: &Config) -> bool {
-    let specs = |c: &Config| -> Vec<(String, crate::config::NotifierKind)> {
+    let specs = |c: &Config| -> Vec<(String, &'static str, crate::config::Settings)> {
         c.notifiers
             .iter()
-            .map(|n| (n.name.clone(), n.kind.clone()))
+            .map(|n| (n.name.clone(), n.kind, n.settings.clone()))
             .collect()
     };
     specs(old) != specs(new)

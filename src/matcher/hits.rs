@@ -54,7 +54,7 @@ impl RawMatch {
 /// The rules one post hits, in rule order, each with its matched words in text order.
 ///
 /// ```
-/// use vigie::config::RuleSpec;
+/// use vigie::matcher::RuleSpec;
 /// use vigie::matcher::{Hits, RuleSet, Scratch};
 /// use vigie::post::Post;
 ///

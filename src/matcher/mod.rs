@@ -1,35 +1,36 @@
 //! `RuleSet`: every rule compiled together, and the one pass that finds which rules a post hits.
 //!
-//! `compile` breaks every query into terms (a word, a prefix, a phrase, a hashtag, a mention),
-//! and every term into literal words, shared across rules. `matches` then makes one pass over
-//! the post's words (`normalize::for_each_word`), looking each word up in the dictionary of
-//! literals (`dict`); a word that is only a later word of phrases counts only right after
-//! another literal. Only when a literal occurred does it assemble phrases (consecutive
-//! positions), pick the rules that use an occurred term, and evaluate those rules' expressions
-//! (`eval`). Rules that can match without any literal (`NOT spam`, a regex-only rule) are
-//! evaluated on every post. Source globs, excluded authors and regexes (run on the NFKC text,
-//! ANDed with the query, any regex of the list) are checked last, for candidate rules only.
+//! `compile` (in `compile.rs`) breaks every query into terms (a word, a prefix, a phrase, a
+//! hashtag, a mention), and every term into literal words, shared across rules. `matches` then
+//! makes one pass over the post's words (`normalize::for_each_word`), looking each word up in
+//! the dictionary of literals (`dict`); a word that is only a later word of phrases counts only
+//! right after another literal. Only when a literal occurred does it assemble phrases
+//! (consecutive positions), pick the rules that use an occurred term, and evaluate those rules'
+//! expressions (`eval`). Rules that can match without any literal (`NOT spam`, a regex-only
+//! rule) are evaluated on every post. Source globs, excluded authors and regexes (run on the
+//! NFKC text, ANDed with the query, any regex of the list) are checked last, for candidate
+//! rules only.
 
+mod compile;
 pub mod dict;
 pub mod eval;
 mod hits;
 pub mod query;
+mod spec;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use globset::{Glob, GlobSet, GlobSetBuilder};
+use globset::GlobSet;
 use regex::Regex;
 
-use crate::config::RuleSpec;
-use crate::normalize::{self, WordFilter, WordKind};
+use crate::normalize::{self, WordFilter};
 use crate::post::Post;
 use dict::{Dict, Leads, NONE};
-use eval::{CExpr, Occurrences, TermSet};
+use eval::{CExpr, Occurrences};
 pub use hits::{Hit, Hits, Match};
 use hits::{Names, RawMatch};
-use query::{Expr, Term};
+pub use spec::RuleSpec;
 
 /// Marks a dictionary id: a literal that starts no term (see `compile`).
 const INNER: u32 = 1 << 31;
@@ -179,241 +180,7 @@ fn author_key(a: &str) -> String {
     a.trim().trim_start_matches('@').to_lowercase()
 }
 
-#[derive(Default)]
-struct Builder {
-    lits: HashMap<(Vec<u8>, WordKind, bool), u32>,
-    terms: HashMap<Vec<u32>, u32>,
-    cterms: Vec<CTerm>,
-    /// Each term's text as first written.
-    raw: Vec<Box<str>>,
-}
-
-impl Builder {
-    fn lit(&mut self, word: &str, kind: WordKind, prefix: bool) -> u32 {
-        let n = self.lits.len() as u32;
-        *self
-            .lits
-            .entry((word.as_bytes().to_vec(), kind, prefix))
-            .or_insert(n)
-    }
-
-    fn term(&mut self, t: &Term) -> u32 {
-        let last = t.words.len() - 1;
-        let lits: Vec<u32> = t
-            .words
-            .iter()
-            .enumerate()
-            .map(|(i, (w, k))| self.lit(w, *k, t.prefix && i == last))
-            .collect();
-        let n = self.cterms.len() as u32;
-        *self.terms.entry(lits.clone()).or_insert_with(|| {
-            self.cterms.push(CTerm { lits });
-            self.raw.push(t.raw.as_str().into());
-            n
-        })
-    }
-
-    fn expr(&mut self, e: &Expr) -> CExpr {
-        match e {
-            Expr::Term(t) => CExpr::Term(self.term(t)),
-            Expr::And(v) => CExpr::And(v.iter().map(|e| self.expr(e)).collect()),
-            Expr::Or(v) => {
-                let parts: Vec<CExpr> = v.iter().map(|e| self.expr(e)).collect();
-                let terms: Option<Vec<u32>> = parts
-                    .iter()
-                    .map(|p| match p {
-                        CExpr::Term(t) => Some(*t),
-                        _ => None,
-                    })
-                    .collect();
-                match terms {
-                    Some(ids) => CExpr::AnyTerm(TermSet::new(ids)),
-                    None => CExpr::Or(parts),
-                }
-            }
-            Expr::Not(e) => CExpr::Not(Box::new(self.expr(e))),
-            Expr::Near(a, b, n) => CExpr::Near(Box::new(self.expr(a)), Box::new(self.expr(b)), *n),
-        }
-    }
-}
-
 impl RuleSet {
-    /// Compiles every rule into one matcher.
-    pub fn compile(specs: &[RuleSpec]) -> Result<RuleSet, CompileError> {
-        let mut b = Builder::default();
-        let mut rules = Vec::with_capacity(specs.len());
-        let mut positive_terms = Vec::with_capacity(specs.len());
-        for spec in specs {
-            let expr = spec.query.as_ref().map(|q| b.expr(&q.expr));
-            let sources = if spec.sources.is_empty() {
-                None
-            } else {
-                let mut gs = GlobSetBuilder::new();
-                for g in &spec.sources {
-                    gs.add(Glob::new(g).map_err(|e| CompileError {
-                        rule: spec.name.clone(),
-                        message: format!("sources: {e}"),
-                    })?);
-                }
-                Some(gs.build().map_err(|e| CompileError {
-                    rule: spec.name.clone(),
-                    message: format!("sources: {e}"),
-                })?)
-            };
-            let mut positive = Vec::new();
-            if let Some(e) = &expr {
-                e.positive_terms(false, &mut positive);
-                positive.sort_unstable();
-                positive.dedup();
-            }
-            positive_terms.push(positive);
-            rules.push(CompiledRule {
-                expr,
-                regex: spec.regex.clone(),
-                sources,
-                exclude_authors: spec.exclude_authors.iter().map(|a| author_key(a)).collect(),
-                regex_terms: 0,
-            });
-        }
-        // Regexes are quoted as `/regex/`, with ids after the query terms'.
-        let mut terms = std::mem::take(&mut b.raw);
-        for (rule, spec) in rules.iter_mut().zip(specs) {
-            rule.regex_terms = terms.len() as u32;
-            terms.extend(
-                spec.regex
-                    .iter()
-                    .map(|re| format!("/{}/", re.as_str()).into()),
-            );
-        }
-        let names = Arc::new(Names {
-            rules: specs.iter().map(|s| s.name.as_str().into()).collect(),
-            terms,
-        });
-        let n_lits = b.lits.len();
-        let checks = rules
-            .iter()
-            .map(|r| {
-                let mut c = 0;
-                if r.sources.is_some() {
-                    c |= Checks::SOURCES;
-                }
-                if !r.exclude_authors.is_empty() {
-                    c |= Checks::AUTHORS;
-                }
-                if !r.regex.is_empty() {
-                    c |= Checks::REGEX;
-                }
-                if r.expr.as_ref().is_some_and(|e| !e.is_any_term()) {
-                    c |= Checks::QUERY;
-                }
-                c
-            })
-            .collect();
-        let mut first_lit_terms = vec![Vec::new(); n_lits];
-        for (i, t) in b.cterms.iter().enumerate() {
-            first_lit_terms[t.lits[0] as usize].push(i as u32);
-        }
-        let mut term_rules = vec![Vec::new(); b.cterms.len()];
-        let mut always = Vec::new();
-        let empty = Occurrences::new(&[]);
-        for (r, rule) in rules.iter().enumerate() {
-            match &rule.expr {
-                Some(e) => {
-                    if e.eval(&empty) {
-                        always.push(r as u32);
-                    }
-                    let mut ts = Vec::new();
-                    e.terms(&mut ts);
-                    ts.sort_unstable();
-                    ts.dedup();
-                    for t in ts {
-                        term_rules[t as usize].push(r as u32);
-                    }
-                }
-                None => always.push(r as u32),
-            }
-        }
-        // What the dictionary holds for a literal, so that the scan records what evaluation
-        // needs with as few lookups (cache misses, with 100,000 terms) as possible:
-        // - a literal that starts no term (a later word of a phrase, often a common one like
-        //   `de`) only counts right after another literal: its id carries `INNER`, and `scan`
-        //   records it only there, so most posts record no literal at all;
-        // - a literal that is a one-word term and nothing else (the usual watch word) is
-        //   recorded as that term, `TERM | term`;
-        // - any other literal by its id.
-        let lit_term: Vec<u32> = first_lit_terms
-            .iter()
-            .map(|ts| match ts[..] {
-                [t] if b.cterms[t as usize].lits.len() == 1 => t,
-                _ => NONE,
-            })
-            .collect();
-        assert!(n_lits < TERM as usize && b.cterms.len() < TERM as usize);
-        let mut later_word = vec![false; n_lits];
-        for t in &b.cterms {
-            for &l in &t.lits[1..] {
-                later_word[l as usize] = true;
-            }
-        }
-        // A hashtag or mention whose body goes on past its first word (`posteo_aide`) is looked
-        // up by `scan` when that word is handed over: the filters let the word through.
-        let first_words: Vec<Vec<u8>> = b
-            .lits
-            .keys()
-            .filter(|(_, kind, _)| *kind != WordKind::Plain)
-            .filter_map(|(word, _, _)| Some(word[..word.iter().position(|&c| c == b'_')?].to_vec()))
-            .collect();
-        let dict = Dict::build(
-            b.lits
-                .into_iter()
-                .map(|((word, kind, prefix), id)| {
-                    let i = id as usize;
-                    let follows = first_lit_terms[i].is_empty();
-                    let id = if follows {
-                        id | INNER
-                    } else if lit_term[i] != NONE && !later_word[i] {
-                        lit_term[i] | TERM
-                    } else {
-                        id
-                    };
-                    (word, kind, prefix, id, follows)
-                })
-                .chain(
-                    first_words
-                        .into_iter()
-                        .map(|w| (w, WordKind::Plain, false, NONE, false)),
-                ),
-        );
-        let quote_all = rules
-            .iter()
-            .map(|r| r.expr.as_ref().is_none_or(CExpr::quotes_all))
-            .collect();
-        Ok(RuleSet {
-            rules,
-            names,
-            dict,
-            terms: b.cterms,
-            lit_term,
-            first_lit_terms: Lists::new(first_lit_terms),
-            term_rule: term_rules
-                .iter()
-                .map(|r| if r.len() == 1 { r[0] } else { NONE })
-                .collect(),
-            term_rules: Lists::new(term_rules),
-            positive_range: positive_terms
-                .iter()
-                .map(|ts| match (ts.first(), ts.last()) {
-                    (Some(&lo), Some(&hi)) if (hi - lo) as usize + 1 == ts.len() => (lo, hi),
-                    _ => (1, 0),
-                })
-                .collect(),
-            positive_terms: Lists::new(positive_terms),
-            quote_all,
-            checks,
-            always,
-        })
-    }
-
     /// Number of rules.
     pub fn len(&self) -> usize {
         self.rules.len()

@@ -1,7 +1,6 @@
 //! Table-driven tests of SPEC §4 "Matching semantics", one block per bullet.
 
 use super::*;
-use crate::config::RuleSpec;
 
 fn hits(query: &str, text: &str) -> bool {
     let rs = RuleSet::compile(&[RuleSpec::with_query("r", query).expect(query)]).expect("compile");
@@ -639,4 +638,66 @@ fn hits_print_their_matches_not_every_name() {
         "{shown}"
     );
     assert!(!shown.contains("mot7"), "{shown}");
+}
+
+/// Issue 24: imports run one way, `config → matcher → normalize, post`. The matcher takes
+/// nothing from the stages above it (a `RuleSpec` is the matcher's own type, which the config
+/// builds), so that `vigie match`, the benches and the fuzz targets need no config.
+#[test]
+fn matcher_imports_nothing_from_the_stages_above_it() {
+    const ABOVE: [&str; 8] = [
+        "cli", "daemon", "store", "notify", "detect", "source", "config", "main",
+    ];
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/matcher");
+    let mut found = Vec::new();
+    let mut files = 0;
+    for e in std::fs::read_dir(&dir).expect("src/matcher").flatten() {
+        let p = e.path();
+        if p.extension().is_none_or(|x| x != "rs") {
+            continue;
+        }
+        files += 1;
+        let text = std::fs::read_to_string(&p).expect("read source");
+        // Code and doc examples (`///`), not plain comments, which may name what they avoid.
+        let code = text.lines().enumerate().filter(|(_, l)| {
+            let l = l.trim_start();
+            !l.starts_with("//") || l.starts_with("///") || l.starts_with("//!")
+        });
+        for (n, line) in code {
+            // A `crate::` path into a stage above (also in a `{…}` list), or a `vigie::` one in
+            // doc examples.
+            let used = ["crate::", "vigie::"].iter().flat_map(|root| {
+                line.match_indices(root).flat_map(move |(i, _)| {
+                    let rest = &line[i + root.len()..];
+                    let names = rest
+                        .strip_prefix('{')
+                        .map_or(rest, |r| r.split('}').next().unwrap_or(r));
+                    names
+                        .split(',')
+                        .map(|n| {
+                            n.trim()
+                                .split([':', ';', ' ', ')'])
+                                .next()
+                                .unwrap_or("")
+                                .to_string()
+                        })
+                        .collect::<Vec<_>>()
+                })
+            });
+            for module in used.filter(|m| ABOVE.contains(&m.as_str())) {
+                found.push(format!(
+                    "{}:{}: {module}: {}",
+                    p.display(),
+                    n + 1,
+                    line.trim()
+                ));
+            }
+        }
+    }
+    assert!(files >= 5, "{files} files in {}", dir.display());
+    assert!(
+        found.is_empty(),
+        "matcher imports from above it:\n{}",
+        found.join("\n")
+    );
 }

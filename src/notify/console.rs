@@ -6,7 +6,27 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use super::render::{self, Locale};
-use super::{Alert, DeliveryError, Notifier};
+use super::{Alert, DeliveryError, Kind, Notifier};
+use crate::config::{KindDef, Settings};
+
+/// `kind = "console"`: no keys.
+pub const KIND: Kind = Kind {
+    def: KindDef {
+        name: "console",
+        required: &[],
+        optional: &[],
+        secrets: &[],
+        read: |_, _| Settings::new(ConsoleSettings),
+    },
+    build: |spec, locale, _| {
+        super::settings::<ConsoleSettings>(spec)?;
+        Ok(Box::new(Console::stdout(*locale)))
+    },
+};
+
+/// The `console` notifier's settings: none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSettings;
 
 /// Writes alerts as plain text (`render::text`, in the configured language), one block per alert.
 pub struct Console {

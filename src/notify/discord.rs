@@ -9,6 +9,12 @@ use serde_json::{json, Value};
 use super::render::{self, Locale};
 use super::{mattermost, Alert, AlertKind};
 
+/// `kind = "discord"`: one secret `url` (see `http::ChatSettings`).
+pub const KIND: super::Kind = super::Kind {
+    def: super::http::chat_kind("discord"),
+    build: |spec, locale, env| super::http::build_chat(super::http::Flavor::Discord, spec, locale, env),
+};
+
 /// Discord's limit on `content`.
 const CONTENT_CHARS: usize = 2000;
 /// Discord's limit on an embed's description.

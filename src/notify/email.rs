@@ -22,11 +22,98 @@ use lettre::Message;
 use super::render::{self, ChartRef, Locale};
 use super::smtp::{Server, SessionError};
 use super::{chart, Alert, DeliveryError, Notifier};
-use crate::config::secret::{Secret, SecretRef};
-use crate::config::EmailSpec;
+use crate::config::raw::Reader;
+use crate::config::secret::{self, Secret, SecretRef};
+use crate::config::{values, KindDef, Settings};
 
 /// The Content-ID of the inline chart (`<chart>` on the wire, `cid:chart` in the HTML).
 pub const CHART_CID: &str = "chart";
+
+/// `kind = "email"`: SMTP.
+pub const KIND: super::Kind = super::Kind {
+    def: KindDef {
+        name: "email",
+        required: &["smtp_url", "from", "to"],
+        optional: &["username", "password"],
+        secrets: &["password"],
+        read,
+    },
+    build: |spec, locale, env| {
+        let s: &EmailSettings = super::settings(spec)?;
+        let email = Email::new(s, *locale, &|r| super::secret(spec, r, env))
+            .map_err(|e| super::BuildError::new(spec, e))?;
+        Ok(Box::new(email))
+    },
+};
+
+/// An `email` notifier's settings. The password stays a reference until it is built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailSettings {
+    /// `smtp://host[:port]`, `smtp://…?tls=required` or `smtps://host[:port]`; may hold the user.
+    pub smtp_url: String,
+    /// The SMTP login, if not in the URL.
+    pub username: Option<String>,
+    /// The SMTP password.
+    pub password: Option<SecretRef>,
+    /// The `From:` address (`Name <addr>`).
+    pub from: String,
+    /// Recipients.
+    pub to: Vec<String>,
+}
+
+fn read(r: &mut Reader<'_, '_, '_>, dir: &std::path::Path) -> Settings {
+    check(r);
+    Settings::new(EmailSettings {
+        smtp_url: values::text(r, "smtp_url"),
+        username: values::opt_text(r, "username"),
+        password: secret::reference(r, "password", true, dir),
+        from: values::text(r, "from"),
+        to: r
+            .strings("to")
+            .map(|v| v.into_iter().map(|(s, _)| s).collect())
+            .unwrap_or_default(),
+    })
+}
+
+/// Addresses, and a login that has both its halves.
+fn check(r: &mut Reader<'_, '_, '_>) {
+    if let Some((addr, span)) = r.non_empty("from") {
+        values::mailbox(r, "from", &addr, span.start);
+    }
+    if let Some(to) = r.strings("to") {
+        if to.is_empty() {
+            let at = r.key_at("to").unwrap_or(r.at);
+            r.error(at, "\"to\" names no recipient");
+        }
+        for (addr, span) in to {
+            values::mailbox(r, "to", &addr, span.start);
+        }
+    }
+    r.non_empty("username");
+    // A password inside the URL is refused by `validate`; then the pair is not in question.
+    let url = r
+        .string("smtp_url")
+        .and_then(|(u, span)| Some((url::Url::parse(&u).ok()?, span.start)));
+    if url.as_ref().is_some_and(|(u, _)| u.password().is_some()) {
+        return;
+    }
+    let url_user = url.and_then(|(u, at)| (!u.username().is_empty()).then_some(at));
+    let user_at = r.key_at("username").or(url_user);
+    let password_at = ["password", "password_file", "credential"]
+        .iter()
+        .find_map(|k| r.key_at(k));
+    match (user_at, password_at) {
+        (Some(at), None) => r.error(
+            at,
+            "a username is set (in \"smtp_url\" or \"username\") but no \"password\" (or password_file, credential)",
+        ),
+        (None, Some(at)) => r.error(
+            at,
+            "a password is set but no username (in \"smtp_url\" or \"username\")",
+        ),
+        _ => {}
+    }
+}
 
 /// Sends alerts by email.
 pub struct Email {
@@ -46,7 +133,7 @@ impl Email {
     /// Fails on an unusable `smtp_url`, an invalid `from` or `to` address, no recipient, or a
     /// login without a password (and the reverse). Messages never hold the password.
     pub fn new(
-        spec: &EmailSpec,
+        spec: &EmailSettings,
         locale: Locale,
         secret: &dyn Fn(&SecretRef) -> Result<Secret, super::BuildError>,
     ) -> Result<Email, String> {
@@ -309,8 +396,8 @@ mod tests {
         )
     }
 
-    fn spec(url: &str) -> EmailSpec {
-        EmailSpec {
+    fn spec(url: &str) -> EmailSettings {
+        EmailSettings {
             smtp_url: url.into(),
             username: None,
             password: None,
@@ -394,11 +481,11 @@ mod tests {
 
     #[test]
     fn new_validates_url_addresses_and_credentials() {
-        let ok = |s: EmailSpec| Email::new(&s, Locale::default(), &no_secret).map(|_| ());
+        let ok = |s: EmailSettings| Email::new(&s, Locale::default(), &no_secret).map(|_| ());
         assert_eq!(ok(spec("smtp://127.0.0.1:2525")), Ok(()));
         assert_eq!(ok(spec("smtp://mail.example.org:587?tls=required")), Ok(()));
         assert_eq!(ok(spec("smtps://mail.example.org")), Ok(()));
-        let err = |s: EmailSpec| {
+        let err = |s: EmailSettings| {
             Email::new(&s, Locale::default(), &no_secret)
                 .map(|_| ())
                 .unwrap_err()

@@ -12,7 +12,9 @@ use serde_json::Value;
 
 use super::render::Locale;
 use super::{discord, mattermost, slack, teams, Alert, DeliveryError, Notifier};
-use crate::config::secret::Secret;
+use crate::config::raw::Reader;
+use crate::config::secret::{self, Secret, SecretRef};
+use crate::config::{KindDef, NotifierSpec, Settings};
 use crate::daemon::retry;
 use crate::source::fetch::parse_retry_after;
 use crate::source::SourceError;
@@ -114,6 +116,44 @@ impl Flavor {
             Flavor::Discord => discord::body(alert, locale),
         }
     }
+}
+
+/// The settings of a chat webhook kind (`slack`, `mattermost`, `teams`, `discord`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatSettings {
+    /// The webhook URL (its path is the token: a secret, also accepted in clear).
+    pub url: SecretRef,
+}
+
+/// The config's view of a chat webhook kind named `name`: one secret `url`.
+pub const fn chat_kind(name: &'static str) -> KindDef {
+    KindDef {
+        name,
+        required: &["url"],
+        optional: &[],
+        secrets: &["url"],
+        read: read_chat,
+    }
+}
+
+/// A chat kind's settings: its URL, checked (scheme, no password) by `config::validate`.
+fn read_chat(r: &mut Reader<'_, '_, '_>, dir: &std::path::Path) -> Settings {
+    Settings::new(ChatSettings {
+        url: secret::reference(r, "url", true, dir)
+            .unwrap_or(SecretRef::Literal(Default::default())),
+    })
+}
+
+/// Builds the chat notifier of `flavor` for `spec`.
+pub fn build_chat(
+    flavor: Flavor,
+    spec: &NotifierSpec,
+    locale: &Locale,
+    env: super::Env<'_>,
+) -> Result<Box<dyn Notifier>, super::BuildError> {
+    let s: &ChatSettings = super::settings(spec)?;
+    let url = super::secret(spec, &s.url, env)?;
+    Ok(Box::new(Chat::new(flavor, url, *locale)))
 }
 
 /// A chat webhook notifier: the platform's body, POSTed to its secret URL.

@@ -9,6 +9,12 @@ use serde_json::{json, Value};
 use super::render::{self, Locale};
 use super::Alert;
 
+/// `kind = "mattermost"`: one secret `url` (see `http::ChatSettings`).
+pub const KIND: super::Kind = super::Kind {
+    def: super::http::chat_kind("mattermost"),
+    build: |spec, locale, env| super::http::build_chat(super::http::Flavor::Mattermost, spec, locale, env),
+};
+
 /// Mattermost's limit on a post's text.
 const TEXT_CHARS: usize = 16_383;
 

@@ -8,19 +8,13 @@
 //! post text is `render`'s job, and only `render`'s.
 //!
 //! Each kind keeps a pure `body(&Alert)` that golden tests pin (gatus `buildRequestBody`);
-//! `send` builds it, sends it and classifies the answer.
+//! `send` builds it, sends it and classifies the answer. Each kind is one file that also owns
+//! its keys, their checks, its settings and its `build`; `kinds!` below is the one list of them.
 
 pub mod chart;
-pub mod console;
-pub mod discord;
-pub mod email;
 pub mod http;
-pub mod mattermost;
 pub mod render;
-pub mod slack;
 pub mod smtp;
-pub mod teams;
-pub mod webhook;
 
 use std::time::Duration;
 
@@ -28,7 +22,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::config::{NotifierKind, NotifierSpec};
+use crate::config::secret::{Secret, SecretRef};
+use crate::config::{KindDef, NotifierSpec};
 
 /// What kind of alert fired (SPEC §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -226,37 +221,132 @@ pub struct BuildError {
     pub message: String,
 }
 
-/// Builds one notifier: the one exhaustive `match` on kind. Secrets are resolved here, with
-/// the environment as an argument; `locale` is the language and zone people read alerts in.
+/// The environment, as an argument (`std::env::var` in production).
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// One notifier kind: what the config knows of it, and how to build it.
+pub struct Kind {
+    /// Its keys, their checks and its settings (`config::kind`).
+    pub def: KindDef,
+    /// Builds the notifier from a spec of this kind, reading its secrets from `env`; `locale`
+    /// is the language and zone people read alerts in.
+    pub build: BuildFn,
+}
+
+/// How a kind builds its notifier from a spec, a locale and the environment.
+pub type BuildFn =
+    fn(&NotifierSpec, &render::Locale, Env<'_>) -> Result<Box<dyn Notifier>, BuildError>;
+
+/// Declares each kind's module and lists their [`Kind`]s, in one place: a kind missing here does
+/// not exist (the config refuses it with the list of kinds).
+macro_rules! kinds {
+    ($($kind:ident),* $(,)?) => {
+        $(pub mod $kind;)*
+
+        /// Every notifier kind, in the order `vigie check` lists them.
+        pub const KINDS: &[&Kind] = &[$(&$kind::KIND),*];
+
+        /// What the config knows of every notifier kind.
+        pub const DEFS: &[&KindDef] = &[$(&$kind::KIND.def),*];
+    };
+}
+
+kinds! {
+    email,
+    webhook,
+    slack,
+    mattermost,
+    teams,
+    discord,
+    console,
+}
+
+impl BuildError {
+    /// A build error of the notifier `spec`.
+    pub fn new(spec: &NotifierSpec, message: impl Into<String>) -> BuildError {
+        BuildError {
+            name: spec.name.clone(),
+            message: message.into(),
+        }
+    }
+}
+
+/// The settings of `spec` as its kind's struct; a mismatch is an internal error (a spec built by
+/// hand with another kind's settings), reported, never a panic.
+pub fn settings<T: 'static>(spec: &NotifierSpec) -> Result<&T, BuildError> {
+    spec.settings.get::<T>().ok_or_else(|| {
+        BuildError::new(
+            spec,
+            format!(
+                "internal error: the settings of kind \"{}\" are not {}",
+                spec.kind,
+                std::any::type_name::<T>()
+            ),
+        )
+    })
+}
+
+/// Reads the secret `r` of the notifier `spec` (the error names the reference, not the value).
+pub fn secret(spec: &NotifierSpec, r: &SecretRef, env: Env<'_>) -> Result<Secret, BuildError> {
+    r.resolve(env)
+        .map_err(|e| BuildError::new(spec, e.to_string()))
+}
+
+/// Builds one notifier through its kind in [`KINDS`]. Secrets are resolved here, with the
+/// environment as an argument; `locale` is the language and zone people read alerts in.
 pub fn build(
     spec: &NotifierSpec,
     locale: &render::Locale,
-    env: &dyn Fn(&str) -> Option<String>,
+    env: Env<'_>,
 ) -> Result<Box<dyn Notifier>, BuildError> {
-    let fail = |message: String| BuildError {
-        name: spec.name.clone(),
-        message,
-    };
-    let secret =
-        |r: &crate::config::secret::SecretRef| r.resolve(env).map_err(|e| fail(e.to_string()));
-    let chat =
-        |flavor, url| -> Box<dyn Notifier> { Box::new(http::Chat::new(flavor, url, *locale)) };
-    Ok(match &spec.kind {
-        NotifierKind::Console => Box::new(console::Console::stdout(*locale)),
-        NotifierKind::Email(e) => Box::new(email::Email::new(e, *locale, &secret).map_err(fail)?),
-        NotifierKind::Webhook {
-            url,
-            secret: key,
-            headers,
-        } => {
-            let key = key.as_ref().map(&secret).transpose()?;
-            Box::new(
-                webhook::Webhook::new(secret(url)?, key, headers.clone(), *locale).map_err(fail)?,
+    let kind = KINDS
+        .iter()
+        .find(|k| k.def.name == spec.kind)
+        .ok_or_else(|| {
+            BuildError::new(
+                spec,
+                format!("internal error: no notifier kind \"{}\"", spec.kind),
             )
-        }
-        NotifierKind::Slack { url } => chat(http::Flavor::Slack, secret(url)?),
-        NotifierKind::Mattermost { url } => chat(http::Flavor::Mattermost, secret(url)?),
-        NotifierKind::Teams { url } => chat(http::Flavor::Teams, secret(url)?),
-        NotifierKind::Discord { url } => chat(http::Flavor::Discord, secret(url)?),
-    })
+        })?;
+    (kind.build)(spec, locale, env)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+
+    /// A spec built by hand with another kind's settings, or with a kind the list lacks, is an
+    /// error from `build`, never a panic (nor a console notifier).
+    #[test]
+    fn a_spec_that_does_not_fit_its_kind_is_an_internal_error() {
+        let spec = |kind: &'static str, settings| NotifierSpec {
+            name: "n".into(),
+            kind,
+            settings,
+            at: 0,
+        };
+        let locale = render::Locale::default();
+        let chat = || {
+            Settings::new(http::ChatSettings {
+                url: SecretRef::from_value("https://h.org/x"),
+            })
+        };
+        let err = build(&spec("email", chat()), &locale, &|_| None)
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string()
+                .starts_with("notifier \"n\": internal error: the settings of kind \"email\""),
+            "{err}"
+        );
+        let err = build(&spec("pager", chat()), &locale, &|_| None)
+            .err()
+            .unwrap();
+        assert_eq!(
+            err.to_string(),
+            "notifier \"n\": internal error: no notifier kind \"pager\""
+        );
+        assert!(build(&spec("slack", chat()), &locale, &|_| None).is_ok());
+    }
 }

@@ -11,6 +11,12 @@ use serde_json::{json, Value};
 use super::render::{self, Locale};
 use super::Alert;
 
+/// `kind = "slack"`: one secret `url` (see `http::ChatSettings`).
+pub const KIND: super::Kind = super::Kind {
+    def: super::http::chat_kind("slack"),
+    build: |spec, locale, env| super::http::build_chat(super::http::Flavor::Slack, spec, locale, env),
+};
+
 /// Slack's limit on a section's text.
 const SECTION_CHARS: usize = 3000;
 /// Slack's limit on one section field.

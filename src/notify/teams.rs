@@ -9,6 +9,12 @@ use serde_json::{json, Value};
 use super::render::{self, Locale};
 use super::Alert;
 
+/// `kind = "teams"`: one secret `url` (see `http::ChatSettings`).
+pub const KIND: super::Kind = super::Kind {
+    def: super::http::chat_kind("teams"),
+    build: |spec, locale, env| super::http::build_chat(super::http::Flavor::Teams, spec, locale, env),
+};
+
 /// Longest text of one TextBlock; with at most 5 posts the card stays well under Teams' ~28 KB.
 const BLOCK_CHARS: usize = 2000;
 

@@ -12,7 +12,9 @@ use sha2::Sha256;
 
 use super::render::{self, Locale};
 use super::{http, Alert, DeliveryError, Notifier};
-use crate::config::secret::Secret;
+use crate::config::raw::Reader;
+use crate::config::secret::{self, Secret, SecretRef};
+use crate::config::{values, KindDef, Settings};
 
 /// The JSON body: the alert as stored (its fields are documented in the README), language-
 /// neutral, plus `summary`: the one-sentence why in `loc`'s language, for a receiver that
@@ -49,6 +51,51 @@ pub fn decode_secret(secret: &Secret) -> Result<Vec<u8>, String> {
     base64::engine::general_purpose::STANDARD
         .decode(b64)
         .map_err(|_| "\"secret\" must be \"whsec_\" followed by base64".to_string())
+}
+
+/// `kind = "webhook"`: signed JSON (Standard Webhooks).
+pub const KIND: super::Kind = super::Kind {
+    def: KindDef {
+        name: "webhook",
+        required: &["url"],
+        optional: &["secret", "headers"],
+        secrets: &["secret", "url"],
+        read,
+    },
+    build: |spec, locale, env| {
+        let s: &WebhookSettings = super::settings(spec)?;
+        let key = s
+            .secret
+            .as_ref()
+            .map(|k| super::secret(spec, k, env))
+            .transpose()?;
+        let url = super::secret(spec, &s.url, env)?;
+        let hook = Webhook::new(url, key, s.headers.clone(), *locale)
+            .map_err(|e| super::BuildError::new(spec, e))?;
+        Ok(Box::new(hook))
+    },
+};
+
+/// A `webhook` notifier's settings. Secrets stay references until it is built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// Where to POST.
+    pub url: SecretRef,
+    /// `whsec_…`: signs each request when set.
+    pub secret: Option<SecretRef>,
+    /// Extra request headers.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Extra request headers; the URL and secret are checked by `config::validate`.
+fn read(r: &mut Reader<'_, '_, '_>, dir: &std::path::Path) -> Settings {
+    values::headers(r);
+    Settings::new(WebhookSettings {
+        url: secret::reference(r, "url", false, dir)
+            .unwrap_or(SecretRef::Literal(Default::default())),
+        secret: secret::reference(r, "secret", true, dir),
+        headers: r.string_table("headers").unwrap_or_default(),
+    })
 }
 
 /// POSTs signed alerts to one URL.

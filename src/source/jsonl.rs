@@ -27,7 +27,9 @@ use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
 use super::fetch::Fetcher;
-use super::{Cursor, Page, Source, SourceError};
+use super::{Cursor, Env, Kind, Page, Source, SourceError};
+use crate::config::raw::Reader;
+use crate::config::{values, KindDef, Settings, SourceSpec};
 use crate::post::{decode_lossy, Post};
 use file::{hex16, read_at_most, resume, skip_line, FileId, Position, Resume};
 
@@ -37,6 +39,46 @@ mod file;
 const SKIP_SCAN: u64 = 64 << 20;
 /// Most entries of the file's folder looked at when searching for a rotated file.
 const MAX_SIBLINGS: usize = 10_000;
+
+/// `kind = "jsonl"`: a local file of posts.
+pub const KIND: Kind = Kind {
+    def: KindDef {
+        name: "jsonl",
+        required: &["path"],
+        optional: &["shift_to_now"],
+        secrets: &[],
+        read,
+    },
+    build,
+};
+
+/// A `jsonl` source's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonlSettings {
+    /// The file, resolved against the config's folder.
+    pub path: PathBuf,
+    /// Demo only: move every post's time by one offset so that the file's newest post is the
+    /// time of the first poll.
+    pub shift_to_now: bool,
+}
+
+fn read(r: &mut Reader<'_, '_, '_>, dir: &Path) -> Settings {
+    r.non_empty("path");
+    Settings::new(JsonlSettings {
+        path: dir.join(values::text(r, "path")),
+        shift_to_now: r.bool("shift_to_now").is_some_and(|(b, _)| b),
+    })
+}
+
+fn build(spec: &SourceSpec, _env: Env<'_>) -> Result<Box<dyn Source>, String> {
+    let s: &JsonlSettings = super::settings(spec)?;
+    let source = JsonlSource::new(spec.name.clone(), s.path.clone(), spec.max_bytes);
+    Ok(Box::new(if s.shift_to_now {
+        source.shifted_to_now()
+    } else {
+        source
+    }))
+}
 
 /// A local file of JSON posts, one per line.
 #[derive(Debug, Clone)]

@@ -5,20 +5,12 @@
 //! what to do with a [`SourceError`], and the store writes the page and its cursor in one
 //! transaction. Network sources get their bytes through [`fetch::Fetcher`], the only HTTP client
 //! for sources, and keep a pure `parse(body) -> posts` that tests call on fixture files.
+//!
+//! Each kind is one file (`rss.rs`, `mastodon.rs`…) that owns its keys and their checks, its
+//! settings struct, its `build`, and its `poll`/`parse`; `kinds!` below is the one list of
+//! them. Adding a kind is one new file with a `pub const KIND: Kind` and one word in that list.
 
-/// `bluesky`: post search and the Jetstream firehose (declared here until the kind registry
-/// gives the kind its own file).
-pub mod bluesky {
-    pub mod event;
-    pub mod jetstream;
-    pub mod profiles;
-    pub mod record;
-    pub mod search;
-    pub mod session;
-}
 pub mod fetch;
-pub mod jsonl;
-pub mod rss;
 pub mod text;
 
 use std::time::Duration;
@@ -26,7 +18,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{SourceKind, SourceSpec};
+use crate::config::secret::Secret;
+use crate::config::{KindDef, SecretRef, SourceSpec};
 use crate::post::Post;
 use fetch::Fetcher;
 
@@ -90,59 +83,173 @@ pub trait Source: Send + Sync {
     async fn enrich(&self, _fetch: &Fetcher, _posts: &mut [&mut Post]) {}
 }
 
-/// Builds the source a spec describes: the one registry of source kinds (one arm per kind).
-pub fn build(spec: &SourceSpec) -> Result<Box<dyn Source>, String> {
-    match &spec.kind {
-        SourceKind::Jsonl { path, shift_to_now } => {
-            let source = jsonl::JsonlSource::new(spec.name.clone(), path.clone(), spec.max_bytes);
-            Ok(Box::new(if *shift_to_now {
-                source.shifted_to_now()
-            } else {
-                source
-            }))
+/// One source kind: what the config knows of it, and how to build it.
+pub struct Kind {
+    /// Its keys, their checks and its settings (`config::kind`).
+    pub def: KindDef,
+    /// Builds the source from a spec of this kind (its settings downcast with [`settings`]).
+    pub build: BuildFn,
+}
+
+/// Declares each kind's module and lists their [`Kind`]s, in one place: a kind missing here does
+/// not exist (the config refuses it with the list of kinds).
+macro_rules! kinds {
+    ($($kind:ident),* $(,)?) => {
+        $(pub mod $kind;)*
+
+        /// Every source kind, in the order `vigie check` lists them.
+        pub const KINDS: &[&Kind] = &[$(&$kind::KIND),*];
+
+        /// What the config knows of every source kind.
+        pub const DEFS: &[&KindDef] = &[$(&$kind::KIND.def),*];
+    };
+}
+
+kinds! {
+    rss,
+    jsonl,
+    mastodon,
+    bluesky,
+    reddit,
+    hackernews,
+    discourse,
+    x,
+    facebook,
+    json,
+    html,
+}
+
+/// A kind's `build`: the source from a spec of that kind, its secrets read from `env`.
+pub type BuildFn = fn(&SourceSpec, Env<'_>) -> Result<Box<dyn Source>, String>;
+
+/// How a source reads the environment when it is built (its `${VAR}` secrets): the process's in
+/// the daemon, a test's own in tests.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// Reads the secret `r` of the source `spec` (the error names the reference, never the value).
+pub fn secret(r: &SecretRef, env: Env<'_>) -> Result<Secret, String> {
+    r.resolve(env).map_err(|e| e.to_string())
+}
+
+/// The settings of `spec` as its kind's struct; a mismatch is an internal error (a spec built by
+/// hand with another kind's settings), reported, never a panic.
+pub fn settings<T: 'static>(spec: &SourceSpec) -> Result<&T, String> {
+    spec.settings.get::<T>().ok_or_else(|| {
+        format!(
+            "internal error: the settings of kind \"{}\" are not {}",
+            spec.kind,
+            std::any::type_name::<T>()
+        )
+    })
+}
+
+/// The error of a kind that the config accepts but this version cannot poll yet.
+pub fn planned(spec: &SourceSpec) -> Result<Box<dyn Source>, String> {
+    Err(format!(
+        "source kind \"{}\" is accepted by the config but cannot be polled by this version yet",
+        spec.kind
+    ))
+}
+
+/// Builds the source a spec describes, through its kind in [`KINDS`].
+pub fn build(spec: &SourceSpec, env: Env<'_>) -> Result<Box<dyn Source>, String> {
+    let kind = KINDS
+        .iter()
+        .find(|k| k.def.name == spec.kind)
+        .ok_or_else(|| format!("internal error: no source kind \"{}\"", spec.kind))?;
+    (kind.build)(spec, env)
+}
+
+/// Where each field of a post comes from in a `json` item or an `html` element (a JSON Pointer
+/// or template, a CSS selector…); `text` is required by the config, the others optional.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostFields<T> {
+    /// The post's id.
+    pub id: Option<T>,
+    /// Its text.
+    pub text: Option<T>,
+    /// Its author.
+    pub author: Option<T>,
+    /// When it was written.
+    pub created_at: Option<T>,
+    /// Its link.
+    pub url: Option<T>,
+}
+
+impl<T> Default for PostFields<T> {
+    fn default() -> Self {
+        PostFields {
+            id: None,
+            text: None,
+            author: None,
+            created_at: None,
+            url: None,
         }
-        SourceKind::Rss { url } => Ok(Box::new(rss::RssSource::new(
-            spec.name.clone(),
-            url.clone(),
-            spec.max_bytes,
-        ))),
-        SourceKind::BlueskyJetstream {
-            endpoint,
-            langs,
-            service,
-        } => Ok(Box::new(bluesky::jetstream::JetstreamSource::new(
-            spec.name.clone(),
-            endpoint.clone(),
-            langs.clone(),
-            service.clone(),
-            spec.max_bytes,
-        ))),
-        SourceKind::BlueskySearch {
-            service,
-            query,
-            lang,
-            login,
-        } => {
-            let login = match login {
-                Some((id, password)) => Some((
-                    id.clone(),
-                    password
-                        .resolve(&|k| std::env::var(k).ok())
-                        .map_err(|e| format!("\"app_password\": {e}"))?,
-                )),
-                None => None,
-            };
-            Ok(Box::new(bluesky::search::SearchSource::new(
-                spec.name.clone(),
-                service.clone(),
-                query.clone(),
-                lang.clone(),
-                login,
-                spec.max_bytes,
-            )))
+    }
+}
+
+impl<T> PostFields<T> {
+    /// Sets the field named `field` (one of `config::values::POST_FIELDS`).
+    pub fn set(&mut self, field: &str, value: T) {
+        let slot = match field {
+            "id" => &mut self.id,
+            "text" => &mut self.text,
+            "author" => &mut self.author,
+            "created_at" => &mut self.created_at,
+            "url" => &mut self.url,
+            _ => return,
+        };
+        *slot = Some(value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::Settings;
+
+    fn spec(kind: &'static str, settings: Settings) -> SourceSpec {
+        SourceSpec {
+            name: "s".into(),
+            every: Duration::from_secs(60),
+            max_bytes: 1024,
+            kind,
+            settings,
+            at: 0,
         }
-        SourceKind::Planned(kind) => Err(format!(
-            "source kind \"{kind}\" is accepted by the config but cannot be polled by this version yet"
-        )),
+    }
+
+    /// A spec built by hand with another kind's settings, or with a kind the list lacks, is an
+    /// error from `build`, never a panic.
+    #[test]
+    fn a_spec_that_does_not_fit_its_kind_is_an_internal_error() {
+        let jsonl = jsonl::JsonlSettings {
+            path: "p.jsonl".into(),
+            shift_to_now: false,
+        };
+        let err = build(&spec("rss", Settings::new(jsonl.clone())), &|_| None)
+            .err()
+            .unwrap();
+        assert!(
+            err.starts_with("internal error: the settings of kind \"rss\""),
+            "{err}"
+        );
+        let err = build(&spec("gopher", Settings::new(jsonl.clone())), &|_| None)
+            .err()
+            .unwrap();
+        assert_eq!(err, "internal error: no source kind \"gopher\"");
+        assert!(build(&spec("jsonl", Settings::new(jsonl)), &|_| None).is_ok());
+    }
+
+    /// The list names each kind once, under the name its file gives it.
+    #[test]
+    fn each_kind_is_listed_once() {
+        let mut names: Vec<&str> = KINDS.iter().map(|k| k.def.name).collect();
+        assert_eq!(names, DEFS.iter().map(|d| d.name).collect::<Vec<_>>());
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), KINDS.len());
     }
 }

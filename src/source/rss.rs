@@ -27,7 +27,9 @@ use quick_xml::events::Event;
 
 use super::fetch::{FetchRequest, Fetched, Fetcher};
 use super::text::html_to_text;
-use super::{Cursor, Page, Source, SourceError};
+use super::{Cursor, Env, Kind, Page, Source, SourceError};
+use crate::config::raw::Reader;
+use crate::config::{values, KindDef, Settings, SourceSpec};
 use crate::post::Post;
 
 /// Most items parsed at once: a document with more is parsed in pieces of this many.
@@ -36,6 +38,40 @@ pub const BATCH: usize = 500;
 /// Most posts one poll keeps (the newest): a feed rarely lists more than a few hundred, and
 /// matching and storing 100,000 at every poll would cost memory for nothing.
 pub const MAX_POSTS_PER_POLL: usize = 10_000;
+
+/// `kind = "rss"`: a feed URL (its scheme is checked by `config::validate`, as every URL key).
+pub const KIND: Kind = Kind {
+    def: KindDef {
+        name: "rss",
+        required: &["url"],
+        optional: &[],
+        secrets: &[],
+        read,
+    },
+    build,
+};
+
+/// An `rss` source's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RssSettings {
+    /// The feed URL.
+    pub url: String,
+}
+
+fn read(r: &mut Reader<'_, '_, '_>, _dir: &std::path::Path) -> Settings {
+    Settings::new(RssSettings {
+        url: values::text(r, "url"),
+    })
+}
+
+fn build(spec: &SourceSpec, _env: Env<'_>) -> Result<Box<dyn Source>, String> {
+    let s: &RssSettings = super::settings(spec)?;
+    Ok(Box::new(RssSource::new(
+        spec.name.clone(),
+        s.url.clone(),
+        spec.max_bytes,
+    )))
+}
 
 /// A feed URL.
 #[derive(Debug)]

@@ -91,14 +91,14 @@ impl AlertPolicy {
             .filter_map(|r| {
                 let spec = r.alert.clone()?;
                 Some((
-                    r.name.clone(),
+                    r.spec.name.clone(),
                     RuleAlert {
-                        name: r.name.clone(),
+                        name: r.spec.name.clone(),
                         spec,
                         window: r.window,
                         cooldown: r.cooldown,
                         notify: r.notify.clone(),
-                        sources: source_globs(&r.sources),
+                        sources: source_globs(&r.spec.sources),
                     },
                 ))
             })

@@ -168,7 +168,7 @@ pub fn rules(lines: &[String], n: usize) -> Vec<String> {
             }
         };
         // Drop terms without a letter for the query (a word that is only a URL).
-        if vigie::config::RuleSpec::with_query("x", &q).is_err() {
+        if vigie::matcher::RuleSpec::with_query("x", &q).is_err() {
             continue;
         }
         if seen.insert(q.clone()) {
