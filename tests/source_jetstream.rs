@@ -317,3 +317,37 @@ fn fixture_error() -> String {
     )
     .unwrap()
 }
+
+#[test]
+fn jetstream_preview_prints_the_first_batch_and_stores_nothing() {
+    let stream = Jetstream::start(events(20, now_us() + 10_000_000), vec![Behaviour::All]);
+    let dir = crate::util::tree(&[
+        ("vigie.toml", &config(&stream.url(), "http://127.0.0.1:9")),
+        ("rules.toml", RULES),
+    ]);
+    let cfg = dir.path().join("vigie.toml");
+    let r = crate::util::vigie(
+        &[
+            "preview",
+            "bsky-stream",
+            "--config",
+            crate::util::s(&cfg),
+            "--format",
+            "json",
+        ],
+        "",
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let posts: Vec<serde_json::Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    // 20 events: 8 French post creates.
+    assert_eq!(posts.len(), 8, "{}", r.stdout);
+    assert!(posts.iter().all(|p| p["lang"] == "fr"));
+    assert!(
+        !dir.path().join("vigie.db").exists(),
+        "preview stores nothing"
+    );
+}
