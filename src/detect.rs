@@ -2,7 +2,9 @@
 //!
 //! Nothing here reads a clock or a database. `store::alerts` gathers the counts in the commit's
 //! transaction and passes `now` (wall time in the daemon, the post's own time in `replay`), so
-//! the same code decides live and in a backtest (alertmanager's `needsUpdate(…, now)`).
+//! the same code decides live and in a backtest (alertmanager's `needsUpdate(…, now)`). What a
+//! decision becomes, the [`Alert`] that the store records and the notifiers render, is
+//! [`alert`]'s: the types live here, with the decision, below both of their users.
 //!
 //! - `each`: every hit of a post that is not a backfill and whose author has `min_followers`.
 //! - `threshold`: the window's count reaches N.
@@ -15,15 +17,20 @@
 //!   ([`Plan::leave_out`]): an outage is not a quiet time, so the hour after it is not a spike.
 //! - After a threshold or spike alert the rule and kind are quiet for `cooldown`; at its end a
 //!   count still above the bar alerts again.
-//! - `source` alerts follow a source's health: failing for `source_alert_after`, silent for
-//!   three times its usual gap between posts, then recovered.
+//! - `source` alerts follow a source's health ([`health`]): failing for `source_alert_after`,
+//!   silent for three times its usual gap between posts, then recovered.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
 use crate::config::AlertSpec;
-use crate::notify::{AlertKind, SourceState};
+
+pub mod alert;
+pub mod health;
+
+pub use alert::{Alert, AlertKind, AlertPost, Series, SourceCondition};
+pub use health::{evaluate_source, usual_gap, Health, GAP_PERIOD, MIN_POSTS_FOR_GAP};
 
 /// The smallest Poisson mean used in the tail test: with no usual activity at all, a burst is
 /// judged against a rate of one hit every ten windows rather than against zero (where any
@@ -219,49 +226,67 @@ pub fn evaluate(
     if cooling(last_alert, cooldown, now) {
         return None;
     }
-    let count = counts.current;
-    let win = human(window);
     match *spec {
         AlertSpec::Each { .. } => None,
-        AlertSpec::Threshold { count: n } => (count >= n && count > 0).then(|| Decision {
-            kind: AlertKind::Threshold,
-            count,
-            baseline: counts.baseline(),
-            bar: n as f64,
-            reason: format!("{count} hits in {win}, threshold {n}"),
-        }),
+        AlertSpec::Threshold { count } => threshold(count, window, counts),
         AlertSpec::Spike {
             factor,
             min_count,
             p,
             learn,
             ..
-        } => {
-            let baseline = counts.baseline();
-            let bar = (factor * baseline).max(min_count as f64).max(1.0);
-            if counts.history < learn || (count as f64) < bar {
-                return None;
-            }
-            let tail = poisson_tail(count, baseline.max(MIN_RATE));
-            if tail >= p {
-                return None;
-            }
-            let ratio = if baseline > 0.0 {
-                format!("{:.1}×", count as f64 / baseline)
-            } else {
-                "none usually".to_string()
-            };
-            Some(Decision {
-                kind: AlertKind::Spike,
-                count,
-                baseline,
-                bar,
-                reason: format!(
-                    "{count} hits in {win}, usual {baseline:.1} ({ratio}), P(≥{count}) = {tail:.1e} < {p}"
-                ),
-            })
-        }
+        } => spike(factor, min_count, p, learn, window, counts),
     }
+}
+
+/// A `threshold` rule fires when the window holds at least `n` hits (and at least one).
+fn threshold(n: u64, window: Duration, counts: &Counts) -> Option<Decision> {
+    let count = counts.current;
+    (count >= n && count > 0).then(|| Decision {
+        kind: AlertKind::Threshold,
+        count,
+        baseline: counts.baseline(),
+        bar: n as f64,
+        reason: format!("{count} hits in {}, threshold {n}", human(window)),
+    })
+}
+
+/// A `spike` rule fires once `learn` of history is held, when the window reaches the bar
+/// (`factor` × the baseline, at least `min_count`) and the Poisson tail of its count is below
+/// `p`.
+fn spike(
+    factor: f64,
+    min_count: u64,
+    p: f64,
+    learn: Duration,
+    window: Duration,
+    counts: &Counts,
+) -> Option<Decision> {
+    let count = counts.current;
+    let baseline = counts.baseline();
+    let bar = (factor * baseline).max(min_count as f64).max(1.0);
+    if counts.history < learn || (count as f64) < bar {
+        return None;
+    }
+    let tail = poisson_tail(count, baseline.max(MIN_RATE));
+    if tail >= p {
+        return None;
+    }
+    let ratio = if baseline > 0.0 {
+        format!("{:.1}×", count as f64 / baseline)
+    } else {
+        "none usually".to_string()
+    };
+    let win = human(window);
+    Some(Decision {
+        kind: AlertKind::Spike,
+        count,
+        baseline,
+        bar,
+        reason: format!(
+            "{count} hits in {win}, usual {baseline:.1} ({ratio}), P(≥{count}) = {tail:.1e} < {p}"
+        ),
+    })
 }
 
 /// Whether a rule whose last alert of the same kind was at `last_alert` is still quiet at `now`.
@@ -335,50 +360,6 @@ fn ln_factorial(n: u64) -> f64 {
     let n = n as f64;
     n * n.ln() - n + 0.5 * (2.0 * std::f64::consts::PI * n).ln() + 1.0 / (12.0 * n)
         - 1.0 / (360.0 * n * n * n)
-}
-
-/// A source's health, as `store::alerts` reads it at `now`.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Health {
-    /// Since when polls have failed without a success in between.
-    pub failing_since: Option<DateTime<Utc>>,
-    /// When a poll last brought a post not seen before.
-    pub last_new_post: Option<DateTime<Utc>>,
-    /// The usual gap between its posts, when enough history exists to know it.
-    pub usual_gap: Option<Duration>,
-    /// Its poll interval: silence is never judged on less than three polls.
-    pub every: Duration,
-    /// The last `source` alert about it, if it said the source was failing or silent and
-    /// no recovery followed: the state and when.
-    pub open: Option<(SourceState, DateTime<Utc>)>,
-}
-
-/// Decides the `source` alert to send at `now`, if any: `Failing` after failing for
-/// `alert_after`, `Silent` after three usual gaps without a new post, `Recovered` when an
-/// open problem ends.
-pub fn evaluate_source(
-    h: &Health,
-    alert_after: Duration,
-    now: DateTime<Utc>,
-) -> Option<SourceState> {
-    let elapsed = |t: DateTime<Utc>| (now - t).to_std().unwrap_or(Duration::ZERO);
-    match h.open {
-        Some((SourceState::Failing, _)) => {
-            h.failing_since.is_none().then_some(SourceState::Recovered)
-        }
-        Some((SourceState::Silent, at)) => {
-            let fresh = h.last_new_post.is_some_and(|t| t > at);
-            fresh.then_some(SourceState::Recovered)
-        }
-        _ => {
-            if let Some(since) = h.failing_since {
-                return (elapsed(since) >= alert_after).then_some(SourceState::Failing);
-            }
-            let gap = h.usual_gap?.max(h.every);
-            let last = h.last_new_post?;
-            (elapsed(last) >= gap * 3).then_some(SourceState::Silent)
-        }
-    }
 }
 
 /// `900s` → `15m`, `3600s` → `1h`, for messages.

@@ -39,3 +39,7 @@ pub mod notify;
 pub mod post;
 pub mod source;
 pub mod store;
+
+// Imports run one way, the store only stores: the rules the compiler cannot check.
+#[cfg(test)]
+mod shape;

@@ -9,9 +9,9 @@ use std::process::Command;
 
 use chrono::{TimeZone, Utc};
 use vigie::config::Language;
+use vigie::detect::{Alert, AlertKind, Series};
 use vigie::notify::chart::{self, BOTTOM, HIGHLIGHT, LEFT, RIGHT, TOP};
 use vigie::notify::render::Locale;
-use vigie::notify::{Alert, AlertKind, Series};
 
 use crate::util::{root, s, tree, vigie};
 

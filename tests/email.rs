@@ -11,8 +11,9 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 use vigie::config::{NotifierSpec, SecretRef, Settings};
+use vigie::detect::{Alert, AlertKind, AlertPost, Series};
 use vigie::notify::email::EmailSettings;
-use vigie::notify::{self, Alert, AlertKind, AlertPost, DeliveryError, Notifier, Series};
+use vigie::notify::{self, DeliveryError, Notifier};
 
 use crate::util::smtp::{SmtpOptions, SmtpServer};
 

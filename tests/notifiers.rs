@@ -11,13 +11,11 @@ use serde_json::{json, Value};
 use vigie::config::secret::{Secret, SecretRef};
 use vigie::config::Language;
 use vigie::config::{NotifierSpec, Settings};
+use vigie::detect::{Alert, AlertKind, AlertPost, Series, SourceCondition};
 use vigie::notify::http::ChatSettings;
 use vigie::notify::render::Locale;
 use vigie::notify::webhook::WebhookSettings;
-use vigie::notify::{
-    discord, email, mattermost, render, slack, teams, webhook, Alert, AlertKind, AlertPost,
-    DeliveryError, Series, SourceState,
-};
+use vigie::notify::{discord, email, mattermost, render, slack, teams, webhook, DeliveryError};
 
 use crate::util::http::{Reply, TestServer};
 use crate::util::root;
@@ -192,7 +190,7 @@ fn source_sample() -> Alert {
         reason: "12 polls failed in a row since 08:40".into(),
         posts: Vec::new(),
         series: Series::default(),
-        source_state: Some(SourceState::Failing),
+        source_state: Some(SourceCondition::Failing),
         error: Some("HTTP 503 from https://mastodon.example/api/v1 (retry after 120s)".into()),
     }
 }

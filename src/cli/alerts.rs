@@ -8,7 +8,8 @@ use chrono::Utc;
 use clap::Args;
 use serde_json::{json, Value};
 
-use super::hits::{open, span, DbArg};
+use super::db::{open, DbArg};
+use super::hits::span;
 use super::output::{self, Format};
 use crate::store::{AlertQuery, AlertRow};
 

@@ -1,30 +1,22 @@
-//! `vigie hits` and `vigie sources`: the stored hits and the sources' state, read-only.
+//! `vigie hits`: the stored hits, read-only, filtered, as a table or for scripts; and the
+//! span and filter arguments that `vigie stats` shares.
 
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 use clap::Args;
 use serde_json::{json, Value};
 
+use super::db::{open, DbArg};
 use super::output::{self, Format};
-use super::{load, Invalid};
+use super::Invalid;
 use crate::matcher::RuleSet;
 use crate::matcher::RuleSpec;
 use crate::post::Post;
-use crate::store::query::SourceRow;
 use crate::store::query::{fts_prefilter, parse_time_arg};
-use crate::store::{fmt_time, HitQuery, HitRow, Store, StoreError};
-
-/// `--db FILE`, shared by the query commands that read hits and alerts.
-#[derive(Debug, Args)]
-pub struct DbArg {
-    /// Read this database (a `replay --db` file, a copy) instead of the config's; no config is
-    /// needed then.
-    #[arg(long, value_name = "FILE")]
-    pub db: Option<PathBuf>,
-}
+use crate::store::{fmt_time, HitQuery, HitRow};
 
 /// The end of the span and the rule and source filters, shared by `vigie hits` and `vigie stats`.
 #[derive(Debug, Args)]
@@ -74,47 +66,6 @@ pub struct HitsArgs {
     /// Table times in UTC rather than `[daemon] timezone` (json and csv are always UTC).
     #[arg(long)]
     pub utc: bool,
-}
-
-/// Arguments of `vigie sources`.
-#[derive(Debug, Args)]
-pub struct SourcesArgs {
-    /// Show long errors whole instead of cutting them to the terminal's width.
-    #[arg(long)]
-    pub wide: bool,
-    /// Output format [default: table on a terminal, json otherwise].
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
-}
-
-/// The database to read: `--db FILE`, else the config's, read-only.
-/// Also chooses the zone of table times (see `output::set_zone`): with `--db` there is no
-/// config, so the local zone unless `--utc`.
-pub(crate) fn open(config: &Path, db: &DbArg, utc: bool) -> Result<Store> {
-    match &db.db {
-        Some(file) => {
-            output::set_zone(None, utc);
-            open_file(file)
-        }
-        None => {
-            let config = load(config)?;
-            output::set_zone(Some(&config), utc);
-            open_store(&config)
-        }
-    }
-}
-
-/// The database of a loaded config, read-only.
-fn open_store(config: &crate::config::Config) -> Result<Store> {
-    open_file(&config.daemon.database)
-}
-
-fn open_file(file: &Path) -> Result<Store> {
-    match Store::open_read_only(file) {
-        Ok(s) => Ok(s),
-        Err(e @ StoreError::Missing(_)) => Err(anyhow::anyhow!("{e}")),
-        Err(e) => Err(e.into()),
-    }
 }
 
 /// A `--since`/`--until` value (see [`parse_time_arg`]); a bad one is a usage error (exit 2).
@@ -227,7 +178,7 @@ fn hit_row(h: &HitRow, format: Format) -> Vec<Value> {
 const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Runs `vigie hits`.
-pub fn run_hits(config: &Path, args: HitsArgs) -> Result<()> {
+pub fn run(config: &Path, args: HitsArgs) -> Result<()> {
     let now = Utc::now();
     let (since, until) = span(args.since.as_deref(), args.scope.until.as_deref(), now)?;
     let search = args.search.as_deref().map(Search::new).transpose()?;
@@ -345,82 +296,4 @@ fn nothing_found(q: &HitQuery, now: DateTime<Utc>) -> String {
         }
         None => format!("{what} stored"),
     }
-}
-
-/// Runs `vigie sources`: the sources the database knows (polled at least once, including any
-/// since removed from the config), then those of the config it does not know yet, with empty
-/// poll columns.
-pub fn run_sources(config: &Path, args: SourcesArgs) -> Result<()> {
-    let config = load(config)?;
-    let store = open_store(&config)?;
-    let mut sources = store.sources()?;
-    let polled: std::collections::HashSet<String> =
-        sources.iter().map(|s| s.source.clone()).collect();
-    sources.extend(
-        config
-            .sources
-            .iter()
-            .filter(|s| !polled.contains(&s.name))
-            .map(|s| SourceRow {
-                source: s.name.clone(),
-                kind: s.kind.to_string(),
-                last_poll_at: None,
-                last_status: None,
-                last_error: None,
-                items_seen: 0,
-                hits: 0,
-                next_poll_at: None,
-            }),
-    );
-    let format = Format::or_default(args.format);
-    let time = |t: Option<String>| {
-        if format == Format::Table {
-            output::local_cell(t.as_deref())
-        } else {
-            json!(t)
-        }
-    };
-    let table = format == Format::Table;
-    let rows: Vec<Vec<Value>> = sources
-        .into_iter()
-        .map(|s| {
-            // The table puts the long error last, where it is cut to the terminal's width.
-            let mut row = vec![
-                json!(s.source),
-                json!(s.kind),
-                time(s.last_poll_at),
-                json!(s.last_status),
-                json!(s.last_error),
-                json!(s.items_seen),
-                json!(s.hits),
-                time(s.next_poll_at),
-            ];
-            if table {
-                let error = row.remove(4);
-                row.push(error);
-            }
-            row
-        })
-        .collect();
-    let mut cols: Vec<String> = [
-        "source",
-        "kind",
-        "last_poll_at",
-        "last_status",
-        "last_error",
-        "items_seen",
-        "hits",
-        "next_poll_at",
-    ]
-    .map(String::from)
-    .to_vec();
-    if table {
-        cols[2] = output::time_column("last_poll_at");
-        // The zone is named once, by the first time column.
-        let error = cols.remove(4);
-        cols.push(error);
-    }
-    let mut out = BufWriter::new(io::stdout().lock());
-    output::write_fit(&mut out, format, &cols, &rows, output::fit_width(args.wide))?;
-    Ok(out.flush()?)
 }

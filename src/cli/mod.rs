@@ -5,6 +5,7 @@
 
 mod alerts;
 mod check;
+mod db;
 mod hits;
 mod init;
 mod match_cmd;
@@ -12,6 +13,7 @@ pub mod output;
 mod preview;
 mod replay;
 mod run;
+mod sources;
 mod stats;
 
 use std::fmt;
@@ -64,7 +66,7 @@ pub enum Command {
     Stats(stats::StatsArgs),
     /// One row per source: last poll, status, last error, items seen, hits, next poll (empty
     /// until its first poll).
-    Sources(hits::SourcesArgs),
+    Sources(sources::SourcesArgs),
     /// Backtest: feed posts from FILE through the rules and the alert logic in event time.
     ///
     /// Prints the hits per rule and every alert that would have fired (`--format json`: one
@@ -101,8 +103,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Match(args) => match_cmd::run(&path, args),
         Command::Run(args) => run::run(&path, args),
         Command::Preview(args) => preview::run(&path, args),
-        Command::Hits(args) => hits::run_hits(&path, args),
-        Command::Sources(args) => hits::run_sources(&path, args),
+        Command::Hits(args) => hits::run(&path, args),
+        Command::Sources(args) => sources::run(&path, args),
         Command::Stats(args) => stats::run(&path, args),
         Command::Replay(args) => replay::run(&path, args),
         Command::Alerts(args) => alerts::run(&path, args),
@@ -166,5 +168,31 @@ mod tests {
             Path::new("/etc/vigie/vigie.toml")
         );
         assert_eq!(config_path(None, none, |_| false), Path::new("vigie.toml"));
+    }
+
+    /// Issue 24, point 6: one command per file, `cli/<command>.rs` with its own `run`, so a
+    /// command is found where its name says (`match` is `match_cmd.rs`, a keyword).
+    #[test]
+    fn each_command_has_its_own_file() {
+        use clap::CommandFactory;
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/cli");
+        let mut missing = Vec::new();
+        let commands: Vec<String> = Cli::command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .filter(|n| n != "help")
+            .collect();
+        assert!(commands.len() >= 10, "{commands:?}");
+        for name in &commands {
+            let file = dir.join(match name.as_str() {
+                "match" => "match_cmd.rs".to_string(),
+                n => format!("{n}.rs"),
+            });
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            if !text.contains("pub fn run(") {
+                missing.push(format!("{name}: no `pub fn run(` in {}", file.display()));
+            }
+        }
+        assert!(missing.is_empty(), "{}", missing.join("\n"));
     }
 }

@@ -17,9 +17,10 @@ use serde_json::{json, Value};
 
 use super::output::{self, Format};
 use super::{alerts, load, Invalid};
+use crate::detect::Alert;
 use crate::matcher::RuleSet;
 use crate::notify::render::{self, ChartRef, Locale};
-use crate::notify::{chart, email, Alert};
+use crate::notify::{chart, email};
 use crate::post::{decode_lossy, Post};
 use crate::source::Cursor;
 use crate::store::{parse_time, AlertPolicy, AlertQuery, PollOutcome, PollResult, Store};

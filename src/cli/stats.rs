@@ -14,7 +14,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use clap::{Args, ValueEnum};
 use serde_json::{json, Value};
 
-use super::hits::{open, time_arg, Scope};
+use super::db::open;
+use super::hits::{time_arg, Scope};
 use super::output::{self, Format};
 use super::Invalid;
 use crate::config::duration::parse_duration;

@@ -87,7 +87,7 @@ impl Daemon {
         let (stop_dispatch, dispatcher) =
             start_dispatcher(&db, &pipeline, &wake, &dispatcher_alive, &metrics, None)?;
         let saved = store
-            .all_source_states()
+            .saved_sources()
             .map_err(|e| DaemonError::Store(e.to_string()))?;
         let fetcher = fetcher(&config)?;
         let stored = Store::open_read_only(&db)
@@ -185,7 +185,7 @@ fn open_store(config: &Config) -> Result<(DbLock, Store), DaemonError> {
 fn resume(
     config: &Config,
     pipeline: &mut Pipeline,
-    saved: &[crate::store::SourceState],
+    saved: &[crate::store::SavedSource],
     now: DateTime<Utc>,
 ) -> (Vec<Slot>, Timetable) {
     let mut slots = Vec::new();

@@ -393,7 +393,7 @@ fn source_alerts_follow_health() {
         every: 2 * MIN,
         ..Health::default()
     };
-    let cases: Vec<(&str, Health, Option<SourceState>)> = vec![
+    let cases: Vec<(&str, Health, Option<SourceCondition>)> = vec![
         ("healthy", base.clone(), None),
         (
             "failing 29m",
@@ -409,13 +409,13 @@ fn source_alerts_follow_health() {
                 failing_since: Some(ago(30)),
                 ..base.clone()
             },
-            Some(SourceState::Failing),
+            Some(SourceCondition::Failing),
         ),
         (
             "still failing, already told",
             Health {
                 failing_since: Some(ago(90)),
-                open: Some((SourceState::Failing, ago(60))),
+                open: Some((SourceCondition::Failing, ago(60))),
                 ..base.clone()
             },
             None,
@@ -423,10 +423,10 @@ fn source_alerts_follow_health() {
         (
             "recovered",
             Health {
-                open: Some((SourceState::Failing, ago(60))),
+                open: Some((SourceCondition::Failing, ago(60))),
                 ..base.clone()
             },
-            Some(SourceState::Recovered),
+            Some(SourceCondition::Recovered),
         ),
         (
             "quiet 2.9 gaps",
@@ -444,7 +444,7 @@ fn source_alerts_follow_health() {
                 last_new_post: Some(ago(30)),
                 ..base.clone()
             },
-            Some(SourceState::Silent),
+            Some(SourceCondition::Silent),
         ),
         (
             "gap shorter than the poll interval",
@@ -467,16 +467,16 @@ fn source_alerts_follow_health() {
         (
             "silent, then a post",
             Health {
-                open: Some((SourceState::Silent, ago(10))),
+                open: Some((SourceCondition::Silent, ago(10))),
                 last_new_post: Some(ago(1)),
                 ..base.clone()
             },
-            Some(SourceState::Recovered),
+            Some(SourceCondition::Recovered),
         ),
         (
             "silent, still nothing",
             Health {
-                open: Some((SourceState::Silent, ago(10))),
+                open: Some((SourceCondition::Silent, ago(10))),
                 last_new_post: Some(ago(60)),
                 ..base.clone()
             },

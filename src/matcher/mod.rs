@@ -314,7 +314,7 @@ impl RuleSet {
                     spans[p] = (w.start, w.end);
                 }
                 // Only then is the next word worth a look for the keys that only follow (which
-                // step two turned away): after a one-word term's word, the tokenizer goes on
+                // the pick turned away): after a one-word term's word, the tokenizer goes on
                 // skipping.
                 if leads_on {
                     leads.follow(w.pos);
@@ -328,6 +328,40 @@ impl RuleSet {
     /// `s.passed` with the rules that hold, in order, each with its regex match if it has
     /// regexes.
     fn evaluate(&self, post: &Post, s: &mut Scratch) {
+        self.term_occurrences(s);
+        self.candidate_rules(s);
+        let occ = if s.term_occ.len() <= Scratch::FEW {
+            Occurrences::unsorted(&s.term_occ)
+        } else {
+            s.by_term.clear();
+            s.by_term.extend_from_slice(&s.term_occ);
+            s.by_term.sort_unstable();
+            Occurrences::new(&s.by_term)
+        };
+        let mut nfkc = None;
+        s.passed.clear();
+        s.nfkc = None;
+        for &r in &s.cands {
+            if let Some(regex_match) = self.rule_holds(r, post, &occ, &mut nfkc) {
+                s.passed.push((r, regex_match));
+            }
+        }
+        // Hits are in rule order.
+        if !s.passed.is_sorted_by_key(|p| p.0) {
+            s.passed.sort_unstable_by_key(|p| p.0);
+        }
+        // A regex match in a text that NFKC changes quotes the form it ran on.
+        if let Some(std::borrow::Cow::Owned(t)) = nfkc {
+            if s.passed.iter().any(|p| p.1.is_some()) {
+                s.nfkc = Some(t);
+            }
+        }
+    }
+
+    /// Fills `s.term_occ` with every term that occurs, once per word it starts at: single
+    /// literals directly, phrases when their later words follow.
+    #[inline]
+    fn term_occurrences(&self, s: &mut Scratch) {
         // The scan pushes in word order (the literals of one word in any order).
         debug_assert!(s.occ.is_sorted_by_key(|o| o.0));
         s.term_occ.clear();
@@ -364,8 +398,12 @@ impl RuleSet {
             o.sort_unstable();
             o.windows(2).all(|w| w[0] != w[1])
         });
-        // Candidate rules: those using an occurred term, and those that need no literal, each
-        // once (marked with the post's number), in no particular order.
+    }
+
+    /// Fills `s.cands` with the candidate rules: those using an occurred term, and those that
+    /// need no literal, each once (marked with the post's number), in no particular order.
+    #[inline]
+    fn candidate_rules(&self, s: &mut Scratch) {
         s.cands.clear();
         s.post_no = s.post_no.wrapping_add(1);
         if s.post_no == 0 || s.seen.len() < self.rules.len() {
@@ -387,67 +425,54 @@ impl RuleSet {
             }
         }
         self.always.iter().for_each(|&r| add(r));
-        let occ = if s.term_occ.len() <= Scratch::FEW {
-            Occurrences::unsorted(&s.term_occ)
-        } else {
-            s.by_term.clear();
-            s.by_term.extend_from_slice(&s.term_occ);
-            s.by_term.sort_unstable();
-            Occurrences::new(&s.by_term)
-        };
-        let mut nfkc = None;
-        s.passed.clear();
-        s.nfkc = None;
-        for &r in &s.cands {
-            if self.checks[r as usize] == 0 {
-                s.passed.push((r, None));
-                continue;
-            }
-            let rule = &self.rules[r as usize];
-            if let (Some(globs), Some(src)) = (&rule.sources, &post.source) {
-                if !globs.is_match(src) {
-                    continue;
-                }
-            }
-            if let Some(author) = &post.author {
-                if !rule.exclude_authors.is_empty()
-                    && rule.exclude_authors.contains(&author_key(author))
-                {
-                    continue;
-                }
-            }
-            if let Some(e) = &rule.expr {
-                if !e.eval(&occ) {
-                    continue;
-                }
-            }
-            let mut regex_match = None;
-            if !rule.regex.is_empty() {
-                let text = nfkc.get_or_insert_with(|| normalize::nfkc(&post.text));
-                let found = rule
-                    .regex
-                    .iter()
-                    .enumerate()
-                    .find_map(|(k, re)| re.find(text).map(|m| (k, m)));
-                let Some((k, m)) = found else { continue };
-                regex_match = Some(RawMatch::regex(
-                    rule.regex_terms + k as u32,
-                    m.start(),
-                    m.end(),
-                ));
-            }
-            s.passed.push((r, regex_match));
+    }
+
+    /// Whether candidate rule `r` holds for `post`: its sources, its excluded authors, its
+    /// expression over the occurrences, then its regexes (on the NFKC text, computed once per
+    /// post into `nfkc`). `Some` with the regex match, if it has regexes; `None` if it fails.
+    #[inline]
+    fn rule_holds<'p>(
+        &self,
+        r: u32,
+        post: &'p Post,
+        occ: &Occurrences<'_>,
+        nfkc: &mut Option<std::borrow::Cow<'p, str>>,
+    ) -> Option<Option<RawMatch>> {
+        if self.checks[r as usize] == 0 {
+            return Some(None);
         }
-        // Hits are in rule order.
-        if !s.passed.is_sorted_by_key(|p| p.0) {
-            s.passed.sort_unstable_by_key(|p| p.0);
-        }
-        // A regex match in a text that NFKC changes quotes the form it ran on.
-        if let Some(std::borrow::Cow::Owned(t)) = nfkc {
-            if s.passed.iter().any(|p| p.1.is_some()) {
-                s.nfkc = Some(t);
+        let rule = &self.rules[r as usize];
+        if let (Some(globs), Some(src)) = (&rule.sources, &post.source) {
+            if !globs.is_match(src) {
+                return None;
             }
         }
+        if let Some(author) = &post.author {
+            if !rule.exclude_authors.is_empty()
+                && rule.exclude_authors.contains(&author_key(author))
+            {
+                return None;
+            }
+        }
+        if let Some(e) = &rule.expr {
+            if !e.eval(occ) {
+                return None;
+            }
+        }
+        if rule.regex.is_empty() {
+            return Some(None);
+        }
+        let text = nfkc.get_or_insert_with(|| normalize::nfkc(&post.text));
+        let (k, m) = rule
+            .regex
+            .iter()
+            .enumerate()
+            .find_map(|(k, re)| re.find(text).map(|m| (k, m)))?;
+        Some(Some(RawMatch::regex(
+            rule.regex_terms + k as u32,
+            m.start(),
+            m.end(),
+        )))
     }
 
     /// Adds the hit for rule `r` to `hits`, quoting every occurrence of the terms of the parts

@@ -1,8 +1,9 @@
-//! Stage one of [`super::for_each_word`]: 64 bytes at a time, the lower-case ASCII copy of the
-//! text and two bit masks, "may be part of a word" (ASCII letters and digits, and every byte of
-//! a non-ASCII character, which the fold tables judge later) and "non-ASCII". Word runs are
-//! then read off the masks' edges with bit arithmetic instead of a branch per byte, which is
-//! what made the byte-at-a-time loop slow: its branches mispredict once or twice per word.
+//! One block of the scan (`scan`), the first stage of [`super::for_each_word`]: 64 bytes at a time,
+//! the lower-case ASCII copy of the text and two bit masks, "may be part of a word" (ASCII letters
+//! and digits, and every byte of a non-ASCII character, which the fold tables judge later) and
+//! "non-ASCII". Word runs are then read off the masks' edges with bit arithmetic instead of a
+//! branch per byte, which is what made the byte-at-a-time loop slow: its branches mispredict once
+//! or twice per word.
 
 /// Bytes handled per step.
 pub const BLOCK: usize = 64;
@@ -35,10 +36,10 @@ pub fn portable(src: &[u8; BLOCK], dst: &mut [u8; BLOCK]) -> (u64, u64) {
 }
 
 /// The byte of the folded text that stands for the character whose bytes start at `i` of the
-/// lower-cased block `b`, and the character's width, when step one folds it in place (see
-/// `normalize::FoldBytes`): a character whose bytes all lie in the block. `None` otherwise.
+/// lower-cased block `b`, and the character's width, when the scan folds it in place (see
+/// `fold::FoldBytes`): a character whose bytes all lie in the block. `None` otherwise.
 #[cfg(test)]
-fn stand_in(b: &[u8; BLOCK], i: usize, table: &super::FoldBytes) -> Option<(u8, usize)> {
+fn stand_in(b: &[u8; BLOCK], i: usize, table: &super::fold::FoldBytes) -> Option<(u8, usize)> {
     let (at, width) = match b[i] {
         0xC2 | 0xC3 if i + 1 < BLOCK => (((b[i] & 1) as usize) << 6 | (b[i + 1] & 63) as usize, 2),
         0xE2 if i + 2 < BLOCK && b[i + 1] == 0x80 => (128 | (b[i + 2] & 63) as usize, 3),
@@ -58,7 +59,7 @@ pub(super) fn first_bytes(n: usize) -> u64 {
     }
 }
 
-/// Step one for one block without AVX2 or AVX-512: the lower-cased copy and [`classify`]'s masks,
+/// The scan of one block without AVX2 or AVX-512: the lower-cased copy and [`classify`]'s masks,
 /// nothing folded, in [`fold_portable`]'s form (`dst` has room for 64 bytes).
 #[inline(always)]
 pub fn copy_portable(
@@ -80,7 +81,7 @@ pub fn copy_portable(
     (word & loaded, high & loaded, loaded, n as u32)
 }
 
-/// Step one for one block, one character at a time where it holds non-ASCII: the definition of
+/// The scan of one block, one character at a time where it holds non-ASCII: the definition of
 /// `simd::fold_avx512` and `simd::fold_avx2`, which the tests hold them to. `src` is up to 64 bytes of text (fewer for the
 /// last block, read as if zeros followed). Writes the block's folded, lower-cased bytes to the
 /// start of `dst` (which has room for 64) and returns `(word, non_ascii, kept, count)`: `count`
@@ -94,7 +95,7 @@ pub fn fold_portable(
     dst: &mut [u8],
     origin: &mut [u8],
     ahead: u8,
-    table: &super::FoldBytes,
+    table: &super::fold::FoldBytes,
     classify: impl Fn(&[u8; BLOCK], &mut [u8; BLOCK]) -> (u64, u64),
 ) -> (u64, u64, u64, u32) {
     let (mut word, mut high, loaded, count) = copy_portable(src, dst, &classify);

@@ -355,7 +355,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::notify::Series;
+    use crate::detect::Series;
 
     fn alert(counts: Vec<u64>, bucket_secs: u64, baseline: f64, bar: f64) -> Alert {
         let fired_at = Utc.with_ymd_and_hms(2026, 3, 29, 9, 0, 0).unwrap();

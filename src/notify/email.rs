@@ -354,7 +354,7 @@ mod tests {
 
     use super::*;
     use crate::config::Language;
-    use crate::notify::{AlertKind, AlertPost, Series, SourceState};
+    use crate::detect::{AlertKind, AlertPost, Series, SourceCondition};
 
     fn alert(kind: AlertKind, counts: Vec<u64>) -> Alert {
         let fired_at = chrono::Utc.with_ymd_and_hms(2025, 3, 4, 9, 15, 0).unwrap();
@@ -436,7 +436,7 @@ mod tests {
             assert_eq!(subject(&alert(kind, vec![]), &en), want_en);
         }
         let mut a = alert(AlertKind::Source, vec![]);
-        a.source_state = Some(SourceState::Silent);
+        a.source_state = Some(SourceCondition::Silent);
         assert_eq!(
             subject(&a, &en),
             "[vigie] Source “livraison-retard” has gone silent"

@@ -2,7 +2,7 @@
 //!
 //! The URL of a chat webhook *is* its secret (the token sits in the path), so it stays a
 //! [`Secret`] and never appears in an error: errors name the notifier's kind and the cause only.
-//! Classification follows `daemon::retry`: 5xx, 408, 429 and transport errors are transient
+//! Classification is the fetcher's (`source::fetch::classify`): 5xx, 408, 429 and transport errors are transient
 //! (with `Retry-After` when given), other 4xx permanent. Building the body is each kind's job.
 
 use std::time::{Duration, SystemTime};
@@ -15,8 +15,7 @@ use super::{discord, mattermost, slack, teams, Alert, DeliveryError, Notifier};
 use crate::config::raw::Reader;
 use crate::config::secret::{self, Secret, SecretRef};
 use crate::config::{KindDef, NotifierSpec, Settings};
-use crate::daemon::retry;
-use crate::source::fetch::parse_retry_after;
+use crate::source::fetch::{classify, parse_retry_after};
 use crate::source::SourceError;
 
 /// How long the TCP (and TLS) connection may take.
@@ -56,7 +55,7 @@ pub async fn post_json(
         let reason = match (e.is_timeout(), e.is_connect()) {
             (true, true) => format!("could not connect within {}s", CONNECT_TIMEOUT.as_secs()),
             (true, false) => format!("no answer within {}s", TIMEOUT.as_secs()),
-            _ => return from_source(retry::classify_reqwest(&e)),
+            _ => return from_source(classify::classify_reqwest(&e)),
         };
         DeliveryError::Transient {
             reason,
@@ -69,7 +68,7 @@ pub async fn post_json(
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| parse_retry_after(v, SystemTime::now()));
-    match retry::classify_status(status, retry_after) {
+    match classify::classify_status(status, retry_after) {
         None if status == 304 => Err(DeliveryError::Permanent {
             reason: "HTTP 304".into(),
         }),

@@ -1,8 +1,9 @@
-//! Notifiers: one trait, one registry, one `Alert` type that every kind renders.
+//! Notifiers: one trait, one registry, and every kind renders the same `detect::Alert`.
 //!
 //! An [`Alert`] is what `detect` decided and `store` recorded: it is stored as JSON in the
 //! `alerts` row, so the dispatcher can rebuild it after a restart and every notifier renders
-//! exactly what was decided. A notifier delivers one alert once and classifies its failure
+//! exactly what was decided. Its type is `detect`'s, so that the store records it without
+//! knowing the notifiers. A notifier delivers one alert once and classifies its failure
 //! ([`DeliveryError`]); it never retries, waits or deduplicates: retrying is
 //! `daemon::dispatch`'s job (alertmanager's `Notifier` vs `RetryStage`). Escaping untrusted
 //! post text is `render`'s job, and only `render`'s.
@@ -19,162 +20,11 @@ pub mod smtp;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 
 use crate::config::secret::{Secret, SecretRef};
 use crate::config::{KindDef, NotifierSpec};
-
-/// What kind of alert fired (SPEC §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AlertKind {
-    /// One hit of a critical rule.
-    Each,
-    /// The window's count reached the rule's threshold.
-    Threshold,
-    /// The window's count is far above the usual count.
-    Spike,
-    /// A source failed or went silent, or recovered (`rule` holds the source's name).
-    Source,
-}
-
-impl AlertKind {
-    /// The kind as stored and shown (`each`, `threshold`, `spike`, `source`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertKind::Each => "each",
-            AlertKind::Threshold => "threshold",
-            AlertKind::Spike => "spike",
-            AlertKind::Source => "source",
-        }
-    }
-
-    /// Parses the stored form.
-    pub fn parse(s: &str) -> Option<AlertKind> {
-        Some(match s {
-            "each" => AlertKind::Each,
-            "threshold" => AlertKind::Threshold,
-            "spike" => AlertKind::Spike,
-            "source" => AlertKind::Source,
-            _ => return None,
-        })
-    }
-}
-
-/// One post quoted in an alert. Every field but `created_at` is untrusted text from the source.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AlertPost {
-    /// The configured source name.
-    pub source: String,
-    /// The author's handle, if known.
-    pub author: Option<String>,
-    /// The author's display name, if the source gives one (`Alice Martin`).
-    #[serde(default)]
-    pub author_name: Option<String>,
-    /// The post's text, whole (renderers cut it to their own limits).
-    pub text: String,
-    /// The post's link on its platform, if any (only http(s) links are ever rendered as links).
-    pub url: Option<String>,
-    /// Event time.
-    pub created_at: DateTime<Utc>,
-    /// The author's follower count, if known.
-    pub followers: Option<u64>,
-    /// The post's engagement (likes + reposts + replies), if known.
-    #[serde(default)]
-    pub engagement: Option<u64>,
-    /// The words of the text the rule matched, as written in it (shown in bold).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub matched: Vec<String>,
-}
-
-/// The counts behind an alert's chart: the rule's hits per window over the last 24 hours.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-pub struct Series {
-    /// Start of the first bucket.
-    pub start: DateTime<Utc>,
-    /// Width of each bucket, in seconds (the rule's window).
-    pub bucket_secs: u64,
-    /// Hits per bucket, oldest first; the last bucket ends at the alert's time.
-    pub counts: Vec<u64>,
-}
-
-/// Whether a `source` alert says the source broke or came back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SourceState {
-    /// Polls have failed for `source_alert_after`.
-    Failing,
-    /// No new post for three times the usual gap.
-    Silent,
-    /// Working again.
-    Recovered,
-}
-
-impl SourceState {
-    /// The state as stored and shown (`failing`, `silent`, `recovered`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SourceState::Failing => "failing",
-            SourceState::Silent => "silent",
-            SourceState::Recovered => "recovered",
-        }
-    }
-
-    /// Parses the stored form.
-    pub fn parse(s: &str) -> Option<SourceState> {
-        Some(match s {
-            "failing" => SourceState::Failing,
-            "silent" => SourceState::Silent,
-            "recovered" => SourceState::Recovered,
-            _ => return None,
-        })
-    }
-}
-
-/// One alert, as decided by `detect`, recorded by `store` and rendered by each notifier.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Alert {
-    /// The `alerts` row id (0 before it is stored, as in `replay`).
-    pub id: i64,
-    /// The rule's name, or the source's name for a `source` alert.
-    pub rule: String,
-    /// What fired.
-    pub kind: AlertKind,
-    /// Event time of the decision.
-    pub fired_at: DateTime<Utc>,
-    /// The counting window: `fired_at - window` to `fired_at`.
-    pub window_secs: u64,
-    /// Hits in the window (for `each`: 1; for `source`: failures in a row, or 0).
-    pub count: u64,
-    /// The usual count for such a window (0 when none applies).
-    pub baseline: f64,
-    /// The count that had to be reached: the threshold, or `max(spike × baseline, min_count)`.
-    pub bar: f64,
-    /// One sentence on why it fired, free of post text, in English for logs and machines:
-    /// `38 hits in 15m, usual 2.1 (18×)` (people read `render::why`, in their language).
-    pub reason: String,
-    /// Up to 5 posts, most followed authors first.
-    pub posts: Vec<AlertPost>,
-    /// The last 24 hours of the rule, for charts (empty for `source` and `each`).
-    pub series: Series,
-    /// For `source` alerts: what happened to the source.
-    pub source_state: Option<SourceState>,
-    /// For `source` alerts: the last error, already free of secrets.
-    pub error: Option<String>,
-}
-
-impl Alert {
-    /// `count / baseline`, when a baseline exists.
-    pub fn ratio(&self) -> Option<f64> {
-        (self.baseline > 0.0).then(|| self.count as f64 / self.baseline)
-    }
-
-    /// The window's start.
-    pub fn window_start(&self) -> DateTime<Utc> {
-        self.fired_at - chrono::Duration::seconds(self.window_secs as i64)
-    }
-}
+// What every kind renders; the types are `detect`'s (alerts belong with the decision).
+use crate::detect::{Alert, AlertKind, AlertPost, SourceCondition};
 
 /// The longest one send may take, whatever the kind: every kind enforces its own connect,
 /// greeting and whole-send timeouts within it (HTTP 20 s, SMTP 30 s), and the dispatcher's

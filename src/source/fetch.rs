@@ -7,9 +7,10 @@
 //! broken server can neither hang a poll nor fill the memory. `304 Not Modified` is a success
 //! with nothing new ([`Fetched::NotModified`]).
 //!
-//! It leaves to others: *whether* to retry and *when* (the classification lives in
-//! `daemon::retry`, the timing in the scheduler: this module never sleeps or retries), parsing
-//! the body (each source's `parse`), and storing the new validators (the store, with the page).
+//! Which failures are worth retrying is decided once, in [`classify`], beside this client (the
+//! notifiers' HTTP uses it too). It leaves to others: *when* to retry (the scheduler: this
+//! module never sleeps or retries), parsing the body (each source's `parse`), and storing the
+//! new validators (the store, with the page).
 //! URLs reach errors and logs only through [`redact_url`], since query strings and userinfo often
 //! carry tokens.
 
@@ -21,8 +22,11 @@ use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::Semaphore;
 
 use super::{Cursor, SourceError};
-use crate::daemon::retry::classify_reqwest;
-pub use crate::daemon::retry::classify_status;
+
+pub mod classify;
+
+use classify::classify_reqwest;
+pub use classify::classify_status;
 
 /// How the [`Fetcher`] behaves; the same for every source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -231,7 +235,7 @@ impl Fetcher {
     /// Sends the request (GET `url` with conditional headers from `cursor`, or its POST); the
     /// body is capped at `max_bytes` while streaming (decompressed bytes count).
     ///
-    /// Errors are classified by `daemon::retry` and their messages name the redacted URL.
+    /// Errors are classified by [`classify`] and their messages name the redacted URL.
     pub async fn get(&self, req: &FetchRequest<'_>) -> Result<Fetched, SourceError> {
         let shown = redact_url(req.url);
         let url = url::Url::parse(req.url)

@@ -1,15 +1,19 @@
-//! Alerts inside the commit: gather counts, ask `detect`, record the alert and its outbox rows.
+//! Alerts inside the commit: query the counts, ask `detect`, record the alert and its outbox
+//! rows.
 //!
 //! Called by `write::commit_many` with the open transaction, so an alert and one delivery row
 //! per notifier are written in the same transaction as the hits that caused it: a crash either
 //! loses both (and the re-polled posts cause them again) or keeps both (and the dispatcher
-//! sends them). The cooldown and "was this source already reported" come from the `alerts`
-//! table, never from memory, so a restart never re-fires an alert. The periods a rule's
+//! sends them). The cooldown comes from the `alerts` table, never from memory, so a restart
+//! never re-fires an alert; `source` alerts are `health`'s, recorded through [`record`]. The periods a rule's
 //! sources were down (`source_downtime`, and `failing_since` while still failing) come from the
-//! database too, and `detect` leaves them out of the rule's baseline. Deciding is `detect`'s
+//! database too, and `detect` leaves them out of the rule's baseline. This module stores and
+//! queries only: deciding, and assembling the [`Alert`] from what it queried, is `detect`'s
 //! job; sending is the dispatcher's.
 
+use std::collections::hash_map::RandomState;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -18,16 +22,9 @@ use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::{fmt_time, parse_time, StoreError};
 use crate::config::{AlertSpec, Config};
-use crate::detect::{self, Health};
-use crate::notify::{Alert, AlertKind, AlertPost, Series, SourceState};
+use crate::detect::alert::TOP_POSTS;
+use crate::detect::{self, Alert, AlertKind, AlertPost, Plan, Series, SourceCondition};
 use crate::post::Post;
-
-/// Most posts quoted in one alert.
-const TOP_POSTS: usize = 5;
-/// Most bars in an alert's 24-hour chart.
-const MAX_BARS: u64 = 288;
-/// Posts needed before a source's usual gap is trusted.
-const MIN_POSTS_FOR_GAP: i64 = 10;
 
 /// One rule's alert settings.
 #[derive(Debug, Clone)]
@@ -140,7 +137,7 @@ pub fn record(
         alert.baseline,
         alert.ratio(),
         alert.bar,
-        alert.source_state.map(SourceState::as_str),
+        alert.source_state.map(SourceCondition::as_str),
         alert.reason,
     ])?;
     let id = tx.last_insert_rowid();
@@ -164,11 +161,13 @@ pub fn record(
 }
 
 /// A random suffix, so delivery ids stay unique across databases (a receiver that keeps ids
-/// from two vigie instances, or from a database restored from a backup).
+/// from two vigie instances, or from a database restored from a backup). std's `RandomState`
+/// draws its keys from the operating system once per thread and moves them on for each new
+/// one, so hashing the time with a fresh one gives an unpredictable value without a random
+/// number crate, and without reaching up into the daemon's generator.
 fn random_u64() -> u64 {
-    (crate::daemon::retry::rand01() * u64::MAX as f64) as u64
+    RandomState::new().hash_one(Utc::now().timestamp_nanos_opt().unwrap_or(0))
         ^ std::process::id() as u64
-        ^ Utc::now().timestamp_nanos_opt().unwrap_or(0) as u64
 }
 
 /// The `each` alert for one new hit of `rule` by `post` (from `source`, at event time
@@ -199,12 +198,6 @@ pub fn each_hit(
     ) {
         return Ok(None);
     }
-    let reason = match (min_followers, post.followers) {
-        (Some(min), Some(f)) => {
-            format!("a critical post by an author with {f} followers (≥ {min})")
-        }
-        _ => "a critical post".to_string(),
-    };
     // `write` calls this right after inserting the hit: its row holds the matched words.
     let matched: Option<String> = tx
         .prepare_cached("SELECT matched FROM hits WHERE id = ?1 AND rule = ?2")?
@@ -221,21 +214,7 @@ pub fn each_hit(
         engagement: post.engagement,
         matched: matched_words(matched.as_deref()),
     };
-    let alert = Alert {
-        id: 0,
-        rule: rule.to_string(),
-        kind: AlertKind::Each,
-        fired_at: fetched_at,
-        window_secs: r.window.as_secs(),
-        count: 1,
-        baseline: 0.0,
-        bar: 1.0,
-        reason,
-        posts: vec![post],
-        series: Series::default(),
-        source_state: None,
-        error: None,
-    };
+    let alert = Alert::each(rule, r.window, min_followers, post, fetched_at);
     record(tx, policy, alert, &r.notify, wall).map(Some)
 }
 
@@ -268,48 +247,57 @@ pub fn windows(
         if detect::cooling(last, r.cooldown, now) {
             continue;
         }
-        let since = plan.trailing.first().map_or(plan.current.0, |r| r.0);
-        let down: Vec<_> = down_periods(tx, since, now)?
-            .into_iter()
-            .filter(|(source, ..)| r.watches(source))
-            .map(|(_, s, e)| (s, e))
-            .collect();
+        let down = rule_down_periods(tx, r, &plan, now)?;
         let plan = plan.leave_out(&down);
-        let mut err = None;
-        let counts = plan.counts(|s, e| {
-            if (s, e) == plan.current {
-                return current;
-            }
-            count_hits(tx, name, s, e).unwrap_or_else(|e| {
-                err = Some(e);
-                0
-            })
-        });
-        if let Some(e) = err {
-            return Err(e);
-        }
+        let counts = count_plan(tx, name, &plan, current)?;
         let Some(d) = detect::evaluate(&r.spec, r.window, r.cooldown, &counts, last, now) else {
             continue;
         };
-        let alert = Alert {
-            id: 0,
-            rule: name.clone(),
-            kind: d.kind,
-            fired_at: now,
-            window_secs: r.window.as_secs(),
-            count: d.count,
-            baseline: d.baseline,
-            bar: d.bar,
-            reason: d.reason,
-            posts: top_posts(tx, name, plan.current.0, now)?,
-            series: series(tx, name, r.window, now)?,
-            source_state: None,
-            error: None,
-        };
+        let posts = top_posts(tx, name, plan.current.0, now)?;
+        let series = series(tx, name, r.window, now)?;
+        let alert = Alert::window(name, r.window, d, now, posts, series);
         record(tx, policy, alert, &r.notify, wall)?;
         fired += 1;
     }
     Ok(fired)
+}
+
+/// A period of time, from, to.
+type Period = (DateTime<Utc>, DateTime<Utc>);
+
+/// The periods, since the plan's first range, in which a source that `rule` watches was down.
+fn rule_down_periods(
+    tx: &Transaction<'_>,
+    rule: &RuleAlert,
+    plan: &Plan,
+    now: DateTime<Utc>,
+) -> Result<Vec<Period>, StoreError> {
+    let since = plan.trailing.first().map_or(plan.current.0, |r| r.0);
+    Ok(down_periods(tx, since, now)?
+        .into_iter()
+        .filter(|(source, ..)| rule.watches(source))
+        .map(|(_, s, e)| (s, e))
+        .collect())
+}
+
+/// Counts `rule`'s hits in every range of `plan`, reusing `current`, already counted.
+fn count_plan(
+    tx: &Transaction<'_>,
+    rule: &str,
+    plan: &Plan,
+    current: u64,
+) -> Result<detect::Counts, StoreError> {
+    let mut err = None;
+    let counts = plan.counts(|s, e| {
+        if (s, e) == plan.current {
+            return current;
+        }
+        count_hits(tx, rule, s, e).unwrap_or_else(|e| {
+            err = Some(e);
+            0
+        })
+    });
+    err.map_or(Ok(counts), Err)
 }
 
 /// One period a source was down: its name, from, to.
@@ -423,145 +411,22 @@ fn matched_words(json: Option<&str>) -> Vec<String> {
     words
 }
 
-/// The rule's hits per window over the 24 hours before `now` (at most 288 bars: a shorter
-/// window is widened for the chart).
+/// The rule's hits over the 24 hours before `now`, in `detect`'s chart buckets.
 fn series(
     tx: &Transaction<'_>,
     rule: &str,
     window: Duration,
     now: DateTime<Utc>,
 ) -> Result<Series, StoreError> {
-    let day = detect::DAY.as_secs();
-    let bucket = window.as_secs().max(day / MAX_BARS).max(1);
-    let n = day.div_ceil(bucket);
-    let start = now - chrono::Duration::seconds((n * bucket) as i64);
-    let mut counts = vec![0u64; n as usize];
+    let mut series = Series::day_before(window, now);
     let mut stmt = tx.prepare_cached(
         "SELECT created_at FROM hits WHERE rule = ?1 AND created_at > ?2 AND created_at <= ?3",
     )?;
-    let mut rows = stmt.query(params![rule, fmt_time(start), fmt_time(now)])?;
+    let mut rows = stmt.query(params![rule, fmt_time(series.start), fmt_time(now)])?;
     while let Some(row) = rows.next()? {
-        let Some(t) = parse_time(&row.get::<_, String>(0)?) else {
-            continue;
-        };
-        // (start, now] split into n buckets, each (b_start, b_end].
-        let offset = (t - start).num_seconds().max(1) as u64 - 1;
-        counts[((offset / bucket) as usize).min(n as usize - 1)] += 1;
-    }
-    Ok(Series {
-        start,
-        bucket_secs: bucket,
-        counts,
-    })
-}
-
-/// A source's health after this commit, and the `source` alert it calls for, if any.
-pub fn source_health(
-    tx: &Transaction<'_>,
-    policy: &AlertPolicy,
-    source: &str,
-    error: Option<&str>,
-    now: DateTime<Utc>,
-) -> Result<Option<i64>, StoreError> {
-    let Some(&every) = policy.sources.get(source) else {
-        return Ok(None);
-    };
-    let (failing_since, last_new, first_seen): (Option<String>, Option<String>, Option<String>) =
-        tx.prepare_cached(
-            "SELECT failing_since, last_new_at, created_at FROM sources WHERE name = ?1",
-        )?
-        .query_row(params![source], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?
-        .unwrap_or((None, None, None));
-    // The usual gap: the period vigie has watched the source (at most a week, minus the time
-    // it was down) over the posts it brought in that period; no opinion before a day of
-    // watching and ten posts.
-    let week_ago = now - chrono::Duration::from_std(detect::DAY * 7).unwrap_or_default();
-    let watched_from = first_seen
-        .as_deref()
-        .and_then(parse_time)
-        .map_or(now, |t| t.max(week_ago));
-    let (n,): (i64,) = tx
-        .prepare_cached("SELECT COUNT(*) FROM posts WHERE source = ?1 AND fetched_at > ?2")?
-        .query_row(params![source, fmt_time(watched_from)], |r| {
-            Ok((r.get(0)?,))
-        })?;
-    // Time the source was down inside that period does not count as a quiet time.
-    let down = {
-        let mut stmt = tx.prepare_cached(
-            "SELECT start, end FROM source_downtime WHERE source = ?1 AND end > ?2",
-        )?;
-        let rows = stmt.query_map(params![source, fmt_time(watched_from)], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-        })?;
-        let mut total = Duration::ZERO;
-        for row in rows {
-            let (start, end) = row?;
-            if let (Some(s), Some(e)) = (parse_time(&start), parse_time(&end)) {
-                total += (e - s.max(watched_from)).to_std().unwrap_or_default();
-            }
+        if let Some(t) = parse_time(&row.get::<_, String>(0)?) {
+            series.add(t);
         }
-        total
-    };
-    let usual_gap = (now - watched_from)
-        .to_std()
-        .ok()
-        .map(|watched| watched.saturating_sub(down))
-        .filter(|watched| *watched >= detect::DAY && n >= MIN_POSTS_FOR_GAP)
-        .map(|watched| watched / n as u32);
-    let open: Option<(String, String)> = tx
-        .prepare_cached(
-            "SELECT state, fired_at FROM alerts WHERE rule = ?1 AND kind = 'source'
-             ORDER BY id DESC LIMIT 1",
-        )?
-        .query_row(params![source], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    // Open: the last source alert said failing or silent, and no recovery followed.
-    let open = open.and_then(|(state, at)| {
-        let state = SourceState::parse(&state).filter(|s| *s != SourceState::Recovered)?;
-        Some((state, parse_time(&at)?))
-    });
-    let health = Health {
-        failing_since: failing_since.as_deref().and_then(parse_time),
-        last_new_post: last_new.as_deref().and_then(parse_time),
-        usual_gap,
-        every,
-        open,
-    };
-    let Some(state) = detect::evaluate_source(&health, policy.source_alert_after, now) else {
-        return Ok(None);
-    };
-    let reason = match state {
-        SourceState::Failing => format!(
-            "source {source} has failed for {}",
-            detect::human(health.failing_since.map_or(Duration::ZERO, |t| {
-                (now - t).to_std().unwrap_or_default()
-            }))
-        ),
-        SourceState::Silent => format!(
-            "source {source} has brought no new post for {} (usually one every {})",
-            detect::human(health.last_new_post.map_or(Duration::ZERO, |t| {
-                (now - t).to_std().unwrap_or_default()
-            })),
-            detect::human(usual_gap.unwrap_or_default())
-        ),
-        SourceState::Recovered => format!("source {source} works again"),
-    };
-    let alert = Alert {
-        id: 0,
-        rule: source.to_string(),
-        kind: AlertKind::Source,
-        fired_at: now,
-        window_secs: 0,
-        count: 0,
-        baseline: 0.0,
-        bar: 0.0,
-        reason,
-        posts: Vec::new(),
-        series: Series::default(),
-        source_state: Some(state),
-        error: error.map(str::to_string),
-    };
-    let notify = policy.admin_notify.clone();
-    record(tx, policy, alert, &notify, now).map(Some)
+    }
+    Ok(series)
 }

@@ -13,6 +13,7 @@
 
 pub mod alerts;
 pub mod files;
+pub mod health;
 pub mod migrations;
 pub mod outbox;
 pub mod query;
@@ -27,7 +28,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension};
 pub use alerts::AlertPolicy;
 pub use files::{lock, DbLock};
 pub use query::{AlertQuery, AlertRow, HitQuery, HitRow, SourceRow};
-pub use write::{CommitStats, PollOutcome, PollResult, SourceState};
+pub use write::{CommitStats, PollOutcome, PollResult, SavedSource};
 
 /// A store operation failed.
 #[derive(Debug, thiserror::Error)]

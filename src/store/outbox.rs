@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::params;
 
 use super::{fmt_time, parse_time, Store, StoreError};
-use crate::notify::Alert;
+use crate::detect::Alert;
 
 /// One pending delivery.
 #[derive(Debug, Clone)]

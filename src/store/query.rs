@@ -525,7 +525,7 @@ impl Store {
 
     /// The alert as recorded (its stored payload), for rendering it again (`replay
     /// --dump-alerts`); `None` when no alert has this id.
-    pub fn alert(&self, id: i64) -> Result<Option<crate::notify::Alert>, StoreError> {
+    pub fn alert(&self, id: i64) -> Result<Option<crate::detect::Alert>, StoreError> {
         let payload: Option<String> = self
             .conn
             .prepare_cached("SELECT payload FROM alerts WHERE id = ?1")?
@@ -534,7 +534,7 @@ impl Store {
         let Some(payload) = payload else {
             return Ok(None);
         };
-        let mut alert: crate::notify::Alert = serde_json::from_str(&payload)
+        let mut alert: crate::detect::Alert = serde_json::from_str(&payload)
             .map_err(|e| StoreError::Corrupt(format!("alert {id}: {e}")))?;
         alert.id = id;
         Ok(Some(alert))

@@ -8,10 +8,12 @@
 //! what to poll and when is the scheduler's job; matching is the matcher's.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, CachedStatement, OptionalExtension, Transaction};
 use serde::Serialize;
 
-use super::{alerts, fmt_time, parse_time, Store, StoreError};
+use super::alerts::{self, AlertPolicy};
+use super::health;
+use super::{fmt_time, parse_time, Store, StoreError};
 use crate::matcher::{Hits, Match};
 use crate::normalize;
 use crate::post::Post;
@@ -66,7 +68,7 @@ pub struct CommitStats {
 
 /// What the scheduler needs to resume a source after a restart.
 #[derive(Debug, Clone, PartialEq)]
-pub struct SourceState {
+pub struct SavedSource {
     /// The source's name.
     pub name: String,
     /// Its stored cursor.
@@ -128,110 +130,21 @@ impl Store {
 
     /// Commits several poll results in one transaction.
     pub fn commit_many(&mut self, results: &[&PollResult]) -> Result<Vec<CommitStats>, StoreError> {
-        let mut earliest = self.earliest;
         let wall = Utc::now();
         // Disjoint fields: the policy is read while the connection is in a transaction.
-        let policy = self.policy.as_ref();
-        let retention = self.retention;
         let tx = self.conn.transaction()?;
+        let mut batch = Batch::prepare(&tx, self.policy.as_ref(), self.retention, wall)?;
+        batch.earliest = self.earliest;
         let mut out = Vec::with_capacity(results.len());
-        {
-            let mut insert_post = tx.prepare_cached(
-                "INSERT OR IGNORE INTO posts (source, source_id, url, author, text, created_at, fetched_at, lang, followers, author_name, engagement)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            )?;
-            let mut insert_fts =
-                tx.prepare_cached("INSERT INTO posts_fts (rowid, text_folded) VALUES (?1, ?2)")?;
-            let mut insert_hit = tx.prepare_cached(
-                "INSERT INTO hits (post_id, rule, matched, created_at) VALUES (?1, ?2, ?3, ?4)",
-            )?;
-            let mut json = String::new();
-            for r in results {
-                let polled = fmt_time(r.polled_at);
-                let cutoff = retention.and_then(|d| r.polled_at.checked_sub_signed(d));
-                let mut stats = CommitStats::default();
-                if let PollOutcome::Page { posts, .. } = &r.outcome {
-                    for (post, hits) in posts {
-                        let id = dedup_key(post);
-                        // Event time; a post cannot be newer than the poll that found it (a
-                        // clock ahead of ours would keep it out of the current window).
-                        let created_at = post
-                            .created_at
-                            .as_deref()
-                            .and_then(parse_time)
-                            .map_or(r.polled_at, |t| t.min(r.polled_at));
-                        // Already past the retention: it would only be pruned (and, once
-                        // pruned, stored again at the next poll that still lists it).
-                        if cutoff.is_some_and(|c| created_at < c) {
-                            continue;
-                        }
-                        let created = fmt_time(created_at);
-                        // Only posts that hit a rule keep their text and details.
-                        let keep = !hits.is_empty();
-                        let inserted = insert_post.execute(params![
-                            r.source,
-                            id,
-                            keep.then_some(post.url.as_deref()).flatten(),
-                            keep.then_some(post.author.as_deref()).flatten(),
-                            keep.then_some(post.text.as_str()),
-                            created,
-                            polled,
-                            keep.then_some(post.lang.as_deref()).flatten(),
-                            keep.then_some(post.followers.map(|f| f.min(i64::MAX as u64) as i64))
-                                .flatten(),
-                            keep.then_some(post.author_name.as_deref()).flatten(),
-                            keep.then_some(post.engagement.map(|e| e.min(i64::MAX as u64) as i64))
-                                .flatten(),
-                        ])?;
-                        if inserted == 0 {
-                            continue;
-                        }
-                        stats.new_posts += 1;
-                        earliest = Some(earliest.map_or(created_at, |e| e.min(created_at)));
-                        if !keep {
-                            continue;
-                        }
-                        let rowid = tx.last_insert_rowid();
-                        insert_fts.execute(params![rowid, normalize::folded(&post.text)])?;
-                        for hit in hits.iter() {
-                            json.clear();
-                            matched_json(&post.text, hit.matched(), &mut json);
-                            insert_hit.execute(params![rowid, hit.rule, json, created])?;
-                            stats.new_hits += 1;
-                            if let Some(policy) = policy {
-                                let fired = alerts::each_hit(
-                                    &tx,
-                                    policy,
-                                    hit.rule,
-                                    &r.source,
-                                    post,
-                                    created_at,
-                                    r.polled_at,
-                                    wall,
-                                )?;
-                                stats.new_alerts += u64::from(fired.is_some());
-                            }
-                        }
-                    }
-                }
-                write_source(&tx, r, &polled, stats)?;
-                if let Some(policy) = policy {
-                    let error = match &r.outcome {
-                        PollOutcome::Failed { error } => Some(error.as_str()),
-                        PollOutcome::Page { .. } => None,
-                    };
-                    let fired = alerts::source_health(&tx, policy, &r.source, error, r.polled_at)?;
-                    stats.new_alerts += u64::from(fired.is_some());
-                }
-                out.push(stats);
-            }
-            if let (Some(policy), Some(now)) = (policy, results.iter().map(|r| r.polled_at).max()) {
-                let fired = alerts::windows(&tx, policy, earliest, now, wall)?;
-                if let Some(last) = out.last_mut() {
-                    last.new_alerts += fired;
-                }
-            }
+        for r in results {
+            out.push(batch.commit_result(r)?);
         }
+        let fired = batch.window_alerts(results)?;
+        if let Some(last) = out.last_mut() {
+            last.new_alerts += fired;
+        }
+        let earliest = batch.earliest;
+        drop(batch);
         tx.commit()?;
         self.earliest = earliest;
         Ok(out)
@@ -250,12 +163,12 @@ impl Store {
     }
 
     /// Every source's saved state, for the scheduler to resume.
-    pub fn all_source_states(&self) -> Result<Vec<SourceState>, StoreError> {
+    pub fn saved_sources(&self) -> Result<Vec<SavedSource>, StoreError> {
         let mut stmt = self.conn.prepare(
             "SELECT name, etag, last_modified, cursor, failures, next_poll_at FROM sources",
         )?;
         let rows = stmt.query_map([], |row| {
-            Ok(SourceState {
+            Ok(SavedSource {
                 name: row.get(0)?,
                 cursor: Cursor {
                     etag: row.get(1)?,
@@ -273,11 +186,8 @@ impl Store {
     }
 
     /// One source's saved state.
-    pub fn source_state(&self, name: &str) -> Result<Option<SourceState>, StoreError> {
-        Ok(self
-            .all_source_states()?
-            .into_iter()
-            .find(|s| s.name == name))
+    pub fn saved_source(&self, name: &str) -> Result<Option<SavedSource>, StoreError> {
+        Ok(self.saved_sources()?.into_iter().find(|s| s.name == name))
     }
 
     /// The number of stored hits (for tests and summaries).
@@ -288,6 +198,177 @@ impl Store {
             .optional()?;
         Ok(n.unwrap_or(0) as u64)
     }
+}
+
+/// One commit's transaction, its statements prepared once for every post of the batch, and
+/// what the commit learns on the way.
+struct Batch<'a> {
+    tx: &'a Transaction<'a>,
+    /// Decide and record alerts (none without a policy).
+    policy: Option<&'a AlertPolicy>,
+    /// `[daemon] retention`, if set.
+    retention: Option<chrono::Duration>,
+    /// The commit's wall time (outbox rows' first attempt).
+    wall: DateTime<Utc>,
+    /// The earliest post's event time, moved back by the posts this commit inserts.
+    earliest: Option<DateTime<Utc>>,
+    insert_post: CachedStatement<'a>,
+    insert_fts: CachedStatement<'a>,
+    insert_hit: CachedStatement<'a>,
+    /// The `matched` column being written, reused from hit to hit.
+    json: String,
+}
+
+impl<'a> Batch<'a> {
+    fn prepare(
+        tx: &'a Transaction<'a>,
+        policy: Option<&'a AlertPolicy>,
+        retention: Option<chrono::Duration>,
+        wall: DateTime<Utc>,
+    ) -> Result<Batch<'a>, StoreError> {
+        Ok(Batch {
+            tx,
+            policy,
+            retention,
+            wall,
+            earliest: None,
+            insert_post: tx.prepare_cached(
+                "INSERT OR IGNORE INTO posts (source, source_id, url, author, text, created_at, fetched_at, lang, followers, author_name, engagement)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?,
+            insert_fts: tx
+                .prepare_cached("INSERT INTO posts_fts (rowid, text_folded) VALUES (?1, ?2)")?,
+            insert_hit: tx.prepare_cached(
+                "INSERT INTO hits (post_id, rule, matched, created_at) VALUES (?1, ?2, ?3, ?4)",
+            )?,
+            json: String::new(),
+        })
+    }
+
+    /// One poll result: its new posts with their hits (and `each` alerts), the source's row,
+    /// and the `source` alert its health calls for.
+    fn commit_result(&mut self, r: &PollResult) -> Result<CommitStats, StoreError> {
+        let mut stats = CommitStats::default();
+        let polled = fmt_time(r.polled_at);
+        if let PollOutcome::Page { posts, .. } = &r.outcome {
+            for (post, hits) in posts {
+                self.commit_post(r, &polled, post, hits, &mut stats)?;
+            }
+        }
+        write_source(self.tx, r, &polled, stats)?;
+        if let Some(policy) = self.policy {
+            let error = match &r.outcome {
+                PollOutcome::Failed { error } => Some(error.as_str()),
+                PollOutcome::Page { .. } => None,
+            };
+            let fired = health::source_health(self.tx, policy, &r.source, error, r.polled_at)?;
+            stats.new_alerts += u64::from(fired.is_some());
+        }
+        Ok(stats)
+    }
+
+    /// One post of `r`, unless already stored or already past the retention; with its hits
+    /// and its full-text row only when it hit a rule.
+    fn commit_post(
+        &mut self,
+        r: &PollResult,
+        polled: &str,
+        post: &Post,
+        hits: &Hits,
+        stats: &mut CommitStats,
+    ) -> Result<(), StoreError> {
+        let created_at = event_time(post, r.polled_at);
+        // Already past the retention: it would only be pruned (and, once pruned, stored again
+        // at the next poll that still lists it).
+        let cutoff = self
+            .retention
+            .and_then(|d| r.polled_at.checked_sub_signed(d));
+        if cutoff.is_some_and(|c| created_at < c) {
+            return Ok(());
+        }
+        // Only posts that hit a rule keep their text and details.
+        let keep = !hits.is_empty();
+        let created = fmt_time(created_at);
+        if !self.insert_post(&r.source, post, [&created, polled], keep)? {
+            return Ok(());
+        }
+        stats.new_posts += 1;
+        self.earliest = Some(self.earliest.map_or(created_at, |e| e.min(created_at)));
+        if !keep {
+            return Ok(());
+        }
+        let rowid = self.tx.last_insert_rowid();
+        self.insert_fts
+            .execute(params![rowid, normalize::folded(&post.text)])?;
+        for hit in hits.iter() {
+            self.json.clear();
+            matched_json(&post.text, hit.matched(), &mut self.json);
+            self.insert_hit
+                .execute(params![rowid, hit.rule, self.json, created])?;
+            stats.new_hits += 1;
+            if let Some(policy) = self.policy {
+                let fired = alerts::each_hit(
+                    self.tx,
+                    policy,
+                    hit.rule,
+                    &r.source,
+                    post,
+                    created_at,
+                    r.polled_at,
+                    self.wall,
+                )?;
+                stats.new_alerts += u64::from(fired.is_some());
+            }
+        }
+        Ok(())
+    }
+
+    /// Inserts the post's row with its event and fetch `times` (its details only when
+    /// `keep`); false when `UNIQUE(source, source_id)` says it is already stored.
+    fn insert_post(
+        &mut self,
+        source: &str,
+        post: &Post,
+        times: [&str; 2],
+        keep: bool,
+    ) -> Result<bool, StoreError> {
+        let [created, polled] = times;
+        let inserted = self.insert_post.execute(params![
+            source,
+            dedup_key(post),
+            keep.then_some(post.url.as_deref()).flatten(),
+            keep.then_some(post.author.as_deref()).flatten(),
+            keep.then_some(post.text.as_str()),
+            created,
+            polled,
+            keep.then_some(post.lang.as_deref()).flatten(),
+            keep.then_some(post.followers.map(|f| f.min(i64::MAX as u64) as i64))
+                .flatten(),
+            keep.then_some(post.author_name.as_deref()).flatten(),
+            keep.then_some(post.engagement.map(|e| e.min(i64::MAX as u64) as i64))
+                .flatten(),
+        ])?;
+        Ok(inserted > 0)
+    }
+
+    /// Every `threshold` and `spike` rule, evaluated once at the batch's latest poll time.
+    fn window_alerts(&mut self, results: &[&PollResult]) -> Result<u64, StoreError> {
+        match (self.policy, results.iter().map(|r| r.polled_at).max()) {
+            (Some(policy), Some(now)) => {
+                alerts::windows(self.tx, policy, self.earliest, now, self.wall)
+            }
+            _ => Ok(0),
+        }
+    }
+}
+
+/// A post's event time; a post cannot be newer than the poll that found it (a clock ahead of
+/// ours would keep it out of the current window).
+fn event_time(post: &Post, polled_at: DateTime<Utc>) -> DateTime<Utc> {
+    post.created_at
+        .as_deref()
+        .and_then(parse_time)
+        .map_or(polled_at, |t| t.min(polled_at))
 }
 
 /// Upserts the source's row: the cursor moves only on a successful page.

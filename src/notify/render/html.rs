@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as esc};
 
 use super::{chart_alt, facts, posts, title, why, Locale};
-use crate::notify::Alert;
+use crate::detect::Alert;
 
 /// The widest the email gets, in CSS pixels.
 pub const MAX_WIDTH: u32 = 600;

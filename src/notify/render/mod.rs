@@ -24,7 +24,7 @@ pub use escape::*;
 pub use html::{html, ChartRef, MAX_WIDTH};
 pub use i18n::{number, Arg, Locale};
 
-use super::{Alert, AlertKind, SourceState};
+use super::{Alert, AlertKind, SourceCondition};
 
 /// How much of a post's text an alert quotes, in characters.
 pub const EXCERPT_CHARS: usize = 280;
@@ -62,11 +62,11 @@ fn name(alert: &Alert) -> String {
 }
 
 /// The message id of a `source` alert's state.
-fn source_id(prefix: &str, state: Option<SourceState>) -> String {
+fn source_id(prefix: &str, state: Option<SourceCondition>) -> String {
     let state = match state {
-        Some(SourceState::Recovered) => "recovered",
-        Some(SourceState::Silent) => "silent",
-        Some(SourceState::Failing) | None => "failing",
+        Some(SourceCondition::Recovered) => "recovered",
+        Some(SourceCondition::Silent) => "silent",
+        Some(SourceCondition::Failing) | None => "failing",
     };
     format!("{prefix}-{state}")
 }
@@ -139,7 +139,7 @@ pub fn facts(alert: &Alert, loc: &Locale) -> Vec<(String, String)> {
             if let Some(e) = alert.error.as_deref() {
                 out.push((label("fact-error"), untrusted_excerpt(e, 500)));
             }
-            if alert.source_state != Some(SourceState::Recovered) && alert.count > 0 {
+            if alert.source_state != Some(SourceCondition::Recovered) && alert.count > 0 {
                 out.push((label("fact-failures"), loc.num(alert.count as f64)));
             }
             out.push(time);
