@@ -63,6 +63,10 @@ mod poll_faults;
 mod big_feeds;
 // Source alerts through the store commit in controlled time: failing, recovered, silent.
 mod source_health;
+// Bluesky search: the source contract, app-password sessions, refresh, a refused login.
+mod source_bluesky;
+// Bluesky Jetstream on a loopback WebSocket: drops, silence, kill -9, profiles of hits.
+mod source_jetstream;
 // The rss parser: every feed format, repairs, clean errors, the feedparser corpus.
 mod rss;
 // The compiled RuleSet against a brute-force reference evaluator on random texts and queries.

@@ -116,7 +116,25 @@ impl PollTask {
             self.metrics.matched(started.elapsed());
             posts.push((post, hits));
         }
+        self.enrich_hits(&mut posts).await;
         Ok((posts, page.cursor, page.wait, pause))
+    }
+
+    /// Lets the source complete the posts that hit a rule (`Source::enrich`: profiles), then
+    /// matches them again, since rules may read what was filled in (`exclude_authors`).
+    async fn enrich_hits(&self, posts: &mut [(Post, Hits)]) {
+        let mut hit: Vec<&mut Post> = posts
+            .iter_mut()
+            .filter(|(_, hits)| !hits.is_empty())
+            .map(|(post, _)| post)
+            .collect();
+        if hit.is_empty() {
+            return;
+        }
+        self.source.enrich(&self.fetcher, &mut hit).await;
+        for (post, hits) in posts.iter_mut().filter(|(_, hits)| !hits.is_empty()) {
+            *hits = self.rules.matches(post);
+        }
     }
 
     /// `posts` without those already stored: a feed re-downloaded without validators lists

@@ -1,9 +1,18 @@
-//! The `bluesky` source: the search API, or the Jetstream firehose (SPEC §3); `mode` decides
-//! which keys apply.
+//! The `bluesky` source: post search, or the Jetstream firehose (SPEC §3); `mode` decides
+//! which keys apply and which source `build` makes.
 //!
-//! This file owns the kind's keys, their checks and its settings; this version cannot poll it
-//! yet (`build` says so), and its `poll`/`parse` will live here. URL and secret keys are checked
-//! by `config::validate`, as for every kind.
+//! This file owns the kind's keys, their checks, its settings and `build`. The two modes live
+//! beside it: `search` (`app.bsky.feed.searchPosts`, with `session` for app-password logins)
+//! and `jetstream` (the WebSocket, reading `event`s); both turn post records into posts through
+//! `record` and complete the posts that hit a rule through `profiles`. URL and secret keys are
+//! checked by `config::validate`, as for every kind.
+
+pub mod event;
+pub mod jetstream;
+pub mod profiles;
+pub mod record;
+pub mod search;
+pub mod session;
 
 use std::path::Path;
 
@@ -37,7 +46,8 @@ pub const KIND: Kind = Kind {
 pub struct BlueskySettings {
     /// `search` or `jetstream`.
     pub mode: String,
-    /// Search: the API's base URL, if given.
+    /// The base URL of the XRPC service, if given: search calls it (a PDS, default
+    /// [`PDS`]); Jetstream asks it for profiles (an AppView, default [`APPVIEW`]).
     pub service: Option<String>,
     /// Search: the query.
     pub query: Option<String>,
@@ -55,7 +65,6 @@ pub struct BlueskySettings {
 
 fn read(r: &mut Reader<'_, '_, '_>, dir: &Path) -> Settings {
     const SEARCH: &[&str] = &[
-        "service",
         "query",
         "lang",
         "identifier",
@@ -91,7 +100,7 @@ fn read(r: &mut Reader<'_, '_, '_>, dir: &Path) -> Settings {
     }
     let mut s = BlueskySettings {
         mode: mode.clone().unwrap_or_default(),
-        service: None,
+        service: values::opt_text(r, "service"),
         query: None,
         lang: None,
         identifier: None,
@@ -107,7 +116,6 @@ fn read(r: &mut Reader<'_, '_, '_>, dir: &Path) -> Settings {
         }
         s.identifier = r.non_empty("identifier").map(|(i, _)| i);
         values::together(r, "identifier", "app_password");
-        s.service = values::opt_text(r, "service");
         s.app_password = secret::reference(r, "app_password", true, dir);
     }
     if mode.as_deref() != Some("search") {
@@ -121,7 +129,40 @@ fn read(r: &mut Reader<'_, '_, '_>, dir: &Path) -> Settings {
     Settings::new(s)
 }
 
-fn build(spec: &SourceSpec, _env: Env<'_>) -> Result<Box<dyn Source>, String> {
-    super::settings::<BlueskySettings>(spec)?;
-    super::planned(spec)
+/// Where search logs in and searches when `service` is not given and `identifier` is.
+pub const PDS: &str = "https://bsky.social";
+
+/// The public AppView: searches without a login, profiles for Jetstream.
+pub const APPVIEW: &str = "https://public.api.bsky.app";
+
+/// The Jetstream instance used when `endpoint` is not given.
+pub const JETSTREAM: &str = "wss://jetstream2.us-east.bsky.network/subscribe";
+
+fn build(spec: &SourceSpec, env: Env<'_>) -> Result<Box<dyn Source>, String> {
+    let s = super::settings::<BlueskySettings>(spec)?;
+    if s.mode == "jetstream" {
+        return Ok(Box::new(jetstream::JetstreamSource::new(
+            spec.name.clone(),
+            s.endpoint.clone().unwrap_or_else(|| JETSTREAM.into()),
+            s.langs.clone(),
+            s.service.clone().unwrap_or_else(|| APPVIEW.into()),
+            spec.max_bytes,
+        )));
+    }
+    let login = match (&s.identifier, &s.app_password) {
+        (Some(id), Some(password)) => Some((
+            id.clone(),
+            super::secret(password, env).map_err(|e| format!("\"app_password\": {e}"))?,
+        )),
+        _ => None,
+    };
+    let default = if login.is_some() { PDS } else { APPVIEW };
+    Ok(Box::new(search::SearchSource::new(
+        spec.name.clone(),
+        s.service.clone().unwrap_or_else(|| default.into()),
+        s.query.clone().unwrap_or_default(),
+        s.lang.clone(),
+        login,
+        spec.max_bytes,
+    )))
 }

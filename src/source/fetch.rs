@@ -182,6 +182,7 @@ pub struct Fetcher {
 #[derive(Debug)]
 struct Inner {
     client: reqwest::Client,
+    user_agent: String,
     timeout: Duration,
     read_timeout: Duration,
     per_host: usize,
@@ -195,7 +196,7 @@ impl Fetcher {
     pub fn new(opts: FetchOptions) -> Result<Fetcher, SourceError> {
         let client = reqwest::Client::builder()
             .use_rustls_tls()
-            .user_agent(opts.user_agent)
+            .user_agent(opts.user_agent.clone())
             .connect_timeout(opts.connect_timeout)
             .redirect(reqwest::redirect::Policy::limited(opts.max_redirects))
             .gzip(true)
@@ -211,12 +212,24 @@ impl Fetcher {
         Ok(Fetcher {
             inner: Arc::new(Inner {
                 client,
+                user_agent: opts.user_agent,
                 timeout: opts.timeout,
                 read_timeout: opts.read_timeout,
                 per_host: opts.per_host.max(1),
                 hosts: Mutex::new(HashMap::new()),
             }),
         })
+    }
+
+    /// The `User-Agent` it sends, for the clients that are not HTTP requests (WebSockets).
+    pub fn user_agent(&self) -> &str {
+        &self.inner.user_agent
+    }
+
+    /// How long a server may stay silent (see [`FetchOptions::read_timeout`]); streams use it
+    /// to tell a silent connection from a quiet one.
+    pub fn read_timeout(&self) -> Duration {
+        self.inner.read_timeout
     }
 
     /// Sends the request (GET `url` with conditional headers from `cursor`, or its POST); the

@@ -77,6 +77,12 @@ pub trait Source: Send + Sync {
     /// Polls once from `cursor`.
     async fn poll(&self, fetch: &Fetcher, cursor: &Cursor) -> Result<Page, SourceError>;
 
+    /// Fills in, after matching, what the platform gives only on request for the posts that
+    /// hit a rule (Bluesky profiles: handle, display name, followers), so that lookups cost
+    /// one request per batch of hits rather than one per post read. Never fails: a post the
+    /// source cannot complete is kept as it is. Most sources have nothing to add.
+    async fn enrich(&self, _fetch: &Fetcher, _posts: &mut [&mut Post]) {}
+
     /// `vigie preview`'s poll: [`Source::poll`], plus, for a kind whose mapping of the
     /// platform's items to posts is configured (`json`), the first item as received, so a user
     /// can fix the mapping (even when it fails). The default has no such item.

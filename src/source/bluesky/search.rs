@@ -1,0 +1,317 @@
+//! The `bluesky` source in mode `search`: `app.bsky.feed.searchPosts`, newest first.
+//!
+//! One poll asks for `sort=latest`, the configured `lang`, and `since` the stored position
+//! (the newest post's `sortAt` seen so far, kept as `{"since":"…"}`), and follows the answer's
+//! `cursor` for at most [`MAX_PAGES`] pages. `since` is inclusive, so the newest stored post
+//! comes back and the store's unique key drops it. With an `identifier` and an app password the
+//! calls carry a session's access token (`session`): an `ExpiredToken` answer renews it (a
+//! refresh, or a new login when the refresh is refused) and the call is made once more. Parsing
+//! is pure ([`parse`]); profiles of the posts that hit a rule (followers) are `profiles`'.
+
+use async_trait::async_trait;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Deserialize;
+
+use super::profiles::Profiles;
+use super::record::{rfc3339, PostRecord};
+use super::session::{self, classified, Session, XrpcError};
+use crate::config::secret::Secret;
+use crate::post::Post;
+use crate::source::fetch::{Body, Fetcher};
+use crate::source::{Cursor, Page, Source, SourceError};
+
+/// Pages one poll follows (100 posts each); more new posts than this between two polls means
+/// the source should poll more often.
+pub const MAX_PAGES: usize = 5;
+
+/// A search for one query.
+pub struct SearchSource {
+    name: String,
+    /// The PDS or AppView base URL (`https://bsky.social`).
+    service: String,
+    query: String,
+    lang: Option<String>,
+    /// `identifier` and app password, when the source logs in.
+    login: Option<(String, Secret)>,
+    max_bytes: u64,
+    session: tokio::sync::Mutex<Option<Session>>,
+    profiles: Profiles,
+}
+
+impl SearchSource {
+    /// The search for `query` at `service` (which also serves profiles), logged in when
+    /// `login` is given.
+    pub fn new(
+        name: String,
+        service: String,
+        query: String,
+        lang: Option<String>,
+        login: Option<(String, Secret)>,
+        max_bytes: u64,
+    ) -> SearchSource {
+        let service = service.trim_end_matches('/').to_string();
+        SearchSource {
+            name,
+            service: service.clone(),
+            query,
+            lang,
+            login,
+            max_bytes,
+            session: tokio::sync::Mutex::new(None),
+            profiles: Profiles::new(service, max_bytes),
+        }
+    }
+
+    /// The URL of one page.
+    fn page_url(&self, since: Option<&str>, page: Option<&str>) -> String {
+        let base = format!("{}/xrpc/app.bsky.feed.searchPosts", self.service);
+        let mut url = url::Url::parse(&base).expect("checked by the config");
+        let mut q = url.query_pairs_mut();
+        q.append_pair("q", &self.query)
+            .append_pair("sort", "latest")
+            .append_pair("limit", "100");
+        for (key, value) in [
+            ("lang", self.lang.as_deref()),
+            ("since", since),
+            ("cursor", page),
+        ] {
+            if let Some(value) = value {
+                q.append_pair(key, value);
+            }
+        }
+        drop(q);
+        url.into()
+    }
+
+    /// GETs `url` with the session's token, renewing the session once if the service says
+    /// the token has expired.
+    async fn get(&self, fetch: &Fetcher, url: &str) -> Result<Body, SourceError> {
+        let mut session = self.session.lock().await;
+        let mut renewed = false;
+        loop {
+            let token = match (&self.login, session.as_ref()) {
+                (None, _) => None,
+                (Some(_), Some(s)) => Some(s.access.clone()),
+                (Some((id, password)), None) => {
+                    let new =
+                        session::create(fetch, &self.service, id, password, self.max_bytes).await?;
+                    renewed = true;
+                    Some(session.insert(new).access.clone())
+                }
+            };
+            let body = session::call_body(fetch, url, token.as_ref(), None, self.max_bytes).await?;
+            let status = body.status;
+            if status < 400 {
+                return Ok(body);
+            }
+            let error = XrpcError::parse(&body.bytes);
+            if self.login.is_none() || !error.is_token_error() || renewed {
+                return Err(classified(
+                    status,
+                    format!("searchPosts: {}", error.describe(status)),
+                ));
+            }
+            let old = session.take().expect("a token was sent");
+            if let Some(new) = session::refresh(fetch, &self.service, &old, self.max_bytes).await? {
+                tracing::debug!(source = %self.name, "Bluesky session refreshed.");
+                *session = Some(new);
+            } else {
+                tracing::info!(source = %self.name, "Bluesky refresh token refused; logging in again.");
+            }
+            renewed = true;
+        }
+    }
+}
+
+#[async_trait]
+impl Source for SearchSource {
+    async fn poll(&self, fetch: &Fetcher, cursor: &Cursor) -> Result<Page, SourceError> {
+        let since = since(cursor);
+        let (mut posts, mut newest, mut page) = (Vec::new(), since.clone(), None::<String>);
+        let mut wait = None;
+        for _ in 0..MAX_PAGES {
+            let body = self
+                .get(fetch, &self.page_url(since.as_deref(), page.as_deref()))
+                .await?;
+            let found = parse(&body.bytes)?;
+            wait = session::rate_limit_wait(&body, Utc::now().timestamp());
+            let empty = found.posts.is_empty();
+            for (post, sort_at) in found.posts {
+                if newest.as_ref().is_none_or(|n| sort_at > *n) {
+                    newest = Some(sort_at);
+                }
+                posts.push(post);
+            }
+            match found.cursor {
+                Some(next) if !empty && wait.is_none() && Some(&next) != page.as_ref() => {
+                    page = Some(next)
+                }
+                _ => break,
+            }
+        }
+        posts.reverse();
+        Ok(Page {
+            posts,
+            cursor: Cursor {
+                position: newest.map(|s| serde_json::json!({ "since": s }).to_string()),
+                ..Cursor::default()
+            },
+            wait,
+        })
+    }
+
+    async fn enrich(&self, fetch: &Fetcher, posts: &mut [&mut Post]) {
+        let token = self.session.lock().await.as_ref().map(|s| s.access.clone());
+        self.profiles
+            .enrich(&self.name, fetch, token.as_ref(), posts)
+            .await;
+    }
+}
+
+/// The stored cursor's `since`.
+fn since(cursor: &Cursor) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_str(cursor.position.as_deref()?).ok()?;
+    Some(value.get("since")?.as_str()?.to_string())
+}
+
+/// One page of search results: the posts, newest first, each with its `sortAt` (the earlier
+/// of its creation and indexing times, which `since` filters on), and the next page's cursor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Found {
+    /// Posts and their `sortAt` (RFC 3339, milliseconds, UTC).
+    pub posts: Vec<(Post, String)>,
+    /// Where the next page starts, if there is one.
+    pub cursor: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    #[serde(default)]
+    cursor: Option<String>,
+    posts: Vec<PostView>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PostView {
+    uri: String,
+    author: Author,
+    record: PostRecord,
+    #[serde(default)]
+    reply_count: Option<u64>,
+    #[serde(default)]
+    repost_count: Option<u64>,
+    #[serde(default)]
+    like_count: Option<u64>,
+    indexed_at: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Author {
+    handle: String,
+    #[serde(default)]
+    display_name: Option<String>,
+}
+
+/// Parses a `searchPosts` answer.
+pub fn parse(body: &[u8]) -> Result<Found, SourceError> {
+    let answer: Answer = serde_json::from_slice(body)
+        .map_err(|e| SourceError::Permanent(format!("malformed searchPosts answer: {e}")))?;
+    let posts = answer
+        .posts
+        .into_iter()
+        .map(|view| {
+            let sort_at = sort_at(view.record.created_at.as_deref(), &view.indexed_at);
+            let handle = view.author.handle;
+            let mut post = view
+                .record
+                .into_post(&view.uri, &handle, format!("@{handle}"));
+            post.author_name = view.author.display_name.filter(|n| !n.trim().is_empty());
+            let counts = [view.like_count, view.repost_count, view.reply_count];
+            if counts.iter().any(Option::is_some) {
+                post.engagement = Some(counts.iter().flatten().sum());
+            }
+            (post, sort_at)
+        })
+        .collect();
+    Ok(Found {
+        posts,
+        cursor: answer.cursor.filter(|c| !c.is_empty()),
+    })
+}
+
+/// The earlier of `created` and `indexed` as the API sorts and filters (`since`) on it.
+fn sort_at(created: Option<&str>, indexed: &str) -> String {
+    let parse = |t: &str| {
+        DateTime::parse_from_rfc3339(t)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    };
+    let times = [created.and_then(parse), parse(indexed)];
+    match times.iter().flatten().min() {
+        Some(t) => t.to_rfc3339_opts(SecondsFormat::Millis, true),
+        None => rfc3339(indexed).unwrap_or_else(|| indexed.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fixture(name: &str) -> Vec<u8> {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/bluesky/");
+        std::fs::read(format!("{dir}{name}")).unwrap()
+    }
+
+    #[test]
+    fn parses_a_page_with_every_field() {
+        let found = parse(&fixture("searchPosts-1.json")).unwrap();
+        assert_eq!(found.cursor.as_deref(), Some("2"));
+        assert_eq!(found.posts.len(), 2);
+        let (post, sort_at) = &found.posts[0];
+        assert_eq!(
+            post.id.as_deref(),
+            Some("at://did:plc:r2zybk6op3ymzpz6jhqpkoy5/app.bsky.feed.post/3mptd4kq2ls2a")
+        );
+        assert_eq!(
+            post.url.as_deref(),
+            Some("https://bsky.app/profile/camille-durand.bsky.social/post/3mptd4kq2ls2a")
+        );
+        assert_eq!(post.author.as_deref(), Some("@camille-durand.bsky.social"));
+        assert_eq!(post.author_name.as_deref(), Some("Camille Durand"));
+        assert_eq!(post.created_at.as_deref(), Some("2026-07-04T15:02:41Z"));
+        assert_eq!(post.lang.as_deref(), Some("fr"));
+        assert_eq!(post.engagement, Some(8));
+        assert!(post.text.starts_with("Troisième jour"));
+        assert_eq!(sort_at, "2026-07-04T15:02:41.118Z");
+        // An empty display name is no name.
+        assert_eq!(found.posts[1].0.author_name, None);
+        let last = parse(&fixture("searchPosts-2.json")).unwrap();
+        assert_eq!(last.cursor, None);
+    }
+
+    #[test]
+    fn malformed_answers_are_permanent_errors() {
+        for body in [&b"{\"posts\": [{\"uri\": 3}]}"[..], b"<html>", b""] {
+            assert!(matches!(parse(body), Err(SourceError::Permanent(_))));
+        }
+    }
+
+    #[test]
+    fn sort_at_is_the_earlier_time() {
+        assert_eq!(
+            sort_at(Some("2026-07-04T15:02:41.118Z"), "2026-07-04T15:02:41.905Z"),
+            "2026-07-04T15:02:41.118Z"
+        );
+        // A post dated in the future sorts at its indexing time.
+        assert_eq!(
+            sort_at(Some("2030-01-01T00:00:00Z"), "2026-07-04T15:02:41.905Z"),
+            "2026-07-04T15:02:41.905Z"
+        );
+        assert_eq!(
+            sort_at(None, "2026-07-04T15:02:41.905Z"),
+            "2026-07-04T15:02:41.905Z"
+        );
+    }
+}
