@@ -240,14 +240,75 @@ fn item_spans(body: &[u8]) -> Option<Vec<(usize, usize)>> {
 
 /// One whole document into posts, in feed order, repaired if need be.
 fn parse_document(body: &[u8], source: &str) -> Result<Vec<Post>, SourceError> {
-    let feed = match attempt(body) {
-        Ok(feed) => feed,
+    let (feed, parsed) = match attempt(body) {
+        Ok(feed) => (feed, Cow::Borrowed(body)),
         Err(first) => {
             let repaired = repair(body)?;
-            attempt(repaired.as_bytes()).map_err(|_| malformed(first))?
+            let feed = attempt(repaired.as_bytes()).map_err(|_| malformed(first))?;
+            (feed, Cow::Owned(repaired.into_bytes()))
         }
     };
-    Ok(feed.entries.iter().map(|e| post(e, source)).collect())
+    // feed-rs drops RSS's `<source>`: read it for the items that name no author.
+    let publishers = if feed.entries.iter().any(|e| e.authors.is_empty())
+        && parsed.windows(7).any(|w| w == b"<source")
+    {
+        item_sources(&parsed).filter(|s| s.len() == feed.entries.len())
+    } else {
+        None
+    };
+    Ok(feed
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let publisher = publishers.as_ref().and_then(|p| p[i].as_deref());
+            post(e, source, publisher)
+        })
+        .collect())
+}
+
+/// The text of each RSS `<item>`'s `<source>` (the publisher, as Google News gives it:
+/// `<source url="https://www.leparisien.fr">Le Parisien</source>`), in document order; `None`
+/// when the document does not read as XML.
+fn item_sources(body: &[u8]) -> Option<Vec<Option<String>>> {
+    let mut reader = quick_xml::Reader::from_reader(body);
+    let mut sources = Vec::new();
+    // The depth of the open `<item>`, and the text of its open `<source>`.
+    let (mut depth, mut item, mut text): (usize, Option<usize>, Option<String>) = (0, None, None);
+    loop {
+        match reader.read_event().ok()? {
+            Event::Start(e) => {
+                depth += 1;
+                match e.local_name().into_inner() {
+                    "item" if item.is_none() => {
+                        item = Some(depth);
+                        sources.push(None);
+                    }
+                    "source" if item == Some(depth - 1) => text = Some(String::new()),
+                    _ => {}
+                }
+            }
+            Event::End(_) => {
+                if item == Some(depth) {
+                    item = None;
+                } else if let Some(t) = text.take().filter(|_| item == Some(depth - 1)) {
+                    let t = html_escape::decode_html_entities(t.trim()).trim().to_string();
+                    if let Some(last) = sources.last_mut() {
+                        *last = Some(t).filter(|t| !t.is_empty());
+                    }
+                }
+                depth = depth.checked_sub(1)?;
+            }
+            Event::Text(t) => text.iter_mut().for_each(|s| s.push_str(&t)),
+            Event::CData(t) => text.iter_mut().for_each(|s| s.push_str(&t)),
+            Event::GeneralRef(r) => text
+                .iter_mut()
+                .for_each(|s| s.push_str(&format!("&{};", &*r))),
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Some(sources)
 }
 
 /// One parse, with panics inside the parser turned into errors.
@@ -387,7 +448,8 @@ fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-fn post(e: &Entry, source: &str) -> Post {
+/// The post of entry `e`; `publisher` is its RSS `<source>`, the author when it names none.
+fn post(e: &Entry, source: &str, publisher: Option<&str>) -> Post {
     let title = e
         .title
         .as_ref()
@@ -412,9 +474,10 @@ fn post(e: &Entry, source: &str) -> Post {
         .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
         .or(e.links.first())
         .map(|l| l.href.clone());
-    let (author, author_name) = e.authors.first().map_or((None, None), |p| {
-        author(p.name.as_deref(), p.email.as_deref())
-    });
+    let (author, author_name) = e.authors.first().map_or(
+        (publisher.map(str::to_string), None),
+        |p| author(p.name.as_deref(), p.email.as_deref()),
+    );
     let id = if e.id.is_empty() {
         url.clone()
     } else {
@@ -449,9 +512,23 @@ fn author(name: Option<&str>, email: Option<&str>) -> (Option<String>, Option<St
     };
     match (name, email) {
         (Some(n), Some(e)) => (Some(e.to_string()), bare(n)),
-        (Some(n), None) => (Some(n.to_string()), None),
+        (Some(n), None) => (Some(actor_handle(n).unwrap_or_else(|| n.to_string())), None),
         (None, Some(e)) => (Some(e.to_string()), None),
         (None, None) => (None, None),
+    }
+}
+
+/// A Lemmy actor URL (`https://lemmy.example/u/alice`, what Lemmy's feeds give as
+/// `dc:creator`) as the handle people write, `@alice@lemmy.example`.
+fn actor_handle(name: &str) -> Option<String> {
+    let url = url::Url::parse(name).ok()?;
+    let host = url.host_str()?;
+    let mut path = url.path_segments()?;
+    match (path.next(), path.next(), path.next()) {
+        (Some("u"), Some(user), None) if !user.is_empty() && url.query().is_none() => {
+            Some(format!("@{user}@{host}"))
+        }
+        _ => None,
     }
 }
 
@@ -479,6 +556,33 @@ mod tests {
                 (Some("Carol"), None),
             ]
         );
+    }
+
+    /// Google News items name no author but their publisher in `<source>`, which feed-rs
+    /// drops: it becomes the author. An item's own author wins; Lemmy's actor URLs are handles.
+    #[test]
+    fn publishers_and_actor_urls_become_authors() {
+        let feed = br#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>t</title>
+            <item><title>a</title><guid>1</guid><source url="https://www.leparisien.fr">Le Parisien</source></item>
+            <item><title>b</title><guid>2</guid></item>
+            <item><title>c</title><guid>3</guid><author>bob@example.org (Bob)</author><source url="https://x.fr">X</source></item>
+            <item><title>d</title><guid>4</guid><source url="https://www.60millions-mag.com">60 Millions de consommateurs &amp; co</source></item>
+            <item><title>e</title><guid>5</guid><dc:creator>https://lemmy.example/u/alice</dc:creator></item>
+            </channel></rss>"#;
+        let posts = parse(feed, "f").unwrap();
+        let authors: Vec<Option<&str>> = posts.iter().map(|p| p.author.as_deref()).collect();
+        assert_eq!(
+            authors,
+            [
+                Some("Le Parisien"),
+                None,
+                Some("bob@example.org"),
+                Some("60 Millions de consommateurs & co"),
+                Some("@alice@lemmy.example"),
+            ]
+        );
+        assert_eq!(actor_handle("https://lemmy.example/c/laposte"), None);
+        assert_eq!(actor_handle("Alice"), None);
     }
 
     #[test]
