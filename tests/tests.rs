@@ -61,6 +61,8 @@ mod big_feeds;
 mod source_health;
 // The discourse source: a busy forum read back with no gap, the API key, 429 wait_seconds.
 mod discourse;
+// config/recipes: every recipe checked; the Discourse and feed recipes read their site's answer.
+mod recipes_feeds;
 // The rss parser: every feed format, repairs, clean errors, the feedparser corpus.
 mod rss;
 // The compiled RuleSet against a brute-force reference evaluator on random texts and queries.
