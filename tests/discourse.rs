@@ -232,3 +232,41 @@ fn discourse_429_waits_for_wait_seconds_without_retry_after() {
     );
     assert_eq!(d.terminate(Duration::from_secs(30)), 0);
 }
+
+#[test]
+fn discourse_backlog_resumes_from_the_stored_gap_after_kill_9() {
+    let server = TestServer::start();
+    // Poll 2 reads 10 of the 13 pages below 1642; poll 3's first page fails (503), so the gap
+    // is what the database holds when the daemon is killed.
+    let mut backlog = pages(1642, 993);
+    let rest = backlog.split_off(10);
+    let mut replies = vec![Reply::ok(POSTS)];
+    replies.extend(backlog);
+    replies.push(Reply::new(503));
+    server.script("/posts.json", replies);
+    let mut d = Daemon::start(&[
+        ("vigie.toml", &config(&server.url(""), "")),
+        ("rules.toml", RULES),
+    ]);
+    d.wait_for("poll 3 failed", Duration::from_secs(90), || {
+        d.count("SELECT COUNT(*) FROM sources_v WHERE source = 'forum' AND last_status = 'error'")
+            == 1
+    });
+    assert_eq!(stored(&d).len(), 3 + 500);
+    d.kill9();
+    let before = server.requests("/posts.json").len();
+    let mut replies = rest;
+    replies.push(Reply::ok(page((1593..=1642).rev())));
+    server.script("/posts.json", replies);
+    d.restart();
+    let want: Vec<u64> = (1040..=1642).collect();
+    d.wait_for("every post stored", Duration::from_secs(90), || {
+        stored(&d) == want
+    });
+    let resumed = &server.requests("/posts.json")[before..];
+    assert_eq!(
+        resumed[0].target, "/posts.json?before=1143",
+        "the restarted daemon resumes the gap"
+    );
+    assert_eq!(d.terminate(Duration::from_secs(30)), 0);
+}
