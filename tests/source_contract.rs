@@ -767,3 +767,54 @@ fn hackernews_case() -> Case {
 fn hackernews_keeps_the_source_contract() {
     assert_source_contract(&hackernews_case());
 }
+
+/// `discourse` in mode `search`: the cursor is the newest post's day (`after:` in `q`), the
+/// API key rides in headers; a search lists old hits again, the store keeps one each.
+fn discourse_case() -> Case {
+    const FIRST: &str = include_str!("fixtures/discourse/search.json");
+    fn newer() -> String {
+        let mut page: Value = serde_json::from_str(FIRST).expect("search.json");
+        let mut hit = page["posts"][0].clone();
+        hit["id"] = 1043.into();
+        hit["post_number"] = 5.into();
+        hit["created_at"] = "2026-11-22T09:40:12.000Z".into();
+        hit["blurb"] =
+            "Commande livrée avec deux jours de retard, et le colis était ouvert.".into();
+        page["posts"].as_array_mut().expect("posts").insert(0, hit);
+        page.to_string()
+    }
+    Case {
+        kind: "discourse",
+        keys: |base| {
+            format!(
+                "url = \"{base}\"\nmode = \"search\"\nquery = \"colis\"\napi_key = \"${{CONTRACT_DISCOURSE_KEY}}\"\napi_username = \"vigie\""
+            )
+        },
+        env: &[("CONTRACT_DISCOURSE_KEY", "dk-7c1e55b09f3a-contract")],
+        script: |server, step| match step {
+            Step::First => server.script("/search.json", [Reply::ok(FIRST)]),
+            Step::Next => server.script("/search.json", [Reply::ok(newer())]),
+        },
+        list_path: "/search.json",
+        carries_cursor: |r| r.target.contains("after%3A2026-11-21"),
+        first_ids: &["1041", "1042"],
+        all_ids: &["1041", "1042", "1043"],
+        sample: Sample {
+            id: "1042",
+            // The permalink holds the loopback port: tests/discourse.rs checks it.
+            author: Some("@julie_m"),
+            author_name: Some("Julie Martin"),
+            created_at: Some("2026-11-22T08:14:00Z"),
+            text_contains: &["Colis bloqué depuis une semaine", "réclamation"],
+            engagement: Some(3),
+            ..Sample::default()
+        },
+        malformed: (b"{\"posts\": 5}", "malformed Discourse search.json"),
+        fault_words: &[],
+    }
+}
+
+#[test]
+fn discourse_keeps_the_source_contract() {
+    assert_source_contract(&discourse_case());
+}

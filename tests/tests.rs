@@ -67,6 +67,10 @@ mod source_health;
 mod source_bluesky;
 // Bluesky Jetstream on a loopback WebSocket: drops, silence, kill -9, profiles of hits.
 mod source_jetstream;
+// The discourse source: a busy forum read back with no gap, the API key, 429 wait_seconds.
+mod discourse;
+// config/recipes: every recipe checked; the Discourse and feed recipes read their site's answer.
+mod recipes_feeds;
 // The rss parser: every feed format, repairs, clean errors, the feedparser corpus.
 mod rss;
 // The compiled RuleSet against a brute-force reference evaluator on random texts and queries.

@@ -81,6 +81,10 @@ pub struct FetchRequest<'a> {
     /// rather than as an error. The source then classifies it, with [`classify_status`] for
     /// the cases it does not handle.
     pub keep_client_errors: bool,
+    /// Whether a 429 comes back as a [`Fetched::Body`] with its status, for platforms that say
+    /// in the body how long to wait (Discourse's `extras.wait_seconds`). The source then returns
+    /// [`SourceError::RateLimited`] itself.
+    pub keep_rate_limited: bool,
 }
 
 /// The body of a POST.
@@ -102,12 +106,21 @@ impl<'a> FetchRequest<'a> {
             headers: &[],
             body: None,
             keep_client_errors: false,
+            keep_rate_limited: false,
         }
     }
 
     /// With these extra request headers.
     pub fn with_headers(self, headers: &'a [(String, String)]) -> FetchRequest<'a> {
         FetchRequest { headers, ..self }
+    }
+
+    /// A 429 returned as a body (see [`FetchRequest::keep_rate_limited`]).
+    pub fn keeping_rate_limited(self) -> FetchRequest<'a> {
+        FetchRequest {
+            keep_rate_limited: true,
+            ..self
+        }
     }
 
     /// A POST of `bytes` as `content_type` instead of a GET.
@@ -293,7 +306,8 @@ impl Fetcher {
         };
         let retry_after =
             header(header::RETRY_AFTER).and_then(|v| parse_retry_after(&v, SystemTime::now()));
-        let kept = req.keep_client_errors && (400..500).contains(&status) && status != 429;
+        let kept = (req.keep_client_errors && (400..500).contains(&status) && status != 429)
+            || (req.keep_rate_limited && status == 429);
         if let Some(e) = classify_status(status, retry_after).filter(|_| !kept) {
             return Err(Failure::Status(e));
         }

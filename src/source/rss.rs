@@ -25,12 +25,15 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use feed_rs::model::{Entry, Feed};
 use quick_xml::events::Event;
 
+mod authors;
+
 use super::fetch::{FetchRequest, Fetched, Fetcher};
 use super::text::html_to_text;
 use super::{Cursor, Env, Kind, Page, Source, SourceError};
 use crate::config::raw::Reader;
 use crate::config::{values, KindDef, Settings, SourceSpec};
 use crate::post::Post;
+use authors::{author, item_sources};
 
 /// Most items parsed at once: a document with more is parsed in pieces of this many.
 pub const BATCH: usize = 500;
@@ -240,14 +243,31 @@ fn item_spans(body: &[u8]) -> Option<Vec<(usize, usize)>> {
 
 /// One whole document into posts, in feed order, repaired if need be.
 fn parse_document(body: &[u8], source: &str) -> Result<Vec<Post>, SourceError> {
-    let feed = match attempt(body) {
-        Ok(feed) => feed,
+    let (feed, parsed) = match attempt(body) {
+        Ok(feed) => (feed, Cow::Borrowed(body)),
         Err(first) => {
             let repaired = repair(body)?;
-            attempt(repaired.as_bytes()).map_err(|_| malformed(first))?
+            let feed = attempt(repaired.as_bytes()).map_err(|_| malformed(first))?;
+            (feed, Cow::Owned(repaired.into_bytes()))
         }
     };
-    Ok(feed.entries.iter().map(|e| post(e, source)).collect())
+    // feed-rs drops RSS's `<source>`: read it for the items that name no author.
+    let publishers = if feed.entries.iter().any(|e| e.authors.is_empty())
+        && parsed.windows(7).any(|w| w == b"<source")
+    {
+        item_sources(&parsed).filter(|s| s.len() == feed.entries.len())
+    } else {
+        None
+    };
+    Ok(feed
+        .entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let publisher = publishers.as_ref().and_then(|p| p[i].as_deref());
+            post(e, source, publisher)
+        })
+        .collect())
 }
 
 /// One parse, with panics inside the parser turned into errors.
@@ -387,7 +407,8 @@ fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
-fn post(e: &Entry, source: &str) -> Post {
+/// The post of entry `e`; `publisher` is its RSS `<source>`, the author when it names none.
+fn post(e: &Entry, source: &str, publisher: Option<&str>) -> Post {
     let title = e
         .title
         .as_ref()
@@ -412,9 +433,10 @@ fn post(e: &Entry, source: &str) -> Post {
         .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
         .or(e.links.first())
         .map(|l| l.href.clone());
-    let (author, author_name) = e.authors.first().map_or((None, None), |p| {
-        author(p.name.as_deref(), p.email.as_deref())
-    });
+    let (author, author_name) = e.authors.first().map_or(
+        (publisher.map(str::to_string), None),
+        |p| author(p.name.as_deref(), p.email.as_deref()),
+    );
     let id = if e.id.is_empty() {
         url.clone()
     } else {
@@ -434,52 +456,9 @@ fn post(e: &Entry, source: &str) -> Post {
     }
 }
 
-/// The author's handle and display name (SPEC §7) from a feed's person. RSS writes
-/// `bob@example.org (Bob)`, which feed-rs gives as the email and the name `(Bob)`: the address is
-/// the author and `Bob` the name. A name alone (Atom, Dublin Core) is the author, as before.
-fn author(name: Option<&str>, email: Option<&str>) -> (Option<String>, Option<String>) {
-    let name = name.map(str::trim).filter(|n| !n.is_empty());
-    let email = email.map(str::trim).filter(|e| !e.is_empty());
-    let bare = |n: &str| {
-        let n = n
-            .strip_prefix('(')
-            .and_then(|n| n.strip_suffix(')'))
-            .unwrap_or(n);
-        Some(n.trim().to_string()).filter(|n| !n.is_empty())
-    };
-    match (name, email) {
-        (Some(n), Some(e)) => (Some(e.to_string()), bare(n)),
-        (Some(n), None) => (Some(n.to_string()), None),
-        (None, Some(e)) => (Some(e.to_string()), None),
-        (None, None) => (None, None),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rss_authors_are_an_address_and_a_name() {
-        let feed = br#"<?xml version="1.0"?><rss version="2.0"><channel><title>t</title>
-            <item><title>a</title><guid>1</guid><author>bob@example.org (Bob)</author></item>
-            <item><title>b</title><guid>2</guid><author>alice@example.org</author></item>
-            <item><title>c</title><guid>3</guid><dc:creator xmlns:dc="http://purl.org/dc/elements/1.1/">Carol</dc:creator></item>
-            </channel></rss>"#;
-        let posts = parse(feed, "f").unwrap();
-        let authors: Vec<(Option<&str>, Option<&str>)> = posts
-            .iter()
-            .map(|p| (p.author.as_deref(), p.author_name.as_deref()))
-            .collect();
-        assert_eq!(
-            authors,
-            [
-                (Some("bob@example.org"), Some("Bob")),
-                (Some("alice@example.org"), None),
-                (Some("Carol"), None),
-            ]
-        );
-    }
 
     #[test]
     fn repairs() {

@@ -3,8 +3,9 @@
 //! `html2text` parses with html5ever, which survives the broken markup found in the wild, and
 //! decodes every HTML entity (`r&eacute;clamation` → `réclamation`). Block elements and `<br>`
 //! become line breaks, so `<p>colis</p><p>retard</p>` stays two words; `<script>` and `<style>`
-//! are dropped. The result is what the matcher and the alerts see; escaping it again for an
-//! email or a chat message is the notifiers' job.
+//! are dropped. Tables (layout tables, as in App Store reviews) are read cell after cell, without
+//! drawn borders, so two columns never interleave their lines. The result is what the matcher
+//! and the alerts see; escaping it again for an email or a chat message is the notifiers' job.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -20,6 +21,7 @@ pub fn html_to_text(html: &str) -> String {
         html2text::config::with_decorator(html2text::render::TrivialDecorator::new())
             .allow_width_overflow()
             .no_link_wrapping()
+            .raw_mode(true)
             .string_from_read(html.as_bytes(), NO_WRAP)
     }));
     match rendered {
@@ -73,6 +75,11 @@ mod tests {
             ("texte  simple ", "texte  simple"),
             ("<a href=\"https://x.fr\">lien</a>", "lien"),
             ("<p>non fermé <b>gras", "non fermé gras"),
+            // Layout tables (App Store reviews' HTML) are their cells' text, without rules.
+            (
+                "<table><tr><td><b>Titre</b></td><td>colis</td></tr><tr><td>perdu</td></tr></table>",
+                "Titre\ncolis\nperdu",
+            ),
         ];
         for (html, want) in cases {
             assert_eq!(html_to_text(html), want, "{html:?}");
