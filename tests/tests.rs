@@ -28,6 +28,8 @@ mod daemon;
 // Every polled source kind keeps one contract (issue 19): cursor, no duplicate across kill -9,
 // faults shown with backoff, preview, no secret shown. One `Case` per kind.
 mod source_contract;
+// The html source (issue 20): every floor, robots.txt, hostile pages, the html recipes.
+mod source_html;
 // The real daemon on rss over loopback: conditional GET, 304, Retry-After, backoff, bad bodies.
 mod daemon_http;
 // Starting, watching and killing the real daemon on a temp dir.
