@@ -282,7 +282,7 @@ fn charset(text: &str) -> Option<String> {
     (end > 0).then(|| rest[..end].to_string())
 }
 
-/// The posts of a page, oldest first (page order for items without a time), at most
+/// The posts of a page, oldest first (then those without a time, in page order), at most
 /// [`MAX_ITEMS`]. `now` is the fetch time, for relative times ("il y a 3 heures").
 pub fn parse(
     html: &str,
@@ -310,9 +310,13 @@ pub fn parse(
             "none of the {items} items has a text: no element matches the \"select.text\" selector"
         )));
     }
+    // Dated posts first, oldest first; undated ones after them, in page order (a total order:
+    // the sort may panic on one that is not).
     posts.sort_by(|a, b| match (&a.created_at, &b.created_at) {
         (Some(x), Some(y)) => x.cmp(y),
-        _ => std::cmp::Ordering::Equal,
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
     });
     Ok(posts)
 }
@@ -456,6 +460,19 @@ mod tests {
         let s = sel("article.review", &[("text", ".absent", None)]);
         let err = parse(AVIS, &page(), &s, "avis", now()).unwrap_err();
         assert!(err.to_string().contains("none of the 2 items has a text"), "{err}");
+    }
+
+    #[test]
+    fn undated_items_come_after_dated_ones_in_page_order() {
+        let html = r#"<p class="r">colis a</p><p class="r"><time>12 mars 2026</time> colis b</p>
+            <p class="r">colis c</p><p class="r"><time>il y a 2 jours</time> colis d</p>"#;
+        let s = sel("p.r", &[("text", "p.r", None), ("created_at", "time", None)]);
+        let posts = parse(html, &page(), &s, "avis", now()).unwrap();
+        let texts: Vec<_> = posts.iter().map(|p| p.text.as_str()).collect();
+        assert_eq!(
+            texts,
+            ["12 mars 2026 colis b", "il y a 2 jours colis d", "colis a", "colis c"]
+        );
     }
 
     #[test]

@@ -64,7 +64,7 @@ impl Robots {
         Ok(robot
             .delay
             .filter(|d| d.is_finite() && *d > 0.0)
-            .map(|d| Duration::from_secs_f32(d).min(MAX_DELAY)))
+            .map(|d| Duration::from_secs_f32(d.min(MAX_DELAY.as_secs_f32()))))
     }
 
     /// The kept rules, if read less than [`KEEP`] before `now`.
