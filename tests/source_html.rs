@@ -166,17 +166,21 @@ fn html_robots_txt_is_obeyed_and_kept_for_the_day() {
     assert_eq!(d.terminate(Duration::from_secs(30)), 0);
 }
 
-/// A 50 MB page: a review, then one 10,000 `<div>`s deep, then 50 MB of paragraphs, then a last
+/// A 50 MB page: a review, one whose text is 10,000 `<div>`s deep, 50 MB of paragraphs, a last
 /// review; every review carries a script.
 fn hostile_page() -> String {
     let review = |i: u32, body: &str| {
-        format!("<article class=\"review\" data-id=\"h-{i}\"><span class=\"review-author\">Client {i}</span><time datetime=\"2026-11-22T09:0{i}:00Z\">x</time><div class=\"review-body\"><p>{body}</p><script>document.write('colis colis colis')</script></div></article>\n")
+        format!("<article class=\"review\" data-id=\"h-{i}\"><span class=\"review-author\">Client {i}</span><time datetime=\"2026-11-22T09:0{i}:00Z\">x</time><div class=\"review-body\">{body}<script>document.write('colis colis colis')</script></div></article>\n")
     };
     let mut page = String::from("<!DOCTYPE html><html><head><title>Avis</title></head><body>\n");
-    page.push_str(&review(1, "Mon colis est perdu."));
-    page.push_str(&"<div>".repeat(10_000));
-    page.push_str(&review(2, "Colis en retard, tout au fond des div."));
-    page.push_str(&"</div>".repeat(10_000));
+    page.push_str(&review(1, "<p>Mon colis est perdu.</p>"));
+    // The text of this one is 10,000 <div>s deep.
+    let deep = format!(
+        "{}<p>Colis en retard, tout au fond des div.</p>{}",
+        "<div>".repeat(10_000),
+        "</div>".repeat(10_000)
+    );
+    page.push_str(&review(2, &deep));
     let filler = format!(
         "<p class=\"bourrage\">{}</p>\n",
         "Texte de remplissage sans mot surveillé. ".repeat(25)
@@ -184,7 +188,10 @@ fn hostile_page() -> String {
     while page.len() < 50 * 1024 * 1024 {
         page.push_str(&filler);
     }
-    page.push_str(&review(3, "Réclamation envoyée, dernière de la page."));
+    page.push_str(&review(
+        3,
+        "<p>Réclamation envoyée, dernière de la page.</p>",
+    ));
     page.push_str("</body></html>\n");
     page
 }

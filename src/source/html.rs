@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use scraper::{ElementRef, Html, Selector};
+use ego_tree::iter::Edge;
+use scraper::{ElementRef, Html, Node, Selector};
 use sha2::{Digest, Sha256};
 use toml::de::DeValue;
 
@@ -38,6 +39,10 @@ pub const MIN_EVERY: Duration = Duration::from_secs(300);
 
 /// Most items one poll keeps (the first on the page).
 pub const MAX_ITEMS: usize = 10_000;
+
+/// Deepest nesting of elements whose text is laid out by `html_to_text`; a deeper one (hostile:
+/// `html2text` takes minutes on 10,000 nested `<div>`s) is read flat, one line per block.
+const MAX_LAYOUT_DEPTH: usize = 64;
 
 /// `kind = "html"`.
 pub const KIND: Kind = Kind {
@@ -324,7 +329,7 @@ pub fn parse(
 /// One item's post; `None` when it has no text.
 fn post(item: ElementRef<'_>, page: &url::Url, sel: &Selectors, source: &str, now: DateTime<Utc>) -> Option<Post> {
     let text = match &sel.fields.text {
-        Some((css, None)) => find(item, css).map(|e| html_to_text(&e.inner_html())),
+        Some((css, None)) => find(item, css).map(text_of),
         Some(field) => value(item, field),
         None => None,
     }
@@ -350,6 +355,55 @@ fn post(item: ElementRef<'_>, page: &url::Url, sel: &Selectors, source: &str, no
         created_at,
         ..Post::default()
     })
+}
+
+/// The plain text of an element: laid out by `html_to_text`, or flat when it is nested deeper
+/// than [`MAX_LAYOUT_DEPTH`].
+fn text_of(el: ElementRef<'_>) -> String {
+    let mut depth = 0usize;
+    let mut deep = false;
+    for edge in el.traverse() {
+        match edge {
+            Edge::Open(n) if n.value().is_element() => {
+                depth += 1;
+                if depth > MAX_LAYOUT_DEPTH {
+                    deep = true;
+                    break;
+                }
+            }
+            Edge::Close(n) if n.value().is_element() => depth -= 1,
+            _ => {}
+        }
+    }
+    if !deep {
+        return html_to_text(&el.inner_html());
+    }
+    // Flat: text nodes in order, a line break around each block, scripts and styles left out.
+    let mut out = String::new();
+    let mut hidden = 0usize;
+    for edge in el.traverse() {
+        let (open, node) = match edge {
+            Edge::Open(n) => (true, n),
+            Edge::Close(n) => (false, n),
+        };
+        match node.value() {
+            Node::Text(t) if open && hidden == 0 => out.push_str(t),
+            Node::Element(e) => match e.name() {
+                "script" | "style" | "template" | "noscript" if open => hidden += 1,
+                "script" | "style" | "template" | "noscript" => hidden -= 1,
+                "p" | "div" | "br" | "li" | "tr" | "blockquote" | "section" | "article"
+                | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => out.push('\n'),
+                _ => {}
+            },
+            _ => {}
+        }
+    }
+    let lines: Vec<String> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect();
+    lines.join("\n")
 }
 
 /// The item itself when it matches `css` (`id = { css = "article", attr = "data-id" }`), else
@@ -473,6 +527,18 @@ mod tests {
             texts,
             ["12 mars 2026 colis b", "il y a 2 jours colis d", "colis a", "colis c"]
         );
+    }
+
+    #[test]
+    fn a_text_nested_deeply_is_read_flat() {
+        let html = format!(
+            "<article><div class=\"t\">{}colis <b>perdu</b><script>x()</script>{}<p>retard</p></div></article>",
+            "<div>".repeat(1_000),
+            "</div>".repeat(1_000)
+        );
+        let s = sel("article", &[("text", ".t", None)]);
+        let posts = parse(&html, &page(), &s, "avis", now()).unwrap();
+        assert_eq!(posts[0].text, "colis perdu\nretard");
     }
 
     #[test]
