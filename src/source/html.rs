@@ -10,6 +10,7 @@
 //! store uses the fetch time), link (resolved against the page URL) and id (else a hash of the
 //! link and text). A page on which the item selector finds nothing is an error: the site
 //! changed, or it is not the page the config means.
+
 use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
@@ -17,8 +18,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
-use ego_tree::iter::Edge;
-use scraper::{ElementRef, Html, Node, Selector};
+use scraper::{ElementRef, Html, Selector};
 use sha2::{Digest, Sha256};
 use toml::de::DeValue;
 
@@ -39,10 +39,6 @@ pub const MIN_EVERY: Duration = Duration::from_secs(300);
 
 /// Most items one poll keeps (the first on the page).
 pub const MAX_ITEMS: usize = 10_000;
-
-/// Deepest nesting of elements whose text is laid out by `html_to_text`; a deeper one (hostile:
-/// `html2text` takes minutes on 10,000 nested `<div>`s) is read flat, one line per block.
-const MAX_LAYOUT_DEPTH: usize = 64;
 
 /// `kind = "html"`.
 pub const KIND: Kind = Kind {
@@ -329,7 +325,7 @@ pub fn parse(
 /// One item's post; `None` when it has no text.
 fn post(item: ElementRef<'_>, page: &url::Url, sel: &Selectors, source: &str, now: DateTime<Utc>) -> Option<Post> {
     let text = match &sel.fields.text {
-        Some((css, None)) => find(item, css).map(text_of),
+        Some((css, None)) => find(item, css).map(|e| html_to_text(&e.inner_html())),
         Some(field) => value(item, field),
         None => None,
     }
@@ -357,55 +353,6 @@ fn post(item: ElementRef<'_>, page: &url::Url, sel: &Selectors, source: &str, no
     })
 }
 
-/// The plain text of an element: laid out by `html_to_text`, or flat when it is nested deeper
-/// than [`MAX_LAYOUT_DEPTH`].
-fn text_of(el: ElementRef<'_>) -> String {
-    let mut depth = 0usize;
-    let mut deep = false;
-    for edge in el.traverse() {
-        match edge {
-            Edge::Open(n) if n.value().is_element() => {
-                depth += 1;
-                if depth > MAX_LAYOUT_DEPTH {
-                    deep = true;
-                    break;
-                }
-            }
-            Edge::Close(n) if n.value().is_element() => depth -= 1,
-            _ => {}
-        }
-    }
-    if !deep {
-        return html_to_text(&el.inner_html());
-    }
-    // Flat: text nodes in order, a line break around each block, scripts and styles left out.
-    let mut out = String::new();
-    let mut hidden = 0usize;
-    for edge in el.traverse() {
-        let (open, node) = match edge {
-            Edge::Open(n) => (true, n),
-            Edge::Close(n) => (false, n),
-        };
-        match node.value() {
-            Node::Text(t) if open && hidden == 0 => out.push_str(t),
-            Node::Element(e) => match e.name() {
-                "script" | "style" | "template" | "noscript" if open => hidden += 1,
-                "script" | "style" | "template" | "noscript" => hidden -= 1,
-                "p" | "div" | "br" | "li" | "tr" | "blockquote" | "section" | "article"
-                | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => out.push('\n'),
-                _ => {}
-            },
-            _ => {}
-        }
-    }
-    let lines: Vec<String> = out
-        .lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .filter(|l| !l.is_empty())
-        .collect();
-    lines.join("\n")
-}
-
 /// The item itself when it matches `css` (`id = { css = "article", attr = "data-id" }`), else
 /// its first descendant that does.
 fn find<'a>(item: ElementRef<'a>, css: &Selector) -> Option<ElementRef<'a>> {
@@ -427,151 +374,4 @@ fn value(item: ElementRef<'_>, (css, attr): &(Selector, Option<String>)) -> Opti
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const AVIS: &str = include_str!("../../tests/fixtures/html/avis.html");
-
-    fn sel(item: &str, fields: &[(&str, &str, Option<&str>)]) -> Selectors {
-        let mut select = PostFields::default();
-        for (field, css, attr) in fields {
-            let attr = attr.map(str::to_string);
-            select.set(field, HtmlSelect { css: css.to_string(), attr });
-        }
-        Selectors::compile(&HtmlSettings {
-            url: String::new(),
-            item: item.into(),
-            select,
-        })
-        .unwrap()
-    }
-
-    fn avis() -> Selectors {
-        sel(
-            "article.review",
-            &[
-                ("id", "article.review", Some("data-id")),
-                ("text", ".review-body", None),
-                ("author", ".review-author", None),
-                ("created_at", "time", Some("datetime")),
-                ("url", "a.permalink", Some("href")),
-            ],
-        )
-    }
-
-    fn now() -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").unwrap().to_utc()
-    }
-
-    fn page() -> url::Url {
-        url::Url::parse("https://avis.example.fr/posteo?page=1").unwrap()
-    }
-
-    #[test]
-    fn items_become_posts_oldest_first() {
-        let posts = parse(AVIS, &page(), &avis(), "avis", now()).unwrap();
-        let ids: Vec<_> = posts.iter().map(|p| p.id.as_deref().unwrap()).collect();
-        assert_eq!(ids, ["r-101", "r-102"]);
-        let p = &posts[0];
-        assert_eq!(p.author.as_deref(), Some("Julie M."));
-        assert_eq!(p.created_at.as_deref(), Some("2026-11-22T08:14:00Z"));
-        assert_eq!(p.url.as_deref(), Some("https://avis.example.fr/posteo/avis/r-101"));
-        assert_eq!(
-            p.text,
-            "Mon colis n'est jamais arrivé.\n\nJ’ai fait une réclamation il y a dix jours, toujours rien."
-        );
-        // A relative link is resolved against the page's URL; the script never shows.
-        assert_eq!(posts[1].url.as_deref(), Some("https://avis.example.fr/posteo/avis/r-102"));
-        assert_eq!(posts[1].text, "Le vase est arrivé cassé, l’emballage était écrasé.");
-        assert!(posts.iter().all(|p| !p.text.contains("__STATE__")));
-    }
-
-    #[test]
-    fn without_an_id_the_id_is_a_hash_of_link_and_text_and_times_may_be_french() {
-        let s = sel(
-            "article.review",
-            &[
-                ("text", ".review-body", None),
-                ("created_at", "time", None),
-                ("url", "a.permalink", Some("href")),
-            ],
-        );
-        let a = parse(AVIS, &page(), &s, "avis", now()).unwrap();
-        let b = parse(AVIS, &page(), &s, "avis", now()).unwrap();
-        assert_eq!(a, b, "the same page gives the same ids");
-        let ids: Vec<_> = a.iter().map(|p| p.id.clone().unwrap()).collect();
-        assert_eq!(ids[0].len(), 24);
-        assert_ne!(ids[0], ids[1]);
-        // "il y a 3 heures" / "il y a 2 heures", counted from the fetch time.
-        assert_eq!(a[0].created_at.as_deref(), Some("2026-11-22T07:00:00Z"));
-        assert_eq!(a[1].created_at.as_deref(), Some("2026-11-22T08:00:00Z"));
-    }
-
-    #[test]
-    fn a_page_without_items_or_texts_is_an_error_saying_which() {
-        let err = parse("<p>Maintenance</p>", &page(), &avis(), "avis", now()).unwrap_err();
-        assert!(err.to_string().contains("\"item\" selector"), "{err}");
-        let s = sel("article.review", &[("text", ".absent", None)]);
-        let err = parse(AVIS, &page(), &s, "avis", now()).unwrap_err();
-        assert!(err.to_string().contains("none of the 2 items has a text"), "{err}");
-    }
-
-    #[test]
-    fn undated_items_come_after_dated_ones_in_page_order() {
-        let html = r#"<p class="r">colis a</p><p class="r"><time>12 mars 2026</time> colis b</p>
-            <p class="r">colis c</p><p class="r"><time>il y a 2 jours</time> colis d</p>"#;
-        let s = sel("p.r", &[("text", "p.r", None), ("created_at", "time", None)]);
-        let posts = parse(html, &page(), &s, "avis", now()).unwrap();
-        let texts: Vec<_> = posts.iter().map(|p| p.text.as_str()).collect();
-        assert_eq!(
-            texts,
-            ["12 mars 2026 colis b", "il y a 2 jours colis d", "colis a", "colis c"]
-        );
-    }
-
-    #[test]
-    fn a_text_nested_deeply_is_read_flat() {
-        let html = format!(
-            "<article><div class=\"t\">{}colis <b>perdu</b><script>x()</script>{}<p>retard</p></div></article>",
-            "<div>".repeat(1_000),
-            "</div>".repeat(1_000)
-        );
-        let s = sel("article", &[("text", ".t", None)]);
-        let posts = parse(&html, &page(), &s, "avis", now()).unwrap();
-        assert_eq!(posts[0].text, "colis perdu\nretard");
-    }
-
-    #[test]
-    fn links_that_are_not_web_links_are_dropped() {
-        let html = r#"<div class="r"><a href="javascript:void(0)">colis</a></div>"#;
-        let s = sel("div.r", &[("text", "a", None), ("url", "a", Some("href"))]);
-        let posts = parse(html, &page(), &s, "avis", now()).unwrap();
-        assert_eq!(posts[0].url, None);
-        assert_eq!(posts[0].text, "colis");
-    }
-
-    #[test]
-    fn pages_are_decoded_by_their_charset() {
-        let latin1 = b"<meta charset=\"iso-8859-1\"><p>r\xe9clamation</p>";
-        assert!(decode(latin1, None).contains("réclamation"));
-        let declared = b"<p>r\xe9clamation</p>";
-        assert!(decode(declared, Some("text/html; charset=windows-1252")).contains("réclamation"));
-        assert!(decode("réclamation".as_bytes(), Some("text/html")).contains("réclamation"));
-    }
-
-    #[test]
-    fn loopback_urls_are_known() {
-        for (url, want) in [
-            ("http://127.0.0.1:8080/avis", true),
-            ("http://127.3.2.1/avis", true),
-            ("http://[::1]:8080/avis", true),
-            ("http://LOCALHOST/avis", true),
-            ("https://avis.example.fr/avis", false),
-            ("http://10.0.0.1/avis", false),
-            ("http://localhost.example.fr/", false),
-            ("not a url", false),
-        ] {
-            assert_eq!(is_loopback(url), want, "{url}");
-        }
-    }
-}
+mod tests;
