@@ -818,3 +818,55 @@ fn discourse_case() -> Case {
 fn discourse_keeps_the_source_contract() {
     assert_source_contract(&discourse_case());
 }
+
+/// `html`: a review page's validators are its cursor; the page lists old reviews again, the
+/// store keeps one each. robots.txt is absent (404): everything is allowed.
+fn html_case() -> Case {
+    Case {
+        kind: "html",
+        keys: |base| {
+            format!(
+                "url = \"{base}/posteo\"\nitem = \"article.review\"\nselect = {{ id = {{ css = \"article.review\", attr = \"data-id\" }}, text = \".review-body\", author = \".review-author\", created_at = {{ css = \"time\", attr = \"datetime\" }}, url = {{ css = \"a.permalink\", attr = \"href\" }} }}"
+            )
+        },
+        env: &[],
+        script: |server, step| match step {
+            Step::First => server.script(
+                "/posteo",
+                [Reply::ok(include_str!("fixtures/html/avis.html"))
+                    .header("ETag", "\"v1\"")
+                    .header("Content-Type", "text/html; charset=utf-8")],
+            ),
+            Step::Next => server.script(
+                "/posteo",
+                [
+                    Reply::ok(include_str!("fixtures/html/avis-next.html"))
+                        .header("ETag", "\"v2\""),
+                    Reply::new(304),
+                ],
+            ),
+        },
+        list_path: "/posteo",
+        carries_cursor: |r| r.header("if-none-match").is_some(),
+        first_ids: &["r-101", "r-102"],
+        all_ids: &["r-101", "r-102", "r-103"],
+        sample: Sample {
+            id: "r-101",
+            url: Some("https://avis.example.fr/posteo/avis/r-101"),
+            author: Some("Julie M."),
+            created_at: Some("2026-11-22T08:14:00Z"),
+            text_contains: &["colis", "réclamation"],
+            ..Sample::default()
+        },
+        malformed: (
+            b"<html><body><p>Site en maintenance</p></body></html>",
+            "\"item\" selector",
+        ),
+        fault_words: &[],
+    }
+}
+
+#[test]
+fn html_keeps_the_source_contract() {
+    assert_source_contract(&html_case());
+}

@@ -32,6 +32,8 @@ mod source_contract;
 mod json_kind;
 // The reddit source: the contract for feeds and OAuth, token flows, error reasons, feed budget.
 mod source_reddit;
+// The html source (issue 20): every floor, robots.txt, hostile pages, the html recipes.
+mod source_html;
 // The real daemon on rss over loopback: conditional GET, 304, Retry-After, backoff, bad bodies.
 mod daemon_http;
 // Starting, watching and killing the real daemon on a temp dir.

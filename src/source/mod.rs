@@ -11,6 +11,8 @@
 //! them. Adding a kind is one new file with a `pub const KIND: Kind` and one word in that list.
 
 pub mod fetch;
+pub mod french_time;
+pub mod robots;
 pub mod text;
 
 use std::time::Duration;
