@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::alerts::{self, AlertPolicy};
 use super::health;
 use super::{fmt_time, parse_time, Store, StoreError};
+use crate::detect::Counters;
 use crate::matcher::{Hits, Match};
 use crate::normalize;
 use crate::post::Post;
@@ -130,11 +131,28 @@ impl Store {
 
     /// Commits several poll results in one transaction.
     pub fn commit_many(&mut self, results: &[&PollResult]) -> Result<Vec<CommitStats>, StoreError> {
+        if self.counters.is_none() {
+            // A failed commit left them behind the database (or a rebuild failed): counted in
+            // SQL meanwhile.
+            let _ = self.rebuild_counters();
+        }
+        let out = self.commit_tx(results);
+        if out.is_err() {
+            // The counters took this commit's hits, which the rollback took back.
+            self.counters = None;
+            let _ = self.rebuild_counters();
+        }
+        out
+    }
+
+    /// [`Store::commit_many`]'s transaction; the counters count its hits as they go in.
+    fn commit_tx(&mut self, results: &[&PollResult]) -> Result<Vec<CommitStats>, StoreError> {
         let wall = Utc::now();
         // Disjoint fields: the policy is read while the connection is in a transaction.
         let tx = self.conn.transaction()?;
         let mut batch = Batch::prepare(&tx, self.policy.as_ref(), self.retention, wall)?;
         batch.earliest = self.earliest;
+        batch.counters = self.counters.as_mut();
         let mut out = Vec::with_capacity(results.len());
         for r in results {
             out.push(batch.commit_result(r)?);
@@ -212,6 +230,8 @@ struct Batch<'a> {
     wall: DateTime<Utc>,
     /// The earliest post's event time, moved back by the posts this commit inserts.
     earliest: Option<DateTime<Utc>>,
+    /// The store's counters, which count each hit as it is inserted.
+    counters: Option<&'a mut Counters>,
     insert_post: CachedStatement<'a>,
     insert_fts: CachedStatement<'a>,
     insert_hit: CachedStatement<'a>,
@@ -232,6 +252,7 @@ impl<'a> Batch<'a> {
             retention,
             wall,
             earliest: None,
+            counters: None,
             insert_post: tx.prepare_cached(
                 "INSERT OR IGNORE INTO posts (source, source_id, url, author, text, created_at, fetched_at, lang, followers, author_name, engagement)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -306,6 +327,9 @@ impl<'a> Batch<'a> {
             self.insert_hit
                 .execute(params![rowid, hit.rule, self.json, created])?;
             stats.new_hits += 1;
+            if let Some(c) = self.counters.as_deref_mut() {
+                c.add(hit.rule, created_at);
+            }
             if let Some(policy) = self.policy {
                 let fired = alerts::each_hit(
                     self.tx,
@@ -355,7 +379,8 @@ impl<'a> Batch<'a> {
     fn window_alerts(&mut self, results: &[&PollResult]) -> Result<u64, StoreError> {
         match (self.policy, results.iter().map(|r| r.polled_at).max()) {
             (Some(policy), Some(now)) => {
-                alerts::windows(self.tx, policy, self.earliest, now, self.wall)
+                let counters = self.counters.as_deref();
+                alerts::windows(self.tx, policy, counters, self.earliest, now, self.wall)
             }
             _ => Ok(0),
         }
