@@ -144,6 +144,11 @@ pub struct Store {
 /// How long a connection waits for a lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Prepared statements the writer's connection keeps (rusqlite keeps 16 by default): more than
+/// the commit path's ~20 with alerts and source health, so that no commit prepares one again
+/// after another path pushed it out (issue 23: 11% of a busy replay went to preparing).
+const STATEMENT_CACHE: usize = 64;
+
 /// The size the `-wal` file is cut back to (`journal_size_limit`) when a writer restarts it
 /// after a complete checkpoint: twice the 4 MB that the default auto-checkpoint (1,000 pages)
 /// lets it reach in steady use. A reader holding an old snapshot lets the WAL grow past it;
@@ -165,6 +170,7 @@ impl Store {
             conn.pragma_update(None, "synchronous", "NORMAL")?;
             conn.pragma_update(None, "foreign_keys", "ON")?;
             conn.pragma_update(None, "journal_size_limit", WAL_LIMIT)?;
+            conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
             migrations::apply(&mut conn)?;
             Ok(conn)
         });

@@ -454,3 +454,164 @@ fn write_source(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashMap};
+    use std::ffi::CStr;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::AlertSpec;
+    use crate::matcher::{RuleSet, RuleSpec};
+    use crate::store::alerts::RuleAlert;
+
+    /// Every statement alive on the connection: its address, SQL and how often it ran.
+    fn live_statements(store: &Store) -> BTreeMap<usize, (String, i32)> {
+        let mut out = BTreeMap::new();
+        // SAFETY: the handle is live for the calls (borrowed from `store`), and no statement
+        // is prepared or finalised meanwhile; `sqlite3_sql` is NUL-terminated SQL text owned by
+        // the statement, copied out at once.
+        unsafe {
+            let db = store.conn.handle();
+            let mut stmt = rusqlite::ffi::sqlite3_next_stmt(db, std::ptr::null_mut());
+            while !stmt.is_null() {
+                let sql = CStr::from_ptr(rusqlite::ffi::sqlite3_sql(stmt))
+                    .to_string_lossy()
+                    .into_owned();
+                let runs = rusqlite::ffi::sqlite3_stmt_status(
+                    stmt,
+                    rusqlite::ffi::SQLITE_STMTSTATUS_RUN,
+                    0,
+                );
+                out.insert(stmt as usize, (sql, runs));
+                stmt = rusqlite::ffi::sqlite3_next_stmt(db, stmt);
+            }
+        }
+        out
+    }
+
+    /// Issue 23 point 4: once every path of the commit has run, later commits prepare nothing:
+    /// each statement stays prepared (same statement, its run count only grows).
+    #[test]
+    fn commits_prepare_each_statement_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("vigie.db")).unwrap();
+        let rule = |name: &str, spec| {
+            (
+                name.to_string(),
+                RuleAlert {
+                    name: name.into(),
+                    spec,
+                    window: Duration::from_secs(600),
+                    cooldown: Duration::ZERO,
+                    notify: vec!["ops".into()],
+                    sources: None,
+                },
+            )
+        };
+        let spike = AlertSpec::Spike {
+            factor: 1.0,
+            min_count: 1,
+            p: 1.0,
+            baseline: Duration::from_secs(86_400),
+            learn: Duration::ZERO,
+        };
+        store
+            .set_alert_policy(AlertPolicy {
+                rules: BTreeMap::from([
+                    rule(
+                        "e",
+                        AlertSpec::Each {
+                            min_followers: None,
+                        },
+                    ),
+                    rule("s", spike),
+                    rule("t", AlertSpec::Threshold { count: 1 }),
+                ]),
+                admin_notify: vec!["ops".into()],
+                source_alert_after: Duration::from_secs(60),
+                sources: HashMap::from([("a".to_string(), Duration::from_secs(60))]),
+                deliver: true,
+            })
+            .unwrap();
+        let specs = ["e", "s", "t"].map(|n| RuleSpec::with_query(n, "colis").unwrap());
+        let rules = RuleSet::compile(&specs).unwrap();
+        let t0: DateTime<Utc> = "2026-11-20T00:00:00Z".parse().unwrap();
+        let mut n = 0;
+        // Each round: a page with a hit (every alert kind fires), then failures long enough
+        // for a `source` alert, then the recovery.
+        let mut round = |store: &mut Store, check: &mut dyn FnMut(&Store)| {
+            for failures in 0..4u32 {
+                n += 1;
+                let now = t0 + chrono::Duration::minutes(10 * n);
+                let outcome = if failures == 0 {
+                    let post = Post {
+                        id: Some(format!("p{n}")),
+                        created_at: Some(fmt_time(now)),
+                        ..Post::from_text("mon colis")
+                    };
+                    let hits = rules.matches(&post);
+                    PollOutcome::Page {
+                        posts: vec![(post, hits)],
+                        cursor: Cursor::default(),
+                        not_modified: false,
+                    }
+                } else {
+                    PollOutcome::Failed {
+                        error: "HTTP 503".into(),
+                    }
+                };
+                let stats = store
+                    .commit(&PollResult {
+                        source: "a".into(),
+                        kind: "rss".into(),
+                        polled_at: now,
+                        outcome,
+                        next_poll_at: now,
+                        failures,
+                    })
+                    .unwrap();
+                if failures == 0 {
+                    assert!(stats.new_alerts >= 3, "every kind fires: {stats:?}");
+                }
+                check(store);
+            }
+        };
+        for _ in 0..3 {
+            round(&mut store, &mut |_| {});
+        }
+        let before = live_statements(&store);
+        // After every later commit, the same statements are alive: none was dropped from the
+        // cache (to be prepared again when its path runs next), none was prepared.
+        let same = |store: &Store| {
+            let now = live_statements(store);
+            let changed = |a: &BTreeMap<usize, (String, i32)>,
+                           b: &BTreeMap<usize, (String, i32)>| {
+                a.iter()
+                    .filter(|(at, (sql, runs))| b.get(at).is_none_or(|(s, r)| s != sql || runs < r))
+                    .map(|(_, (sql, _))| sql.clone())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                changed(&now, &before),
+                Vec::<String>::new(),
+                "prepared again"
+            );
+            let dropped: Vec<&String> = before
+                .iter()
+                .filter(|(at, (sql, _))| now.get(at).is_none_or(|(s, _)| s != sql))
+                .map(|(_, (sql, _))| sql)
+                .collect();
+            assert_eq!(dropped, Vec::<&String>::new(), "dropped");
+        };
+        for _ in 0..2 {
+            round(&mut store, &mut |s| same(s));
+        }
+        assert!(
+            before.len() > 16,
+            "the commit path uses {} statements",
+            before.len()
+        );
+    }
+}
