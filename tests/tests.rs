@@ -59,6 +59,8 @@ mod poll_faults;
 mod big_feeds;
 // Source alerts through the store commit in controlled time: failing, recovered, silent.
 mod source_health;
+// Alert decisions across a kill -9: the in-memory hit counters rebuilt from the database.
+mod detect_restart;
 // The rss parser: every feed format, repairs, clean errors, the feedparser corpus.
 mod rss;
 // The compiled RuleSet against a brute-force reference evaluator on random texts and queries.
