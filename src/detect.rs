@@ -27,9 +27,11 @@ use chrono::{DateTime, Utc};
 use crate::config::AlertSpec;
 
 pub mod alert;
+pub mod counts;
 pub mod health;
 
 pub use alert::{Alert, AlertKind, AlertPost, Series, SourceCondition};
+pub use counts::Counters;
 pub use health::{evaluate_source, usual_gap, Health, GAP_PERIOD, MIN_POSTS_FOR_GAP};
 
 /// The smallest Poisson mean used in the tail test: with no usual activity at all, a burst is

@@ -73,6 +73,8 @@ mod source_jetstream;
 mod discourse;
 // config/recipes: every recipe checked; the Discourse and feed recipes read their site's answer.
 mod recipes_feeds;
+// Alert decisions across a kill -9: the in-memory hit counters rebuilt from the database.
+mod detect_restart;
 // The rss parser: every feed format, repairs, clean errors, the feedparser corpus.
 mod rss;
 // The compiled RuleSet against a brute-force reference evaluator on random texts and queries.

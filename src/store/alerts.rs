@@ -23,7 +23,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use super::{fmt_time, parse_time, StoreError};
 use crate::config::{AlertSpec, Config};
 use crate::detect::alert::TOP_POSTS;
-use crate::detect::{self, Alert, AlertKind, AlertPost, Plan, Series, SourceCondition};
+use crate::detect::{self, Alert, AlertKind, AlertPost, Counters, Plan, Series, SourceCondition};
 use crate::post::Post;
 
 /// One rule's alert settings.
@@ -218,10 +218,13 @@ pub fn each_hit(
     record(tx, policy, alert, &r.notify, wall).map(Some)
 }
 
-/// Evaluates every `threshold` and `spike` rule at `now` and records what fires.
+/// Evaluates every `threshold` and `spike` rule at `now` and records what fires. The counts
+/// come from `counters` (which must hold the hits of this transaction too) where they answer,
+/// else from SQL range counts, the reference they must agree with.
 pub fn windows(
     tx: &Transaction<'_>,
     policy: &AlertPolicy,
+    counters: Option<&Counters>,
     earliest: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
     wall: DateTime<Utc>,
@@ -239,7 +242,7 @@ pub fn windows(
             _ => (AlertKind::Threshold, r.window),
         };
         let plan = detect::plan(now, r.window, period, earliest);
-        let current = count_hits(tx, name, plan.current.0, plan.current.1)?;
+        let current = count(tx, counters, name, plan.current.0, plan.current.1)?;
         if current < floor {
             continue;
         }
@@ -249,7 +252,7 @@ pub fn windows(
         }
         let down = rule_down_periods(tx, r, &plan, now)?;
         let plan = plan.leave_out(&down);
-        let counts = count_plan(tx, name, &plan, current)?;
+        let counts = count_plan(tx, counters, name, &plan, current)?;
         let Some(d) = detect::evaluate(&r.spec, r.window, r.cooldown, &counts, last, now) else {
             continue;
         };
@@ -283,6 +286,7 @@ fn rule_down_periods(
 /// Counts `rule`'s hits in every range of `plan`, reusing `current`, already counted.
 fn count_plan(
     tx: &Transaction<'_>,
+    counters: Option<&Counters>,
     rule: &str,
     plan: &Plan,
     current: u64,
@@ -292,7 +296,7 @@ fn count_plan(
         if (s, e) == plan.current {
             return current;
         }
-        count_hits(tx, rule, s, e).unwrap_or_else(|e| {
+        count(tx, counters, rule, s, e).unwrap_or_else(|e| {
             err = Some(e);
             0
         })
@@ -332,8 +336,57 @@ fn down_periods(
     Ok(out)
 }
 
-/// Hits of `rule` with `start < created_at <= end`.
-fn count_hits(
+/// Hits of `rule` with `start < created_at <= end`: from `counters` when they hold the range,
+/// else counted in SQL.
+fn count(
+    tx: &Transaction<'_>,
+    counters: Option<&Counters>,
+    rule: &str,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    match counters.and_then(|c| c.count(rule, start, end)) {
+        Some(n) => Ok(n),
+        None => count_hits(tx, rule, start, end),
+    }
+}
+
+/// Counters for the policy's `threshold` and `spike` rules, each spanning its longest range
+/// (baseline period and window), filled from the database: the hits of each rule's span back
+/// from its newest hit.
+pub fn counters(conn: &rusqlite::Connection, policy: &AlertPolicy) -> Result<Counters, StoreError> {
+    let spans = policy.rules.values().filter_map(|r| {
+        detect::floor(&r.spec)?;
+        let period = match r.spec {
+            AlertSpec::Spike { baseline, .. } => baseline,
+            _ => r.window,
+        };
+        Some((r.name.as_str(), period.saturating_add(r.window)))
+    });
+    let mut counters = Counters::new(spans);
+    let mut latest = conn.prepare_cached("SELECT MAX(created_at) FROM hits WHERE rule = ?1")?;
+    let mut since =
+        conn.prepare_cached("SELECT created_at FROM hits WHERE rule = ?1 AND created_at >= ?2")?;
+    for name in policy.rules.keys() {
+        if !counters.has(name) {
+            continue;
+        }
+        let newest: Option<String> = latest.query_row(params![name], |r| r.get(0))?;
+        let Some(from) = counters.restart(name, newest.as_deref().and_then(parse_time)) else {
+            continue;
+        };
+        let mut rows = since.query(params![name, fmt_time(from)])?;
+        while let Some(row) = rows.next()? {
+            if let Some(t) = parse_time(&row.get::<_, String>(0)?) {
+                counters.add(name, t);
+            }
+        }
+    }
+    Ok(counters)
+}
+
+/// Hits of `rule` with `start < created_at <= end`, counted in SQL.
+pub(super) fn count_hits(
     tx: &Transaction<'_>,
     rule: &str,
     start: DateTime<Utc>,

@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::alerts::{self, AlertPolicy};
 use super::health;
 use super::{fmt_time, parse_time, Store, StoreError};
+use crate::detect::Counters;
 use crate::matcher::{Hits, Match};
 use crate::normalize;
 use crate::post::Post;
@@ -134,11 +135,28 @@ impl Store {
 
     /// Commits several poll results in one transaction.
     pub fn commit_many(&mut self, results: &[&PollResult]) -> Result<Vec<CommitStats>, StoreError> {
+        if self.counters.is_none() {
+            // A failed commit left them behind the database (or a rebuild failed): counted in
+            // SQL meanwhile.
+            let _ = self.rebuild_counters();
+        }
+        let out = self.commit_tx(results);
+        if out.is_err() {
+            // The counters took this commit's hits, which the rollback took back.
+            self.counters = None;
+            let _ = self.rebuild_counters();
+        }
+        out
+    }
+
+    /// [`Store::commit_many`]'s transaction; the counters count its hits as they go in.
+    fn commit_tx(&mut self, results: &[&PollResult]) -> Result<Vec<CommitStats>, StoreError> {
         let wall = Utc::now();
         // Disjoint fields: the policy is read while the connection is in a transaction.
         let tx = self.conn.transaction()?;
         let mut batch = Batch::prepare(&tx, self.policy.as_ref(), self.retention, wall)?;
         batch.earliest = self.earliest;
+        batch.counters = self.counters.as_mut();
         let mut out = Vec::with_capacity(results.len());
         for r in results {
             out.push(batch.commit_result(r)?);
@@ -216,6 +234,8 @@ struct Batch<'a> {
     wall: DateTime<Utc>,
     /// The earliest post's event time, moved back by the posts this commit inserts.
     earliest: Option<DateTime<Utc>>,
+    /// The store's counters, which count each hit as it is inserted.
+    counters: Option<&'a mut Counters>,
     insert_post: CachedStatement<'a>,
     insert_fts: CachedStatement<'a>,
     insert_hit: CachedStatement<'a>,
@@ -236,6 +256,7 @@ impl<'a> Batch<'a> {
             retention,
             wall,
             earliest: None,
+            counters: None,
             insert_post: tx.prepare_cached(
                 "INSERT OR IGNORE INTO posts (source, source_id, url, author, text, created_at, fetched_at, lang, followers, author_name, engagement)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -318,6 +339,9 @@ impl<'a> Batch<'a> {
             self.insert_hit
                 .execute(params![rowid, hit.rule, self.json, created])?;
             stats.new_hits += 1;
+            if let Some(c) = self.counters.as_deref_mut() {
+                c.add(hit.rule, created_at);
+            }
             if let Some(policy) = self.policy {
                 let fired = alerts::each_hit(
                     self.tx,
@@ -367,7 +391,8 @@ impl<'a> Batch<'a> {
     fn window_alerts(&mut self, results: &[&PollResult]) -> Result<u64, StoreError> {
         match (self.policy, results.iter().map(|r| r.polled_at).max()) {
             (Some(policy), Some(now)) => {
-                alerts::windows(self.tx, policy, self.earliest, now, self.wall)
+                let counters = self.counters.as_deref();
+                alerts::windows(self.tx, policy, counters, self.earliest, now, self.wall)
             }
             _ => Ok(0),
         }
@@ -446,4 +471,166 @@ fn write_source(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::{BTreeMap, HashMap};
+    use std::ffi::CStr;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::AlertSpec;
+    use crate::matcher::{RuleSet, RuleSpec};
+    use crate::store::alerts::RuleAlert;
+
+    /// Every statement alive on the connection: its address, SQL and how often it ran.
+    fn live_statements(store: &Store) -> BTreeMap<usize, (String, i32)> {
+        let mut out = BTreeMap::new();
+        // SAFETY: the handle is live for the calls (borrowed from `store`), and no statement
+        // is prepared or finalised meanwhile; `sqlite3_sql` is NUL-terminated SQL text owned by
+        // the statement, copied out at once.
+        unsafe {
+            let db = store.conn.handle();
+            let mut stmt = rusqlite::ffi::sqlite3_next_stmt(db, std::ptr::null_mut());
+            while !stmt.is_null() {
+                let sql = CStr::from_ptr(rusqlite::ffi::sqlite3_sql(stmt))
+                    .to_string_lossy()
+                    .into_owned();
+                let runs = rusqlite::ffi::sqlite3_stmt_status(
+                    stmt,
+                    rusqlite::ffi::SQLITE_STMTSTATUS_RUN,
+                    0,
+                );
+                out.insert(stmt as usize, (sql, runs));
+                stmt = rusqlite::ffi::sqlite3_next_stmt(db, stmt);
+            }
+        }
+        out
+    }
+
+    /// Issue 23 point 4: once every path of the commit has run, later commits prepare nothing:
+    /// each statement stays prepared (same statement, its run count only grows).
+    #[test]
+    fn commits_prepare_each_statement_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("vigie.db")).unwrap();
+        let rule = |name: &str, spec| {
+            (
+                name.to_string(),
+                RuleAlert {
+                    name: name.into(),
+                    spec,
+                    window: Duration::from_secs(600),
+                    cooldown: Duration::ZERO,
+                    notify: vec!["ops".into()],
+                    sources: None,
+                },
+            )
+        };
+        let spike = AlertSpec::Spike {
+            factor: 1.0,
+            min_count: 1,
+            p: 1.0,
+            baseline: Duration::from_secs(86_400),
+            learn: Duration::ZERO,
+        };
+        store
+            .set_alert_policy(AlertPolicy {
+                rules: BTreeMap::from([
+                    rule(
+                        "e",
+                        AlertSpec::Each {
+                            min_followers: None,
+                        },
+                    ),
+                    rule("s", spike),
+                    rule("t", AlertSpec::Threshold { count: 1 }),
+                ]),
+                admin_notify: vec!["ops".into()],
+                source_alert_after: Duration::from_secs(60),
+                sources: HashMap::from([("a".to_string(), Duration::from_secs(60))]),
+                deliver: true,
+            })
+            .unwrap();
+        let specs = ["e", "s", "t"].map(|n| RuleSpec::with_query(n, "colis").unwrap());
+        let rules = RuleSet::compile(&specs).unwrap();
+        let t0: DateTime<Utc> = "2026-11-20T00:00:00Z".parse().unwrap();
+        let mut n = 0;
+        // Each round: a page with a hit (every alert kind fires), then failures long enough
+        // for a `source` alert, then the recovery.
+        let mut round = |store: &mut Store, check: &mut dyn FnMut(&Store)| {
+            for failures in 0..4u32 {
+                n += 1;
+                let now = t0 + chrono::Duration::minutes(10 * n);
+                let outcome = if failures == 0 {
+                    let post = Post {
+                        id: Some(format!("p{n}")),
+                        created_at: Some(fmt_time(now)),
+                        ..Post::from_text("mon colis")
+                    };
+                    let hits = rules.matches(&post);
+                    PollOutcome::Page {
+                        posts: vec![(post, hits)],
+                        cursor: Cursor::default(),
+                        not_modified: false,
+                        paused: None,
+                    }
+                } else {
+                    PollOutcome::Failed {
+                        error: "HTTP 503".into(),
+                    }
+                };
+                let stats = store
+                    .commit(&PollResult {
+                        source: "a".into(),
+                        kind: "rss".into(),
+                        polled_at: now,
+                        outcome,
+                        next_poll_at: now,
+                        failures,
+                    })
+                    .unwrap();
+                if failures == 0 {
+                    assert!(stats.new_alerts >= 3, "every kind fires: {stats:?}");
+                }
+                check(store);
+            }
+        };
+        for _ in 0..3 {
+            round(&mut store, &mut |_| {});
+        }
+        let before = live_statements(&store);
+        // After every later commit, the same statements are alive: none was dropped from the
+        // cache (to be prepared again when its path runs next), none was prepared.
+        let same = |store: &Store| {
+            let now = live_statements(store);
+            let changed = |a: &BTreeMap<usize, (String, i32)>,
+                           b: &BTreeMap<usize, (String, i32)>| {
+                a.iter()
+                    .filter(|(at, (sql, runs))| b.get(at).is_none_or(|(s, r)| s != sql || runs < r))
+                    .map(|(_, (sql, _))| sql.clone())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                changed(&now, &before),
+                Vec::<String>::new(),
+                "prepared again"
+            );
+            let dropped: Vec<&String> = before
+                .iter()
+                .filter(|(at, (sql, _))| now.get(at).is_none_or(|(s, _)| s != sql))
+                .map(|(_, (sql, _))| sql)
+                .collect();
+            assert_eq!(dropped, Vec::<&String>::new(), "dropped");
+        };
+        for _ in 0..2 {
+            round(&mut store, &mut |s| same(s));
+        }
+        assert!(
+            before.len() > 16,
+            "the commit path uses {} statements",
+            before.len()
+        );
+    }
 }
