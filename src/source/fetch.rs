@@ -26,7 +26,7 @@ use super::{Cursor, SourceError};
 pub mod classify;
 
 use classify::classify_reqwest;
-pub use classify::classify_status;
+pub use classify::{classify_status, status_error};
 
 /// How the [`Fetcher`] behaves; the same for every source.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,10 +14,10 @@ use serde::Deserialize;
 
 use super::profiles::Profiles;
 use super::record::{rfc3339, PostRecord};
-use super::session::{self, classified, Session, XrpcError};
+use super::session::{self, Session, XrpcError};
 use crate::config::secret::Secret;
 use crate::post::Post;
-use crate::source::fetch::{Body, Fetcher};
+use crate::source::fetch::{status_error, Body, Fetcher};
 use crate::source::{Cursor, Page, Source, SourceError};
 
 /// Pages one poll follows (100 posts each); more new posts than this between two polls means
@@ -106,7 +106,7 @@ impl SearchSource {
             }
             let error = XrpcError::parse(&body.bytes);
             if self.login.is_none() || !error.is_token_error() || renewed {
-                return Err(classified(
+                return Err(status_error(
                     status,
                     format!("searchPosts: {}", error.describe(status)),
                 ));

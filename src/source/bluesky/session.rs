@@ -13,7 +13,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::config::secret::Secret;
-use crate::source::fetch::{classify_status, Body, FetchRequest, Fetched, Fetcher};
+use crate::source::fetch::{status_error, Body, FetchRequest, Fetched, Fetcher};
 use crate::source::{Cursor, SourceError};
 
 /// An access token and the refresh token that renews it.
@@ -104,7 +104,7 @@ pub async fn create(
     let (status, bytes) = call(fetch, &url, None, Some(body.to_string()), max_bytes).await?;
     if status >= 400 {
         let why = XrpcError::parse(&bytes).describe(status);
-        return Err(classified(
+        return Err(status_error(
             status,
             format!("Bluesky login as \"{identifier}\" refused: {why}"),
         ));
@@ -124,7 +124,7 @@ pub async fn refresh(
     let (status, bytes) = call(fetch, &url, Some(&session.refresh), None, max_bytes).await?;
     match status {
         400 | 401 => Ok(None),
-        s if s >= 400 => Err(classified(
+        s if s >= 400 => Err(status_error(
             s,
             format!(
                 "Bluesky session refresh failed: {}",
@@ -186,15 +186,6 @@ pub fn rate_limit_wait(body: &Body, now: i64) -> Option<Duration> {
     let remaining: u64 = body.header("ratelimit-remaining")?.trim().parse().ok()?;
     let reset: i64 = body.header("ratelimit-reset")?.trim().parse().ok()?;
     (remaining == 0).then(|| Duration::from_secs(reset.saturating_sub(now).max(0) as u64))
-}
-
-/// The error `status` stands for, with `message`.
-pub fn classified(status: u16, message: String) -> SourceError {
-    match classify_status(status, None) {
-        Some(SourceError::Transient(_)) => SourceError::Transient(message),
-        Some(limited @ SourceError::RateLimited { .. }) => limited,
-        _ => SourceError::Permanent(message),
-    }
 }
 
 #[cfg(test)]

@@ -30,6 +30,17 @@ pub fn classify_status(status: u16, retry_after: Option<Duration>) -> Option<Sou
     }
 }
 
+/// The error an HTTP `status` stands for, told with the caller's `message` (a platform's own
+/// words about a refusal it answered): a rate limit stays one, a transient status gives a
+/// transient error, anything else a permanent one.
+pub fn status_error(status: u16, message: String) -> SourceError {
+    match classify_status(status, None) {
+        Some(SourceError::Transient(_)) => SourceError::Transient(message),
+        Some(limited @ SourceError::RateLimited { .. }) => limited,
+        _ => SourceError::Permanent(message),
+    }
+}
+
 /// Classifies a transport error from reqwest: timeouts, connection and body errors are
 /// [`SourceError::Transient`]; too many redirects and unbuildable requests (a bad URL) are
 /// [`SourceError::Permanent`].

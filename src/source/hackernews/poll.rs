@@ -15,7 +15,7 @@ use serde::Deserialize;
 use super::api::{search_url, Position, DEFAULT_BASE_URL, MAX_PAGES};
 use super::search;
 use crate::post::Post;
-use crate::source::fetch::{classify_status, redact_url, Body, FetchRequest, Fetched, Fetcher};
+use crate::source::fetch::{redact_url, status_error, Body, FetchRequest, Fetched, Fetcher};
 use crate::source::{Cursor, Page, Source, SourceError};
 
 /// Most characters of Algolia's error message quoted in an error.
@@ -150,11 +150,7 @@ fn refusal(body: &Body, url: &str) -> SourceError {
         })
         .unwrap_or_default();
     let message = format!("HTTP {} from {}{says}", body.status, redact_url(url));
-    match classify_status(body.status, None) {
-        Some(SourceError::Transient(_)) => SourceError::Transient(message),
-        Some(rate @ SourceError::RateLimited { .. }) => rate,
-        _ => SourceError::Permanent(message),
-    }
+    status_error(body.status, message)
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use super::api::{self, link, rate_limit_wait, Positions, Stream};
 use super::status::{self, cmp_ids};
 use crate::config::secret::Secret;
 use crate::post::Post;
-use crate::source::fetch::{classify_status, redact_url, Body, FetchRequest, Fetched, Fetcher};
+use crate::source::fetch::{redact_url, status_error, Body, FetchRequest, Fetched, Fetcher};
 use crate::source::{Cursor, Page, Source, SourceError};
 
 /// Most characters of a platform's error message quoted in an error.
@@ -202,11 +202,7 @@ fn refusal(body: &Body, url: &str, has_token: bool) -> SourceError {
         _ => "",
     };
     let message = format!("HTTP {status} from {}{says}{hint}", redact_url(url));
-    match classify_status(status, None) {
-        Some(SourceError::Transient(_)) => SourceError::Transient(message),
-        Some(rate @ SourceError::RateLimited { .. }) => rate,
-        _ => SourceError::Permanent(message),
-    }
+    status_error(status, message)
 }
 
 #[cfg(test)]
