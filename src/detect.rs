@@ -30,7 +30,7 @@ pub mod alert;
 pub mod counts;
 pub mod health;
 
-pub use alert::{Alert, AlertKind, AlertPost, Series, SourceCondition};
+pub use alert::{Alert, AlertKind, AlertPost, CaseRef, Series, SourceCondition};
 pub use counts::Counters;
 pub use health::{evaluate_source, usual_gap, Health, GAP_PERIOD, MIN_POSTS_FOR_GAP};
 

@@ -43,6 +43,18 @@ pub struct Post {
     /// The post's engagement, likes + reposts + replies, if the platform gives it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engagement: Option<u64>,
+    /// The id of the post this one answers, in the source's own ids (SPEC §7: Mastodon
+    /// `in_reply_to_id`, Bluesky `reply.parent`, X `referenced_tweets` "replied_to", Discourse
+    /// `reply_to_post_number`…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_reply_to: Option<String>,
+    /// The thread the post belongs to, as a key that is the same wherever the thread is seen and
+    /// unique across platforms: the root post's URI or URL (a Mastodon status `uri`, a Bluesky
+    /// `at://` URI, a Discourse topic URL) or a platform-prefixed id (`x:conversation_id`). Set by
+    /// sources that know it; otherwise the store follows `in_reply_to` through the posts it holds
+    /// (SPEC §5.1: one case per thread).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<String>,
 }
 
 /// Bytes read from a file or a pipe (a line of posts) as text: borrowed when they are valid
@@ -99,7 +111,7 @@ mod tests {
 
     #[test]
     fn the_spec_example_reads_whole() {
-        // SPEC §7's example line (`in_reply_to` is not kept).
+        // SPEC §7's example line, every field kept.
         let line = r#"{"id": "113", "source": "mastodon-fr", "text": "Mon colis est en retard",
             "author": "@alice", "author_name": "Alice Martin", "url": "https://x.example/113",
             "created_at": "2026-11-22T09:14:00Z", "lang": "fr", "followers": 120,
@@ -111,6 +123,9 @@ mod tests {
         );
         let back = serde_json::to_value(&post).expect("json");
         assert_eq!(back["engagement"], 7);
+        assert_eq!(post.in_reply_to.as_deref(), Some("112"));
+        assert_eq!(back["in_reply_to"], "112");
+        assert!(back.get("thread").is_none());
         assert!(Post::from_text("x").engagement.is_none());
     }
 

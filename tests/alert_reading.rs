@@ -42,6 +42,7 @@ fn alert() -> Alert {
         },
         source_state: None,
         error: None,
+        case: None,
     }
 }
 

@@ -463,4 +463,9 @@ fn the_system_sqlite3_reads_every_view_while_the_daemon_runs() {
         system_sqlite3(&db, "SELECT notifier, status, attempts FROM deliveries_v").trim(),
         "hook|sent|1"
     );
+    // No rule has `reply_within` here: the view reads, empty.
+    assert_eq!(
+        system_sqlite3(&db, "SELECT count(*), count(within_promise) FROM cases_v").trim(),
+        "0|0"
+    );
 }

@@ -296,3 +296,36 @@ fn every_notifier_kind_key_is_value_checked() {
     ];
     refused(&cases);
 }
+
+#[test]
+fn brand_accounts_take_handles_and_per_source_tables() {
+    let run = |daemon: &str| {
+        let config = format!("[daemon]\nrules = []\n{daemon}\n");
+        let dir = tree(&[("vigie.toml", config.as_str())]);
+        let path = dir.path().join("vigie.toml");
+        let r = vigie_env(&["check", "--config", s(&path)], "", &[]);
+        let prefix = format!("{}/", dir.path().display());
+        (r.code, r.stderr.replace(&prefix, ""))
+    };
+    let (code, stderr) =
+        run(r#"brand_accounts = ["@lisalaposte", { source = "x-*", handle = "@LaPoste_Aide" }]"#);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stderr) = run(
+        r#"brand_accounts = [{ source = "x-*" }, 3, { handle = "@a", sources = "x" }, { source = "[", handle = "@b" }]"#,
+    );
+    assert_eq!(code, 2, "{stderr}");
+    for want in [
+        r#"vigie.toml:3:19: brand_accounts needs "handle""#,
+        r#"vigie.toml:3:39: "brand_accounts" entries must be a handle ("@brand") or { source = "x-*", handle = "@brand" }"#,
+        r#"vigie.toml:3:59: unknown key "sources", did you mean "source"?"#,
+    ] {
+        assert!(
+            stderr.lines().any(|l| l == want),
+            "want {want}\ngot {stderr}"
+        );
+    }
+    assert!(
+        stderr.contains("brand_accounts: \"source\" is not a valid glob"),
+        "{stderr}"
+    );
+}

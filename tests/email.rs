@@ -74,6 +74,7 @@ fn sample() -> Alert {
         },
         source_state: None,
         error: None,
+        case: None,
     }
 }
 

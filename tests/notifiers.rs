@@ -88,6 +88,7 @@ fn sample() -> Alert {
         },
         source_state: None,
         error: None,
+        case: None,
     }
 }
 
@@ -143,6 +144,7 @@ fn threshold_sample() -> Alert {
         },
         source_state: None,
         error: None,
+        case: None,
     }
 }
 
@@ -173,6 +175,7 @@ fn each_sample() -> Alert {
         series: Series::default(),
         source_state: None,
         error: None,
+        case: None,
     }
 }
 
@@ -192,6 +195,7 @@ fn source_sample() -> Alert {
         series: Series::default(),
         source_state: Some(SourceCondition::Failing),
         error: Some("HTTP 503 from https://mastodon.example/api/v1 (retry after 120s)".into()),
+        case: None,
     }
 }
 

@@ -9,6 +9,7 @@
 //! ([`Kinds`], assembled by `daemon::pipeline::kinds`), each read by its own file into settings
 //! that stay opaque here ([`Settings`]). So `config` imports neither `source` nor `notify`.
 
+pub mod brand;
 pub mod duration;
 pub mod kind;
 pub mod raw;
@@ -22,6 +23,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use brand::BrandAccount;
 pub use kind::{KindDef, Kinds, Settings};
 pub use rules::{AlertSpec, Origin, Rule};
 pub use secret::{SecretRef, SecretSite};
@@ -94,6 +96,9 @@ pub struct DaemonConfig {
     /// (else UTC, [`DaemonConfig::alert_zone`]), and query tables too (else the local zone of
     /// whoever runs the command).
     pub timezone: Option<chrono_tz::Tz>,
+    /// Who answers for the brand (`brand_accounts`, SPEC §5.1): their posts are the brand's
+    /// replies, never complaints.
+    pub brand_accounts: Vec<BrandAccount>,
 }
 
 impl DaemonConfig {
@@ -142,6 +147,9 @@ pub struct SourceSpec {
     pub settings: Settings,
     /// Byte offset of the table in the config file.
     pub at: usize,
+    /// The `[daemon] brand_accounts` handles that apply to this source, as written: the source
+    /// fetches their posts where it can (their replies answer cases, SPEC §5.1).
+    pub brand_accounts: Vec<String>,
 }
 
 /// One `[[notifier]]`.

@@ -57,10 +57,13 @@ pub fn main(
     };
     let daemon = daemon(file, daemon_table, &dir, env, errors);
     let mut secrets = Vec::new();
-    let sources = array_of_tables(file, doc, "source", errors)
+    let mut sources = array_of_tables(file, doc, "source", errors)
         .into_iter()
         .filter_map(|(t, at)| source(file, t, at, &dir, kinds.sources, &mut secrets, errors))
         .collect::<Vec<_>>();
+    for s in &mut sources {
+        s.brand_accounts = super::brand::handles_for(&daemon.brand_accounts, &s.name);
+    }
     let notifiers = array_of_tables(file, doc, "notifier", errors)
         .into_iter()
         .filter_map(|(t, at)| notifier(file, t, at, &dir, kinds.notifiers, &mut secrets, errors))
@@ -174,7 +177,9 @@ fn daemon(
             chrono_tz::UTC
         })
     });
+    let brand_accounts = super::brand::read(&mut r);
     r.finish(&[
+        "brand_accounts",
         "database",
         "rules",
         "user_agent",
@@ -200,6 +205,7 @@ fn daemon(
         http_timeout,
         language,
         timezone,
+        brand_accounts,
     }
 }
 
@@ -358,6 +364,7 @@ fn source(
         kind: kind?.name,
         settings: settings?,
         at,
+        brand_accounts: Vec::new(),
     })
 }
 

@@ -158,6 +158,21 @@ impl SourceCondition {
     }
 }
 
+/// The case an alert is about (SPEC §5.1: a complaint that waits for the brand's reply).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CaseRef {
+    /// The `cases` row id (what `vigie cases ack ID` takes).
+    pub id: i64,
+    /// When the complaint was posted (event time).
+    pub opened_at: DateTime<Utc>,
+    /// When the reply is due (business hours counted).
+    pub due_at: DateTime<Utc>,
+    /// The signed one-click link that marks the case handled, filled in when the alert is sent
+    /// (never stored: each sending signs its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack_url: Option<String>,
+}
+
 /// One alert, as decided by `detect`, recorded by `store` and rendered by each notifier.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
@@ -188,6 +203,10 @@ pub struct Alert {
     pub source_state: Option<SourceCondition>,
     /// For `source` alerts: the last error, already free of secrets.
     pub error: Option<String>,
+    /// The case the alert is about, if any (reminders, escalations, and the alert of a post
+    /// that opened a case).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<CaseRef>,
 }
 
 impl Alert {
@@ -230,6 +249,7 @@ impl Alert {
             series: Series::default(),
             source_state: None,
             error: None,
+            case: None,
         }
     }
 
@@ -257,6 +277,7 @@ impl Alert {
             series,
             source_state: None,
             error: None,
+            case: None,
         }
     }
 
@@ -298,6 +319,7 @@ impl Alert {
             series: Series::default(),
             source_state: Some(condition),
             error: error.map(str::to_string),
+            case: None,
         }
     }
 }

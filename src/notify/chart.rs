@@ -377,6 +377,7 @@ mod tests {
             },
             source_state: None,
             error: None,
+            case: None,
         }
     }
 

@@ -386,6 +386,7 @@ mod tests {
             },
             source_state: None,
             error: None,
+            case: None,
         }
     }
 

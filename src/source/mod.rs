@@ -266,6 +266,7 @@ mod tests {
             kind,
             settings,
             at: 0,
+            brand_accounts: Vec::new(),
         }
     }
 

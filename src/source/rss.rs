@@ -453,6 +453,8 @@ fn post(e: &Entry, source: &str, publisher: Option<&str>) -> Post {
         lang: e.language.clone(),
         followers: None,
         engagement: None,
+        in_reply_to: None,
+        thread: None,
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! Each step runs in its own transaction with the version bump, so a crash mid-migration
 //! leaves the database at the previous version. Never edit a shipped step: add a new one.
-//! The views `hits_v`, `sources_v`, `alerts_v` and `deliveries_v` are the stable interface for ops (SPEC §6); the tables
+//! The views `hits_v`, `sources_v`, `alerts_v`, `deliveries_v` and `cases_v` are the stable interface for ops (SPEC §6); the tables
 //! behind them may change.
 
 use rusqlite::{Connection, TransactionBehavior};
@@ -159,6 +159,56 @@ pub const MIGRATIONS: &[&str] = &[
         SELECT h.id AS hit_id, h.rule, p.source, p.source_id AS post_id, p.url, p.author,
                p.text, p.created_at, p.fetched_at, h.matched, p.author_name, p.engagement
         FROM hits h JOIN posts p ON p.id = h.post_id;
+    "#,
+    // 7: the reply clock (SPEC §5.1). Posts keep the post they answer and their thread key, so
+    // a brand reply can be traced to the complaint it answers. One case per thread (UNIQUE), with
+    // its clock (`clock_start` is the complaint's time, or the next opening time outside business
+    // hours), its promise, and what happened to it: `state` is `open`, then `answered` (by a brand
+    // reply or by hand, `answered_by` and `answer` = 'reply' | 'ack'), or `breached` when the
+    // deadline passed unanswered (a breached case answered later becomes `answered` and keeps
+    // its `breached_at`). `response_secs` counts open hours only. `reminded_at` and
+    // `breached_at` are written in the same transaction as the reminder's or the escalation's
+    // outbox rows, so neither is sent twice.
+    r#"
+    ALTER TABLE posts ADD COLUMN in_reply_to TEXT;
+    ALTER TABLE posts ADD COLUMN thread TEXT;
+    CREATE INDEX posts_thread ON posts (thread);
+    CREATE TABLE cases (
+        id             INTEGER PRIMARY KEY,
+        thread         TEXT NOT NULL UNIQUE,
+        rule           TEXT NOT NULL,
+        source         TEXT NOT NULL,
+        post_id        INTEGER NOT NULL REFERENCES posts (id),
+        author         TEXT,
+        opened_at      TEXT NOT NULL,
+        clock_start    TEXT NOT NULL,
+        promise_secs   INTEGER NOT NULL,
+        remind_at      TEXT NOT NULL,
+        due_at         TEXT NOT NULL,
+        state          TEXT NOT NULL DEFAULT 'open'
+                       CHECK (state IN ('open', 'answered', 'breached')),
+        posts          INTEGER NOT NULL DEFAULT 1,
+        last_post_at   TEXT NOT NULL,
+        answered_at    TEXT,
+        answered_by    TEXT,
+        answer         TEXT CHECK (answer IN ('reply', 'ack')),
+        answer_post_id INTEGER REFERENCES posts (id),
+        note           TEXT,
+        response_secs  INTEGER,
+        reminded_at    TEXT,
+        breached_at    TEXT
+    );
+    CREATE INDEX cases_state_due_at ON cases (state, due_at);
+    CREATE INDEX cases_opened_at ON cases (opened_at);
+    CREATE VIEW cases_v AS
+        SELECT c.id AS case_id, c.rule, c.source, c.thread, p.source_id AS post_id, p.url,
+               c.author, p.text, c.opened_at, c.clock_start, c.due_at, c.state, c.posts,
+               c.answered_at, c.answered_by, c.answer, c.note, c.response_secs,
+               c.promise_secs,
+               CASE WHEN c.response_secs IS NULL THEN NULL
+                    ELSE c.response_secs <= c.promise_secs END AS within_promise,
+               c.reminded_at, c.breached_at
+        FROM cases c JOIN posts p ON p.id = c.post_id;
     "#,
 ];
 

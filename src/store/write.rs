@@ -258,8 +258,8 @@ impl<'a> Batch<'a> {
             earliest: None,
             counters: None,
             insert_post: tx.prepare_cached(
-                "INSERT OR IGNORE INTO posts (source, source_id, url, author, text, created_at, fetched_at, lang, followers, author_name, engagement)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                "INSERT OR IGNORE INTO posts (source, source_id, url, author, text, created_at, fetched_at, lang, followers, author_name, engagement, in_reply_to, thread)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?,
             insert_fts: tx
                 .prepare_cached("INSERT INTO posts_fts (rowid, text_folded) VALUES (?1, ?2)")?,
@@ -360,7 +360,7 @@ impl<'a> Batch<'a> {
     }
 
     /// Inserts the post's row with its event and fetch `times` (its details only when
-    /// `keep`); false when `UNIQUE(source, source_id)` says it is already stored.
+    /// `keep`, its thread fields always); false when `UNIQUE(source, source_id)` says it is already stored.
     fn insert_post(
         &mut self,
         source: &str,
@@ -383,6 +383,10 @@ impl<'a> Batch<'a> {
             keep.then_some(post.author_name.as_deref()).flatten(),
             keep.then_some(post.engagement.map(|e| e.min(i64::MAX as u64) as i64))
                 .flatten(),
+            // Kept for every post, hit or not: a thread is followed through the posts between
+            // a complaint and the brand's reply.
+            post.in_reply_to.as_deref(),
+            post.thread.as_deref(),
         ])?;
         Ok(inserted > 0)
     }
@@ -477,6 +481,7 @@ fn write_source(
 mod tests {
     use std::collections::{BTreeMap, HashMap};
     use std::ffi::CStr;
+    use std::path::Path;
     use std::time::Duration;
 
     use super::*;
@@ -507,6 +512,62 @@ mod tests {
             }
         }
         out
+    }
+
+    /// A post's reply fields are stored whether it hit a rule or not (a thread runs through
+    /// posts that hit nothing, SPEC §5.1), its text only when it hit.
+    #[test]
+    fn thread_fields_are_kept_for_every_post() {
+        let mut store = Store::open(Path::new(":memory:")).unwrap();
+        let rules = RuleSet::compile(&[RuleSpec::with_query("r", "colis").unwrap()]).unwrap();
+        let post = |id: &str, text: &str, reply: Option<&str>| {
+            let post = Post {
+                id: Some(id.into()),
+                created_at: Some("2026-11-20T10:00:00Z".into()),
+                in_reply_to: reply.map(String::from),
+                thread: Some("https://m.example/users/a/statuses/1".into()),
+                ..Post::from_text(text)
+            };
+            let hits = rules.matches(&post);
+            (post, hits)
+        };
+        let now: DateTime<Utc> = "2026-11-20T10:01:00Z".parse().unwrap();
+        store
+            .commit(&PollResult {
+                source: "m".into(),
+                kind: "mastodon".into(),
+                polled_at: now,
+                outcome: PollOutcome::Page {
+                    posts: vec![
+                        post("1", "mon colis", None),
+                        post("2", "bonjour", Some("1")),
+                    ],
+                    cursor: Cursor::default(),
+                    not_modified: false,
+                    paused: None,
+                },
+                next_poll_at: now,
+                failures: 0,
+            })
+            .unwrap();
+        let mut stmt = store
+            .conn
+            .prepare("SELECT source_id, text, in_reply_to, thread FROM posts ORDER BY source_id")
+            .unwrap();
+        type Row = (String, Option<String>, Option<String>, Option<String>);
+        let rows: Vec<Row> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let thread = Some("https://m.example/users/a/statuses/1".to_string());
+        assert_eq!(
+            rows,
+            [
+                ("1".into(), Some("mon colis".into()), None, thread.clone()),
+                ("2".into(), None, Some("1".into()), thread),
+            ]
+        );
     }
 
     /// Issue 23 point 4: once every path of the commit has run, later commits prepare nothing:

@@ -180,6 +180,8 @@ fn post(p: &RawPost, slug: Option<&str>, base: &str, source: &str) -> Post {
         lang: None,
         followers: None,
         engagement,
+        in_reply_to: None,
+        thread: None,
     }
 }
 

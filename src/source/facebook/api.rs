@@ -163,6 +163,8 @@ fn post(i: Item, source: &str) -> Post {
         lang: None,
         followers: None,
         engagement,
+        in_reply_to: None,
+        thread: None,
     }
 }
 

@@ -132,6 +132,8 @@ fn post(h: Hit, source: &str) -> Option<Post> {
         lang: None,
         followers: None,
         engagement,
+        in_reply_to: None,
+        thread: None,
     })
 }
 
@@ -174,6 +176,8 @@ mod tests {
                 lang: None,
                 followers: None,
                 engagement: Some(23),
+                in_reply_to: None,
+                thread: None,
             }
         );
         // A comment's HTML and entities become text; no points or comment count: no engagement.

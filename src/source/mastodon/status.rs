@@ -137,6 +137,8 @@ fn post(s: Status, source: &str, host: &str) -> Post {
         lang: s.language.filter(|l| !l.is_empty()),
         followers: s.account.followers_count,
         engagement,
+        in_reply_to: None,
+        thread: None,
     }
 }
 
@@ -180,6 +182,8 @@ mod tests {
                 lang: Some("fr".into()),
                 followers: Some(120),
                 engagement: Some(17),
+                in_reply_to: None,
+                thread: None,
             }
         );
         // A local account is qualified with the instance; an empty display name is no name.

@@ -78,6 +78,8 @@ fn post(e: &feed_rs::model::Entry, source: &str) -> Post {
         lang: None,
         followers: None,
         engagement: None,
+        in_reply_to: None,
+        thread: None,
     }
 }
 

@@ -121,6 +121,8 @@ fn post(link: Link, source: &str) -> Post {
         lang: None,
         followers: None,
         engagement,
+        in_reply_to: None,
+        thread: None,
     }
 }
 

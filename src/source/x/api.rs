@@ -170,6 +170,8 @@ pub fn parse(body: &[u8], source: &str) -> Result<SearchPage, SourceError> {
                     .public_metrics
                     .as_ref()
                     .map(|m| m.like_count + m.retweet_count + m.reply_count + m.quote_count),
+                    in_reply_to: None,
+                    thread: None,
             }
         })
         .collect();
