@@ -288,6 +288,23 @@ fn hits_and_sources_formats() {
         "{}",
         r.stderr
     );
+    // The table reads times in the config's `timezone`, as every query command does.
+    std::fs::write(
+        &cfg,
+        CONFIG.replace("[daemon]\n", "[daemon]\ntimezone = \"Asia/Tokyo\"\n"),
+    )
+    .unwrap();
+    let r = vigie_env(
+        &["sources", "--config", s(&cfg), "--format", "table"],
+        "",
+        &[("TZ", "UTC")],
+    );
+    assert!(
+        r.stdout.contains("LAST_POLL_AT (Asia/Tokyo)"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("2026-11-22 20:00"), "{}", r.stdout);
 }
 
 /// Issue 19: the table shows each hit's engagement (likes + reposts + replies), blank where

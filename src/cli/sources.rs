@@ -30,6 +30,7 @@ pub struct SourcesArgs {
 /// poll columns.
 pub fn run(config: &Path, args: SourcesArgs) -> Result<()> {
     let config = load(config)?;
+    output::set_zone(Some(&config), false);
     let store = open_store(&config)?;
     let mut sources = store.sources()?;
     let polled: HashSet<String> = sources.iter().map(|s| s.source.clone()).collect();
