@@ -253,3 +253,62 @@ fn a_delivered_link_shows_the_case_on_get_and_handles_it_once_on_post() {
     assert_eq!(case_state(&db, ids[0]), after);
     assert_eq!(case_state(&db, ids[1]), other_before);
 }
+
+#[test]
+fn check_refuses_a_public_url_that_no_listener_serves_or_that_is_not_a_base_url() {
+    let rules = "[[rule]]\nname = \"livraison\"\nquery = 'colis'\n";
+    let source = "[[source]]\nname = \"demo\"\nkind = \"jsonl\"\npath = \"posts.jsonl\"\n";
+    for (daemon, want) in [
+        (
+            "public_url = \"https://vigie.example.org\"\n",
+            "\"public_url\" names the listener of \"listen\", which is not set",
+        ),
+        (
+            "listen = \"127.0.0.1:9477\"\npublic_url = \"https://vigie.example.org/?token=1\"\n",
+            "\"public_url\" must be an http(s) URL without query or credentials",
+        ),
+        (
+            "listen = \"127.0.0.1:9477\"\npublic_url = \"ftp://vigie.example.org\"\n",
+            "\"public_url\" must be an http(s) URL",
+        ),
+    ] {
+        let config = format!("[daemon]\nrules = [\"rules.toml\"]\n{daemon}\n{source}");
+        let dir = crate::util::tree(&[
+            ("vigie.toml", &config),
+            ("rules.toml", rules),
+            ("posts.jsonl", ""),
+        ]);
+        let cfg = dir.path().join("vigie.toml");
+        let run = crate::util::vigie(&["check", "--config", crate::util::s(&cfg)], "");
+        assert_eq!(run.code, 2, "{daemon}: {}", run.stderr);
+        let line = 1 + config
+            .lines()
+            .position(|l| l.starts_with("public_url"))
+            .unwrap();
+        assert!(
+            run.stderr.contains(&format!("vigie.toml:{line}:14: ")),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains(want), "{}", run.stderr);
+    }
+    // Behind a proxy, with a path: accepted.
+    let config = format!(
+        "[daemon]\nrules = [\"rules.toml\"]\nlisten = \"127.0.0.1:9477\"\n\
+         public_url = \"https://ops.example.org/vigie/\"\n{source}"
+    );
+    let dir = crate::util::tree(&[
+        ("vigie.toml", &config),
+        ("rules.toml", rules),
+        ("posts.jsonl", ""),
+    ]);
+    let run = crate::util::vigie(
+        &[
+            "check",
+            "--config",
+            crate::util::s(&dir.path().join("vigie.toml")),
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+}
