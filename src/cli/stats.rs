@@ -51,6 +51,7 @@ impl By {
             By::Rule => StatsBy::Rule,
             By::Source => StatsBy::Source,
             By::Term => StatsBy::Term,
+            // `--by response` counts cases, not hits: `run` hands it to `run_response` first.
             By::Author | By::Response => StatsBy::Author,
         }
     }
