@@ -314,6 +314,17 @@ fn cases_list_open_first_by_oldest_deadline_with_filters_and_formats() {
         "{second}"
     );
 
+    // A case the brand's reply answered cannot be acked: refused, nothing changes.
+    let ack = vigie(&["cases", "ack", "2", "--by", "Bob", "--utc", "--db", s(&db)], "");
+    assert_eq!(ack.code, 2, "{}", ack.stderr);
+    assert!(
+        ack.stderr
+            .contains("case 2 is already answered (reply by @laposte at 2026-11-20 08:10"),
+        "{}",
+        ack.stderr
+    );
+    assert_eq!(cases_json(&db, &["--state", "answered"])[0], all[3]);
+
     // Nothing: one line on stderr, no table.
     let none = vigie(
         &["cases", "--db", s(&db), "--format", "table", "--rule", "x"],
