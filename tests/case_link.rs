@@ -312,3 +312,65 @@ fn check_refuses_a_public_url_that_no_listener_serves_or_that_is_not_a_base_url(
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
 }
+
+#[test]
+fn an_email_carries_the_link_as_a_button_and_in_its_text_part_and_the_page_speaks_its_language() {
+    let port = free_port();
+    let smtp = crate::util::smtp::SmtpServer::start();
+    let config = format!(
+        "[daemon]\ndatabase = \"vigie.db\"\nrules = [\"rules.toml\"]\nlisten = \"127.0.0.1:{port}\"\n\
+         language = \"fr\"\ntimezone = \"Europe/Paris\"\n\n\
+         [[source]]\nname = \"demo\"\nkind = \"jsonl\"\npath = \"posts.jsonl\"\nevery = \"1s\"\n\n\
+         [[notifier]]\nname = \"cm-email\"\nkind = \"email\"\nsmtp_url = \"{}\"\n\
+         from = \"Vigie <alerts@example.org>\"\nto = [\"community@example.org\"]\n",
+        smtp.url()
+    );
+    let rules = "[[rule]]\nname = \"livraison\"\nquery = 'colis AND retard*'\n";
+    let mut d = Daemon::start(&[
+        ("vigie.toml", &config),
+        ("rules.toml", rules),
+        ("posts.jsonl", ""),
+    ]);
+    d.terminate(WAIT);
+    let db = d.path().join("vigie.db");
+    let ids = seed(
+        &db,
+        &[Seed::open(
+            "livraison",
+            Utc::now() - chrono::Duration::minutes(1),
+        )],
+    );
+    case_alert(
+        &db,
+        ids[0],
+        "each",
+        &[("cm-email", "pending", "2026-01-01T00:00:00Z")],
+    );
+    d.restart();
+    let mails = smtp.wait_for(1, WAIT);
+    let msg = mail_parser::MessageParser::default()
+        .parse(&mails[0])
+        .unwrap();
+    let html = msg.body_html(0).expect("an HTML part").to_string();
+    let text = msg.body_text(0).expect("a text part").to_string();
+    let base = format!("http://127.0.0.1:{port}/cases/{}/ack?by=cm-email&", ids[0]);
+    // The HTML part: a button-like link, its href escaped; the text part: the link itself.
+    let href = format!("<a href=\"{}amp;exp=", base);
+    assert!(html.contains(&href), "{html}");
+    assert!(html.contains(">Marquer comme traité</a>"), "{html}");
+    let line = text
+        .lines()
+        .find(|l| l.contains(&base))
+        .unwrap_or_else(|| panic!("no link in the text part:\n{text}"));
+    assert!(line.starts_with("Marquer comme traité"), "{line}");
+    let link = &line[line.find("http://").unwrap()..];
+    let (code, _, body) = request(
+        port,
+        "GET",
+        &target(link.trim(), &format!("http://127.0.0.1:{port}")),
+    );
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("<html lang=\"fr\">"), "{body}");
+    assert!(body.contains(">Marquer comme traité</button>"), "{body}");
+    assert_eq!(case_state(&db, ids[0])[0], "open");
+}

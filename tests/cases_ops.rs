@@ -315,7 +315,10 @@ fn cases_list_open_first_by_oldest_deadline_with_filters_and_formats() {
     );
 
     // A case the brand's reply answered cannot be acked: refused, nothing changes.
-    let ack = vigie(&["cases", "ack", "2", "--by", "Bob", "--utc", "--db", s(&db)], "");
+    let ack = vigie(
+        &["cases", "ack", "2", "--by", "Bob", "--utc", "--db", s(&db)],
+        "",
+    );
     assert_eq!(ack.code, 2, "{}", ack.stderr);
     assert!(
         ack.stderr
