@@ -40,6 +40,10 @@ mod daemon_http;
 mod daemon_util;
 // systemd played by the test (notify socket, watchdog) and the shipped unit (systemd-analyze).
 mod systemd;
+// Issue 27: `vigie cases`, `cases ack` with the daemon running, `stats --by response`, case gauges.
+mod cases_ops;
+// Issue 27: the signed one-click link through the real listener: GET shows, POST handles once.
+mod case_link;
 // `listen`: /metrics through the reference Prometheus parser, /health 503 on a stuck writer.
 mod listen;
 // A member of the service's group reads the database as itself, daemon running and stopped.

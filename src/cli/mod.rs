@@ -4,6 +4,7 @@
 //! config or rule set is reported as [`Invalid`], which `main` maps to exit code 2.
 
 mod alerts;
+mod cases;
 mod check;
 mod db;
 mod hits;
@@ -74,6 +75,9 @@ pub enum Command {
     Replay(replay::ReplayArgs),
     /// Alert history: when, rule, kind, count vs usual, delivery status per notifier.
     Alerts(alerts::AlertsArgs),
+    /// Reply-clock cases, open first then by oldest deadline; `cases ack ID --by NAME` marks
+    /// one answered by hand.
+    Cases(cases::CasesArgs),
     /// Write a commented starter config and rule file for a brand into DIR, then print the
     /// next commands to run.
     Init(init::InitArgs),
@@ -108,6 +112,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Stats(args) => stats::run(&path, args),
         Command::Replay(args) => replay::run(&path, args),
         Command::Alerts(args) => alerts::run(&path, args),
+        Command::Cases(args) => cases::run(&path, args),
         Command::Init(args) => init::run(args),
     }
 }

@@ -3,7 +3,10 @@
 //! Buckets are `--every` long and aligned on multiples of it since the Unix epoch (UTC), so
 //! that two runs an hour apart share their hourly buckets; the first is the one holding
 //! `--since`, the last the one holding `--until`. The counting is done here over one read of
-//! the matching hits (`Store::hit_keys`): the database only filters.
+//! the matching hits (`Store::hit_keys`): the database only filters. `--by response` is
+//! another report, on cases rather than hits: `response`'s.
+
+mod response;
 
 use std::collections::HashMap;
 use std::io::{self, BufWriter, Write};
@@ -36,6 +39,10 @@ pub enum By {
     Term,
     /// The post's author.
     Author,
+    /// First-response times of reply-clock cases per rule, source and week (cases opened
+    /// since --since, default 30d): median and p90 (nearest rank), answered, % within the
+    /// promise, open and breached.
+    Response,
 }
 
 impl By {
@@ -44,7 +51,8 @@ impl By {
             By::Rule => StatsBy::Rule,
             By::Source => StatsBy::Source,
             By::Term => StatsBy::Term,
-            By::Author => StatsBy::Author,
+            // `--by response` counts cases, not hits: `run` hands it to `run_response` first.
+            By::Author | By::Response => StatsBy::Author,
         }
     }
 
@@ -54,6 +62,7 @@ impl By {
             By::Source => "source",
             By::Term => "term",
             By::Author => "author",
+            By::Response => "response",
         }
     }
 }
@@ -67,9 +76,10 @@ pub struct StatsArgs {
     /// Bucket length (15m, 1h, 1d), aligned on UTC.
     #[arg(long, value_name = "DURATION", default_value = "1h")]
     pub every: String,
-    /// Posts created since: a duration ago (90s, 15m, 2h, 7d) or an RFC 3339 time.
-    #[arg(long, value_name = "WHEN", default_value = "24h")]
-    pub since: String,
+    /// Posts created since: a duration ago (90s, 15m, 2h, 7d) or an RFC 3339 time [default:
+    /// 24h; with --by response, cases opened since, default 30d].
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
     #[command(flatten)]
     pub scope: Scope,
     /// Output format [default: table on a terminal, json otherwise]. Table: one row per key
@@ -162,7 +172,10 @@ pub fn run(config: &Path, args: StatsArgs) -> Result<()> {
             ))
         })?
         .as_secs() as i64;
-    let since = time_arg(Some(&args.since), now)?.unwrap_or(now);
+    if args.by == By::Response {
+        return run_response(config, args, now);
+    }
+    let since = time_arg(Some(args.since.as_deref().unwrap_or("24h")), now)?.unwrap_or(now);
     let until = time_arg(args.scope.until.as_deref(), now)?.unwrap_or(now);
     let buckets = Buckets::new(since, until, every).map_err(|e| Invalid(format!("vigie: {e}")))?;
     let store = open(config, &args.scope.db, args.utc)?;
@@ -219,6 +232,30 @@ pub fn run(config: &Path, args: StatsArgs) -> Result<()> {
                 .collect();
         output::write(&mut out, format, &[column, "bucket", "count"], &tidy)?;
     }
+    Ok(out.flush()?)
+}
+
+/// `--by response`: the cases opened in the span, by rule, source and week.
+fn run_response(config: &Path, args: StatsArgs, now: DateTime<Utc>) -> Result<()> {
+    let since = time_arg(Some(args.since.as_deref().unwrap_or("30d")), now)?;
+    let until = time_arg(args.scope.until.as_deref(), now)?;
+    let store = open(config, &args.scope.db, args.utc)?;
+    let cases = store
+        .cases(&crate::store::cases_query::CaseQuery {
+            rule: args.scope.rule,
+            source: args.scope.source,
+            since,
+            until,
+            ..Default::default()
+        })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let format = Format::or_default(args.format);
+    let mut out = BufWriter::new(io::stdout().lock());
+    if cases.is_empty() && format == Format::Table {
+        eprintln!("no cases");
+        return Ok(());
+    }
+    response::write(&mut out, format, &cases)?;
     Ok(out.flush()?)
 }
 

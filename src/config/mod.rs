@@ -78,6 +78,9 @@ pub struct DaemonConfig {
     pub user_agent: String,
     /// `host:port` for /health and /metrics.
     pub listen: Option<String>,
+    /// The listener's address as people's browsers reach it (`public_url`, behind a reverse
+    /// proxy), the base of the one-click case links; default `http://{listen}`.
+    pub public_url: Option<String>,
     /// How long posts and hits are kept.
     pub retention: Option<Duration>,
     /// How long a source may fail before a `source` alert.

@@ -141,6 +141,7 @@ fn daemon(
         .map(|(s, _)| s)
         .unwrap_or_else(|| format!("vigie/{}", env!("CARGO_PKG_VERSION")));
     let listen = r.string("listen").map(|(s, _)| s);
+    let public_url = public_url(&mut r, listen.is_some());
     let retention = r.duration("retention").map(|(d, _)| d);
     let source_alert_after = r
         .duration("source_alert_after")
@@ -184,6 +185,7 @@ fn daemon(
         "rules",
         "user_agent",
         "listen",
+        "public_url",
         "retention",
         "source_alert_after",
         "admin_notify",
@@ -197,6 +199,7 @@ fn daemon(
         rules,
         user_agent,
         listen,
+        public_url,
         retention,
         source_alert_after,
         admin_notify: admin_notify_at.iter().map(|(s, _)| s.clone()).collect(),
@@ -207,6 +210,34 @@ fn daemon(
         timezone,
         brand_accounts,
     }
+}
+
+/// `public_url`: an absolute http(s) URL without query or fragment, only beside `listen` (the
+/// listener it names serves the one-click case links).
+fn public_url(r: &mut Reader<'_, '_, '_>, listen: bool) -> Option<String> {
+    let (text, span) = r.string("public_url")?;
+    let url = url::Url::parse(&text).ok().filter(|u| {
+        matches!(u.scheme(), "http" | "https")
+            && u.host_str().is_some_and(|h| !h.is_empty())
+            && u.query().is_none()
+            && u.fragment().is_none()
+            && u.username().is_empty()
+            && u.password().is_none()
+    });
+    if url.is_none() {
+        r.error(
+            span.start,
+            format!("\"public_url\" must be an http(s) URL without query or credentials, such as \"https://vigie.example.org\", not \"{text}\""),
+        );
+        return None;
+    }
+    if !listen {
+        r.error(
+            span.start,
+            "\"public_url\" names the listener of \"listen\", which is not set",
+        );
+    }
+    Some(text.trim_end_matches('/').to_string())
 }
 
 /// Reads `kind`, finds it in `table`, and checks the table's keys against it.

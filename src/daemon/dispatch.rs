@@ -73,6 +73,8 @@ pub struct Dispatcher {
     pub alive: Arc<std::sync::atomic::AtomicU64>,
     /// Delivery outcomes are counted here for `/metrics`.
     pub metrics: Arc<super::metrics::Metrics>,
+    /// Signs the one-click link of each case alert, just before it is sent (`listen` set).
+    pub links: Option<Arc<super::case_link::CaseLinks>>,
 }
 
 /// The dispatcher is stuck when its loop has not gone round for this long.
@@ -102,6 +104,7 @@ impl Dispatcher {
                 notifier: notifier.clone(),
                 db: db.clone(),
                 metrics: self.metrics.clone(),
+                links: self.links.clone(),
             };
             lanes.spawn(lane.run(shutdown.clone(), kicked.clone()));
         }
@@ -158,6 +161,7 @@ struct Lane {
     notifier: Arc<dyn Notifier>,
     db: Db,
     metrics: Arc<super::metrics::Metrics>,
+    links: Option<Arc<super::case_link::CaseLinks>>,
 }
 
 impl Lane {
@@ -194,7 +198,8 @@ impl Lane {
                         next = next.min(d.due_at);
                         break;
                     }
-                    let (notifier, due) = (self.notifier.clone(), d.clone());
+                    let (notifier, mut due) = (self.notifier.clone(), d.clone());
+                    self.sign(&mut due, now);
                     let task =
                         in_flight.spawn(async move { attempt(notifier.as_ref(), &due).await });
                     busy.insert(task.id(), d);
@@ -224,6 +229,16 @@ impl Lane {
             if let (Some(d), outcome) = finished(joined, &mut busy) {
                 self.record(&d, outcome, &mut last_errors);
             }
+        }
+    }
+
+    /// Fills the case link of a case alert, signed for this notifier until [`LIFETIME`] from
+    /// `now`: each delivery signs its own, and nothing of it is stored.
+    ///
+    /// [`LIFETIME`]: super::case_link::LIFETIME
+    fn sign(&self, d: &mut Due, now: DateTime<Utc>) {
+        if let (Some(links), Some(case)) = (&self.links, d.alert.case.as_mut()) {
+            case.ack_url = Some(links.url(case.id, &self.name, now + super::case_link::LIFETIME));
         }
     }
 

@@ -4,8 +4,9 @@
 //! task (polls and errors by class, last success, posts seen, hits per rule, poll and match
 //! durations), the writer (commit durations) and the dispatcher (deliveries by outcome). What
 //! the database already knows (alerts per rule and kind, the outbox's depth and the age of its
-//! oldest pending row) is read at scrape time by [`StoreCollector`] on its own read-only
-//! connection, so it is right after a restart too. Serving it is `http`'s job.
+//! oldest pending row, the reply-clock cases: open, oldest open age, breached per rule) is read
+//! at scrape time by [`StoreCollector`] on its own read-only connection, so it is right after a
+//! restart too. Serving it is `http`'s job.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -186,10 +187,14 @@ impl std::fmt::Debug for StoreCollector {
 
 impl Collector for StoreCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let read = {
+        let (read, cases) = {
             let store = self.0.lock().unwrap_or_else(|p| p.into_inner());
-            store.metrics(chrono::Utc::now())
+            let now = chrono::Utc::now();
+            (store.metrics(now), store.case_metrics(now))
         };
+        if let Ok(cases) = cases {
+            encode_cases(&mut encoder, cases)?;
+        }
         let Ok(crate::store::outbox::OutboxMetrics {
             alerts,
             pending,
@@ -225,4 +230,37 @@ impl Collector for StoreCollector {
         )?)?;
         Ok(())
     }
+}
+
+/// The reply-clock gauges (SPEC §5.1): open cases, the age of the oldest, breaches per rule.
+fn encode_cases(
+    encoder: &mut DescriptorEncoder,
+    cases: crate::store::cases_query::CaseMetrics,
+) -> Result<(), std::fmt::Error> {
+    let open = ConstGauge::new(cases.open);
+    open.encode(encoder.encode_descriptor(
+        "cases_open",
+        "Reply-clock cases waiting for an answer, not yet breached",
+        None,
+        open.metric_type(),
+    )?)?;
+    let oldest = ConstGauge::new(cases.oldest_open_age);
+    oldest.encode(encoder.encode_descriptor(
+        "cases_oldest_open_age_seconds",
+        "Age of the oldest open case, from the complaint (0 when none)",
+        None,
+        oldest.metric_type(),
+    )?)?;
+    let sample = ConstCounter::new(0u64);
+    let mut family = encoder.encode_descriptor(
+        "cases_breached",
+        "Cases that passed their deadline unanswered, per rule (answered later or not)",
+        None,
+        sample.metric_type(),
+    )?;
+    for (rule, n) in cases.breached {
+        let labels = [("rule", rule)];
+        ConstCounter::new(n.max(0) as u64).encode(family.encode_family(&labels)?)?;
+    }
+    Ok(())
 }

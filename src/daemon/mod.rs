@@ -17,6 +17,7 @@
 //! decision; which sources a reload keeps is `reload`'s; retry policy is `retry`'s; writing is
 //! `writer`'s; what systemd is told is `systemd`'s.
 
+pub mod case_link;
 pub mod dispatch;
 pub mod http;
 pub mod metrics;
@@ -257,6 +258,7 @@ impl Daemon {
                 &self.wake,
                 &self.dispatcher_alive,
                 &self.metrics,
+                self.links.clone(),
                 Some(old),
             ) {
                 Ok(started) => (self.stop_dispatch, self.dispatcher) = started,

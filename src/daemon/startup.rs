@@ -24,7 +24,7 @@ use super::scheduler::Timetable;
 use super::systemd::{self, Liveness, Systemd};
 use super::tally::Tally;
 use super::writer::{self, WriteJob};
-use super::{dispatch, http, metrics, DaemonError};
+use super::{case_link, dispatch, http, metrics, DaemonError};
 use crate::config::Config;
 use crate::source::fetch::{FetchOptions, Fetcher};
 use crate::store::{AlertPolicy, DbLock, Store};
@@ -71,6 +71,8 @@ pub(super) struct Daemon {
     pub tally: Arc<Tally>,
     /// One daemon per database, for the life of the process.
     pub lock: DbLock,
+    /// Signs the one-click case links (`listen` set); kept for the dispatchers of reloads.
+    pub links: Option<Arc<case_link::CaseLinks>>,
 }
 
 impl Daemon {
@@ -81,11 +83,25 @@ impl Daemon {
         let mut pipeline = Pipeline::build(&config)?;
         let db = config.daemon.database.clone();
         let (lock, store) = open_store(&config)?;
+        let links = case_link::CaseLinks::for_daemon(
+            config.daemon.listen.as_deref(),
+            config.daemon.public_url.as_deref(),
+            &db,
+        )
+        .map_err(|e| DaemonError::Store(e.to_string()))?
+        .map(Arc::new);
         let wake = Arc::new(Notify::new());
         let metrics = Arc::new(metrics::Metrics::default());
         let dispatcher_alive = Arc::new(AtomicU64::new(writer::now_ms()));
-        let (stop_dispatch, dispatcher) =
-            start_dispatcher(&db, &pipeline, &wake, &dispatcher_alive, &metrics, None)?;
+        let (stop_dispatch, dispatcher) = start_dispatcher(
+            &db,
+            &pipeline,
+            &wake,
+            &dispatcher_alive,
+            &metrics,
+            links.clone(),
+            None,
+        )?;
         let saved = store
             .saved_sources()
             .map_err(|e| DaemonError::Store(e.to_string()))?;
@@ -112,7 +128,7 @@ impl Daemon {
             tick: systemd.tick(),
         };
         let http = match &config.daemon.listen {
-            Some(addr) => Some(listen(addr, &db, &metrics, &liveness).await?),
+            Some(addr) => Some(listen(addr, &config, &metrics, &liveness, links.clone()).await?),
             None => None,
         };
         let ticker = tokio::time::interval(systemd.tick());
@@ -153,6 +169,7 @@ impl Daemon {
             refused,
             tally,
             lock,
+            links,
         })
     }
 }
@@ -218,6 +235,7 @@ pub(super) fn start_dispatcher(
     wake: &Arc<Notify>,
     alive: &Arc<AtomicU64>,
     metrics: &Arc<metrics::Metrics>,
+    links: Option<Arc<case_link::CaseLinks>>,
     after: Option<JoinHandle<()>>,
 ) -> Result<(watch::Sender<bool>, JoinHandle<()>), DaemonError> {
     let store = Store::open(db).map_err(|e| cannot_open(db, e))?;
@@ -227,6 +245,7 @@ pub(super) fn start_dispatcher(
         wake: wake.clone(),
         alive: alive.clone(),
         metrics: metrics.clone(),
+        links,
     };
     let (stop, stopped) = watch::channel(false);
     let handle = tokio::spawn(async move {
@@ -249,13 +268,15 @@ pub(super) fn fetcher(config: &Config) -> Result<Arc<Fetcher>, DaemonError> {
     .map_err(|e| DaemonError::Runtime(e.to_string()))
 }
 
-/// Binds `addr` and serves `/metrics` and `/health` there.
+/// Binds `addr` and serves `/metrics`, `/health` and the case links there.
 async fn listen(
     addr: &str,
-    db: &Path,
+    config: &Config,
     metrics: &Arc<metrics::Metrics>,
     liveness: &Liveness,
+    links: Option<Arc<case_link::CaseLinks>>,
 ) -> Result<JoinHandle<()>, DaemonError> {
+    let db = config.daemon.database.as_path();
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| DaemonError::Runtime(format!("cannot listen on {addr}: {e}")))?;
@@ -263,7 +284,15 @@ async fn listen(
     let state = http::State {
         registry: metrics.registry(store),
         liveness: liveness.clone(),
+        cases: links.map(|links| http::CaseRoutes {
+            links,
+            database: db.to_path_buf(),
+            locale: crate::notify::render::Locale {
+                language: config.daemon.language,
+                zone: config.daemon.alert_zone(),
+            },
+        }),
     };
-    tracing::info!(listen = %addr, "Serving /metrics and /health.");
+    tracing::info!(listen = %addr, "Serving /metrics, /health and the case links.");
     Ok(tokio::spawn(http::serve(listener, Arc::new(state))))
 }

@@ -2,7 +2,8 @@
 //!
 //! One markdown `text`. Mattermost notifies on a plain `@channel` and renders links, so post
 //! text arrives here defanged and with its `@` neutralised (`render::untrusted`) and is
-//! backslash-escaped by `render::markdown_escape`; the only link is the post's own http(s) URL.
+//! backslash-escaped by `render::markdown_escape`; the only links are the post's own http(s) URL
+//! and a case alert's signed "Mark as handled" link (`render::case_link`).
 
 use serde_json::{json, Value};
 
@@ -39,6 +40,9 @@ pub(super) fn markdown(alert: &Alert, loc: &Locale, heading: bool, max: usize) -
             loc.msg("colon", &[]),
             esc(&value)
         ));
+    }
+    if let Some(link) = render::case_link(alert, loc) {
+        out.push_str(&format!("\n**[{}]({})**\n", esc(&link.label), link.url));
     }
     let posts = render::posts(alert, loc);
     if !posts.is_empty() {

@@ -3,8 +3,8 @@
 //! A `text` fallback (notifications, old clients) and Block Kit `blocks`: the title and why,
 //! the facts as section fields, one section per quoted post (matched words in bold). All text is mrkdwn escaped by
 //! `render::slack_escape` (no `<url|text>`, `<!channel>` or `<@U1>` can come from a post) and
-//! marked `verbatim` so Slack auto-links nothing; the only link is the post's own http(s) URL,
-//! written by us as `<url|Open post>`.
+//! marked `verbatim` so Slack auto-links nothing; the only links are the post's own http(s) URL,
+//! written by us as `<url|Open post>`, and a case alert's signed link (`<url|Mark as handled>`).
 
 use serde_json::{json, Value};
 
@@ -46,6 +46,10 @@ pub fn body(alert: &Alert, loc: &Locale) -> Value {
                 .collect::<Vec<_>>(),
         }),
     ];
+    if let Some(link) = render::case_link(alert, loc) {
+        let text = format!("<{}|{}>", link.url.replace('&', "&amp;"), esc(&link.label));
+        blocks.push(json!({ "type": "section", "text": mrkdwn(text, SECTION_CHARS) }));
+    }
     let posts = render::posts(alert, loc);
     if !posts.is_empty() {
         blocks.push(json!({ "type": "divider" }));

@@ -36,6 +36,9 @@ pub fn body(alert: &Alert, loc: &Locale) -> Value {
         .collect();
     let mut body = vec![title, why, json!({ "type": "FactSet", "facts": facts })];
     let mut actions = Vec::new();
+    if let Some(link) = render::case_link(alert, loc) {
+        actions.push(json!({ "type": "Action.OpenUrl", "title": link.label, "url": link.url, "style": "positive" }));
+    }
     let posts = render::posts(alert, loc);
     if !posts.is_empty() {
         let mut head = block(&esc(&loc.msg("top-posts", &[])));

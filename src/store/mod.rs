@@ -12,6 +12,7 @@
 //! section, so the daemon stops rather than retrying a commit that can never succeed.
 
 pub mod alerts;
+pub mod cases_query;
 pub mod files;
 pub mod health;
 pub mod migrations;

@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 
 use html_escape::{encode_double_quoted_attribute as attr, encode_text as esc};
 
-use super::{chart_alt, facts, posts, title, why, Locale};
+use super::{case_link, chart_alt, facts, posts, title, why, Locale};
 use crate::detect::Alert;
 
 /// The widest the email gets, in CSS pixels.
@@ -75,6 +75,18 @@ pub fn html(alert: &Alert, loc: &Locale, chart: Option<ChartRef<'_>>) -> String 
         );
     }
     out.push_str("</table>\n");
+    if let Some(link) = case_link(alert, loc) {
+        // A link styled as a button (mail clients drop forms and scripts): it opens the
+        // listener's page, whose own button does the change.
+        let _ = writeln!(
+            out,
+            "<p style=\"margin:0 0 16px 0;\"><a href=\"{}\" rel=\"noopener noreferrer\" \
+             style=\"display:inline-block;padding:10px 18px;background-color:{LINK};\
+             color:#ffffff;font-weight:bold;text-decoration:none;border-radius:4px;{font};\">{}</a></p>",
+            attr(&link.url),
+            esc(&link.label)
+        );
+    }
     if let Some(c) = chart {
         let _ = writeln!(
             out,

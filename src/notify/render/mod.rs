@@ -312,6 +312,26 @@ pub fn posts(alert: &Alert, loc: &Locale) -> Vec<PostView> {
         .collect()
 }
 
+/// The one-click link that marks an alert's case handled (SPEC §5.1), ready to render: the
+/// button's words in the language, and the signed URL the dispatcher filled in, only when
+/// [`safe_url`] accepts it. `None` for an alert without a case or without a link (no `listen`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseLink {
+    /// "Mark as handled" / "Marquer comme traité".
+    pub label: String,
+    /// The signed link.
+    pub url: String,
+}
+
+/// The alert's [`CaseLink`], if it has one.
+pub fn case_link(alert: &Alert, loc: &Locale) -> Option<CaseLink> {
+    let url = alert.case.as_ref()?.ack_url.as_deref().and_then(safe_url)?;
+    Some(CaseLink {
+        label: loc.msg("case-ack", &[]),
+        url,
+    })
+}
+
 /// The chart's alt text: what the picture shows, in one sentence.
 pub fn chart_alt(alert: &Alert, loc: &Locale) -> String {
     let window = loc.duration(alert.series.bucket_secs.max(1));
@@ -339,6 +359,9 @@ pub fn text(alert: &Alert, loc: &Locale) -> String {
     for (label, value) in facts(alert, loc) {
         let _ = writeln!(out, "{}", loc.labelled(&label, &value));
     }
+    if let Some(link) = case_link(alert, loc) {
+        let _ = writeln!(out, "\n{}", loc.labelled(&link.label, &link.url));
+    }
     let posts = posts(alert, loc);
     if !posts.is_empty() {
         let _ = write!(out, "\n{}\n", loc.labelled(&loc.msg("top-posts", &[]), ""));
@@ -353,3 +376,6 @@ pub fn text(alert: &Alert, loc: &Locale) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests;

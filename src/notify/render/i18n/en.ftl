@@ -116,3 +116,15 @@ chart-usual = usually
 chart-threshold = threshold
 chart-spike-bar = spike bar
 chart-current = current window
+
+## Case links (the one-click "handled" link and the page it opens)
+
+case-ack = Mark as handled
+case-page-title = Case { $id }
+case-author = Author
+case-page-open = This complaint waits for an answer (due { $due }). If someone has answered it, mark it as handled: the reply clock stops and its reminders are cancelled.
+case-page-done = Marked as handled by { $by } on { $when }.
+case-page-already = Already handled by { $by } on { $when }. Nothing was changed.
+case-page-invalid = This link is not valid: it was altered, or it has expired. Nothing was changed.
+case-page-missing = There is no such case. Nothing was changed.
+case-page-error = The case could not be updated; try again in a moment. Nothing was changed.

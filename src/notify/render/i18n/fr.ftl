@@ -114,3 +114,15 @@ chart-usual = d’habitude
 chart-threshold = seuil
 chart-spike-bar = seuil du pic
 chart-current = fenêtre actuelle
+
+## Case links (the one-click "handled" link and the page it opens)
+
+case-ack = Marquer comme traité
+case-page-title = Dossier { $id }
+case-author = Auteur
+case-page-open = Cette réclamation attend une réponse (échéance { $due }). Si quelqu’un y a répondu, marquez-la comme traitée : le délai de réponse s’arrête et ses relances sont annulées.
+case-page-done = Marqué comme traité par { $by } le { $when }.
+case-page-already = Déjà traité par { $by } le { $when }. Rien n’a été modifié.
+case-page-invalid = Ce lien n’est pas valide : il a été modifié, ou il a expiré. Rien n’a été modifié.
+case-page-missing = Ce dossier n’existe pas. Rien n’a été modifié.
+case-page-error = Le dossier n’a pas pu être mis à jour ; réessayez dans un instant. Rien n’a été modifié.
