@@ -71,7 +71,7 @@ fn build(spec: &SourceSpec, env: Env<'_>) -> Result<Box<dyn Source>, String> {
             .base_url
             .clone()
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_string()),
-        query: s.query.clone(),
+        query: api::search_query(&s.query, &spec.brand_accounts),
         bearer_token,
         max_results: s.max_results.unwrap_or(100),
         max_posts_per_day: s.max_posts_per_day,

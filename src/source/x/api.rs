@@ -35,7 +35,10 @@ pub const MAX_PAGES: usize = 5;
 pub const MIN_RESULTS: u64 = 10;
 
 /// The fields asked for: what SPEC §7 needs, and no more (X bills posts, not fields).
-const TWEET_FIELDS: &str = "author_id,created_at,lang,public_metrics,conversation_id";
+/// `conversation_id` (the thread's root), `referenced_tweets` (the post answered) and
+/// `in_reply_to_user_id` are the thread fields (SPEC §5.1).
+const TWEET_FIELDS: &str =
+    "author_id,created_at,lang,public_metrics,conversation_id,referenced_tweets,in_reply_to_user_id";
 const USER_FIELDS: &str = "name,username,public_metrics";
 
 /// An X recent search, with its credentials and its cap.
@@ -55,6 +58,30 @@ pub struct XSource {
     pub max_posts_per_day: u64,
     /// Body cap per response.
     pub max_bytes: u64,
+}
+
+/// The query searched: the configured one, and, when the brand has accounts on X, their posts
+/// (`(query) OR from:a OR from:b`), so the brand's replies come in with the complaints.
+///
+/// One query rather than a second `from:` search: X bills each post a search returns, so a
+/// brand reply that also matches the query would be billed twice by two searches, and a second
+/// search would take its own request, its own `since_id` and its own share of the cap. Here
+/// every post read is counted once against `max_posts_per_day` by the one budget, and paging
+/// and the cursor stay as they are. Handles that cannot be X usernames (`name@server`, a
+/// Mastodon account) are left out.
+pub fn search_query(query: &str, brand_accounts: &[String]) -> String {
+    let names: Vec<&str> = brand_accounts
+        .iter()
+        .map(|h| h.trim().trim_start_matches('@'))
+        .filter(|n| {
+            (1..=15).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+        .collect();
+    if names.is_empty() {
+        return query.to_string();
+    }
+    let from: Vec<String> = names.iter().map(|n| format!("from:{n}")).collect();
+    format!("({query}) OR {}", from.join(" OR "))
 }
 
 /// How long to wait before the next request, from X's rate-limit headers: until
@@ -100,6 +127,19 @@ struct Tweet {
     created_at: Option<String>,
     lang: Option<String>,
     public_metrics: Option<TweetMetrics>,
+    /// The root of the post's thread (its own id for a post that answers none).
+    conversation_id: Option<String>,
+    /// The posts this one replies to, quotes or reposts.
+    #[serde(default)]
+    referenced_tweets: Vec<Referenced>,
+}
+
+/// One of `referenced_tweets`: `replied_to`, `quoted` or `retweeted`, and the post's id.
+#[derive(Deserialize)]
+struct Referenced {
+    #[serde(rename = "type")]
+    kind: String,
+    id: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -170,8 +210,16 @@ pub fn parse(body: &[u8], source: &str) -> Result<SearchPage, SourceError> {
                     .public_metrics
                     .as_ref()
                     .map(|m| m.like_count + m.retweet_count + m.reply_count + m.quote_count),
-                    in_reply_to: None,
-                    thread: None,
+                // The post answered (a quote or a repost answers nothing).
+                in_reply_to: t
+                    .referenced_tweets
+                    .iter()
+                    .find(|r| r.kind == "replied_to")
+                    .map(|r| r.id.clone()),
+                thread: Some(format!(
+                    "x:{}",
+                    t.conversation_id.as_deref().unwrap_or(&t.id)
+                )),
             }
         })
         .collect();
@@ -351,6 +399,40 @@ mod tests {
         assert_eq!(p.followers, Some(1208));
         assert_eq!(p.engagement, Some(4 + 3 + 2 + 1));
         assert_eq!(p.source.as_deref(), Some("x-posteo"));
+    }
+
+    #[test]
+    fn replies_carry_the_post_they_answer_and_the_conversation() {
+        let page = parse(&fixture("search-thread.json"), "x").unwrap();
+        let by_id = |id: &str| page.posts.iter().find(|p| p.id.as_deref() == Some(id)).unwrap();
+        // The complaint starts its conversation.
+        let complaint = by_id("1865100000000000100");
+        assert_eq!(complaint.in_reply_to, None);
+        assert_eq!(complaint.thread.as_deref(), Some("x:1865100000000000100"));
+        // The brand's reply answers it, in the same conversation.
+        let reply = by_id("1865100000000000180");
+        assert_eq!(reply.author.as_deref(), Some("@posteo_aide"));
+        assert_eq!(reply.in_reply_to.as_deref(), Some("1865100000000000100"));
+        assert_eq!(reply.thread.as_deref(), Some("x:1865100000000000100"));
+        // A quote answers nothing and starts its own conversation.
+        let quote = by_id("1865100000000000150");
+        assert_eq!(quote.in_reply_to, None);
+        assert_eq!(quote.thread.as_deref(), Some("x:1865100000000000150"));
+    }
+
+    #[test]
+    fn the_brand_accounts_join_the_query() {
+        assert_eq!(search_query("colis lang:fr", &[]), "colis lang:fr");
+        let brand = [
+            "@posteo_aide".to_string(),
+            "Posteo".to_string(),
+            "posteo@mastodon.social".to_string(),
+            "@much_too_long_for_x".to_string(),
+        ];
+        assert_eq!(
+            search_query("colis lang:fr", &brand),
+            "(colis lang:fr) OR from:posteo_aide OR from:Posteo"
+        );
     }
 
     #[test]
