@@ -7,6 +7,14 @@
 //! store's unique key drops those seen before. The cursor's position holds `since`, the newest
 //! comment time seen, which moves with the stored comments only.
 //!
+//! Threads (SPEC §5.1): a complaint is usually a comment on one of the page's posts, and the
+//! page answers under it, so the thread of a comment is its top-level comment
+//! (`facebook:{comment id}`), and a page post is a thread of its own. `filter=stream` lists the
+//! replies with the top-level comments, each reply with its `parent` (the comment it answers);
+//! a top-level comment answers the page post ([`thread_comments`]). The page's own replies
+//! are among them, so the brand's answers need no other request: their `author` is the page's
+//! numeric id (`from.id`, as for every author here), which is what `brand_accounts` names.
+//!
 //! The page access token travels in the `Authorization` header, never in a URL. Graph API errors
 //! come back as JSON bodies with a code ([`graph_error`]): code 190 (token expired, revoked or
 //! invalid) is a permanent error that says to make a new token; the page and app request
@@ -31,7 +39,8 @@ pub const MAX_COMMENT_PAGES: usize = 5;
 
 const FEED_FIELDS: &str = "id,message,created_time,from,permalink_url,shares,\
     reactions.summary(total_count).limit(0),comments.summary(total_count).limit(0)";
-const COMMENT_FIELDS: &str = "id,message,created_time,from,permalink_url,like_count,comment_count";
+const COMMENT_FIELDS: &str =
+    "id,message,created_time,from,permalink_url,like_count,comment_count,parent{id}";
 
 /// A Facebook page, read with a page access token.
 #[derive(Debug)]
@@ -87,6 +96,13 @@ struct Item {
     comments: Option<Summary>,
     like_count: Option<u64>,
     comment_count: Option<u64>,
+    /// A reply's parent comment (top-level comments have none).
+    parent: Option<Parent>,
+}
+
+#[derive(Deserialize)]
+struct Parent {
+    id: String,
 }
 
 #[derive(Deserialize)]
@@ -163,8 +179,35 @@ fn post(i: Item, source: &str) -> Post {
         lang: None,
         followers: None,
         engagement,
-        in_reply_to: None,
+        in_reply_to: i.parent.map(|p| p.id),
         thread: None,
+    }
+}
+
+/// Sets the thread fields of `comments`, the comments of the page post `post_id` as parsed
+/// (a reply's `in_reply_to` is its parent comment): a top-level comment answers the post and
+/// starts its own thread; a reply is in the thread of the top-level comment above it, found
+/// through the parents among `comments`, or its parent when that is not among them (Facebook
+/// nests replies under top-level comments).
+pub fn thread_comments(post_id: &str, comments: &mut [Post]) {
+    let parents: std::collections::HashMap<String, String> = comments
+        .iter()
+        .filter_map(|c| Some((c.id.clone()?, c.in_reply_to.clone()?)))
+        .collect();
+    for c in comments.iter_mut() {
+        let Some(id) = c.id.clone() else { continue };
+        let mut top = id;
+        // Bounded: a cycle in a broken answer ends the walk.
+        for _ in 0..parents.len() {
+            match parents.get(&top) {
+                Some(parent) => top = parent.clone(),
+                None => break,
+            }
+        }
+        if c.in_reply_to.is_none() {
+            c.in_reply_to = Some(post_id.to_string());
+        }
+        c.thread = Some(format!("facebook:{top}"));
     }
 }
 
@@ -291,6 +334,7 @@ impl Source for FacebookSource {
         let mut comments = Vec::new();
         for post in &feed {
             let Some(id) = &post.id else { continue };
+            let mut post_comments = Vec::new();
             let mut after = None;
             for _ in 0..MAX_COMMENT_PAGES {
                 let mut query = vec![
@@ -307,12 +351,14 @@ impl Source for FacebookSource {
                 let body = self.get(fetch, &format!("{id}/comments"), &query).await?;
                 wait = wait.max(usage_wait(body.header("x-business-use-case-usage")));
                 let (page, next) = parse(&body.bytes, &self.name)?;
-                comments.extend(page);
+                post_comments.extend(page);
                 if next.is_none() {
                     break;
                 }
                 after = next;
             }
+            thread_comments(id, &mut post_comments);
+            comments.extend(post_comments);
         }
         let newest = comments
             .iter()
@@ -321,6 +367,10 @@ impl Source for FacebookSource {
             .max();
         pos.since = pos.since.max(newest);
         let mut posts = feed;
+        for p in &mut posts {
+            // A page post is a thread of its own.
+            p.thread = p.id.as_ref().map(|id| format!("facebook:{id}"));
+        }
         posts.extend(comments);
         posts.sort_by(|a, b| a.created_at.cmp(&b.created_at));
         Ok(Page {
@@ -391,6 +441,45 @@ mod tests {
             parse(b"<html>", "fb"),
             Err(SourceError::Permanent(m)) if m.starts_with("malformed Graph API response")
         ));
+    }
+
+    #[test]
+    fn comments_thread_under_their_top_level_comment() {
+        let (mut posts, _) = parse(&fixture("comments-thread.json"), "fb").unwrap();
+        thread_comments("104501234567890_987654321098765", &mut posts);
+        let by_id = |id: &str| posts.iter().find(|p| p.id.as_deref() == Some(id)).unwrap();
+        // The complaint answers the page post and starts its thread.
+        let complaint = by_id("987654321098765_1122334455669900");
+        assert_eq!(
+            complaint.in_reply_to.as_deref(),
+            Some("104501234567890_987654321098765")
+        );
+        let thread = Some("facebook:987654321098765_1122334455669900");
+        assert_eq!(complaint.thread.as_deref(), thread);
+        // The page answers under it.
+        let answer = by_id("987654321098765_1122334455669911");
+        assert_eq!(answer.author.as_deref(), Some("104501234567890"));
+        assert_eq!(answer.author_name.as_deref(), Some("Posteo"));
+        assert_eq!(
+            answer.in_reply_to.as_deref(),
+            Some("987654321098765_1122334455669900")
+        );
+        assert_eq!(answer.thread.as_deref(), thread);
+        // A reply to the reply is in the same thread.
+        let again = by_id("987654321098765_1122334455669922");
+        assert_eq!(
+            again.in_reply_to.as_deref(),
+            Some("987654321098765_1122334455669911")
+        );
+        assert_eq!(again.thread.as_deref(), thread);
+        // A reply whose parent is not in the answer (older than `since`): its parent's thread.
+        let mut late = vec![Post {
+            id: Some("c2".into()),
+            in_reply_to: Some("c1".into()),
+            ..Post::from_text("merci")
+        }];
+        thread_comments("p", &mut late);
+        assert_eq!(late[0].thread.as_deref(), Some("facebook:c1"));
     }
 
     #[test]
