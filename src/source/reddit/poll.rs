@@ -11,7 +11,15 @@
 //! The cursor's `position` is `{"before": "t3_…"}`: the newest fullname seen, sent as
 //! `before=` so a poll lists only newer posts (`pace` keeps it, with the feeds' budget and the
 //! rate-limit wait). Parsing is `feed`'s and `listing`'s.
+//!
+//! With brand accounts (`[daemon] brand_accounts`), each poll then reads every account's newest
+//! comments (`/user/{name}/comments`, the feed or the API as the listing), each from its own
+//! `before` in the cursor (`{"before": …, "brand": {"Posteo": {"before": "t1_…"}}}`), so the
+//! brand's replies under the links are stored. Those requests are extras: a failure keeps the
+//! listing's posts and that account's position, and is logged when it changes; a feed request
+//! the per-host budget has no room for waits for a later poll.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -57,6 +65,10 @@ pub struct RedditSource {
     /// `base_url` from the config: both the token endpoint and the API (tests, proxies).
     base_url: Option<String>,
     token: Mutex<Option<Token>>,
+    /// The brand's Reddit usernames, whose comments each poll reads too.
+    brand: Vec<String>,
+    /// The last failure reading the brand's comments, by account, logged when it changes.
+    brand_errors: Mutex<BTreeMap<String, String>>,
 }
 
 impl RedditSource {
@@ -68,6 +80,7 @@ impl RedditSource {
         query: Option<String>,
         oauth: Option<OAuth>,
         base_url: Option<String>,
+        brand: Vec<String>,
     ) -> RedditSource {
         RedditSource {
             name,
@@ -77,6 +90,114 @@ impl RedditSource {
             oauth,
             base_url: base_url.map(|b| b.trim_end_matches('/').to_string()),
             token: Mutex::new(None),
+            brand,
+            brand_errors: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The URL of a brand account's comments: the feed or the API, from `before`.
+    fn brand_url(&self, name: &str, before: Option<&str>) -> Result<String, SourceError> {
+        let feed = self.oauth.is_none();
+        let base = match (&self.base_url, feed) {
+            (Some(base), _) => base.as_str(),
+            (None, false) => OAUTH_API,
+            (None, true) => WWW,
+        };
+        let path = if feed { "comments/.rss" } else { "comments" };
+        let mut url = url::Url::parse(&format!("{base}/user/{name}/{path}")).map_err(|e| {
+            SourceError::Permanent(format!("invalid base_url {}: {e}", redact_url(base)))
+        })?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("limit", &LIMIT.to_string());
+            if !feed {
+                q.append_pair("raw_json", "1");
+            }
+            if let Some(before) = before {
+                q.append_pair("before", before);
+            }
+        }
+        Ok(url.to_string())
+    }
+
+    /// Adds the brand accounts' new comments to `page` (read after the listing), and their
+    /// positions to its cursor; `prior` is the position the poll started from.
+    async fn add_brand(
+        &self,
+        fetch: &Fetcher,
+        page: &mut Page,
+        prior: &Position,
+        token: Option<&Secret>,
+    ) {
+        if self.brand.is_empty() {
+            return;
+        }
+        let mut next = Position::read(&page.cursor);
+        for name in &self.brand {
+            let was = prior.brand.get(name).cloned().unwrap_or_default();
+            let before = was.anchor().map(str::to_owned);
+            let read = self.brand_comments(fetch, name, before.as_deref(), token).await;
+            let Some(read) = self.brand_outcome(name, read) else {
+                continue;
+            };
+            // `None`: the feed budget had no room; the account waits for a later poll.
+            if let Some(parsed) = read {
+                next.brand
+                    .insert(name.clone(), was.after(before.is_some(), parsed.newest));
+                page.posts.extend(parsed.posts);
+            }
+        }
+        page.cursor.position = Some(next.write());
+    }
+
+    /// One account's comments from `before`: `Ok(None)` when the feed budget has no room.
+    async fn brand_comments(
+        &self,
+        fetch: &Fetcher,
+        name: &str,
+        before: Option<&str>,
+        token: Option<&Secret>,
+    ) -> Result<Option<Parsed>, SourceError> {
+        let url = self.brand_url(name, before)?;
+        let Some(token) = token else {
+            if take_feed_slot(&host_of(&url), Instant::now()).is_err() {
+                return Ok(None);
+            }
+            let none = Cursor::default();
+            return match fetch
+                .get(&FetchRequest::get(&url, &none, self.max_bytes))
+                .await?
+            {
+                Fetched::Body(body) => feed::parse(&body.bytes, &self.name).map(Some),
+                Fetched::NotModified => Ok(None),
+            };
+        };
+        let body = self.get_listing(fetch, &url, token).await?;
+        if !body.is_success() {
+            return Err(client_error(&body, &url));
+        }
+        listing::parse_comments(&body.bytes, &self.name).map(Some)
+    }
+
+    /// An account's comments if they were read; a failure is logged when it changes (and its
+    /// end once), never the poll's failure.
+    fn brand_outcome<T>(&self, name: &str, read: Result<T, SourceError>) -> Option<T> {
+        let mut errors = self.brand_errors.lock().unwrap_or_else(|p| p.into_inner());
+        match read {
+            Ok(v) => {
+                if errors.remove(name).is_some() {
+                    tracing::info!(source = %self.name, account = %name, "Reading the brand account's comments works again.");
+                }
+                Some(v)
+            }
+            Err(e) => {
+                let e = e.to_string();
+                if errors.get(name) != Some(&e) {
+                    tracing::warn!(source = %self.name, account = %name, error = %e, "Reading the brand account's comments failed; the listing's posts are kept.");
+                    errors.insert(name.to_string(), e);
+                }
+                None
+            }
         }
     }
 
@@ -136,20 +257,22 @@ impl RedditSource {
                 wait: Some(wait),
             });
         }
-        match fetch
+        let mut page = match fetch
             .get(&FetchRequest::get(&url, cursor, self.max_bytes))
             .await?
         {
-            Fetched::NotModified => Ok(Page {
+            Fetched::NotModified => Page {
                 posts: Vec::new(),
                 cursor: cursor.clone(),
                 wait: None,
-            }),
+            },
             Fetched::Body(body) => {
                 let parsed = feed::parse(&body.bytes, &self.name)?;
-                Ok(page(position, before.is_some(), parsed, &body))
+                page(position.clone(), before.is_some(), parsed, &body)
             }
-        }
+        };
+        self.add_brand(fetch, &mut page, &position, None).await;
+        Ok(page)
     }
 
     /// The OAuth poll: a token (cached, or fetched), the listing, one new token on a 401.
@@ -168,12 +291,13 @@ impl RedditSource {
             Some(token) => token,
             None => self.new_token(fetch, oauth).await?,
         };
+        let mut token = token;
         let mut body = self.get_listing(fetch, &url, &token).await?;
         if body.status == 401 && !fresh {
             // Revoked or expired early: one new token, one more try.
             tracing::info!(source = %self.name, "Reddit refused the access token; fetching a new one.");
             self.forget_token();
-            let token = self.new_token(fetch, oauth).await?;
+            token = self.new_token(fetch, oauth).await?;
             body = self.get_listing(fetch, &url, &token).await?;
         }
         if body.status == 401 {
@@ -187,7 +311,9 @@ impl RedditSource {
             return Err(client_error(&body, &url));
         }
         let parsed = listing::parse(&body.bytes, &self.name)?;
-        Ok(page(position, before.is_some(), parsed, &body))
+        let mut page = page(position.clone(), before.is_some(), parsed, &body);
+        self.add_brand(fetch, &mut page, &position, Some(&token)).await;
+        Ok(page)
     }
 
     async fn get_listing(
@@ -334,6 +460,7 @@ mod tests {
                 client_secret: Secret::new("s"),
             }),
             base.map(String::from),
+            vec!["Posteo_Officiel".into()],
         )
     }
 
@@ -365,6 +492,15 @@ mod tests {
             assert_eq!(s.listing_url(before).as_deref(), Ok(want));
         }
         assert!(source(None, false, Some("not a url")).listing_url(None).is_err());
+        // The brand's comments, from their own `before`.
+        assert_eq!(
+            source(None, false, None).brand_url("Posteo_Officiel", Some("t1_a")).as_deref(),
+            Ok("https://www.reddit.com/user/Posteo_Officiel/comments/.rss?limit=100&before=t1_a")
+        );
+        assert_eq!(
+            source(None, true, None).brand_url("Posteo_Officiel", None).as_deref(),
+            Ok("https://oauth.reddit.com/user/Posteo_Officiel/comments?limit=100&raw_json=1")
+        );
         assert_eq!(
             source(None, true, None).token_url(),
             "https://www.reddit.com/api/v1/access_token"
