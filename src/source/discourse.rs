@@ -16,16 +16,14 @@
 //! post seen (`after:`, Discourse's search filters by date), up to [`MAX_PAGES`] pages.
 //!
 //! Brand accounts (`[daemon] brand_accounts`, SPEC §5.1): in `posts` mode the brand's posts are
-//! among the forum's, read anyway. In `search` mode they would not match the query, so each
-//! poll then reads every account's newest topics and replies
-//! (`/user_actions.json?username={name}&filter=4,5`) and keeps those above the account's last
-//! post id in the cursor (`brand`). Those requests are extras: a failure keeps the search's
-//! posts and the account's position, and is logged when it changes.
+//! among the forum's; in `search` mode `brand` reads them too, from their own place in the
+//! cursor (`brand`).
 //!
 //! With `api_key`, every request carries `Api-Key` and `Api-Username` (private forums, higher
 //! limits); `fetch` never logs header values. A 429 is read here: Discourse says how long to wait
 //! in `extras.wait_seconds` (and in `Retry-After`); the longer of the two is honoured.
 
+mod brand;
 mod parse;
 
 use std::collections::BTreeMap;
@@ -43,6 +41,7 @@ use crate::config::raw::Reader;
 use crate::config::{secret, values, KindDef, SecretRef, Settings, SourceSpec};
 use crate::post::Post;
 
+pub use brand::usernames;
 pub use parse::{latest, refusal, search, user_actions, Parsed, Refusal};
 
 /// Most pages one poll reads (50 posts each): a forum's backlog is read over several polls.
@@ -133,21 +132,6 @@ fn build(spec: &SourceSpec, env: Env<'_>) -> Result<Box<dyn Source>, String> {
         brand: usernames(&spec.brand_accounts),
         brand_errors: Mutex::new(BTreeMap::new()),
     }))
-}
-
-/// The Discourse usernames among `brand_accounts` (`@posteo_support` is `posteo_support`;
-/// `name@server`, a Mastodon account, is none).
-pub fn usernames(brand_accounts: &[String]) -> Vec<String> {
-    brand_accounts
-        .iter()
-        .map(|h| h.trim().trim_start_matches('@'))
-        .filter(|n| {
-            (1..=60).contains(&n.len())
-                && n.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b))
-        })
-        .map(str::to_string)
-        .collect()
 }
 
 /// What a source reads.
@@ -328,56 +312,8 @@ impl DiscourseSource {
             .chain(newest)
             .max();
         posts.reverse();
-        for name in &self.brand {
-            let last = brand.get(name).copied();
-            let read = self.brand_posts(fetch, name).await;
-            let Some(read) = self.brand_outcome(name, read) else {
-                continue;
-            };
-            let top = read.iter().map(|(id, _)| *id).max();
-            posts.extend(
-                read.into_iter()
-                    .filter(|(id, _)| last.is_none_or(|l| *id > l))
-                    .map(|(_, p)| p),
-            );
-            if let Some(top) = top.max(last) {
-                brand.insert(name.clone(), top);
-            }
-        }
+        self.add_brand(fetch, &mut posts, &mut brand).await;
         Ok(page_of(posts, Position { newest, brand, ..Position::default() }, wait))
-    }
-
-    /// One brand account's newest topics and replies.
-    async fn brand_posts(&self, fetch: &Fetcher, name: &str) -> Result<Vec<(u64, Post)>, SourceError> {
-        let mut url = url::Url::parse(&format!("{}/user_actions.json", self.base))
-            .map_err(|e| SourceError::Permanent(format!("invalid url: {e}")))?;
-        url.query_pairs_mut()
-            .append_pair("username", name)
-            .append_pair("filter", "4,5");
-        let body = self.get(fetch, url.as_str()).await?;
-        user_actions(&body, &self.base, &self.name)
-    }
-
-    /// An account's posts if they were read; a failure is logged when it changes (and its end
-    /// once), never the poll's failure.
-    fn brand_outcome<T>(&self, name: &str, read: Result<T, SourceError>) -> Option<T> {
-        let mut errors = self.brand_errors.lock().unwrap_or_else(|p| p.into_inner());
-        match read {
-            Ok(v) => {
-                if errors.remove(name).is_some() {
-                    tracing::info!(source = %self.name, account = %name, "Reading the brand account's posts works again.");
-                }
-                Some(v)
-            }
-            Err(e) => {
-                let e = e.to_string();
-                if errors.get(name) != Some(&e) {
-                    tracing::warn!(source = %self.name, account = %name, error = %e, "Reading the brand account's posts failed; the search's posts are kept.");
-                    errors.insert(name.to_string(), e);
-                }
-                None
-            }
-        }
     }
 
     /// `{url}/posts.json`, `?before=ID` below a post.
