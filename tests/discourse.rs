@@ -270,3 +270,75 @@ fn discourse_backlog_resumes_from_the_stored_gap_after_kill_9() {
     );
     assert_eq!(d.terminate(Duration::from_secs(30)), 0);
 }
+
+/// Issue 27, `search` mode: the brand's replies would not match the query, so each poll reads
+/// the account's topics and replies (`/user_actions.json`), keeps its highest post id in the
+/// cursor, and a failure reading them keeps the search's posts and that position. Every post
+/// is in its topic's thread.
+#[test]
+fn discourse_search_reads_the_brand_posts_in_their_topic_and_survives_their_failure() {
+    let server = TestServer::start();
+    server.script(
+        "/search.json",
+        [Reply::ok(include_str!("fixtures/discourse/search.json"))],
+    );
+    server.script(
+        "/user_actions.json",
+        [
+            Reply::ok(include_str!("fixtures/discourse/user-actions.json")),
+            Reply::new(502).body("<html>Bad gateway</html>"),
+        ],
+    );
+    let cfg = config(&server.url(""), "mode = \"search\"\nquery = \"colis\"").replace(
+        "[daemon]\n",
+        "[daemon]\nbrand_accounts = [\"@posteo_support\"]\n",
+    );
+    let d = Daemon::start(&[("vigie.toml", &cfg), ("rules.toml", RULES)]);
+    d.wait_for("two failed brand reads", Duration::from_secs(60), || {
+        server.requests("/user_actions.json").len() >= 3
+    });
+    let brand = server.requests("/user_actions.json");
+    assert_eq!(
+        brand[0].target,
+        "/user_actions.json?username=posteo_support&filter=4%2C5"
+    );
+    let thread = |id: &str| -> Option<String> {
+        d.db()
+            .query_row(
+                "SELECT thread FROM posts WHERE source = 'forum' AND source_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .expect("stored")
+    };
+    let topic = Some(format!("{}/t/311", server.url("")));
+    assert_eq!(thread("1042"), topic, "the complaint");
+    assert_eq!(thread("1044"), topic, "the brand's reply in the same topic");
+    assert_eq!(thread("1039"), Some(format!("{}/t/308", server.url(""))));
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM posts WHERE source = 'forum' AND source_id = '1040'"),
+        0,
+        "a deleted post"
+    );
+    // The brand's position is kept across the failures, and the polls succeed.
+    let cursor: String = d
+        .db()
+        .query_row("SELECT cursor FROM sources WHERE name = 'forum'", [], |r| {
+            r.get(0)
+        })
+        .expect("cursor");
+    assert!(
+        cursor.contains(r#""brand":{"posteo_support":1044}"#),
+        "{cursor}"
+    );
+    assert_eq!(
+        d.count("SELECT COUNT(*) FROM sources WHERE name = 'forum' AND last_status = 'ok'"),
+        1
+    );
+    assert_eq!(
+        d.log()
+            .matches("Reading the brand account's posts failed")
+            .count(),
+        1
+    );
+}

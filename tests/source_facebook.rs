@@ -183,3 +183,100 @@ fn facebook_token_error_190_is_a_permanent_error_that_says_what_to_do() {
     assert!(!r.stdout.contains(TOKEN), "the token in vigie sources");
     assert!(!d.log().contains(TOKEN), "the token in the log");
 }
+
+/// Issue 27: comments are read with their `parent`; a complaint (a top-level comment) answers
+/// the page post and starts its thread, and the page's reply under it, read in the same stream,
+/// is in that thread with the page's id as its author (what `brand_accounts` names).
+#[test]
+fn facebook_comments_and_the_page_replies_carry_their_thread() {
+    let server = TestServer::start();
+    server.script(FEED, [Reply::ok(fixture("feed.json"))]);
+    server.script(COMMENTS, [Reply::ok(fixture("comments-thread.json"))]);
+    server.script(QUIET, [Reply::ok(fixture("comments-empty.json"))]);
+    let config = format!(
+        "[daemon]\ndatabase = \"vigie.db\"\nrules = [\"rules.toml\"]\n\
+         brand_accounts = [{{ source = \"fb\", handle = \"{PAGE}\" }}]\n\n\
+         [[source]]\nname = \"fb\"\nkind = \"facebook\"\nevery = \"1s\"\n{}\n",
+        keys(&server.url(""))
+    );
+    let d = Daemon::start_env(
+        &[
+            ("vigie.toml", &config),
+            (
+                "rules.toml",
+                "[[rule]]\nname = \"colis\"\nquery = 'colis'\n",
+            ),
+        ],
+        ENV,
+    );
+    d.wait_for("the thread stored", Duration::from_secs(60), || {
+        d.count("SELECT COUNT(*) FROM posts WHERE source = 'fb'") == 5
+    });
+    let fields = server.requests(COMMENTS)[0].target.clone();
+    assert!(
+        fields.contains("comment_count%2Cparent%7Bid%7D") && fields.contains("filter=stream"),
+        "{fields}"
+    );
+    // Thread fields are stored for every post, hit or not (the page's reply hits nothing).
+    let row = |id: &str| -> (Option<String>, Option<String>) {
+        d.db()
+            .query_row(
+                "SELECT in_reply_to, thread FROM posts WHERE source_id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("stored")
+    };
+    let thread = Some("facebook:987654321098765_1122334455669900".to_string());
+    assert_eq!(
+        row("104501234567890_987654321098765"),
+        (
+            None,
+            Some("facebook:104501234567890_987654321098765".into())
+        ),
+        "a page post is a thread of its own"
+    );
+    assert_eq!(
+        row("987654321098765_1122334455669900"),
+        (
+            Some("104501234567890_987654321098765".into()),
+            thread.clone()
+        ),
+        "the complaint answers the page post and starts its thread"
+    );
+    assert_eq!(
+        row("987654321098765_1122334455669911"),
+        (
+            Some("987654321098765_1122334455669900".into()),
+            thread.clone()
+        ),
+        "the page's reply"
+    );
+    assert_eq!(
+        row("987654321098765_1122334455669922").1,
+        thread,
+        "a reply to the page's reply"
+    );
+    // `vigie preview` shows the page's reply, its author the page's id.
+    let r = vigie_env(
+        &[
+            "preview",
+            "fb",
+            "--config",
+            s(&d.config()),
+            "--format",
+            "json",
+        ],
+        "",
+        ENV,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let reply: serde_json::Value = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json line"))
+        .find(|v| v["id"] == "987654321098765_1122334455669911")
+        .expect("the page's reply previewed");
+    assert_eq!(reply["author"], PAGE);
+    assert_eq!(reply["thread"], "facebook:987654321098765_1122334455669900");
+}

@@ -130,3 +130,81 @@ fn hackernews_shows_algolia_error_message() {
         "{e}"
     );
 }
+
+/// Issue 27: items carry their parent and their story as the thread; with a brand account each
+/// poll also reads the account's items (`author_` tag) from its own position, and a failure of
+/// that request keeps the search's posts and the position.
+#[test]
+fn hackernews_reads_the_brand_items_with_their_thread_and_survives_their_failure() {
+    let server = TestServer::start();
+    server.script(
+        SEARCH,
+        [
+            // Poll 1: the search, then the brand's items.
+            Reply::ok(fixture("search-first.json")),
+            Reply::ok(fixture("brand-comments.json")),
+            // Poll 2: the search finds a newer comment; the brand's request fails.
+            Reply::ok(fixture("search-newer.json")),
+            Reply::new(503).body("upstream down"),
+            // Later polls: nothing new anywhere.
+            Reply::ok(fixture("search-empty.json")),
+        ],
+    );
+    let cfg = config(&server.url(""), "").replace(
+        "[daemon]\n",
+        "[daemon]\nbrand_accounts = [\"@posteo_support\"]\n",
+    );
+    let d = Daemon::start(&[("vigie.toml", &cfg), ("rules.toml", RULES)]);
+    d.wait_for("the newer comment stored", Duration::from_secs(60), || {
+        d.count("SELECT COUNT(*) FROM posts WHERE source = 'hn' AND source_id = '42200400'") == 1
+    });
+    d.wait_for(
+        "a poll after the brand's failure",
+        Duration::from_secs(60),
+        || server.requests(SEARCH).len() >= 6,
+    );
+    // Thread fields are stored for every post, hit or not (the brand's reply hits nothing).
+    let row = |id: &str| -> (Option<String>, Option<String>) {
+        d.db()
+            .query_row(
+                "SELECT in_reply_to, thread FROM posts WHERE source_id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("stored")
+    };
+    let thread = Some("hn:42200100".to_string());
+    assert_eq!(row("42200100"), (None, thread.clone()), "a story");
+    assert_eq!(
+        row("42200310"),
+        (Some("42200290".into()), thread.clone()),
+        "a comment"
+    );
+    assert_eq!(
+        row("42200355"),
+        (Some("42200310".into()), thread),
+        "the brand's reply, under the same story"
+    );
+    let targets: Vec<String> = server
+        .requests(SEARCH)
+        .iter()
+        .map(|r| r.target.clone())
+        .collect();
+    let brand = "query=&tags=%28story%2Ccomment%29%2C%28author_posteo_support%29&hitsPerPage=100";
+    assert_eq!(targets[1], format!("{SEARCH}?{brand}"), "{targets:#?}");
+    // The brand's own position: its newest item, kept across the failed request.
+    let after = format!("{SEARCH}?{brand}&numericFilters=created_at_i%3E1795339860");
+    assert_eq!(targets[3], after, "{targets:#?}");
+    assert_eq!(targets[5], after, "{targets:#?}");
+    // The failure was the brand's request only: the poll succeeded.
+    d.wait_for("the source ok", Duration::from_secs(60), || {
+        d.count("SELECT COUNT(*) FROM sources WHERE name = 'hn' AND last_status = 'ok'") == 1
+    });
+    assert_eq!(
+        d.log()
+            .matches("Reading the brand accounts' items failed")
+            .count(),
+        1,
+        "logged once"
+    );
+}

@@ -373,3 +373,125 @@ fn reddit_feeds_make_at_most_ten_requests_a_minute_per_host() {
     assert_eq!(d.count("SELECT COUNT(*) FROM posts WHERE source = 'fr'"), 3);
     assert_eq!(d.terminate(Duration::from_secs(30)), 0);
 }
+
+const BRAND_API: &str = "/user/Posteo_Officiel/comments";
+const BRAND_FEED: &str = "/user/Posteo_Officiel/comments/.rss";
+
+/// `config` with the brand's Reddit account.
+fn brand_config(keys: String) -> String {
+    config(&[("reddit", keys)]).replace(
+        "[daemon]\n",
+        "[daemon]\nbrand_accounts = [\"u/Posteo_Officiel\"]\n",
+    )
+}
+
+/// The thread fields stored for a post (stored for every post, hit or not).
+fn thread_row(d: &Daemon, id: &str) -> (Option<String>, Option<String>) {
+    d.db()
+        .query_row(
+            "SELECT in_reply_to, thread FROM posts WHERE source_id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("stored")
+}
+
+/// Issue 27, OAuth: links are threads; the brand's comments are read from their own `before`
+/// after the listing, answer their parent in the link's thread, and a failure reading them
+/// keeps the listing's posts and the brand's position.
+#[test]
+fn reddit_oauth_reads_the_brand_comments_in_their_threads_and_survives_their_failure() {
+    let server = TestServer::start();
+    server.script(TOKEN_PATH, [json("token.json")]);
+    server.script(
+        API_PATH,
+        [json("new.json"), json("newer.json"), json("empty.json")],
+    );
+    server.script(
+        BRAND_API,
+        [
+            json("user-comments.json"),
+            Reply::new(500).body("upstream error"),
+            json("empty.json"),
+        ],
+    );
+    let d = Daemon::start_env(
+        &[
+            ("vigie.toml", &brand_config(oauth_keys(&server.url("")))),
+            ("rules.toml", RULES),
+        ],
+        &[("REDDIT_SECRET", SECRET)],
+    );
+    d.wait_for("the newer link stored", Duration::from_secs(60), || {
+        d.count("SELECT COUNT(*) FROM posts WHERE source_id = 't3_1h8m7tb'") == 1
+    });
+    d.wait_for("a poll after the failure", Duration::from_secs(60), || {
+        server.requests(BRAND_API).len() >= 3
+    });
+    let thread = Some("reddit:t3_1h8k2qa".to_string());
+    assert_eq!(thread_row(&d, "t3_1h8k2qa"), (None, thread.clone()));
+    assert_eq!(
+        thread_row(&d, "t1_m0k3x7b"),
+        (Some("t3_1h8k2qa".into()), thread),
+        "the brand's reply to the link"
+    );
+    assert_eq!(
+        thread_row(&d, "t1_m0k2p9d"),
+        (Some("t1_m0jzz01".into()), Some("reddit:t3_1h8fq20".into())),
+        "a reply to a comment"
+    );
+    let brand = server.requests(BRAND_API);
+    assert!(
+        brand[0].target.contains("raw_json=1") && !brand[0].target.contains("before="),
+        "{}",
+        brand[0].target
+    );
+    assert!(brand[0]
+        .header("authorization")
+        .is_some_and(|a| a.ends_with(".TOKEN-ONE")));
+    for r in &brand[1..3] {
+        assert!(r.target.contains("before=t1_m0k3x7b"), "{}", r.target);
+    }
+    assert_eq!(last_error(&d, "reddit"), None, "the poll did not fail");
+    assert_eq!(
+        d.log()
+            .matches("Reading the brand account's comments failed")
+            .count(),
+        1
+    );
+    assert_no_secret(&d);
+}
+
+/// Issue 27, feeds: the brand's comments feed, its thread from the permalink, its own `before`.
+#[test]
+fn reddit_feeds_read_the_brand_comments_feed() {
+    let server = TestServer::start();
+    server.script(FEED_PATH, [atom("new.atom.xml")]);
+    server.script(BRAND_FEED, [atom("user-comments.atom.xml")]);
+    let d = Daemon::start(&[
+        (
+            "vigie.toml",
+            &brand_config(format!(
+                "subreddits = [\"france\", \"AskFrance\"]\nbase_url = \"{}\"",
+                server.url("")
+            )),
+        ),
+        ("rules.toml", RULES),
+    ]);
+    d.wait_for(
+        "the brand's comments read twice",
+        Duration::from_secs(60),
+        || server.requests(BRAND_FEED).len() >= 2,
+    );
+    assert_eq!(
+        thread_row(&d, "t1_m0k3x7b"),
+        (None, Some("reddit:t3_1h8k2qa".into())),
+        "the feed says the link, not the parent"
+    );
+    let brand = server.requests(BRAND_FEED);
+    assert_eq!(brand[0].target, format!("{BRAND_FEED}?limit=100"));
+    assert_eq!(
+        brand[1].target,
+        format!("{BRAND_FEED}?limit=100&before=t1_m0k3x7b")
+    );
+}

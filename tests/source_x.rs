@@ -471,3 +471,89 @@ fn x_check_refuses_a_cap_under_one_page() {
         r.stderr
     );
 }
+
+/// Issue 27: the brand's accounts join the one search (`(query) OR from:…`, one budget), and
+/// each post keeps the post it answers and its conversation, stored and shown by `vigie preview`.
+#[test]
+fn x_reads_the_brand_replies_with_their_thread_in_the_one_search() {
+    let server = TestServer::start();
+    server.script(
+        SEARCH,
+        [
+            Reply::ok(fixture("search-thread.json")),
+            Reply::ok(fixture("search-empty.json")),
+        ],
+    );
+    let cfg = format!(
+        "[daemon]\ndatabase = \"vigie.db\"\nrules = [\"rules.toml\"]\n\
+         brand_accounts = [\"@posteo_aide\", \"posteo@mastodon.social\"]\n\n\
+         [[source]]\nname = \"x-posteo\"\nkind = \"x\"\nquery = \"colis lang:fr\"\n\
+         bearer_token = \"${{X_TEST_BEARER}}\"\nmax_results = 10\nmax_posts_per_day = 1000\n\
+         base_url = \"{}\"\nevery = \"1s\"\n",
+        server.url("")
+    );
+    let d = Daemon::start_env(&[("vigie.toml", &cfg), ("rules.toml", RULES)], ENV);
+    d.wait_for("the thread stored", Duration::from_secs(60), || {
+        d.count("SELECT COUNT(*) FROM posts WHERE source = 'x-posteo'") == 3
+    });
+    let first = server.requests(SEARCH)[0].target.clone();
+    let query: Vec<(String, String)> = url::Url::parse(&format!("http://h{first}"))
+        .unwrap()
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let get = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("query"), Some("(colis lang:fr) OR from:posteo_aide"));
+    assert!(
+        get("tweet.fields").is_some_and(|f| f.contains("conversation_id,referenced_tweets")),
+        "{first}"
+    );
+    // Thread fields are stored for every post, hit or not (the brand's reply hits nothing).
+    let row = |id: &str| -> (Option<String>, Option<String>) {
+        d.db()
+            .query_row(
+                "SELECT in_reply_to, thread FROM posts WHERE source_id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .expect("stored")
+    };
+    let thread = Some("x:1865100000000000100".to_string());
+    assert_eq!(
+        row("1865100000000000100"),
+        (None, thread.clone()),
+        "the complaint starts its conversation"
+    );
+    assert_eq!(
+        row("1865100000000000180"),
+        (Some("1865100000000000100".into()), thread),
+        "the brand's reply answers it in the same conversation"
+    );
+    drop(d);
+
+    // `vigie preview` shows the brand's reply with its thread fields.
+    server.script(SEARCH, [Reply::ok(fixture("search-thread.json"))]);
+    let dir = crate::util::tree(&[("vigie.toml", &cfg), ("rules.toml", RULES)]);
+    let r = vigie_env(
+        &[
+            "preview",
+            "x-posteo",
+            "--config",
+            s(&dir.path().join("vigie.toml")),
+            "--format",
+            "json",
+        ],
+        "",
+        ENV,
+    );
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let reply: serde_json::Value = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("json line"))
+        .find(|v| v["id"] == "1865100000000000180")
+        .expect("the brand's reply previewed");
+    assert_eq!(reply["author"], "@posteo_aide");
+    assert_eq!(reply["in_reply_to"], "1865100000000000100");
+    assert_eq!(reply["thread"], "x:1865100000000000100");
+}

@@ -15,13 +15,20 @@
 //! `mode = "search"` reads `/search.json?q={query} order:latest`, from the day before the newest
 //! post seen (`after:`, Discourse's search filters by date), up to [`MAX_PAGES`] pages.
 //!
+//! Brand accounts (`[daemon] brand_accounts`, SPEC §5.1): in `posts` mode the brand's posts are
+//! among the forum's; in `search` mode `brand` reads them too, from their own place in the
+//! cursor (`brand`).
+//!
 //! With `api_key`, every request carries `Api-Key` and `Api-Username` (private forums, higher
 //! limits); `fetch` never logs header values. A 429 is read here: Discourse says how long to wait
 //! in `extras.wait_seconds` (and in `Retry-After`); the longer of the two is honoured.
 
+mod brand;
 mod parse;
 
+use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -34,7 +41,8 @@ use crate::config::raw::Reader;
 use crate::config::{secret, values, KindDef, SecretRef, Settings, SourceSpec};
 use crate::post::Post;
 
-pub use parse::{latest, refusal, search, Parsed, Refusal};
+pub use brand::usernames;
+pub use parse::{latest, refusal, search, user_actions, Parsed, Refusal};
 
 /// Most pages one poll reads (50 posts each): a forum's backlog is read over several polls.
 pub const MAX_PAGES: usize = 10;
@@ -121,6 +129,8 @@ fn build(spec: &SourceSpec, env: Env<'_>) -> Result<Box<dyn Source>, String> {
         mode,
         headers,
         max_bytes: spec.max_bytes,
+        brand: usernames(&spec.brand_accounts),
+        brand_errors: Mutex::new(BTreeMap::new()),
     }))
 }
 
@@ -143,6 +153,10 @@ pub struct DiscourseSource {
     /// `Accept`, and `Api-Key` / `Api-Username` when given (values never logged).
     headers: Vec<(String, String)>,
     max_bytes: u64,
+    /// The brand's usernames on the forum, read in `search` mode.
+    brand: Vec<String>,
+    /// The last failure reading each account's posts, logged when it changes.
+    brand_errors: Mutex<BTreeMap<String, String>>,
 }
 
 /// `Cursor.position`: where the source stands.
@@ -157,6 +171,9 @@ pub struct Position {
     /// Search mode: the newest post time seen (RFC 3339 UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub newest: Option<String>,
+    /// Search mode: each brand account's highest post id stored, by username.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub brand: BTreeMap<String, u64>,
 }
 
 /// Posts not read yet on a busy forum: ids above `last_id` and below `before`. Posts from
@@ -262,7 +279,7 @@ impl DiscourseSource {
         query: &str,
         pos: Option<Position>,
     ) -> Result<Page, SourceError> {
-        let newest = pos.and_then(|p| p.newest);
+        let (newest, mut brand) = pos.map(|p| (p.newest, p.brand)).unwrap_or_default();
         let since: Option<DateTime<Utc>> = newest
             .as_deref()
             .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
@@ -295,7 +312,8 @@ impl DiscourseSource {
             .chain(newest)
             .max();
         posts.reverse();
-        Ok(page_of(posts, Position { newest, ..Position::default() }, wait))
+        self.add_brand(fetch, &mut posts, &mut brand).await;
+        Ok(page_of(posts, Position { newest, brand, ..Position::default() }, wait))
     }
 
     /// `{url}/posts.json`, `?before=ID` below a post.
@@ -346,7 +364,7 @@ fn gap_position(last_id: u64, before: Option<u64>, top: Option<u64>) -> Position
     Position {
         last_id: Some(last_id),
         gap,
-        newest: None,
+        ..Position::default()
     }
 }
 

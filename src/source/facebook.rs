@@ -1,10 +1,11 @@
 //! The `facebook` source: a page's posts and comments, through the Graph API (SPEC §3).
 //!
 //! This file owns the kind's keys, their checks, its settings and its `build`; the polling (the
-//! feed, the comments of each post, Graph API errors) is `api`'s. URL and secret keys are
-//! checked by `config::validate`, as for every kind.
+//! feed, the comments of each post, Graph API errors) is `api`'s, the comments' threads
+//! `thread`'s. URL and secret keys are checked by `config::validate`, as for every kind.
 
 pub mod api;
+pub mod thread;
 
 use std::path::Path;
 

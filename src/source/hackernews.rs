@@ -86,5 +86,6 @@ fn build(spec: &SourceSpec, _env: Env<'_>) -> Result<Box<dyn Source>, String> {
         s.tags.clone(),
         s.base_url.as_deref(),
         spec.max_bytes,
+        api::usernames(&spec.brand_accounts),
     )?))
 }

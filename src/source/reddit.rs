@@ -94,5 +94,23 @@ fn build(spec: &SourceSpec, env: Env<'_>) -> Result<Box<dyn Source>, String> {
         s.query.clone(),
         oauth,
         s.base_url.clone(),
+        usernames(&spec.brand_accounts),
     )))
+}
+
+/// The Reddit usernames among `brand_accounts` (`@Posteo`, `u/Posteo` and `/u/Posteo` are
+/// `Posteo`; `name@server`, a Mastodon account, is none).
+pub fn usernames(brand_accounts: &[String]) -> Vec<String> {
+    brand_accounts
+        .iter()
+        .map(|h| {
+            let h = h.trim().trim_start_matches('@');
+            h.strip_prefix("/u/").or(h.strip_prefix("u/")).unwrap_or(h)
+        })
+        .filter(|n| {
+            (3..=20).contains(&n.len())
+                && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        })
+        .map(str::to_string)
+        .collect()
 }

@@ -2,11 +2,13 @@
 //! (SPEC §3).
 //!
 //! This file owns the kind's keys, their checks, its settings and its `build`; the polling (the
-//! search, its paging and the spend budget in the cursor) is `api`'s. URL and secret keys are
-//! checked by `config::validate`, as for every kind.
+//! search, its paging and the spend budget in the cursor) is `api`'s, the query with the
+//! brand's accounts `query`'s. URL and secret keys are checked by `config::validate`, as for
+//! every kind.
 
 pub mod api;
 pub mod position;
+pub mod query;
 
 use std::path::Path;
 
@@ -71,7 +73,7 @@ fn build(spec: &SourceSpec, env: Env<'_>) -> Result<Box<dyn Source>, String> {
             .base_url
             .clone()
             .unwrap_or_else(|| DEFAULT_BASE_URL.to_string()),
-        query: s.query.clone(),
+        query: query::search_query(&s.query, &spec.brand_accounts),
         bearer_token,
         max_results: s.max_results.unwrap_or(100),
         max_posts_per_day: s.max_posts_per_day,

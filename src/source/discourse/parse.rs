@@ -5,6 +5,14 @@
 //! serializers: `PostSerializer` for the latest posts (with `cooked` HTML), `SearchPostSerializer`
 //! for search hits (a plain-text `blurb`, no `cooked`) and `render_json_error` for refusals.
 //! Paging and the cursor are the source's (`discourse.rs`).
+//!
+//! Threads (SPEC §5.1): a post's thread is its topic's URL (`{base}/t/{topic_id}`, without the
+//! slug, which changes with the title). Discourse says what a post answers by its number in the
+//! topic (`reply_to_post_number`; none is a reply to the topic, its first post), and posts are
+//! known by their global id, so `in_reply_to` is the parent's id when the parent is in the same
+//! answer, and empty otherwise: the thread, always set, is what ties a reply to its complaint.
+//! The brand's posts come from `/user_actions.json` ([`user_actions`], `UserActionSerializer`:
+//! an `excerpt` of the post, its `post_id`, `topic_id`, `post_number`).
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
@@ -31,6 +39,9 @@ struct RawPost {
     blurb: Option<String>,
     #[serde(default)]
     post_number: Option<u64>,
+    /// The number in the topic of the post this one answers (none: the topic).
+    #[serde(default)]
+    reply_to_post_number: Option<u64>,
     #[serde(default)]
     topic_id: Option<u64>,
     #[serde(default)]
@@ -104,11 +115,12 @@ fn malformed(what: &str, e: impl std::fmt::Display) -> SourceError {
 /// A `/posts.json` page. `base` is the forum's URL without a trailing slash.
 pub fn latest(body: &[u8], base: &str, source: &str) -> Result<Parsed, SourceError> {
     let page: Latest = serde_json::from_slice(body).map_err(|e| malformed("posts.json", e))?;
-    let posts = page
+    let mut posts: Vec<(u64, Post)> = page
         .latest_posts
-        .into_iter()
-        .map(|p| (p.id, post(&p, p.topic_slug.as_deref(), base, source)))
+        .iter()
+        .map(|p| (p.id, post(p, p.topic_slug.as_deref(), base, source)))
         .collect();
+    link_replies(&page.latest_posts, &mut posts);
     Ok(Parsed { posts, more: false })
 }
 
@@ -119,7 +131,7 @@ pub fn search(body: &[u8], base: &str, source: &str) -> Result<Parsed, SourceErr
         .grouped_search_result
         .as_ref()
         .is_some_and(|g| g.more_full_page_results.or(g.more_posts).unwrap_or(false));
-    let posts = page
+    let mut posts: Vec<(u64, Post)> = page
         .posts
         .iter()
         .map(|p| {
@@ -131,7 +143,94 @@ pub fn search(body: &[u8], base: &str, source: &str) -> Result<Parsed, SourceErr
             (p.id, post)
         })
         .collect();
+    link_replies(&page.posts, &mut posts);
     Ok(Parsed { posts, more })
+}
+
+/// Sets `in_reply_to` of each of `posts` (parsed from `raw`, in the same order) to the id of
+/// the post it answers, when that post is among them.
+fn link_replies(raw: &[RawPost], posts: &mut [(u64, Post)]) {
+    let ids: std::collections::HashMap<(u64, u64), u64> = raw
+        .iter()
+        .filter_map(|p| Some(((p.topic_id?, p.post_number?), p.id)))
+        .collect();
+    for (r, (_, post)) in raw.iter().zip(posts.iter_mut()) {
+        let (Some(topic), Some(number)) = (r.topic_id, r.post_number) else {
+            continue;
+        };
+        let parent = match r.reply_to_post_number {
+            Some(n) => n,
+            None if number > 1 => 1,
+            None => continue,
+        };
+        post.in_reply_to = ids.get(&(topic, parent)).map(u64::to_string);
+    }
+}
+
+/// One of `/user_actions.json`'s `user_actions` (`UserActionSerializer`).
+#[derive(Debug, Deserialize)]
+struct UserAction {
+    #[serde(default)]
+    post_id: Option<u64>,
+    #[serde(default)]
+    topic_id: Option<u64>,
+    #[serde(default)]
+    post_number: Option<u64>,
+    #[serde(default)]
+    slug: Option<String>,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    excerpt: Option<String>,
+    #[serde(default)]
+    created_at: Option<String>,
+    #[serde(default)]
+    acting_username: Option<String>,
+    #[serde(default)]
+    acting_name: Option<String>,
+    #[serde(default)]
+    username: Option<String>,
+    #[serde(default)]
+    deleted: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+struct UserActions {
+    #[serde(default)]
+    user_actions: Vec<UserAction>,
+}
+
+/// A `/user_actions.json?username=…&filter=4,5` page (a user's topics and replies, newest
+/// first) as posts with their ids, newest first. Actions without a post, and deleted posts,
+/// are left out.
+pub fn user_actions(body: &[u8], base: &str, source: &str) -> Result<Vec<(u64, Post)>, SourceError> {
+    let page: UserActions =
+        serde_json::from_slice(body).map_err(|e| malformed("user_actions.json", e))?;
+    let posts = page
+        .user_actions
+        .into_iter()
+        .filter(|a| a.deleted != Some(true))
+        .filter_map(|a| {
+            let raw = RawPost {
+                id: a.post_id?,
+                name: a.acting_name,
+                username: a.acting_username.or(a.username),
+                created_at: a.created_at,
+                cooked: None,
+                blurb: a.excerpt,
+                post_number: a.post_number,
+                reply_to_post_number: None,
+                topic_id: a.topic_id,
+                topic_slug: None,
+                topic_title: a.title,
+                reply_count: None,
+                like_count: None,
+                actions_summary: Vec::new(),
+            };
+            Some((raw.id, post(&raw, a.slug.as_deref(), base, source)))
+        })
+        .collect();
+    Ok(posts)
 }
 
 fn post(p: &RawPost, slug: Option<&str>, base: &str, source: &str) -> Post {
@@ -181,7 +280,7 @@ fn post(p: &RawPost, slug: Option<&str>, base: &str, source: &str) -> Post {
         followers: None,
         engagement,
         in_reply_to: None,
-        thread: None,
+        thread: p.topic_id.map(|topic| format!("{base}/t/{topic}")),
     }
 }
 
@@ -288,6 +387,50 @@ mod tests {
         );
         assert!(p.text.starts_with("Colis bloqué depuis une semaine\n"), "{}", p.text);
         assert_eq!(p.engagement, Some(3));
+    }
+
+    #[test]
+    fn posts_are_in_their_topic_and_answer_the_post_they_reply_to() {
+        let page = latest(&fixture("posts-thread.json"), BASE, "f").unwrap();
+        let by_id = |id: u64| &page.posts.iter().find(|(i, _)| *i == id).unwrap().1;
+        let thread = Some("https://forum.example.fr/t/312");
+        // The topic's first post answers nothing.
+        assert_eq!(by_id(1050).in_reply_to, None);
+        assert_eq!(by_id(1050).thread.as_deref(), thread);
+        // The brand's reply to the topic (no `reply_to_post_number`) answers its first post.
+        assert_eq!(by_id(1051).in_reply_to.as_deref(), Some("1050"));
+        assert_eq!(by_id(1051).author.as_deref(), Some("@posteo_support"));
+        assert_eq!(by_id(1051).thread.as_deref(), thread);
+        // A reply to post #2 answers it.
+        assert_eq!(by_id(1052).in_reply_to.as_deref(), Some("1051"));
+        assert_eq!(by_id(1052).thread.as_deref(), thread);
+        // A parent outside the answer is not guessed.
+        let page = latest(&fixture("posts.json"), BASE, "f").unwrap();
+        assert_eq!(page.posts[0].1.in_reply_to, None);
+        assert_eq!(page.posts[0].1.thread.as_deref(), Some("https://forum.example.fr/t/311"));
+        // Search hits too.
+        let page = search(&fixture("search.json"), BASE, "f").unwrap();
+        assert_eq!(page.posts[0].1.thread.as_deref(), Some("https://forum.example.fr/t/311"));
+    }
+
+    #[test]
+    fn user_actions_are_the_brand_posts() {
+        let posts = user_actions(&fixture("user-actions.json"), BASE, "f").unwrap();
+        let ids: Vec<u64> = posts.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, [1044, 1039], "newest first, the deleted one left out");
+        let (_, p) = &posts[0];
+        assert_eq!(p.id.as_deref(), Some("1044"));
+        assert_eq!(p.author.as_deref(), Some("@posteo_support"));
+        assert_eq!(p.author_name.as_deref(), Some("Service client Posteo"));
+        assert_eq!(p.thread.as_deref(), Some("https://forum.example.fr/t/311"));
+        assert_eq!(
+            p.url.as_deref(),
+            Some("https://forum.example.fr/t/colis-bloque-depuis-une-semaine/311/5")
+        );
+        assert_eq!(p.created_at.as_deref(), Some("2026-11-22T08:31:12Z"));
+        assert!(p.text.starts_with("Bonjour Julie, nous sommes désolés"), "{}", p.text);
+        assert!(!p.text.contains("&rsquo;"), "{}", p.text);
+        assert!(user_actions(b"[", BASE, "f").is_err());
     }
 
     #[test]

@@ -7,6 +7,14 @@
 //! store's unique key drops those seen before. The cursor's position holds `since`, the newest
 //! comment time seen, which moves with the stored comments only.
 //!
+//! Threads (SPEC §5.1): a complaint is usually a comment on one of the page's posts, and the
+//! page answers under it, so the thread of a comment is its top-level comment
+//! (`facebook:{comment id}`), and a page post is a thread of its own. `filter=stream` lists the
+//! replies with the top-level comments, each reply with its `parent` (the comment it answers);
+//! a top-level comment answers the page post (`thread`). The page's own replies
+//! are among them, so the brand's answers need no other request: their `author` is the page's
+//! numeric id (`from.id`, as for every author here), which is what `brand_accounts` names.
+//!
 //! The page access token travels in the `Authorization` header, never in a URL. Graph API errors
 //! come back as JSON bodies with a code ([`graph_error`]): code 190 (token expired, revoked or
 //! invalid) is a permanent error that says to make a new token; the page and app request
@@ -21,6 +29,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::secret::Secret;
 use crate::post::Post;
 use crate::source::fetch::{classify_status, redact_url, Body, FetchRequest, Fetched, Fetcher};
+use super::thread::thread_comments;
 use crate::source::{Cursor, Page, Source, SourceError};
 
 /// Posts of the feed whose comments each poll reads: the ones people still comment on.
@@ -31,7 +40,8 @@ pub const MAX_COMMENT_PAGES: usize = 5;
 
 const FEED_FIELDS: &str = "id,message,created_time,from,permalink_url,shares,\
     reactions.summary(total_count).limit(0),comments.summary(total_count).limit(0)";
-const COMMENT_FIELDS: &str = "id,message,created_time,from,permalink_url,like_count,comment_count";
+const COMMENT_FIELDS: &str =
+    "id,message,created_time,from,permalink_url,like_count,comment_count,parent{id}";
 
 /// A Facebook page, read with a page access token.
 #[derive(Debug)]
@@ -87,6 +97,13 @@ struct Item {
     comments: Option<Summary>,
     like_count: Option<u64>,
     comment_count: Option<u64>,
+    /// A reply's parent comment (top-level comments have none).
+    parent: Option<Parent>,
+}
+
+#[derive(Deserialize)]
+struct Parent {
+    id: String,
 }
 
 #[derive(Deserialize)]
@@ -163,7 +180,7 @@ fn post(i: Item, source: &str) -> Post {
         lang: None,
         followers: None,
         engagement,
-        in_reply_to: None,
+        in_reply_to: i.parent.map(|p| p.id),
         thread: None,
     }
 }
@@ -291,6 +308,7 @@ impl Source for FacebookSource {
         let mut comments = Vec::new();
         for post in &feed {
             let Some(id) = &post.id else { continue };
+            let mut post_comments = Vec::new();
             let mut after = None;
             for _ in 0..MAX_COMMENT_PAGES {
                 let mut query = vec![
@@ -307,12 +325,14 @@ impl Source for FacebookSource {
                 let body = self.get(fetch, &format!("{id}/comments"), &query).await?;
                 wait = wait.max(usage_wait(body.header("x-business-use-case-usage")));
                 let (page, next) = parse(&body.bytes, &self.name)?;
-                comments.extend(page);
+                post_comments.extend(page);
                 if next.is_none() {
                     break;
                 }
                 after = next;
             }
+            thread_comments(id, &mut post_comments);
+            comments.extend(post_comments);
         }
         let newest = comments
             .iter()
@@ -321,6 +341,10 @@ impl Source for FacebookSource {
             .max();
         pos.since = pos.since.max(newest);
         let mut posts = feed;
+        for p in &mut posts {
+            // A page post is a thread of its own.
+            p.thread = p.id.as_ref().map(|id| format!("facebook:{id}"));
+        }
         posts.extend(comments);
         posts.sort_by(|a, b| a.created_at.cmp(&b.created_at));
         Ok(Page {

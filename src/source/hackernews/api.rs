@@ -23,11 +23,16 @@ pub const MAX_PAGES: u32 = 10;
 /// Tags searched when the config gives none.
 pub const DEFAULT_TAGS: &[&str] = &["story", "comment"];
 
-/// The cursor's position: the creation time (Unix seconds) of the newest item seen.
+/// The cursor's position: the creation time (Unix seconds) of the newest item seen, and of
+/// the newest item of the brand's accounts (`{"created_at_i": 1795338840, "brand": 1795339000}`;
+/// a cursor from before `brand` reads as no brand item seen).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Position {
     /// Algolia's `created_at_i` of the newest item seen.
     pub created_at_i: i64,
+    /// The `created_at_i` of the newest item by a brand account seen, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brand: Option<i64>,
 }
 
 impl Position {
@@ -81,6 +86,42 @@ pub fn search_url(
     url
 }
 
+/// The search for the items of the brand's accounts (HN usernames), newer than `since`: no
+/// query, stories and comments (`tags=(story,comment),(author_a,author_b)`: Algolia ANDs the
+/// groups and ORs inside each), one page.
+pub fn brand_url(base: &url::Url, names: &[String], since: Option<i64>) -> url::Url {
+    let mut url = search_url(base, "", &[], None, 0);
+    let authors: Vec<String> = names.iter().map(|n| format!("author_{n}")).collect();
+    url.query_pairs_mut().clear();
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("query", "")
+            .append_pair(
+                "tags",
+                &format!("({}),({})", DEFAULT_TAGS.join(","), authors.join(",")),
+            )
+            .append_pair("hitsPerPage", &HITS_PER_PAGE.to_string());
+        if let Some(since) = since {
+            q.append_pair("numericFilters", &format!("created_at_i>{since}"));
+        }
+    }
+    url
+}
+
+/// The HN usernames among `brand_accounts` (`@posteo` is `posteo`; `name@server`, a Mastodon
+/// account, is none).
+pub fn usernames(brand_accounts: &[String]) -> Vec<String> {
+    brand_accounts
+        .iter()
+        .map(|h| h.trim().trim_start_matches('@'))
+        .filter(|n| {
+            (2..=15).contains(&n.len())
+                && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        })
+        .map(str::to_string)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +136,7 @@ mod tests {
         );
         let since = Some(Position {
             created_at_i: 1_795_338_840,
+            brand: None,
         });
         let local = url::Url::parse("http://127.0.0.1:9/hn/").unwrap();
         assert_eq!(
@@ -105,11 +147,31 @@ mod tests {
     }
 
     #[test]
+    fn brand_searches() {
+        let base = url::Url::parse(DEFAULT_BASE_URL).unwrap();
+        let names = usernames(&["@posteo_fr".into(), "support".into(), "a@b.social".into()]);
+        assert_eq!(names, ["posteo_fr", "support"]);
+        assert_eq!(
+            brand_url(&base, &names, Some(1_795_339_000)).as_str(),
+            "https://hn.algolia.com/api/v1/search_by_date?query=\
+             &tags=%28story%2Ccomment%29%2C%28author_posteo_fr%2Cauthor_support%29\
+             &hitsPerPage=100&numericFilters=created_at_i%3E1795339000"
+        );
+    }
+
+    #[test]
     fn positions_round_trip() {
         let p = Position {
             created_at_i: 1_795_338_840,
+            brand: None,
         };
         assert_eq!(p.encode(), r#"{"created_at_i":1795338840}"#);
+        let b = Position {
+            brand: Some(1_795_339_000),
+            ..p
+        };
+        assert_eq!(b.encode(), r#"{"created_at_i":1795338840,"brand":1795339000}"#);
+        assert_eq!(Position::decode(Some(&b.encode())), Some(b));
         assert_eq!(Position::decode(Some(&p.encode())), Some(p));
         assert_eq!(Position::decode(Some("{}")), None);
         assert_eq!(Position::decode(None), None);

@@ -5,14 +5,21 @@
 //! as the cursor: the store writes both in one transaction. It never sleeps or retries; a failed
 //! request fails the whole poll and the cursor stays. Algolia's error body
 //! (`{"message": "…", "status": 400}`) is quoted in the error, since it says what is wrong.
+//!
+//! With brand accounts (`[daemon] brand_accounts`), each poll then reads their newest items
+//! (`api::brand_url`: the `author_{name}` tags, no query) from their own position in the cursor,
+//! so the brand's replies are stored beside the complaints. That request is an extra: when it
+//! fails, the poll keeps the search's posts, the brand's position stays, and the failure is
+//! logged when it changes.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use serde::Deserialize;
 
-use super::api::{search_url, Position, DEFAULT_BASE_URL, MAX_PAGES};
+use super::api::{brand_url, search_url, Position, DEFAULT_BASE_URL, MAX_PAGES};
 use super::search;
 use crate::post::Post;
 use crate::source::fetch::{redact_url, status_error, Body, FetchRequest, Fetched, Fetcher};
@@ -34,6 +41,10 @@ pub struct HackernewsSource {
     tags: Vec<String>,
     /// Body cap per request.
     max_bytes: u64,
+    /// The brand's HN usernames, whose items each poll reads too.
+    brand: Vec<String>,
+    /// The last failure reading the brand's items, logged when it changes.
+    brand_error: Mutex<Option<String>>,
     /// Whether the last poll left items unread (more than [`MAX_PAGES`] pages): warned once.
     behind: AtomicBool,
     /// Whether the last poll skipped hits that did not read: warned when this changes.
@@ -49,6 +60,7 @@ impl HackernewsSource {
         tags: Vec<String>,
         base_url: Option<&str>,
         max_bytes: u64,
+        brand: Vec<String>,
     ) -> Result<HackernewsSource, String> {
         let given = base_url.unwrap_or(DEFAULT_BASE_URL);
         let base = url::Url::parse(given)
@@ -61,6 +73,8 @@ impl HackernewsSource {
             query,
             tags,
             max_bytes,
+            brand,
+            brand_error: Mutex::new(None),
             behind: AtomicBool::new(false),
             skipping: AtomicBool::new(false),
         })
@@ -71,28 +85,13 @@ impl HackernewsSource {
 impl Source for HackernewsSource {
     async fn poll(&self, fetch: &Fetcher, cursor: &Cursor) -> Result<Page, SourceError> {
         let since = Position::decode(cursor.position.as_deref());
-        let headers = [("Accept".to_string(), "application/json".to_string())];
-        let none = Cursor::default();
         let mut posts: Vec<Post> = Vec::new();
         let mut newest = since.map(|p| p.created_at_i);
         let (mut more, mut skipped) = (false, 0);
-        // A first poll reads one page of history; later polls catch up page by page.
         let pages = if since.is_some() { MAX_PAGES } else { 1 };
         for page in 0..pages {
             let url = search_url(&self.base, &self.query, &self.tags, since, page);
-            let req = FetchRequest::get(url.as_str(), &none, self.max_bytes)
-                .with_headers(&headers)
-                .keeping_client_errors();
-            let body = match fetch.get(&req).await? {
-                Fetched::Body(body) if body.is_success() => body,
-                Fetched::Body(body) => return Err(refusal(&body, url.as_str())),
-                Fetched::NotModified => {
-                    return Err(SourceError::Transient(format!(
-                        "unexpected 304 Not Modified from {}",
-                        redact_url(url.as_str())
-                    )))
-                }
-            };
+            let body = self.get(fetch, &url).await?;
             let results = search::parse(&body.bytes, &self.name)?;
             posts.extend(results.posts);
             skipped += results.skipped;
@@ -118,6 +117,14 @@ impl Source for HackernewsSource {
             );
         }
         // A page shifted by new items lists some twice; oldest first across pages.
+        let mut brand = since.and_then(|p| p.brand);
+        if !self.brand.is_empty() {
+            let read = self.brand_items(fetch, brand).await;
+            if let Some(results) = self.brand_outcome(read) {
+                brand = brand.max(results.newest);
+                posts.extend(results.posts);
+            }
+        }
         let mut seen = HashSet::new();
         posts.retain(|p| seen.insert(p.id.clone()));
         posts.sort_by(|a, b| a.created_at.cmp(&b.created_at));
@@ -125,12 +132,67 @@ impl Source for HackernewsSource {
             posts,
             cursor: Cursor {
                 position: newest
-                    .map(|created_at_i| Position { created_at_i }.encode())
+                    .map(|created_at_i| {
+                        Position {
+                            created_at_i,
+                            brand,
+                        }
+                        .encode()
+                    })
                     .or_else(|| cursor.position.clone()),
                 ..Cursor::default()
             },
             wait: None,
         })
+    }
+}
+
+impl HackernewsSource {
+    /// One search request: its body, or the refusal with Algolia's message.
+    async fn get(&self, fetch: &Fetcher, url: &url::Url) -> Result<Body, SourceError> {
+        let headers = [("Accept".to_string(), "application/json".to_string())];
+        let none = Cursor::default();
+        let req = FetchRequest::get(url.as_str(), &none, self.max_bytes)
+            .with_headers(&headers)
+            .keeping_client_errors();
+        match fetch.get(&req).await? {
+            Fetched::Body(body) if body.is_success() => Ok(body),
+            Fetched::Body(body) => Err(refusal(&body, url.as_str())),
+            Fetched::NotModified => Err(SourceError::Transient(format!(
+                "unexpected 304 Not Modified from {}",
+                redact_url(url.as_str())
+            ))),
+        }
+    }
+
+    /// The brand's items newer than `since` (one page: a brand does not post a hundred items
+    /// between two polls).
+    async fn brand_items(
+        &self,
+        fetch: &Fetcher,
+        since: Option<i64>,
+    ) -> Result<search::Results, SourceError> {
+        let url = brand_url(&self.base, &self.brand, since);
+        let body = self.get(fetch, &url).await?;
+        search::parse(&body.bytes, &self.name)
+    }
+
+    /// The brand's items if they were read; a failure is logged when it changes (and its end
+    /// once), never the poll's failure.
+    fn brand_outcome(
+        &self,
+        read: Result<search::Results, SourceError>,
+    ) -> Option<search::Results> {
+        let error = read.as_ref().err().map(ToString::to_string);
+        let mut last = self.brand_error.lock().unwrap_or_else(|p| p.into_inner());
+        if *last != error {
+            match &error {
+                Some(e) => tracing::warn!(source = %self.name, error = %e, "Reading the brand accounts' items failed; the search's posts are kept."),
+                None => tracing::info!(source = %self.name, "Reading the brand accounts' items works again."),
+            }
+            *last = error;
+        }
+        read.ok()
     }
 }
 

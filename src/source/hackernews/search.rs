@@ -50,6 +50,12 @@ struct Hit {
     points: Option<u64>,
     #[serde(default)]
     num_comments: Option<u64>,
+    /// A comment's parent: the story or the comment it answers.
+    #[serde(default)]
+    parent_id: Option<u64>,
+    /// The story a comment is under (a story's own id for a story).
+    #[serde(default)]
+    story_id: Option<u64>,
 }
 
 /// One page as posts.
@@ -121,8 +127,15 @@ fn post(h: Hit, source: &str) -> Option<Post> {
         (None, None) => None,
         (p, c) => Some(p.unwrap_or(0) + c.unwrap_or(0)),
     };
+    // The thread is the story: a story's own id, a comment's `story_id`.
+    let thread = match h.story_id {
+        Some(story) => format!("hn:{story}"),
+        None => format!("hn:{}", h.object_id),
+    };
     Some(Post {
         url: Some(format!("{ITEM_URL}{}", h.object_id)),
+        in_reply_to: h.parent_id.map(|p| p.to_string()),
+        thread: Some(thread),
         id: Some(h.object_id),
         source: Some(source.to_string()),
         text,
@@ -132,8 +145,6 @@ fn post(h: Hit, source: &str) -> Option<Post> {
         lang: None,
         followers: None,
         engagement,
-        in_reply_to: None,
-        thread: None,
     })
 }
 
@@ -177,7 +188,7 @@ mod tests {
                 followers: None,
                 engagement: Some(23),
                 in_reply_to: None,
-                thread: None,
+                thread: Some("hn:42200100".into()),
             }
         );
         // A comment's HTML and entities become text; no points or comment count: no engagement.
@@ -188,6 +199,9 @@ mod tests {
              support only says \"en cours d'acheminement\".\n\nAnyone got a réclamation through?"
         );
         assert_eq!(comment.engagement, None);
+        // A comment answers its parent, under its story.
+        assert_eq!(comment.in_reply_to.as_deref(), Some("42200290"));
+        assert_eq!(comment.thread.as_deref(), Some("hn:42200100"));
         // A link story is its title.
         assert_eq!(
             page.posts[0].text,

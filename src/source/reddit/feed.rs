@@ -6,6 +6,11 @@
 //! [link] [comments]" trailer (a link post has only the trailer and a thumbnail). The post's text
 //! is the title and the self text, without the trailer, whose words would otherwise be matched.
 //! Feeds carry no score, comment count or follower count. Fetching is `poll`'s.
+//!
+//! A user's comments feed (`/user/{name}/comments/.rss`, the brand's replies) has comments:
+//! `<id>` is the comment's fullname (`t1_…`), its title (`/u/name on {link title}`) is left out
+//! of the text, and its thread is the link in its permalink (`/comments/{id36}/…`). Feeds do not
+//! say which comment a comment answers: `in_reply_to` is left empty, the thread is enough.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -54,16 +59,31 @@ fn post(e: &feed_rs::model::Entry, source: &str) -> Post {
         .and_then(|c| c.body.as_deref())
         .map(self_text)
         .unwrap_or_default();
-    let text = match (title.is_empty(), body.is_empty()) {
-        (false, false) => format!("{title}\n{body}"),
-        (false, true) => title,
-        _ => body,
-    };
     let url = e
         .links
         .iter()
         .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
         .map(|l| l.href.clone());
+    let comment = e.id.starts_with("t1_");
+    let text = if comment {
+        // A comment's title is "/u/name on {the link's title}": not what the comment says.
+        match e.content.as_ref().and_then(|c| c.body.as_deref()) {
+            Some(html) if html.contains("<!-- SC_OFF -->") => body,
+            Some(html) => html_to_text(html),
+            None => String::new(),
+        }
+    } else {
+        match (title.is_empty(), body.is_empty()) {
+            (false, false) => format!("{title}\n{body}"),
+            (false, true) => title,
+            _ => body,
+        }
+    };
+    let thread = if comment {
+        url.as_deref().and_then(link_of).map(|l| format!("reddit:t3_{l}"))
+    } else {
+        Some(format!("reddit:{}", e.id))
+    };
     Post {
         id: Some(e.id.clone()),
         source: Some(source.to_string()),
@@ -79,8 +99,15 @@ fn post(e: &feed_rs::model::Entry, source: &str) -> Post {
         followers: None,
         engagement: None,
         in_reply_to: None,
-        thread: None,
+        thread,
     }
+}
+
+/// The link's base-36 id in a permalink: `…/comments/{id36}/…`.
+fn link_of(permalink: &str) -> Option<&str> {
+    let (_, rest) = permalink.split_once("/comments/")?;
+    let id = rest.split('/').next()?;
+    (!id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(id)
 }
 
 /// The self text of an entry's HTML content: what lies between Reddit's `SC_OFF` and `SC_ON`
@@ -138,6 +165,26 @@ mod tests {
             "Livraisons en retard avant Noël : les colis s'accumulent"
         );
         assert!(parsed.posts.iter().all(|p| !p.text.contains("submitted")));
+    }
+
+    #[test]
+    fn links_are_threads_and_comments_of_a_user_feed_are_in_their_link() {
+        let parsed = parse(&fixture("new.atom.xml"), "r").expect("parses");
+        assert_eq!(parsed.posts[2].thread.as_deref(), Some("reddit:t3_1h8k2qa"));
+        let parsed = parse(&fixture("user-comments.atom.xml"), "r").expect("parses");
+        assert_eq!(parsed.newest.as_deref(), Some("t1_m0k3x7b"));
+        let reply = &parsed.posts[1];
+        assert_eq!(reply.id.as_deref(), Some("t1_m0k3x7b"));
+        assert_eq!(reply.author.as_deref(), Some("u/Posteo_Officiel"));
+        assert_eq!(reply.thread.as_deref(), Some("reddit:t3_1h8k2qa"));
+        assert_eq!(reply.in_reply_to, None, "feeds do not say");
+        assert!(
+            reply.text.starts_with("Bonjour, nous sommes désolés") && !reply.text.contains(" on "),
+            "{}",
+            reply.text
+        );
+        assert_eq!(link_of("https://www.reddit.com/r/a/comments/1h8fq20/x/m0k2p9d/"), Some("1h8fq20"));
+        assert_eq!(link_of("https://www.reddit.com/r/a/"), None);
     }
 
     #[test]

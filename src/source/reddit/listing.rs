@@ -7,6 +7,10 @@
 //! deduplicates across polls and restarts, and which the feeds (`feed`) use too, so switching a
 //! source between feeds and OAuth never doubles a post. Fetching, the token's lifetime and the
 //! cursor are `poll`'s.
+//!
+//! Threads (SPEC §5.1): a link is the root of its thread, `reddit:{fullname}`. The brand's
+//! comments (`/user/{name}/comments`, [`parse_comments`]) answer their `parent_id` (a link or a
+//! comment, by fullname) in the thread of their `link_id`.
 
 use chrono::{DateTime, SecondsFormat};
 use serde::Deserialize;
@@ -111,7 +115,6 @@ fn post(link: Link, source: &str) -> Post {
         }
     };
     Post {
-        id: Some(link.name),
         source: Some(source.to_string()),
         text,
         author: link.author.as_deref().and_then(handle),
@@ -122,8 +125,70 @@ fn post(link: Link, source: &str) -> Post {
         followers: None,
         engagement,
         in_reply_to: None,
-        thread: None,
+        thread: Some(format!("reddit:{}", link.name)),
+        id: Some(link.name),
     }
+}
+
+/// A comment (`t1`) of a user's comments listing.
+#[derive(Deserialize)]
+struct Comment {
+    name: String,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    body_html: Option<String>,
+    #[serde(default)]
+    author: Option<String>,
+    #[serde(default)]
+    permalink: Option<String>,
+    #[serde(default)]
+    created_utc: Option<f64>,
+    #[serde(default)]
+    score: Option<i64>,
+    /// The link the comment is under (`t3_…`).
+    #[serde(default)]
+    link_id: Option<String>,
+    /// What it answers: the link, or a comment (`t1_…`).
+    #[serde(default)]
+    parent_id: Option<String>,
+}
+
+/// A `/user/{name}/comments` listing (the brand's comments): each comment is a post that
+/// answers its `parent_id` in the thread of its link.
+pub fn parse_comments(body: &[u8], source: &str) -> Result<Parsed, SourceError> {
+    let listing: Listing = serde_json::from_slice(body).map_err(malformed)?;
+    let children = listing.data.children;
+    let newest = children
+        .first()
+        .and_then(|t| t.data.get("name")?.as_str().map(str::to_owned));
+    let mut posts: Vec<Post> = Vec::with_capacity(children.len());
+    for thing in children.into_iter().rev().filter(|t| t.kind == "t1") {
+        let c: Comment = serde_json::from_value(thing.data).map_err(malformed)?;
+        if posts.iter().any(|p| p.id.as_deref() == Some(&c.name)) {
+            continue;
+        }
+        let text = match (c.body_html.as_deref(), c.body) {
+            (Some(html), _) if html.contains('<') => html_to_text(html),
+            (Some(html), _) => html_to_text(&html_to_text(html)),
+            (None, body) => body.unwrap_or_default(),
+        };
+        posts.push(Post {
+            id: Some(c.name),
+            source: Some(source.to_string()),
+            text: text.trim().to_string(),
+            author: c.author.as_deref().and_then(handle),
+            author_name: None,
+            url: c.permalink.map(|p| format!("{PERMALINK_BASE}{p}")),
+            created_at: c.created_utc.and_then(rfc3339),
+            lang: None,
+            followers: None,
+            engagement: c.score.map(|s| s.max(0) as u64),
+            in_reply_to: c.parent_id,
+            thread: c.link_id.map(|l| format!("reddit:{l}")),
+        });
+    }
+    Ok(Parsed { posts, newest })
 }
 
 /// `u/name`, as Reddit writes a user; `None` for a deleted account (`[deleted]`).
@@ -260,6 +325,32 @@ mod tests {
         assert_eq!(parsed.posts[1].engagement, Some(41 + 17));
         assert_eq!(parsed.posts[0].author, None);
         assert_eq!(parsed.posts[0].engagement, Some(1));
+    }
+
+    #[test]
+    fn links_are_threads_and_the_brand_comments_answer_in_them() {
+        let parsed = parse(&fixture("new.json"), "r").expect("parses");
+        let p = &parsed.posts[2];
+        assert_eq!(p.in_reply_to, None);
+        assert_eq!(p.thread.as_deref(), Some("reddit:t3_1h8k2qa"));
+        let parsed = parse_comments(&fixture("user-comments.json"), "r").expect("parses");
+        assert_eq!(parsed.newest.as_deref(), Some("t1_m0k3x7b"));
+        let ids: Vec<_> = parsed.posts.iter().map(|p| p.id.as_deref()).collect();
+        assert_eq!(ids, [Some("t1_m0k2p9d"), Some("t1_m0k3x7b")], "oldest first");
+        let reply = &parsed.posts[1];
+        assert_eq!(reply.author.as_deref(), Some("u/Posteo_Officiel"));
+        assert_eq!(reply.in_reply_to.as_deref(), Some("t3_1h8k2qa"));
+        assert_eq!(reply.thread.as_deref(), Some("reddit:t3_1h8k2qa"));
+        assert_eq!(reply.created_at.as_deref(), Some("2026-12-06T09:31:02Z"));
+        assert!(reply.text.starts_with("Bonjour, nous sommes désolés"), "{}", reply.text);
+        assert!(!reply.text.contains('<'), "{}", reply.text);
+        assert_eq!(
+            reply.url.as_deref(),
+            Some("https://www.reddit.com/r/AskFrance/comments/1h8k2qa/colis_bloque_depuis_9_jours/m0k3x7b/")
+        );
+        // A reply to a comment answers the comment.
+        assert_eq!(parsed.posts[0].in_reply_to.as_deref(), Some("t1_m0jzz01"));
+        assert_eq!(parsed.posts[0].thread.as_deref(), Some("reddit:t3_1h8fq20"));
     }
 
     #[test]

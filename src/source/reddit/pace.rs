@@ -4,7 +4,7 @@
 //! headers ask for. Pure but for the budget, which is shared by every reddit source of the
 //! process; time is an argument. The requests themselves are `poll`'s.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -79,6 +79,10 @@ pub struct Position {
     /// Polls in a row that sent `before` and listed nothing.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub quiet: u32,
+    /// Where each brand account's comments stand (`/user/{name}/comments`, SPEC §5.1), by
+    /// username: their own `before` and quiet count. Absent from cursors written before.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub brand: BTreeMap<String, Position>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -111,6 +115,7 @@ impl Position {
             Some(newest) => Position {
                 before: Some(newest),
                 quiet: 0,
+                brand: self.brand,
             },
             None if sent_before => Position {
                 quiet: self.quiet + 1,
@@ -158,6 +163,19 @@ mod tests {
             ..Cursor::default()
         };
         assert_eq!(Position::read(&foreign), Position::default());
+        // The brand's positions ride along as the listing's moves.
+        let mut b = Position::default().after(false, Some("t3_b".into()));
+        b.brand.insert(
+            "Posteo".into(),
+            Position::default().after(false, Some("t1_x".into())),
+        );
+        assert_eq!(b.write(), r#"{"before":"t3_b","brand":{"Posteo":{"before":"t1_x"}}}"#);
+        let moved = b.clone().after(true, Some("t3_c".into()));
+        assert_eq!(moved.brand, b.brand);
+        assert_eq!(Position::read(&Cursor {
+            position: Some(b.write()),
+            ..Cursor::default()
+        }), b);
     }
 
     #[test]

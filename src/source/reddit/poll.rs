@@ -11,7 +11,12 @@
 //! The cursor's `position` is `{"before": "t3_…"}`: the newest fullname seen, sent as
 //! `before=` so a poll lists only newer posts (`pace` keeps it, with the feeds' budget and the
 //! rate-limit wait). Parsing is `feed`'s and `listing`'s.
+//!
+//! With brand accounts (`[daemon] brand_accounts`), each poll then reads their comments from
+//! their own `before` in the cursor (`{"before": …, "brand": {"Posteo": {"before": "t1_…"}}}`):
+//! that is `brand`'s.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -24,6 +29,8 @@ use super::pace::{host_of, rate_limit_wait, take_feed_slot, Position};
 use crate::config::secret::Secret;
 use crate::source::fetch::{classify_status, redact_url, Body, FetchRequest, Fetched, Fetcher};
 use crate::source::{Cursor, Page, Source, SourceError};
+
+mod brand;
 
 /// Reddit's public site: feeds and the token endpoint.
 pub const WWW: &str = "https://www.reddit.com";
@@ -57,6 +64,10 @@ pub struct RedditSource {
     /// `base_url` from the config: both the token endpoint and the API (tests, proxies).
     base_url: Option<String>,
     token: Mutex<Option<Token>>,
+    /// The brand's Reddit usernames, whose comments each poll reads too.
+    brand: Vec<String>,
+    /// The last failure reading the brand's comments, by account, logged when it changes.
+    brand_errors: Mutex<BTreeMap<String, String>>,
 }
 
 impl RedditSource {
@@ -68,6 +79,7 @@ impl RedditSource {
         query: Option<String>,
         oauth: Option<OAuth>,
         base_url: Option<String>,
+        brand: Vec<String>,
     ) -> RedditSource {
         RedditSource {
             name,
@@ -77,6 +89,8 @@ impl RedditSource {
             oauth,
             base_url: base_url.map(|b| b.trim_end_matches('/').to_string()),
             token: Mutex::new(None),
+            brand,
+            brand_errors: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -136,20 +150,22 @@ impl RedditSource {
                 wait: Some(wait),
             });
         }
-        match fetch
+        let mut page = match fetch
             .get(&FetchRequest::get(&url, cursor, self.max_bytes))
             .await?
         {
-            Fetched::NotModified => Ok(Page {
+            Fetched::NotModified => Page {
                 posts: Vec::new(),
                 cursor: cursor.clone(),
                 wait: None,
-            }),
+            },
             Fetched::Body(body) => {
                 let parsed = feed::parse(&body.bytes, &self.name)?;
-                Ok(page(position, before.is_some(), parsed, &body))
+                page(position.clone(), before.is_some(), parsed, &body)
             }
-        }
+        };
+        self.add_brand(fetch, &mut page, &position, None).await;
+        Ok(page)
     }
 
     /// The OAuth poll: a token (cached, or fetched), the listing, one new token on a 401.
@@ -168,12 +184,13 @@ impl RedditSource {
             Some(token) => token,
             None => self.new_token(fetch, oauth).await?,
         };
+        let mut token = token;
         let mut body = self.get_listing(fetch, &url, &token).await?;
         if body.status == 401 && !fresh {
             // Revoked or expired early: one new token, one more try.
             tracing::info!(source = %self.name, "Reddit refused the access token; fetching a new one.");
             self.forget_token();
-            let token = self.new_token(fetch, oauth).await?;
+            token = self.new_token(fetch, oauth).await?;
             body = self.get_listing(fetch, &url, &token).await?;
         }
         if body.status == 401 {
@@ -187,7 +204,9 @@ impl RedditSource {
             return Err(client_error(&body, &url));
         }
         let parsed = listing::parse(&body.bytes, &self.name)?;
-        Ok(page(position, before.is_some(), parsed, &body))
+        let mut page = page(position.clone(), before.is_some(), parsed, &body);
+        self.add_brand(fetch, &mut page, &position, Some(&token)).await;
+        Ok(page)
     }
 
     async fn get_listing(
@@ -334,6 +353,7 @@ mod tests {
                 client_secret: Secret::new("s"),
             }),
             base.map(String::from),
+            vec!["Posteo_Officiel".into()],
         )
     }
 
@@ -365,6 +385,15 @@ mod tests {
             assert_eq!(s.listing_url(before).as_deref(), Ok(want));
         }
         assert!(source(None, false, Some("not a url")).listing_url(None).is_err());
+        // The brand's comments, from their own `before`.
+        assert_eq!(
+            source(None, false, None).brand_url("Posteo_Officiel", Some("t1_a")).as_deref(),
+            Ok("https://www.reddit.com/user/Posteo_Officiel/comments/.rss?limit=100&before=t1_a")
+        );
+        assert_eq!(
+            source(None, true, None).brand_url("Posteo_Officiel", None).as_deref(),
+            Ok("https://oauth.reddit.com/user/Posteo_Officiel/comments?limit=100&raw_json=1")
+        );
         assert_eq!(
             source(None, true, None).token_url(),
             "https://www.reddit.com/api/v1/access_token"

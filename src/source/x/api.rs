@@ -35,7 +35,10 @@ pub const MAX_PAGES: usize = 5;
 pub const MIN_RESULTS: u64 = 10;
 
 /// The fields asked for: what SPEC §7 needs, and no more (X bills posts, not fields).
-const TWEET_FIELDS: &str = "author_id,created_at,lang,public_metrics,conversation_id";
+/// `conversation_id` (the thread's root), `referenced_tweets` (the post answered) and
+/// `in_reply_to_user_id` are the thread fields (SPEC §5.1).
+const TWEET_FIELDS: &str =
+    "author_id,created_at,lang,public_metrics,conversation_id,referenced_tweets,in_reply_to_user_id";
 const USER_FIELDS: &str = "name,username,public_metrics";
 
 /// An X recent search, with its credentials and its cap.
@@ -100,6 +103,19 @@ struct Tweet {
     created_at: Option<String>,
     lang: Option<String>,
     public_metrics: Option<TweetMetrics>,
+    /// The root of the post's thread (its own id for a post that answers none).
+    conversation_id: Option<String>,
+    /// The posts this one replies to, quotes or reposts.
+    #[serde(default)]
+    referenced_tweets: Vec<Referenced>,
+}
+
+/// One of `referenced_tweets`: `replied_to`, `quoted` or `retweeted`, and the post's id.
+#[derive(Deserialize)]
+struct Referenced {
+    #[serde(rename = "type")]
+    kind: String,
+    id: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -170,8 +186,16 @@ pub fn parse(body: &[u8], source: &str) -> Result<SearchPage, SourceError> {
                     .public_metrics
                     .as_ref()
                     .map(|m| m.like_count + m.retweet_count + m.reply_count + m.quote_count),
-                    in_reply_to: None,
-                    thread: None,
+                // The post answered (a quote or a repost answers nothing).
+                in_reply_to: t
+                    .referenced_tweets
+                    .iter()
+                    .find(|r| r.kind == "replied_to")
+                    .map(|r| r.id.clone()),
+                thread: Some(format!(
+                    "x:{}",
+                    t.conversation_id.as_deref().unwrap_or(&t.id)
+                )),
             }
         })
         .collect();
@@ -351,6 +375,25 @@ mod tests {
         assert_eq!(p.followers, Some(1208));
         assert_eq!(p.engagement, Some(4 + 3 + 2 + 1));
         assert_eq!(p.source.as_deref(), Some("x-posteo"));
+    }
+
+    #[test]
+    fn replies_carry_the_post_they_answer_and_the_conversation() {
+        let page = parse(&fixture("search-thread.json"), "x").unwrap();
+        let by_id = |id: &str| page.posts.iter().find(|p| p.id.as_deref() == Some(id)).unwrap();
+        // The complaint starts its conversation.
+        let complaint = by_id("1865100000000000100");
+        assert_eq!(complaint.in_reply_to, None);
+        assert_eq!(complaint.thread.as_deref(), Some("x:1865100000000000100"));
+        // The brand's reply answers it, in the same conversation.
+        let reply = by_id("1865100000000000180");
+        assert_eq!(reply.author.as_deref(), Some("@posteo_aide"));
+        assert_eq!(reply.in_reply_to.as_deref(), Some("1865100000000000100"));
+        assert_eq!(reply.thread.as_deref(), Some("x:1865100000000000100"));
+        // A quote answers nothing and starts its own conversation.
+        let quote = by_id("1865100000000000150");
+        assert_eq!(quote.in_reply_to, None);
+        assert_eq!(quote.thread.as_deref(), Some("x:1865100000000000150"));
     }
 
     #[test]
