@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{cooling, evaluate, floor, plan};
+use super::{cooling, evaluate, floor, plan, poisson_tail, MIN_RATE};
 use crate::config::AlertSpec;
 
 /// The reference window of a burst.
@@ -196,8 +196,10 @@ pub struct Burst {
 
 /// The bursts of `history`, defined apart from any setting: at each hit (once `learn` of
 /// history is held), the [`BURST_WINDOW`] ending there qualifies when it holds at least
-/// [`BURST_FACTOR`] × its usual count (the §5 baseline over the rule's `baseline` period) and
-/// at least [`BURST_MIN`] hits. A burst runs from the first hit of its first qualifying window
+/// [`BURST_FACTOR`] × its usual count (the §5 baseline over the rule's `baseline` period), at
+/// least [`BURST_MIN`] hits, and a count unlikely under the usual rate (Poisson tail below the
+/// rule's `p`): what a spike rule at 3×, 5 hits and 15 minutes would call a spike, cooldown
+/// aside. A burst runs from the first hit of its first qualifying window
 /// to the last hit whose window qualifies; windows that overlap or touch make one burst.
 pub fn bursts(history: &History, base: &Base) -> Vec<Burst> {
     let earliest = history.earliest();
@@ -222,7 +224,11 @@ pub fn bursts(history: &History, base: &Base) -> Vec<Burst> {
         }
         let plan = plan(now, BURST_WINDOW, base.baseline, earliest);
         let counts = plan.counts(|s, e| history.count(s, e));
-        if counts.history < base.learn || (count as f64) < BURST_FACTOR * counts.baseline() {
+        let usual = counts.baseline();
+        if counts.history < base.learn
+            || (count as f64) < BURST_FACTOR * usual
+            || poisson_tail(count, usual.max(MIN_RATE)) >= base.p
+        {
             continue;
         }
         match out.last_mut() {
