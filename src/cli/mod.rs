@@ -15,6 +15,7 @@ mod replay;
 mod run;
 mod sources;
 mod stats;
+mod tune;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -72,6 +73,9 @@ pub enum Command {
     /// Prints the hits per rule and every alert that would have fired (`--format json`: one
     /// alert per line). Sends nothing; uses a throw-away database unless --db is given.
     Replay(replay::ReplayArgs),
+    /// Try one rule as a spike rule over a grid of spike, min_count and window settings on a
+    /// file of posts; with --target, propose the setting to paste.
+    Tune(tune::TuneArgs),
     /// Alert history: when, rule, kind, count vs usual, delivery status per notifier.
     Alerts(alerts::AlertsArgs),
     /// Write a commented starter config and rule file for a brand into DIR, then print the
@@ -107,6 +111,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sources(args) => sources::run(&path, args),
         Command::Stats(args) => stats::run(&path, args),
         Command::Replay(args) => replay::run(&path, args),
+        Command::Tune(args) => tune::run(&path, args),
         Command::Alerts(args) => alerts::run(&path, args),
         Command::Init(args) => init::run(args),
     }
