@@ -8,11 +8,12 @@
 //! second in which the history has a post, as `vigie replay` commits one second at a time; the
 //! counts are exact on whole seconds (`start < t <= end`, as the store's SQL and
 //! [`Counters`](super::Counters) count them), from the rule's hits held sorted in one slice. A
-//! tuning run holds one rule's hits over the whole file anyway, so a binary search in that slice
-//! answers any range, where the daemon's ring buffers answer only the last baseline period.
-//! One setting is one pass over the seconds: the current window's count slides with two
-//! indices, and only a window that reaches `min_count` outside a cooldown pays for the
-//! baseline's ranges.
+//! tuning run holds one rule's hits over the whole file anyway, so positions in that slice
+//! answer any range, where the daemon's ring buffers answer only the last baseline period.
+//! One setting is one pass over the seconds: every range a plan counts moves forward with
+//! `now`, so its two positions in the slice walk forward too (each hit is passed once per
+//! range, not searched for at each second), and only a window that reaches `min_count` outside
+//! a cooldown pays for the baseline's ranges.
 //!
 //! Bursts are defined once per history, apart from the grid, so that settings can be compared
 //! on them (see [`bursts`]). Reading the file, matching and printing are `cli::tune`'s.
@@ -80,6 +81,46 @@ impl History {
         let hi = self.hits.partition_point(|&t| t <= b);
         (hi - lo) as u64
     }
+}
+
+/// Counts in ranges that move forward: the `i`-th range a [`Plan`](super::Plan) counts (the
+/// current window, the trailing period, each previous day's window) only moves forward as `now`
+/// does, so each keeps two positions in the sorted hits that walk on instead of searching
+/// again. A bound that moved back (none does) is searched for, so the counts are exact anyway.
+#[derive(Debug, Default)]
+struct Cursors {
+    /// Per range: for its start and its end, the last bound and the hits at or before it.
+    at: Vec<[(i64, usize); 2]>,
+}
+
+impl Cursors {
+    /// Hits with `start < t <= end` on whole seconds, for the `i`-th range.
+    fn count(&mut self, hits: &[i64], i: usize, start: DateTime<Utc>, end: DateTime<Utc>) -> u64 {
+        if self.at.len() <= i {
+            self.at.resize(i + 1, [(i64::MIN, 0); 2]);
+        }
+        let (a, b) = (start.timestamp(), end.timestamp());
+        if b <= a {
+            return 0;
+        }
+        let [lo, hi] = &mut self.at[i];
+        let (lo, hi) = (seek(hits, lo, a), seek(hits, hi, b));
+        (hi - lo) as u64
+    }
+}
+
+/// Moves a cursor to `bound`: returns how many hits are at or before it.
+fn seek(hits: &[i64], cursor: &mut (i64, usize), bound: i64) -> usize {
+    let (last, pos) = cursor;
+    if bound >= *last {
+        while *pos < hits.len() && hits[*pos] <= bound {
+            *pos += 1;
+        }
+    } else {
+        *pos = hits.partition_point(|&t| t <= bound);
+    }
+    *last = bound;
+    *pos
 }
 
 /// A second as a time.
@@ -155,6 +196,7 @@ pub fn fire(history: &History, base: &Base, setting: &Setting) -> Vec<Fired> {
     let hits = &history.hits;
     let (mut lo, mut hi) = (0, 0);
     let mut last: Option<DateTime<Utc>> = None;
+    let mut cursors = Cursors::default();
     let mut out = Vec::new();
     for &t in &history.ticks {
         let Some(now) = at(t) else { continue };
@@ -172,7 +214,11 @@ pub fn fire(history: &History, base: &Base, setting: &Setting) -> Vec<Fired> {
             continue;
         }
         let plan = plan(now, setting.window, base.baseline, earliest);
-        let counts = plan.counts(|s, e| history.count(s, e));
+        let mut range = 0;
+        let counts = plan.counts(|s, e| {
+            range += 1;
+            cursors.count(hits, range - 1, s, e)
+        });
         if let Some(d) = evaluate(&spec, setting.window, base.cooldown, &counts, last, now) {
             last = Some(now);
             out.push(Fired {
@@ -296,14 +342,34 @@ pub fn sensitivity(a: &Outcome, b: &Outcome) -> Ordering {
         .then(a.setting.order(&b.setting))
 }
 
-/// Every setting's outcome over `history`, most sensitive first.
+/// Every setting's outcome over `history`, most sensitive first. Settings are independent,
+/// so they are shared among the machine's cores (thread `k` takes settings `k`, `k + n`, …, so
+/// that short and long windows, which cost differently, are spread evenly).
 pub fn grid(history: &History, base: &Base, settings: &[Setting]) -> (Vec<Outcome>, Vec<Burst>) {
     let bursts = bursts(history, base);
     let span = history.span();
-    let mut outcomes: Vec<Outcome> = settings
-        .iter()
-        .map(|s| outcome(*s, fire(history, base, s), &bursts, span))
-        .collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, settings.len().max(1));
+    let bursts_ref = &bursts;
+    let mut outcomes: Vec<Outcome> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|k| {
+                scope.spawn(move || {
+                    settings
+                        .iter()
+                        .skip(k)
+                        .step_by(threads)
+                        .map(|s| outcome(*s, fire(history, base, s), bursts_ref, span))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
     outcomes.sort_by(sensitivity);
     (outcomes, bursts)
 }
