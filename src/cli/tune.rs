@@ -76,9 +76,9 @@ For each setting: the alerts that would have fired, alerts per week (over the sp
 file's first post to its last), how many bursts it caught and the largest delay.
 
 A burst is defined once for the file, apart from the grid: a stretch in which the rule's hits in
-the last 15 minutes reach 3× their usual count (the rule's baseline, as for alerts) and at least
-5 hits, checked at each hit once the learn period has passed. It starts at the first hit of its
-first such 15 minutes. An alert catches a burst when it fires after the burst's start and its
+the last 15 minutes reach 3× their usual count (the rule's baseline, as for alerts), at least 5
+hits, and a count unlikely under the usual rate (Poisson tail below the rule's p), checked at each
+hit once the learn period has passed. It starts at the first hit of its first such 15 minutes. An alert catches a burst when it fires after the burst's start and its
 window began before the burst's last such hit. The delay of a caught burst is the time from its
 start to its first alert.
 
@@ -126,13 +126,14 @@ pub fn run(config: &Path, args: TuneArgs) -> Result<()> {
         .and_then(|t| tune::propose(&outcomes, t.per_week));
     let format = args.format.unwrap_or(Format::Table);
     let summary = format!(
-        "Rule \"{}\": {} hits in {} posts over {:.1} days; {} burst{} ({BURST_FACTOR}× usual and at least {BURST_MIN} hits in 15m).",
+        "Rule \"{}\": {} hits in {} posts over {:.1} days; {} burst{} (15m at {BURST_FACTOR}× usual, at least {BURST_MIN} hits, p < {}).",
         rule.spec.name,
         history.hits(),
         read.posts,
         history.span().as_secs_f64() / DAY.as_secs_f64(),
         bursts.len(),
         if bursts.len() == 1 { "" } else { "s" },
+        base.p,
     );
     let mut out = BufWriter::new(io::stdout().lock());
     let rows: Vec<Vec<Value>> = outcomes
