@@ -78,9 +78,10 @@ file's first post to its last), how many bursts it caught and the largest delay.
 A burst is defined once for the file, apart from the grid: a stretch in which the rule's hits in
 the last 15 minutes reach 3× their usual count (the rule's baseline, as for alerts), at least 5
 hits, and a count unlikely under the usual rate (Poisson tail below the rule's p), checked at each
-hit once the learn period has passed. It starts at the first hit of its first such 15 minutes. An alert catches a burst when it fires after the burst's start and its
-window began before the burst's last such hit. The delay of a caught burst is the time from its
-start to its first alert.
+hit once the learn period has passed. It starts at the first hit of its first such 15 minutes.
+An alert catches a burst when it fires after the burst's start and its window began before the
+burst's last such hit. The delay of a caught burst is the time from its start to its first
+alert.
 
 Most sensitive first: more bursts caught, then more alerts, then the lower spike, the lower
 min_count, the shorter window. With --target, the proposal is the first setting in that order
