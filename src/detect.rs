@@ -29,6 +29,7 @@ use crate::config::AlertSpec;
 pub mod alert;
 pub mod counts;
 pub mod health;
+pub mod tune;
 
 pub use alert::{Alert, AlertKind, AlertPost, CaseRef, Series, SourceCondition};
 pub use counts::Counters;

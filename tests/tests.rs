@@ -58,6 +58,8 @@ mod jsonl_follow;
 mod fetch;
 // `vigie replay` in event time (sends nothing) and `vigie alerts` on the kept database.
 mod replay;
+// `vigie tune`: a generated history with known bursts, the proposal replayed, replay's counts.
+mod cli_tune;
 // `[daemon] retention`: old posts not stored, older ones pruned, by the store and the daemon.
 mod retention;
 // The store under faults with the real daemon: one daemon per database, a damaged file, the

@@ -16,6 +16,7 @@ mod replay;
 mod run;
 mod sources;
 mod stats;
+mod tune;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -73,6 +74,9 @@ pub enum Command {
     /// Prints the hits per rule and every alert that would have fired (`--format json`: one
     /// alert per line). Sends nothing; uses a throw-away database unless --db is given.
     Replay(replay::ReplayArgs),
+    /// Try one rule as a spike rule over a grid of spike, min_count and window settings on a
+    /// file of posts; with --target, propose the setting to paste.
+    Tune(tune::TuneArgs),
     /// Alert history: when, rule, kind, count vs usual, delivery status per notifier.
     Alerts(alerts::AlertsArgs),
     /// Reply-clock cases, open first then by oldest deadline; `cases ack ID --by NAME` marks
@@ -111,6 +115,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sources(args) => sources::run(&path, args),
         Command::Stats(args) => stats::run(&path, args),
         Command::Replay(args) => replay::run(&path, args),
+        Command::Tune(args) => tune::run(&path, args),
         Command::Alerts(args) => alerts::run(&path, args),
         Command::Cases(args) => cases::run(&path, args),
         Command::Init(args) => init::run(args),
