@@ -484,8 +484,9 @@ mod tests {
     use crate::matcher::{RuleSet, RuleSpec};
     use crate::store::alerts::RuleAlert;
 
-    /// Every statement alive on the connection: its address, SQL and how often it ran.
-    fn live_statements(store: &Store) -> BTreeMap<usize, (String, i32)> {
+    /// Every statement alive on the connection: its address, SQL, how often it ran and how
+    /// often SQLite prepared it again (for a new binding).
+    fn live_statements(store: &Store) -> BTreeMap<usize, (String, i32, i32)> {
         let mut out = BTreeMap::new();
         // SAFETY: the handle is live for the calls (borrowed from `store`), and no statement
         // is prepared or finalised meanwhile; `sqlite3_sql` is NUL-terminated SQL text owned by
@@ -502,7 +503,12 @@ mod tests {
                     rusqlite::ffi::SQLITE_STMTSTATUS_RUN,
                     0,
                 );
-                out.insert(stmt as usize, (sql, runs));
+                let reprepared = rusqlite::ffi::sqlite3_stmt_status(
+                    stmt,
+                    rusqlite::ffi::SQLITE_STMTSTATUS_REPREPARE,
+                    0,
+                );
+                out.insert(stmt as usize, (sql, runs, reprepared));
                 stmt = rusqlite::ffi::sqlite3_next_stmt(db, stmt);
             }
         }
@@ -510,7 +516,8 @@ mod tests {
     }
 
     /// Issue 23 point 4: once every path of the commit has run, later commits prepare nothing:
-    /// each statement stays prepared (same statement, its run count only grows).
+    /// each statement stays prepared (same statement, its run count only grows), and SQLite
+    /// never prepares one again for a new value bound to it.
     #[test]
     fn commits_prepare_each_statement_once() {
         let dir = tempfile::tempdir().unwrap();
@@ -605,11 +612,14 @@ mod tests {
         // cache (to be prepared again when its path runs next), none was prepared.
         let same = |store: &Store| {
             let now = live_statements(store);
-            let changed = |a: &BTreeMap<usize, (String, i32)>,
-                           b: &BTreeMap<usize, (String, i32)>| {
+            let changed = |a: &BTreeMap<usize, (String, i32, i32)>,
+                           b: &BTreeMap<usize, (String, i32, i32)>| {
                 a.iter()
-                    .filter(|(at, (sql, runs))| b.get(at).is_none_or(|(s, r)| s != sql || runs < r))
-                    .map(|(_, (sql, _))| sql.clone())
+                    .filter(|(at, (sql, runs, rep))| {
+                        b.get(at)
+                            .is_none_or(|(s, r, p)| s != sql || runs < r || rep != p)
+                    })
+                    .map(|(_, (sql, ..))| sql.clone())
                     .collect::<Vec<_>>()
             };
             assert_eq!(
@@ -619,8 +629,8 @@ mod tests {
             );
             let dropped: Vec<&String> = before
                 .iter()
-                .filter(|(at, (sql, _))| now.get(at).is_none_or(|(s, _)| s != sql))
-                .map(|(_, (sql, _))| sql)
+                .filter(|(at, (sql, ..))| now.get(at).is_none_or(|(s, ..)| s != sql))
+                .map(|(_, (sql, ..))| sql)
                 .collect();
             assert_eq!(dropped, Vec::<&String>::new(), "dropped");
         };
