@@ -139,6 +139,9 @@ pub struct Store {
     counters: Option<Counters>,
     /// Whether to keep `counters` (off only in the tests that compare with the SQL counts).
     counting: bool,
+    /// Whether commits write the full-text rows behind `vigie hits --search` (off for a
+    /// throw-away database, which nobody searches).
+    full_text: bool,
 }
 
 /// How long a connection waits for a lock before giving up.
@@ -200,6 +203,7 @@ impl Store {
             retention: None,
             counters: None,
             counting: true,
+            full_text: true,
         })
     }
 
@@ -221,6 +225,7 @@ impl Store {
             retention: None,
             counters: None,
             counting: true,
+            full_text: true,
         })
     }
 
@@ -295,6 +300,12 @@ impl Store {
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
+    }
+
+    /// Makes later commits skip (`false`) or write the full-text index rows of hit posts:
+    /// `replay` without `--db` skips them, as no one can search its throw-away database.
+    pub fn set_full_text(&mut self, on: bool) {
+        self.full_text = on;
     }
 
     /// Keeps posts and hits for `retention` (by the posts' event time); see [`Store::prune`].

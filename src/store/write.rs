@@ -135,12 +135,24 @@ impl Store {
 
     /// Commits several poll results in one transaction.
     pub fn commit_many(&mut self, results: &[&PollResult]) -> Result<Vec<CommitStats>, StoreError> {
+        self.commit_steps(&[results])
+    }
+
+    /// Commits several steps of poll results in one transaction, each step as
+    /// [`Store::commit_many`] would commit it alone: its results, then the window alerts at
+    /// its latest poll time, seeing the steps before it. `replay` commits many event-time
+    /// steps at once this way; the decisions are those of one commit per step. Returns the
+    /// results' stats, step after step.
+    pub fn commit_steps(
+        &mut self,
+        steps: &[&[&PollResult]],
+    ) -> Result<Vec<CommitStats>, StoreError> {
         if self.counters.is_none() {
             // A failed commit left them behind the database (or a rebuild failed): counted in
             // SQL meanwhile.
             let _ = self.rebuild_counters();
         }
-        let out = self.commit_tx(results);
+        let out = self.commit_tx(steps);
         if out.is_err() {
             // The counters took this commit's hits, which the rollback took back.
             self.counters = None;
@@ -150,20 +162,23 @@ impl Store {
     }
 
     /// [`Store::commit_many`]'s transaction; the counters count its hits as they go in.
-    fn commit_tx(&mut self, results: &[&PollResult]) -> Result<Vec<CommitStats>, StoreError> {
+    fn commit_tx(&mut self, steps: &[&[&PollResult]]) -> Result<Vec<CommitStats>, StoreError> {
         let wall = Utc::now();
         // Disjoint fields: the policy is read while the connection is in a transaction.
         let tx = self.conn.transaction()?;
         let mut batch = Batch::prepare(&tx, self.policy.as_ref(), self.retention, wall)?;
         batch.earliest = self.earliest;
         batch.counters = self.counters.as_mut();
-        let mut out = Vec::with_capacity(results.len());
-        for r in results {
-            out.push(batch.commit_result(r)?);
-        }
-        let fired = batch.window_alerts(results)?;
-        if let Some(last) = out.last_mut() {
-            last.new_alerts += fired;
+        batch.full_text = self.full_text;
+        let mut out = Vec::with_capacity(steps.iter().map(|s| s.len()).sum());
+        for results in steps {
+            for r in *results {
+                out.push(batch.commit_result(r)?);
+            }
+            let fired = batch.window_alerts(results)?;
+            if let Some(last) = out.last_mut() {
+                last.new_alerts += fired;
+            }
         }
         let earliest = batch.earliest;
         drop(batch);
@@ -236,6 +251,8 @@ struct Batch<'a> {
     earliest: Option<DateTime<Utc>>,
     /// The store's counters, which count each hit as it is inserted.
     counters: Option<&'a mut Counters>,
+    /// Write the full-text rows of hit posts.
+    full_text: bool,
     insert_post: CachedStatement<'a>,
     insert_fts: CachedStatement<'a>,
     insert_hit: CachedStatement<'a>,
@@ -257,6 +274,7 @@ impl<'a> Batch<'a> {
             wall,
             earliest: None,
             counters: None,
+            full_text: true,
             insert_post: tx.prepare_cached(
                 "INSERT OR IGNORE INTO posts (source, source_id, url, author, text, created_at, fetched_at, lang, followers, author_name, engagement)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -331,8 +349,10 @@ impl<'a> Batch<'a> {
             return Ok(());
         }
         let rowid = self.tx.last_insert_rowid();
-        self.insert_fts
-            .execute(params![rowid, normalize::folded(&post.text)])?;
+        if self.full_text {
+            self.insert_fts
+                .execute(params![rowid, normalize::folded(&post.text)])?;
+        }
         for hit in hits.iter() {
             self.json.clear();
             matched_json(&post.text, hit.matched(), &mut self.json);
