@@ -54,6 +54,8 @@ mod jsonl_follow;
 mod fetch;
 // `vigie replay` in event time (sends nothing) and `vigie alerts` on the kept database.
 mod replay;
+// `vigie replay` streaming: shuffled, sorted in runs on disk, on stdin; the same output.
+mod cli_replay_stream;
 // `[daemon] retention`: old posts not stored, older ones pruned, by the store and the daemon.
 mod retention;
 // The store under faults with the real daemon: one daemon per database, a damaged file, the
