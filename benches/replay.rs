@@ -1,10 +1,12 @@
 //! Replay throughput (issue 23): writes a generated history — N French posts over D days, R
 //! rules (half `spike`, half `threshold`), most of them hit by a third of the posts or more —
 //! and, given a `vigie` binary, times `vigie replay` and `vigie match --count` on it under
-//! `/usr/bin/time -v`: posts per second of each, their ratio, and peak resident memory.
+//! `/usr/bin/time -v`: posts per second of each, their ratio, and peak resident memory. It also
+//! prints the hit rate (the share of posts that hit a rule, matched in-process as it writes
+//! them) and the cores it ran on; `--save FILE` keeps replay's JSON alerts, to diff two builds.
 //!
 //! ```sh
-//! cargo bench --bench replay -- --posts 200000 --days 30 --rules 20 --out /tmp/replay \
+//! cargo bench --bench replay -- --posts 1000000 --days 30 --rules 20 --out /tmp/replay \
 //!     --vigie target/release/vigie
 //! ```
 //!
@@ -14,9 +16,13 @@
 //! spike rules see a baseline, same-time-of-day windows and spikes.
 
 use std::fmt::Write as _;
+use std::io::{BufWriter, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
+
+use vigie::matcher::{RuleSet, RuleSpec, Scratch};
+use vigie::post::Post;
 
 mod corpus;
 
@@ -27,6 +33,8 @@ struct Args {
     seed: u64,
     out: PathBuf,
     vigie: Option<PathBuf>,
+    /// Where to keep replay's JSON output (to compare two builds).
+    save: Option<PathBuf>,
 }
 
 fn args() -> Args {
@@ -37,6 +45,7 @@ fn args() -> Args {
         seed: 23,
         out: std::env::temp_dir().join("vigie-replay-bench"),
         vigie: None,
+        save: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -48,6 +57,7 @@ fn args() -> Args {
             "--seed" => a.seed = v().parse().expect("--seed S"),
             "--out" => a.out = v().into(),
             "--vigie" => a.vigie = Some(v().into()),
+            "--save" => a.save = Some(v().into()),
             // `cargo bench` passes this to every bench binary.
             "--bench" => {}
             other => panic!("unknown argument {other}"),
@@ -81,50 +91,60 @@ fn times(rng: &mut corpus::Rng, n: usize, days: u64) -> Vec<i64> {
     out
 }
 
-fn write_files(a: &Args) -> PathBuf {
+/// Writes the posts, the rules and the config into `--out`; returns the posts' path and how
+/// many posts hit at least one rule (matched here, with the library, as replay will).
+fn write_files(a: &Args) -> (PathBuf, u64) {
     std::fs::create_dir_all(&a.out).expect("create --out");
+    let rules: Vec<(String, String)> = corpus::rules(a.seed, 20 * a.rules)
+        .into_iter()
+        .take(a.rules)
+        .collect();
+    let specs: Vec<RuleSpec> = rules
+        .iter()
+        .map(|(name, q)| RuleSpec::with_query(name, q).expect("a generated query"))
+        .collect();
+    let set = RuleSet::compile(&specs).expect("generated rules");
+    let (mut scratch, mut found, mut hit) = (Scratch::default(), Vec::new(), 0u64);
     let mut rng = corpus::Rng::new(a.seed);
     let start = 1_790_000_000i64; // 2026-09-21
-    let mut posts = String::new();
-    let mut text = String::new();
+    let path = a.out.join("posts.jsonl");
+    let mut posts = BufWriter::new(std::fs::File::create(&path).expect("create posts"));
+    let mut post = Post::default();
     for (i, t) in times(&mut rng, a.posts, a.days).into_iter().enumerate() {
-        text.clear();
-        corpus::post(&mut rng, &mut text);
+        post.text.clear();
+        corpus::post(&mut rng, &mut post.text);
+        set.matched_rules(&post, &mut scratch, &mut found);
+        hit += u64::from(!found.is_empty());
         let created = chrono::DateTime::from_timestamp(start + t, 0).expect("a time");
         let line = serde_json::json!({
             "id": format!("p{i}"),
             "created_at": created.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
             "author": format!("@u{}", rng.range(0, 5000)),
-            "text": text,
+            "text": post.text,
         });
-        writeln!(posts, "{line}").expect("a string");
+        writeln!(posts, "{line}").expect("write posts");
     }
-    let path = a.out.join("posts.jsonl");
-    std::fs::write(&path, posts).expect("write posts");
-    let mut rules = String::new();
-    for (i, (name, q)) in corpus::rules(a.seed, 20 * a.rules)
-        .into_iter()
-        .take(a.rules)
-        .enumerate()
-    {
+    posts.flush().expect("write posts");
+    let mut toml = String::new();
+    for (i, (name, q)) in rules.into_iter().enumerate() {
         let alert = if i % 2 == 0 {
             "{ spike = 3.0, min_count = 5 }"
         } else {
             "{ threshold = 40 }"
         };
         writeln!(
-            rules,
+            toml,
             "[[rule]]\nname = \"{name}\"\nquery = '{q}'\nalert = {alert}\n"
         )
         .expect("a string");
     }
-    std::fs::write(a.out.join("rules.toml"), rules).expect("write rules");
+    std::fs::write(a.out.join("rules.toml"), toml).expect("write rules");
     std::fs::write(
         a.out.join("vigie.toml"),
         "[daemon]\ndatabase = \"vigie.db\"\nrules = [\"rules.toml\"]\n",
     )
     .expect("write config");
-    path
+    (path, hit)
 }
 
 /// Runs `vigie ARGS` under `/usr/bin/time -v`: seconds, peak RSS in MB, stdout.
@@ -159,7 +179,7 @@ fn timed(vigie: &Path, config: &Path, args: &[&str]) -> (f64, f64, String) {
 fn main() {
     let a = args();
     let t0 = Instant::now();
-    let posts = write_files(&a);
+    let (posts, hit_posts) = write_files(&a);
     let config = a.out.join("vigie.toml");
     eprintln!(
         "wrote {} posts over {} days, {} rules into {} ({:.1} s)",
@@ -182,11 +202,17 @@ fn main() {
         .filter_map(|l| l.split_whitespace().next()?.parse::<u64>().ok())
         .sum();
     let (r_secs, r_rss, alerts) = timed(vigie, &config, &["replay", "--format", "json", file]);
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
-        "posts {} days {} rules {} hits {hit} ({:.2} a post)",
+        "posts {} days {} rules {} ({} spike) cores {cores}",
         a.posts,
         a.days,
         a.rules,
+        a.rules.div_ceil(2)
+    );
+    println!(
+        "hit rate {:.1}% ({hit_posts} posts hit a rule), {hit} hits ({:.2} a post)",
+        100.0 * hit_posts as f64 / n,
         hit as f64 / n
     );
     println!(
@@ -198,5 +224,13 @@ fn main() {
         n / r_secs,
         alerts.lines().count()
     );
-    println!("replay / match time: {:.1}x", r_secs / m_secs);
+    println!(
+        "replay / match --count: {:.1}x the time ({:.0} vs {:.0} posts/s)",
+        r_secs / m_secs,
+        n / r_secs,
+        n / m_secs
+    );
+    if let Some(path) = &a.save {
+        std::fs::write(path, &alerts).expect("write --save");
+    }
 }

@@ -60,6 +60,8 @@ mod fetch;
 mod replay;
 // `vigie tune`: a generated history with known bursts, the proposal replayed, replay's counts.
 mod cli_tune;
+// `vigie replay` streaming: shuffled, sorted in runs on disk, on stdin; the same output.
+mod cli_replay_stream;
 // `[daemon] retention`: old posts not stored, older ones pruned, by the store and the daemon.
 mod retention;
 // The store under faults with the real daemon: one daemon per database, a damaged file, the

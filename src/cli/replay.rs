@@ -1,16 +1,20 @@
 //! `vigie replay FILE`: a backtest of the rules and the alert logic in event time.
 //!
-//! Posts are read from JSON lines (SPEC §7; each needs `id` and `created_at`), sorted by
-//! creation time and committed as if each had been fetched at the moment it was created,
-//! through the same store commit the daemon uses: the same dedup, the same counts, the same
-//! `detect` decisions with `now` = the post's time. Nothing is sent: the policy writes no
-//! outbox rows. The database is a throw-away in-memory one unless `--db` names a file.
+//! Posts are read from JSON lines (SPEC §7; each needs `id` and `created_at`) in creation-time
+//! order ([`sorted`] streams them, sorting a file that is not in order with bounded memory),
+//! and committed as if each had been fetched at the moment it was created, through the same
+//! store commit the daemon uses: the same dedup, the same counts, the same `detect` decisions
+//! with `now` = the post's time. Each second of posts is one step, decided alone; many steps
+//! share a transaction ([`Store::commit_steps`]), so the cost of a commit is paid once per
+//! thousands of posts. Nothing is sent: the policy writes no outbox rows. The database is a
+//! throw-away in-memory one (without the full-text index) unless `--db` names a file.
 
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+mod sorted;
+
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use chrono::{DateTime, SubsecRound, Utc};
 use clap::Args;
 use lettre::message::Mailbox;
 use serde_json::{json, Value};
@@ -18,12 +22,11 @@ use serde_json::{json, Value};
 use super::output::{self, Format};
 use super::{alerts, load, Invalid};
 use crate::detect::Alert;
-use crate::matcher::RuleSet;
+use crate::matcher::{Hits, RuleSet, Scratch};
 use crate::notify::render::{self, ChartRef, Locale};
 use crate::notify::{chart, email};
-use crate::post::{decode_lossy, Post};
 use crate::source::Cursor;
-use crate::store::{parse_time, AlertPolicy, AlertQuery, PollOutcome, PollResult, Store};
+use crate::store::{AlertPolicy, AlertQuery, PollOutcome, PollResult, Store};
 
 /// Arguments of `vigie replay`.
 #[derive(Debug, Args)]
@@ -45,10 +48,17 @@ pub struct ReplayArgs {
     /// text (`alert-N.txt`), in the config's language and time zone.
     #[arg(long, value_name = "DIR")]
     pub dump_alerts: Option<PathBuf>,
+    /// Posts sorted in memory at once when FILE is not in time order; more are sorted in runs
+    /// on disk (in the temp dir) and merged [default: 100000].
+    #[arg(long, value_name = "POSTS", hide = true)]
+    pub sort_buffer: Option<usize>,
 }
 
 /// Source name for posts that do not say theirs.
 const DEFAULT_SOURCE: &str = "replay";
+
+/// Posts committed in one transaction (many event-time steps; each still decided alone).
+const TX_POSTS: usize = 20_000;
 
 /// Runs `vigie replay`.
 pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
@@ -56,48 +66,71 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
     output::set_zone(Some(&config), false);
     let rules =
         RuleSet::compile(config.rule_specs()).map_err(|e| Invalid(format!("vigie: {e}")))?;
-    let (posts, skipped) = read_posts(&args.file)?;
-    if skipped > 0 {
-        eprintln!("vigie: {skipped} line(s) skipped: a replayed post needs \"id\", \"created_at\" (RFC 3339) and \"text\"");
+    let mut input = sorted::Input::open(&args.file)?;
+    let scan = input.scan()?;
+    if scan.skipped > 0 {
+        eprintln!("vigie: {} line(s) skipped: a replayed post needs \"id\", \"created_at\" (RFC 3339) and \"text\"", scan.skipped);
     }
     let db = args.db.clone().unwrap_or_else(|| PathBuf::from(":memory:"));
     let mut store = Store::open(&db).with_context(|| format!("cannot open {}", db.display()))?;
+    // Nobody can search a throw-away database.
+    store.set_full_text(args.db.is_some());
     let mut policy = AlertPolicy::from_config(&config, false);
     policy.sources.clear();
     store.set_alert_policy(policy)?;
-    let bar = output::progress(posts.len() as u64, "posts", true);
-    // Posts created in the same second are one poll: one commit, one evaluation.
-    let mut i = 0;
-    while i < posts.len() {
-        let at = posts[i].0;
-        let mut batch = Vec::new();
-        while i < posts.len() && posts[i].0 == at {
-            let (_, mut post) = posts[i].clone();
+    let buffer = args.sort_buffer.unwrap_or(sorted::SORT_BUFFER);
+    let (mut posts, runs) = input.ordered(&scan, buffer)?;
+    if runs > 1 {
+        eprintln!(
+            "vigie: the posts are not in time order: sorted in {runs} runs of up to {buffer} posts in the temp dir"
+        );
+    }
+    let bar = output::progress(scan.posts, "posts", true);
+    let mut steps = Steps::default();
+    let mut scratch = Scratch::default();
+    let mut next = posts.next_post()?;
+    // Posts created in the same second are one step: one poll per run of posts of one
+    // source, then one evaluation, as if they had been committed alone.
+    while let Some((at, _)) = &next {
+        let at = *at;
+        let start = steps.results.len();
+        while let Some((_, mut post)) = next.take_if(|(t, _)| *t == at) {
+            next = posts.next_post()?;
             let source = post
                 .source
                 .clone()
                 .unwrap_or_else(|| DEFAULT_SOURCE.to_string());
             post.source = Some(source.clone());
-            let hits = rules.matches(&post);
-            batch.push(PollResult {
-                source,
-                kind: "replay".into(),
-                polled_at: at,
-                outcome: PollOutcome::Page {
-                    posts: vec![(post, hits)],
-                    cursor: Cursor::default(),
-                    not_modified: false,
-                    paused: None,
-                },
-                next_poll_at: at,
-                failures: 0,
-            });
-            i += 1;
+            let mut hits = Hits::default();
+            rules.matches_into(&post, &mut scratch, &mut hits);
+            steps.posts += 1;
+            match steps.results[start..].last_mut() {
+                Some(PollResult {
+                    source: s,
+                    outcome: PollOutcome::Page { posts, .. },
+                    ..
+                }) if *s == source => posts.push((post, hits)),
+                _ => steps.results.push(PollResult {
+                    source,
+                    kind: "replay".into(),
+                    polled_at: at,
+                    outcome: PollOutcome::Page {
+                        posts: vec![(post, hits)],
+                        cursor: Cursor::default(),
+                        not_modified: false,
+                        paused: None,
+                    },
+                    next_poll_at: at,
+                    failures: 0,
+                }),
+            }
         }
-        let refs: Vec<&PollResult> = batch.iter().collect();
-        store.commit_many(&refs)?;
-        bar.set_position(i as u64);
+        steps.ends.push(steps.results.len());
+        if steps.posts >= TX_POSTS {
+            steps.commit(&mut store, &bar)?;
+        }
     }
+    steps.commit(&mut store, &bar)?;
     bar.finish_and_clear();
     let alerts = store.alerts(&AlertQuery {
         oldest_first: true,
@@ -123,7 +156,7 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
         alerts::write(&mut out, &listing, &alerts)?;
         eprintln!(
             "vigie: replayed {} posts, {} hits, {} alerts",
-            posts.len(),
+            scan.posts,
             store.hit_count()?,
             alerts.len()
         );
@@ -133,7 +166,7 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
     writeln!(
         out,
         "Replayed {} posts: {} hits.",
-        posts.len(),
+        scan.posts,
         store.hit_count()?
     )?;
     if !summary.is_empty() {
@@ -185,42 +218,36 @@ fn dump(dir: &Path, alert: &Alert, locale: &Locale) -> Result<()> {
     Ok(())
 }
 
-/// A post with its parsed creation time.
-type Timed = (DateTime<Utc>, Post);
+/// Event-time steps waiting for their transaction: poll results, where each step ends.
+#[derive(Default)]
+struct Steps {
+    results: Vec<PollResult>,
+    /// The end of each step in `results`.
+    ends: Vec<usize>,
+    /// Posts in `results`.
+    posts: usize,
+}
 
-/// Reads and sorts the posts; lines without id, created_at or text are counted, not fatal.
-fn read_posts(file: &Path) -> Result<(Vec<Timed>, usize)> {
-    let reader: Box<dyn BufRead> = if file == Path::new("-") {
-        Box::new(BufReader::new(io::stdin().lock()))
-    } else {
-        Box::new(BufReader::new(
-            std::fs::File::open(file).with_context(|| format!("cannot read {}", file.display()))?,
-        ))
-    };
-    let mut posts = Vec::new();
-    let mut skipped = 0;
-    for line in reader.split(b'\n') {
-        let line = line.with_context(|| format!("cannot read {}", file.display()))?;
-        let line = decode_lossy(&line);
-        if line.trim().is_empty() {
-            continue;
+impl Steps {
+    /// Commits the steps in one transaction, each evaluated at its own time.
+    fn commit(&mut self, store: &mut Store, bar: &indicatif::ProgressBar) -> Result<()> {
+        if self.ends.is_empty() {
+            return Ok(());
         }
-        let post: Option<Post> = serde_json::from_str(&line).ok();
-        match post.and_then(|p| {
-            let at = parse_time(p.created_at.as_deref()?)?;
-            p.id.as_ref()?;
-            Some((at, p))
-        }) {
-            Some(p) => posts.push(p),
-            None => skipped += 1,
+        let refs: Vec<&PollResult> = self.results.iter().collect();
+        let mut steps = Vec::with_capacity(self.ends.len());
+        let mut start = 0;
+        for &end in &self.ends {
+            steps.push(&refs[start..end]);
+            start = end;
         }
+        store.commit_steps(&steps)?;
+        bar.inc(self.posts as u64);
+        self.results.clear();
+        self.ends.clear();
+        self.posts = 0;
+        Ok(())
     }
-    posts.sort_by_key(|(at, _)| *at);
-    // Stored times have whole seconds: posts group by the second.
-    for (at, _) in &mut posts {
-        *at = at.trunc_subsecs(0);
-    }
-    Ok((posts, skipped))
 }
 
 /// Hits per rule with the first and last hit times.

@@ -241,11 +241,15 @@ pub fn windows(
             AlertSpec::Spike { baseline, .. } => (AlertKind::Spike, baseline),
             _ => (AlertKind::Threshold, r.window),
         };
-        let plan = detect::plan(now, r.window, period, earliest);
-        let current = count(tx, counters, name, plan.current.0, plan.current.1)?;
+        // The current window, as `detect::plan` bounds it: most rules stop there, before the
+        // plan's baseline ranges are even laid out (a replay asks every rule at every second).
+        let window = chrono::Duration::from_std(r.window).unwrap_or(chrono::Duration::MAX);
+        let current = count(tx, counters, name, now - window, now)?;
         if current < floor {
             continue;
         }
+        let plan = detect::plan(now, r.window, period, earliest);
+        debug_assert_eq!(plan.current, (now - window, now));
         let last = last_alert(tx, name, kind)?;
         if detect::cooling(last, r.cooldown, now) {
             continue;

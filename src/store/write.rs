@@ -135,12 +135,24 @@ impl Store {
 
     /// Commits several poll results in one transaction.
     pub fn commit_many(&mut self, results: &[&PollResult]) -> Result<Vec<CommitStats>, StoreError> {
+        self.commit_steps(&[results])
+    }
+
+    /// Commits several steps of poll results in one transaction, each step as
+    /// [`Store::commit_many`] would commit it alone: its results, then the window alerts at
+    /// its latest poll time, seeing the steps before it. `replay` commits many event-time
+    /// steps at once this way; the decisions are those of one commit per step. Returns the
+    /// results' stats, step after step.
+    pub fn commit_steps(
+        &mut self,
+        steps: &[&[&PollResult]],
+    ) -> Result<Vec<CommitStats>, StoreError> {
         if self.counters.is_none() {
             // A failed commit left them behind the database (or a rebuild failed): counted in
             // SQL meanwhile.
             let _ = self.rebuild_counters();
         }
-        let out = self.commit_tx(results);
+        let out = self.commit_tx(steps);
         if out.is_err() {
             // The counters took this commit's hits, which the rollback took back.
             self.counters = None;
@@ -150,20 +162,23 @@ impl Store {
     }
 
     /// [`Store::commit_many`]'s transaction; the counters count its hits as they go in.
-    fn commit_tx(&mut self, results: &[&PollResult]) -> Result<Vec<CommitStats>, StoreError> {
+    fn commit_tx(&mut self, steps: &[&[&PollResult]]) -> Result<Vec<CommitStats>, StoreError> {
         let wall = Utc::now();
         // Disjoint fields: the policy is read while the connection is in a transaction.
         let tx = self.conn.transaction()?;
         let mut batch = Batch::prepare(&tx, self.policy.as_ref(), self.retention, wall)?;
         batch.earliest = self.earliest;
         batch.counters = self.counters.as_mut();
-        let mut out = Vec::with_capacity(results.len());
-        for r in results {
-            out.push(batch.commit_result(r)?);
-        }
-        let fired = batch.window_alerts(results)?;
-        if let Some(last) = out.last_mut() {
-            last.new_alerts += fired;
+        batch.full_text = self.full_text;
+        let mut out = Vec::with_capacity(steps.iter().map(|s| s.len()).sum());
+        for results in steps {
+            for r in *results {
+                out.push(batch.commit_result(r)?);
+            }
+            let fired = batch.window_alerts(results)?;
+            if let Some(last) = out.last_mut() {
+                last.new_alerts += fired;
+            }
         }
         let earliest = batch.earliest;
         drop(batch);
@@ -236,6 +251,8 @@ struct Batch<'a> {
     earliest: Option<DateTime<Utc>>,
     /// The store's counters, which count each hit as it is inserted.
     counters: Option<&'a mut Counters>,
+    /// Write the full-text rows of hit posts.
+    full_text: bool,
     insert_post: CachedStatement<'a>,
     insert_fts: CachedStatement<'a>,
     insert_hit: CachedStatement<'a>,
@@ -257,6 +274,7 @@ impl<'a> Batch<'a> {
             wall,
             earliest: None,
             counters: None,
+            full_text: true,
             insert_post: tx.prepare_cached(
                 "INSERT OR IGNORE INTO posts (source, source_id, url, author, text, created_at, fetched_at, lang, followers, author_name, engagement, in_reply_to, thread)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -331,8 +349,10 @@ impl<'a> Batch<'a> {
             return Ok(());
         }
         let rowid = self.tx.last_insert_rowid();
-        self.insert_fts
-            .execute(params![rowid, normalize::folded(&post.text)])?;
+        if self.full_text {
+            self.insert_fts
+                .execute(params![rowid, normalize::folded(&post.text)])?;
+        }
         for hit in hits.iter() {
             self.json.clear();
             matched_json(&post.text, hit.matched(), &mut self.json);
@@ -489,8 +509,9 @@ mod tests {
     use crate::matcher::{RuleSet, RuleSpec};
     use crate::store::alerts::RuleAlert;
 
-    /// Every statement alive on the connection: its address, SQL and how often it ran.
-    fn live_statements(store: &Store) -> BTreeMap<usize, (String, i32)> {
+    /// Every statement alive on the connection: its address, SQL, how often it ran and how
+    /// often SQLite prepared it again (for a new binding).
+    fn live_statements(store: &Store) -> BTreeMap<usize, (String, i32, i32)> {
         let mut out = BTreeMap::new();
         // SAFETY: the handle is live for the calls (borrowed from `store`), and no statement
         // is prepared or finalised meanwhile; `sqlite3_sql` is NUL-terminated SQL text owned by
@@ -507,7 +528,12 @@ mod tests {
                     rusqlite::ffi::SQLITE_STMTSTATUS_RUN,
                     0,
                 );
-                out.insert(stmt as usize, (sql, runs));
+                let reprepared = rusqlite::ffi::sqlite3_stmt_status(
+                    stmt,
+                    rusqlite::ffi::SQLITE_STMTSTATUS_REPREPARE,
+                    0,
+                );
+                out.insert(stmt as usize, (sql, runs, reprepared));
                 stmt = rusqlite::ffi::sqlite3_next_stmt(db, stmt);
             }
         }
@@ -571,7 +597,8 @@ mod tests {
     }
 
     /// Issue 23 point 4: once every path of the commit has run, later commits prepare nothing:
-    /// each statement stays prepared (same statement, its run count only grows).
+    /// each statement stays prepared (same statement, its run count only grows), and SQLite
+    /// never prepares one again for a new value bound to it.
     #[test]
     fn commits_prepare_each_statement_once() {
         let dir = tempfile::tempdir().unwrap();
@@ -666,11 +693,14 @@ mod tests {
         // cache (to be prepared again when its path runs next), none was prepared.
         let same = |store: &Store| {
             let now = live_statements(store);
-            let changed = |a: &BTreeMap<usize, (String, i32)>,
-                           b: &BTreeMap<usize, (String, i32)>| {
+            let changed = |a: &BTreeMap<usize, (String, i32, i32)>,
+                           b: &BTreeMap<usize, (String, i32, i32)>| {
                 a.iter()
-                    .filter(|(at, (sql, runs))| b.get(at).is_none_or(|(s, r)| s != sql || runs < r))
-                    .map(|(_, (sql, _))| sql.clone())
+                    .filter(|(at, (sql, runs, rep))| {
+                        b.get(at)
+                            .is_none_or(|(s, r, p)| s != sql || runs < r || rep != p)
+                    })
+                    .map(|(_, (sql, ..))| sql.clone())
                     .collect::<Vec<_>>()
             };
             assert_eq!(
@@ -680,8 +710,8 @@ mod tests {
             );
             let dropped: Vec<&String> = before
                 .iter()
-                .filter(|(at, (sql, _))| now.get(at).is_none_or(|(s, _)| s != sql))
-                .map(|(_, (sql, _))| sql)
+                .filter(|(at, (sql, ..))| now.get(at).is_none_or(|(s, ..)| s != sql))
+                .map(|(_, (sql, ..))| sql)
                 .collect();
             assert_eq!(dropped, Vec::<&String>::new(), "dropped");
         };
