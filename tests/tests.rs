@@ -90,6 +90,8 @@ mod email;
 mod alert_reading;
 // The mastodon source beyond the contract: Link paging, token, local timeline, rate limits.
 mod source_mastodon;
+// Issue 27, mastodon: reply threads by root uri, the brand's statuses, failed lookups, preview.
+mod source_mastodon_threads;
 // The hackernews source beyond the contract: the search asked, paging, Algolia's errors.
 mod source_hackernews;
 // Issue 19, `x`: the source contract, the bearer header, the daily spend cap across restarts and days.
