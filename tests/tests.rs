@@ -69,6 +69,8 @@ mod source_health;
 mod source_bluesky;
 // Bluesky Jetstream on a loopback WebSocket: drops, silence, kill -9, profiles of hits.
 mod source_jetstream;
+// Issue 27, bluesky: reply threads from search and Jetstream, the brand's author feed and posts.
+mod source_bluesky_threads;
 // The discourse source: a busy forum read back with no gap, the API key, 429 wait_seconds.
 mod discourse;
 // config/recipes: every recipe checked; the Discourse and feed recipes read their site's answer.
