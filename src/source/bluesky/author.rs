@@ -8,7 +8,8 @@
 //! reads one page. Reposts (`reason` set: another account's post) are not the brand's posts.
 //! The calls go through the search's session when it logs in. A failure here never stops the
 //! search: the account is read again at the next poll, and the error is logged when it changes.
-//! Handles are given as written (`@laposte.bsky.social`: `@` dropped); a DID works too.
+//! Handles are given as written (`@laposte.bsky.social`: `@` dropped); a DID works too; the
+//! handles of other platforms in the same list are skipped ([`bluesky_handles`]).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -40,17 +41,24 @@ pub struct Authors {
 impl Authors {
     /// The accounts `handles`, as written in `brand_accounts`.
     pub fn new(handles: &[String]) -> Authors {
-        let mut actors: Vec<String> = handles
-            .iter()
-            .map(|h| h.trim().trim_start_matches('@').to_lowercase())
-            .filter(|h| !h.is_empty())
-            .collect();
-        actors.dedup();
         Authors {
-            actors,
+            actors: bluesky_handles(handles),
             ..Authors::default()
         }
     }
+}
+
+/// The handles of `handles` that can be Bluesky accounts, without `@`, lowercase, each once: a
+/// domain name or a DID. A Mastodon handle (`lisalaposte@mastodon.social`) or a bare name
+/// (`@LaPoste_Aide`) is another platform's, so one `brand_accounts` list can name them all.
+pub fn bluesky_handles(handles: &[String]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    handles
+        .iter()
+        .map(|h| h.trim().trim_start_matches('@').to_lowercase())
+        .filter(|h| h.starts_with("did:") || (h.contains('.') && !h.contains('@')))
+        .filter(|h| seen.insert(h.clone()))
+        .collect()
 }
 
 /// One `getAuthorFeed` page: its posts (newest first) with their `sortAt`, and the next cursor.
@@ -168,14 +176,14 @@ impl SearchSource {
             let body = self.get(fetch, &url, "getAuthorFeed").await?;
             let feed = parse_feed(&body.bytes)?;
             wait = session::rate_limit_wait(&body, Utc::now().timestamp());
-            let before = found.len();
+            let (before, listed) = (found.len(), feed.posts.len());
             found.extend(
                 feed.posts
                     .into_iter()
                     .filter(|(_, at)| since.as_ref().is_none_or(|s| at >= s)),
             );
-            // Older pages only while this one was all newer than the position.
-            let all_newer = since.is_some() && feed.listed > 0 && found.len() - before == feed.listed;
+            // Older pages only while this one's posts were all newer than the position.
+            let all_newer = since.is_some() && listed > 0 && found.len() - before == listed;
             match feed.cursor {
                 Some(next) if all_newer && wait.is_none() && Some(&next) != page.as_ref() => {
                     page = Some(next)
@@ -237,7 +245,18 @@ mod tests {
             ]
         );
         assert!(parse_feed(b"{\"feed\": 3}").is_err());
-        let brand = Authors::new(&["@LaPoste.bsky.social".into(), "@".into()]);
-        assert_eq!(brand.actors, ["laposte.bsky.social"]);
+        let brand = Authors::new(&[
+            "@LaPoste.bsky.social".into(),
+            "@".into(),
+            "laposte.bsky.social".into(),
+            // Other platforms' handles.
+            "lisalaposte@mastodon.social".into(),
+            "@LaPoste_Aide".into(),
+            "did:plc:7hsmk2xqv4c6ja3lnpz5teub".into(),
+        ]);
+        assert_eq!(
+            brand.actors,
+            ["laposte.bsky.social", "did:plc:7hsmk2xqv4c6ja3lnpz5teub"]
+        );
     }
 }

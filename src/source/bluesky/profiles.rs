@@ -217,14 +217,8 @@ struct Resolved {
 impl BrandDids {
     /// The accounts `handles`, as written in `brand_accounts`.
     pub fn new(handles: &[String]) -> BrandDids {
-        let mut handles: Vec<String> = handles
-            .iter()
-            .map(|h| h.trim().trim_start_matches('@').to_lowercase())
-            .filter(|h| !h.is_empty())
-            .collect();
-        handles.dedup();
         BrandDids {
-            handles,
+            handles: super::author::bluesky_handles(handles),
             state: Mutex::default(),
         }
     }

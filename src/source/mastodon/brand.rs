@@ -70,7 +70,11 @@ impl Brand {
     pub fn new(handles: &[String], host: &str) -> Brand {
         let mut seen = std::collections::HashSet::new();
         let mut accts: Vec<String> = handles.iter().map(|h| acct(h, host)).collect();
-        accts.retain(|a| !a.is_empty() && seen.insert(a.to_lowercase()));
+        // A local name has no dot: `laposte.bsky.social` is another platform's handle, so one
+        // `brand_accounts` list can name the brand on every platform.
+        accts.retain(|a| {
+            !a.is_empty() && (a.contains('@') || !a.contains('.')) && seen.insert(a.to_lowercase())
+        });
         Brand {
             accts,
             ..Brand::default()
@@ -219,8 +223,9 @@ mod tests {
             assert_eq!(acct(handle, "piaille.example"), want, "{handle}");
         }
         assert_eq!(key("LisaLaPoste@mastodon.social"), "account:lisalaposte@mastodon.social");
-        let brand = Brand::new(&["@a".into(), "a@h".into(), "@".into()], "h");
-        assert_eq!(brand.accts, ["a"]);
+        let handles = ["@a", "a@h", "@", "a.bsky.social", "b@other.example"].map(String::from);
+        let brand = Brand::new(&handles, "h");
+        assert_eq!(brand.accts, ["a", "b@other.example"]);
     }
 
     #[test]
