@@ -235,3 +235,55 @@ fn jetstream_keeps_reply_threads_and_the_brands_posts_in_any_language() {
         0
     );
 }
+
+/// The brand's feed a while later: its two replies an hour newer (new posts), the repost kept.
+fn newer_feed() -> String {
+    fixture("getAuthorFeed.json")
+        .replace("2026-07-04T15:31", "2026-07-04T16:31")
+        .replace("2026-07-04T15:20", "2026-07-04T16:20")
+        .replace("3mptdv5xm2k2c", "3mpu1v5xm2k2c")
+        .replace("3mptdg3rc5s2b", "3mpu1g3rc5s2b")
+}
+
+#[test]
+fn bluesky_author_feed_reads_older_pages_while_a_page_is_all_new_reposts_aside() {
+    let server = TestServer::start();
+    server.script(PROFILES, [json(fixture("getProfiles.json"))]);
+    server.script(SEARCH, [json(fixture("searchPosts-2.json"))]);
+    server.script(
+        FEED,
+        [
+            json(fixture("getAuthorFeed.json")),
+            json(newer_feed()),
+            json(r#"{"feed":[]}"#.into()),
+        ],
+    );
+    let config = format!(
+        "[daemon]\ndatabase = \"vigie.db\"\nrules = [\"rules.toml\"]\n\
+         brand_accounts = [\"@laposte.bsky.social\"]\n\n\
+         [[source]]\nname = \"bsky\"\nkind = \"bluesky\"\nevery = \"1s\"\nmode = \"search\"\n\
+         service = \"{}\"\nquery = \"colis\"\n",
+        server.url("")
+    );
+    let d = Daemon::start(&[("vigie.toml", &config), ("rules.toml", RULES)]);
+    // The second poll's page is all newer than the position (its repost is no post of the
+    // brand's): the gap behind it is read from its cursor.
+    d.wait_for(
+        "the page behind the newer one",
+        Duration::from_secs(60),
+        || {
+            server
+                .requests(FEED)
+                .iter()
+                .any(|r| r.target.ends_with("&cursor=2026-07-04T16%3A20%3A11.552Z"))
+        },
+    );
+    d.wait_for("the four replies", Duration::from_secs(60), || {
+        d.count(&format!(
+            "SELECT COUNT(*) FROM posts WHERE source_id LIKE 'at://{BRAND_DID}/%'"
+        )) == 4
+    });
+    d.wait_for("the newest position", Duration::from_secs(60), || {
+        position(&d)["authors"]["laposte.bsky.social"] == "2026-07-04T16:31:07.204Z"
+    });
+}
