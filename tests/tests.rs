@@ -77,6 +77,8 @@ mod source_health;
 mod source_bluesky;
 // Bluesky Jetstream on a loopback WebSocket: drops, silence, kill -9, profiles of hits.
 mod source_jetstream;
+// Issue 27, bluesky: reply threads from search and Jetstream, the brand's author feed and posts.
+mod source_bluesky_threads;
 // The discourse source: a busy forum read back with no gap, the API key, 429 wait_seconds.
 mod discourse;
 // config/recipes: every recipe checked; the Discourse and feed recipes read their site's answer.
@@ -98,6 +100,8 @@ mod email;
 mod alert_reading;
 // The mastodon source beyond the contract: Link paging, token, local timeline, rate limits.
 mod source_mastodon;
+// Issue 27, mastodon: reply threads by root uri, the brand's statuses, failed lookups, preview.
+mod source_mastodon_threads;
 // The hackernews source beyond the contract: the search asked, paging, Algolia's errors.
 mod source_hackernews;
 // Issue 19, `x`: the source contract, the bearer header, the daily spend cap across restarts and days.

@@ -4,9 +4,11 @@
 //! This file owns the kind's keys, their checks, its settings and `build`. The two modes live
 //! beside it: `search` (`app.bsky.feed.searchPosts`, with `session` for app-password logins)
 //! and `jetstream` (the WebSocket, reading `event`s); both turn post records into posts through
-//! `record` and complete the posts that hit a rule through `profiles`. URL and secret keys are
+//! `record` and complete the posts that hit a rule through `profiles`. Search reads the brand
+//! accounts' own posts through `author`; Jetstream already carries them (see `jetstream`). URL and secret keys are
 //! checked by `config::validate`, as for every kind.
 
+pub mod author;
 pub mod event;
 pub mod jetstream;
 pub mod profiles;
@@ -147,7 +149,8 @@ fn build(spec: &SourceSpec, env: Env<'_>) -> Result<Box<dyn Source>, String> {
             s.langs.clone(),
             s.service.clone().unwrap_or_else(|| APPVIEW.into()),
             spec.max_bytes,
-        )));
+        )
+        .with_brand_accounts(&spec.brand_accounts)));
     }
     let login = match (&s.identifier, &s.app_password) {
         (Some(id), Some(password)) => Some((
@@ -164,5 +167,6 @@ fn build(spec: &SourceSpec, env: Env<'_>) -> Result<Box<dyn Source>, String> {
         s.lang.clone(),
         login,
         spec.max_bytes,
-    )))
+    )
+    .with_brand_accounts(&spec.brand_accounts)))
 }

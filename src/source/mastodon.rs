@@ -3,13 +3,16 @@
 //!
 //! This file owns the kind's keys, their checks, its settings and its `build`; the rest lives
 //! beside it: `api` (which requests: streams, `min_id` positions, `Link` paging, rate-limit
-//! headers), `status` (the pure parse: statuses into posts) and `poll` (the [`Source`] that
-//! fetches through `source::fetch`). URL and secret keys are checked by `config::validate`, as
+//! headers), `status` (the pure parse: statuses into posts), `poll` (the [`Source`] that
+//! fetches through `source::fetch`), `thread` (each reply's thread root) and `brand` (the brand
+//! accounts' own statuses). URL and secret keys are checked by `config::validate`, as
 //! for every kind.
 
 pub mod api;
+pub mod brand;
 pub mod poll;
 pub mod status;
+pub mod thread;
 
 use std::path::Path;
 
@@ -79,5 +82,6 @@ fn build(spec: &SourceSpec, env: Env<'_>) -> Result<Box<dyn Source>, String> {
         s.timeline.as_deref(),
         token.as_ref(),
         spec.max_bytes,
-    )?))
+    )?
+    .with_brand_accounts(&spec.brand_accounts)))
 }

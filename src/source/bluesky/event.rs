@@ -1,6 +1,9 @@
 //! One Jetstream event (the v1 `/subscribe` JSON wire) as vigie reads it: its `time_us`, and
-//! the post it creates when it creates one in the wanted languages. Pure: the connection, the
-//! batches and the cursor are `jetstream`'s.
+//! the post it creates when it creates one in the wanted languages, or by a brand account
+//! (whatever its language: the brand's answers count wherever they are written). Pure: the
+//! connection, the batches and the cursor are `jetstream`'s.
+
+use std::collections::HashMap;
 
 use serde::Deserialize;
 
@@ -37,6 +40,16 @@ struct Commit {
 /// Parses one event (a v1 `/subscribe` text message). Posts carry the author's DID as
 /// `author` until `profiles` finds the handle.
 pub fn parse_event(text: &str, langs: &[String]) -> Result<Event, serde_json::Error> {
+    parse_event_with(text, langs, &HashMap::new())
+}
+
+/// [`parse_event`], also keeping the posts of the brand accounts `brand` (DID → handle) in
+/// any language, their author as `@handle`.
+pub fn parse_event_with(
+    text: &str,
+    langs: &[String],
+    brand: &HashMap<String, String>,
+) -> Result<Event, serde_json::Error> {
     let wire: Wire = serde_json::from_str(text)?;
     let post = match wire.commit {
         Some(Commit {
@@ -47,10 +60,14 @@ pub fn parse_event(text: &str, langs: &[String]) -> Result<Event, serde_json::Er
         }) if wire.kind == "commit"
             && operation == "create"
             && collection == POST_COLLECTION
-            && record.in_langs(langs) =>
+            && (record.in_langs(langs) || brand.contains_key(&wire.did)) =>
         {
             let uri = post_uri(&wire.did, &rkey);
-            Some(record.into_post(&uri, &wire.did, wire.did.clone()))
+            let author = match brand.get(&wire.did) {
+                Some(handle) => format!("@{handle}"),
+                None => wire.did.clone(),
+            };
+            Some(record.into_post(&uri, &wire.did, author))
         }
         _ => None,
     };
@@ -106,6 +123,27 @@ mod tests {
             .filter(|l| parse_event(l, &[]).unwrap().post.is_some())
             .count();
         assert!(all > posts.len(), "without langs, posts in every language");
+    }
+
+    #[test]
+    fn replies_carry_their_thread_and_brand_posts_pass_the_language_filter() {
+        let lines = fixture();
+        let fr = vec!["fr".to_string()];
+        // The fixture's third event answers the first.
+        let reply = parse_event(&lines[2], &fr).unwrap().post.unwrap();
+        let root = "at://did:plc:r2zybk6op3ymzpz6jhqpkoy5/app.bsky.feed.post/3mptc2xyzfr2a";
+        assert_eq!(reply.in_reply_to.as_deref(), Some(root));
+        assert_eq!(reply.thread.as_deref(), Some(root));
+        let first = parse_event(&lines[0], &fr).unwrap().post.unwrap();
+        assert_eq!((first.in_reply_to, first.thread.as_deref()), (None, Some(root)));
+        // The second event is in English: dropped, unless its author speaks for the brand.
+        assert_eq!(parse_event(&lines[1], &fr).unwrap().post, None);
+        let brand = HashMap::from([(
+            "did:plc:dclwtltrt2ggsryagfzk7dp4".to_string(),
+            "laposte.bsky.social".to_string(),
+        )]);
+        let post = parse_event_with(&lines[1], &fr, &brand).unwrap().post.unwrap();
+        assert_eq!(post.author.as_deref(), Some("@laposte.bsky.social"));
     }
 
     #[test]

@@ -15,7 +15,15 @@
 //! the store did not take the last batch (the cursor handed back is not the one this connection
 //! reached), the connection is dropped and resumed the same way. Reading one event is
 //! `event`'s, profiles (handles, followers) `profiles`'; matching and storing are the daemon's.
+//!
+//! The brand accounts' posts (`[daemon] brand_accounts`) are already in this stream, which
+//! carries every account's posts: adding their DIDs to `wantedDids` would be wrong, since
+//! Jetstream applies `wantedDids` and `wantedCollections` together (AND), so the connection would
+//! carry the brand's posts only, and a second connection would carry nothing this one does not.
+//! So the filter is on this side: the handles are resolved to DIDs once (`profiles::BrandDids`),
+//! and a post by one of those DIDs is kept whatever its language, its author written `@handle`.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -27,8 +35,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use super::event::parse_event;
-use super::profiles::Profiles;
+use super::event::parse_event_with;
+use super::profiles::{BrandDids, Profiles};
 use super::record::POST_COLLECTION;
 use crate::post::Post;
 use crate::source::fetch::{redact_url, Fetcher};
@@ -66,6 +74,8 @@ pub struct JetstreamSource {
     /// reconnection resumes until a batch is stored, so a drop during the first batch loses
     /// nothing either.
     first_connected: std::sync::Mutex<Option<i64>>,
+    /// The brand accounts, their DIDs once resolved.
+    brand: BrandDids,
 }
 
 impl JetstreamSource {
@@ -87,6 +97,15 @@ impl JetstreamSource {
             conn: tokio::sync::Mutex::new(None),
             malformed: AtomicBool::new(false),
             first_connected: std::sync::Mutex::new(None),
+            brand: BrandDids::default(),
+        }
+    }
+
+    /// The source, also keeping the posts of the brand accounts `handles` in any language.
+    pub fn with_brand_accounts(self, handles: &[String]) -> JetstreamSource {
+        JetstreamSource {
+            brand: BrandDids::new(handles),
+            ..self
         }
     }
 
@@ -132,6 +151,7 @@ impl JetstreamSource {
         socket: &mut Socket,
         silent_after: Duration,
         since: Option<i64>,
+        brand: &HashMap<String, String>,
     ) -> Result<(Vec<Post>, Option<i64>), SourceError> {
         let started = Instant::now();
         let (mut posts, mut newest, mut events, mut bytes, mut bad) =
@@ -170,7 +190,7 @@ impl JetstreamSource {
             };
             events += 1;
             bytes += text.len() as u64;
-            match parse_event(text.as_str(), &self.langs) {
+            match parse_event_with(text.as_str(), &self.langs, brand) {
                 Ok(event) => {
                     newest = newest.max(Some(event.time_us));
                     posts.extend(event.post);
@@ -190,6 +210,7 @@ impl JetstreamSource {
 impl Source for JetstreamSource {
     async fn poll(&self, fetch: &Fetcher, cursor: &Cursor) -> Result<Page, SourceError> {
         let since = time_us(cursor);
+        let brand = self.brand.get(&self.name, &self.profiles, fetch).await;
         let mut conn = self.conn.lock().await;
         // The store did not take what this connection handed out last: resume from the cursor.
         if conn.as_ref().is_some_and(|(_, at)| *at != cursor.position) {
@@ -210,7 +231,10 @@ impl Source for JetstreamSource {
             *conn = Some((self.connect(fetch, from).await?, cursor.position.clone()));
         }
         let (socket, at) = conn.as_mut().expect("connected above");
-        match self.read_batch(socket, fetch.read_timeout(), since).await {
+        match self
+            .read_batch(socket, fetch.read_timeout(), since, &brand)
+            .await
+        {
             Ok((posts, newest)) => {
                 let position = newest.map(|t| serde_json::json!({ "time_us": t }).to_string());
                 *at = position.clone();

@@ -6,10 +6,12 @@
 //! asks the public AppView's `app.bsky.actor.getProfiles` (no account needed, 25 actors a
 //! request) for the DIDs it does not know yet and keeps the answers in a bounded cache. A
 //! failed lookup leaves the posts as they are (logged when the error changes): a post is never
-//! lost for want of a profile. Parsing is pure ([`parse_profiles`]).
+//! lost for want of a profile. Parsing is pure ([`parse_profiles`]). The same lookup turns the
+//! brand accounts' handles into the DIDs Jetstream names authors by ([`BrandDids`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
@@ -151,6 +153,20 @@ impl Profiles {
         }
     }
 
+    /// The profiles of `actors` (handles or DIDs), asked without a cache: how Jetstream learns
+    /// the brand accounts' DIDs from their handles.
+    pub async fn resolve(
+        &self,
+        fetch: &Fetcher,
+        actors: &[String],
+    ) -> Result<Vec<Profile>, SourceError> {
+        let mut found = Vec::new();
+        for chunk in actors.chunks(ACTORS_PER_REQUEST) {
+            found.extend(self.lookup(fetch, None, chunk).await?);
+        }
+        Ok(found)
+    }
+
     async fn lookup(
         &self,
         fetch: &Fetcher,
@@ -173,6 +189,86 @@ impl Profiles {
             Fetched::Body(body) => parse_profiles(&body.bytes),
             Fetched::NotModified => Ok(Vec::new()),
         }
+    }
+}
+
+/// How long after a failed resolution of the brand accounts' handles it is tried again.
+pub const RESOLVE_EVERY: Duration = Duration::from_secs(60);
+
+/// The brand accounts of a Jetstream source: their handles and, once resolved, their DIDs.
+/// Resolved once (the first poll), tried again at most every [`RESOLVE_EVERY`] while it fails,
+/// the failure logged when it changes; until then the brand's posts get no special treatment.
+#[derive(Debug, Default)]
+pub struct BrandDids {
+    /// Handles, without `@`.
+    handles: Vec<String>,
+    state: Mutex<Resolved>,
+}
+
+#[derive(Debug, Default)]
+struct Resolved {
+    /// DID → handle, once resolved.
+    dids: Option<HashMap<String, String>>,
+    /// When resolution was last tried, and its error.
+    tried: Option<Instant>,
+    error: Option<String>,
+}
+
+impl BrandDids {
+    /// The accounts `handles`, as written in `brand_accounts`.
+    pub fn new(handles: &[String]) -> BrandDids {
+        BrandDids {
+            handles: super::author::bluesky_handles(handles),
+            state: Mutex::default(),
+        }
+    }
+
+    /// DID → handle of the brand accounts, resolving them through `profiles` when due.
+    pub async fn get(
+        &self,
+        source: &str,
+        profiles: &Profiles,
+        fetch: &Fetcher,
+    ) -> HashMap<String, String> {
+        {
+            let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(dids) = &state.dids {
+                return dids.clone();
+            }
+            let due = state.tried.is_none_or(|t| t.elapsed() >= RESOLVE_EVERY);
+            if self.handles.is_empty() || !due {
+                return HashMap::new();
+            }
+        }
+        let result = profiles.resolve(fetch, &self.handles).await;
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.tried = Some(Instant::now());
+        let error = match result {
+            Ok(found) => {
+                let dids: HashMap<String, String> =
+                    found.into_iter().map(|p| (p.did, p.handle)).collect();
+                if dids.len() < self.handles.len() {
+                    tracing::warn!(
+                        source = %source,
+                        asked = self.handles.len(),
+                        found = dids.len(),
+                        "Some brand accounts have no Bluesky profile."
+                    );
+                }
+                state.dids = Some(dids);
+                None
+            }
+            Err(e) => Some(e.to_string()),
+        };
+        if error.is_some() && error != state.error {
+            tracing::warn!(
+                source = %source,
+                error = %error.as_deref().unwrap_or_default(),
+                "Brand accounts not resolved; their posts are kept only in the wanted languages."
+            );
+        }
+        state.error = error;
+        state.dids.clone().unwrap_or_default()
     }
 }
 

@@ -2,7 +2,11 @@
 //!
 //! Search results (`PostView.record`) and Jetstream commits (`commit.record`) carry the same
 //! record; this module owns that record's shape (text, `createdAt`, `langs`, `reply`), the
-//! at-URI of a post, its permalink on bsky.app and the time format. Who the author is (a handle
+//! at-URI of a post, its permalink on bsky.app and the time format. Threads come from the
+//! record's `reply` (`app.bsky.feed.post#replyRef`: strong refs to the thread's `root` and the
+//! `parent`): `in_reply_to` is the parent's at-URI (the id space of post ids), `thread` the
+//! root's, or the post's own URI when it answers nothing. At-URIs are global, so the thread
+//! key is the same from search, Jetstream or an author feed. Who the author is (a handle
 //! from a `PostView`, a DID from Jetstream) is each mode's business.
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -26,6 +30,28 @@ pub struct PostRecord {
     /// The languages the author's client declared (`["fr"]`), BCP 47.
     #[serde(default)]
     pub langs: Vec<String>,
+    /// The thread it answers, when it is a reply.
+    #[serde(default)]
+    pub reply: Option<ReplyRef>,
+}
+
+/// `app.bsky.feed.post#replyRef`: the post a reply answers and its thread's first post.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ReplyRef {
+    /// The thread's first post.
+    #[serde(default)]
+    pub root: Option<StrongRef>,
+    /// The post answered.
+    #[serde(default)]
+    pub parent: Option<StrongRef>,
+}
+
+/// `com.atproto.repo.strongRef`: a record's at-URI (and its `cid`, which vigie does not need).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct StrongRef {
+    /// The record's at-URI.
+    #[serde(default)]
+    pub uri: String,
 }
 
 impl PostRecord {
@@ -43,8 +69,19 @@ impl PostRecord {
     /// (`@alice.bsky.social`) when known, else the DID; the permalink uses `profile` (a handle or
     /// a DID: bsky.app takes both).
     pub fn into_post(self, uri: &str, profile: &str, author: String) -> Post {
+        let reply = self.reply.unwrap_or_default();
+        let at = |r: Option<StrongRef>| r.map(|r| r.uri).filter(|u| !u.is_empty());
+        let in_reply_to = at(reply.parent);
+        // A reply without a readable root is still in its parent's thread: the store follows it.
+        let thread = match (&in_reply_to, at(reply.root)) {
+            (_, Some(root)) => Some(root),
+            (None, None) => Some(uri.to_string()),
+            (Some(_), None) => None,
+        };
         Post {
             id: Some(uri.to_string()),
+            in_reply_to,
+            thread,
             url: permalink(profile, uri),
             author: Some(author),
             created_at: self.created_at.as_deref().and_then(rfc3339),
@@ -107,6 +144,29 @@ mod tests {
                 "uri={uri}"
             );
         }
+    }
+
+    #[test]
+    fn replies_name_their_parent_and_root() {
+        let reply: PostRecord = serde_json::from_str(
+            r#"{"text": "t", "reply": {
+                "root": {"cid": "bafyroot", "uri": "at://did:plc:a/app.bsky.feed.post/1"},
+                "parent": {"cid": "bafyparent", "uri": "at://did:plc:b/app.bsky.feed.post/2"}}}"#,
+        )
+        .unwrap();
+        let post = reply.into_post("at://did:plc:c/app.bsky.feed.post/3", "c", "@c".into());
+        assert_eq!(
+            post.in_reply_to.as_deref(),
+            Some("at://did:plc:b/app.bsky.feed.post/2")
+        );
+        assert_eq!(
+            post.thread.as_deref(),
+            Some("at://did:plc:a/app.bsky.feed.post/1")
+        );
+        // A post that answers nothing starts its own thread.
+        let own = "at://did:plc:c/app.bsky.feed.post/4";
+        let post = PostRecord::default().into_post(own, "c", "@c".into());
+        assert_eq!((post.in_reply_to, post.thread.as_deref()), (None, Some(own)));
     }
 
     #[test]

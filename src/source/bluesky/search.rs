@@ -6,12 +6,16 @@
 //! comes back and the store's unique key drops it. With an `identifier` and an app password the
 //! calls carry a session's access token (`session`): an `ExpiredToken` answer renews it (a
 //! refresh, or a new login when the refresh is refused) and the call is made once more. Parsing
-//! is pure ([`parse`]); profiles of the posts that hit a rule (followers) are `profiles`'.
+//! is pure ([`parse`]); profiles of the posts that hit a rule (followers) are `profiles`'. The
+//! brand accounts' own posts (`author`) are read in the same poll, with the same session, and
+//! their positions kept in the same cursor (`{"since":"…","authors":{"handle":"…"}}`; a cursor
+//! without `authors` reads as before).
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 
+use super::author::{self, Authors};
 use super::profiles::Profiles;
 use super::record::{rfc3339, PostRecord};
 use super::session::{self, Session, XrpcError};
@@ -26,9 +30,9 @@ pub const MAX_PAGES: usize = 5;
 
 /// A search for one query.
 pub struct SearchSource {
-    name: String,
+    pub(super) name: String,
     /// The PDS or AppView base URL (`https://bsky.social`).
-    service: String,
+    pub(super) service: String,
     query: String,
     lang: Option<String>,
     /// `identifier` and app password, when the source logs in.
@@ -36,6 +40,8 @@ pub struct SearchSource {
     max_bytes: u64,
     session: tokio::sync::Mutex<Option<Session>>,
     profiles: Profiles,
+    /// The brand accounts whose posts are read too.
+    pub(super) authors: Authors,
 }
 
 impl SearchSource {
@@ -59,6 +65,15 @@ impl SearchSource {
             max_bytes,
             session: tokio::sync::Mutex::new(None),
             profiles: Profiles::new(service, max_bytes),
+            authors: Authors::default(),
+        }
+    }
+
+    /// The search, also reading the posts of the brand accounts `handles` (`author`).
+    pub fn with_brand_accounts(self, handles: &[String]) -> SearchSource {
+        SearchSource {
+            authors: Authors::new(handles),
+            ..self
         }
     }
 
@@ -83,9 +98,14 @@ impl SearchSource {
         url.into()
     }
 
-    /// GETs `url` with the session's token, renewing the session once if the service says
-    /// the token has expired.
-    async fn get(&self, fetch: &Fetcher, url: &str) -> Result<Body, SourceError> {
+    /// GETs `url` (the XRPC `method`, named in errors) with the session's token, renewing the
+    /// session once if the service says the token has expired.
+    pub(super) async fn get(
+        &self,
+        fetch: &Fetcher,
+        url: &str,
+        method: &str,
+    ) -> Result<Body, SourceError> {
         let mut session = self.session.lock().await;
         let mut renewed = false;
         loop {
@@ -108,7 +128,7 @@ impl SearchSource {
             if self.login.is_none() || !error.is_token_error() || renewed {
                 return Err(status_error(
                     status,
-                    format!("searchPosts: {}", error.describe(status)),
+                    format!("{method}: {}", error.describe(status)),
                 ));
             }
             let old = session.take().expect("a token was sent");
@@ -126,13 +146,13 @@ impl SearchSource {
 #[async_trait]
 impl Source for SearchSource {
     async fn poll(&self, fetch: &Fetcher, cursor: &Cursor) -> Result<Page, SourceError> {
-        let since = since(cursor);
+        let mut position = Position::decode(cursor);
+        let since = position.since.clone();
         let (mut posts, mut newest, mut page) = (Vec::new(), since.clone(), None::<String>);
         let mut wait = None;
         for _ in 0..MAX_PAGES {
-            let body = self
-                .get(fetch, &self.page_url(since.as_deref(), page.as_deref()))
-                .await?;
+            let url = self.page_url(since.as_deref(), page.as_deref());
+            let body = self.get(fetch, &url, "searchPosts").await?;
             let found = parse(&body.bytes)?;
             wait = session::rate_limit_wait(&body, Utc::now().timestamp());
             let empty = found.posts.is_empty();
@@ -150,10 +170,19 @@ impl Source for SearchSource {
             }
         }
         posts.reverse();
+        position.since = newest;
+        if wait.is_none() {
+            let mut theirs = Vec::new();
+            wait = self
+                .brand_posts(fetch, &mut position.authors, &mut theirs)
+                .await;
+            // Oldest first after the search's; the store drops a post found by both.
+            posts.extend(theirs);
+        }
         Ok(Page {
             posts,
             cursor: Cursor {
-                position: newest.map(|s| serde_json::json!({ "since": s }).to_string()),
+                position: position.encode(),
                 ..Cursor::default()
             },
             wait,
@@ -168,10 +197,29 @@ impl Source for SearchSource {
     }
 }
 
-/// The stored cursor's `since`.
-fn since(cursor: &Cursor) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_str(cursor.position.as_deref()?).ok()?;
-    Some(value.get("since")?.as_str()?.to_string())
+/// The stored cursor's position: the search's `since` and each brand account's newest `sortAt`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, Deserialize)]
+struct Position {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    since: Option<String>,
+    #[serde(default, skip_serializing_if = "author::Seen::is_empty")]
+    authors: author::Seen,
+}
+
+impl Position {
+    /// Reads the stored cursor; an unreadable one starts afresh.
+    fn decode(cursor: &Cursor) -> Position {
+        cursor
+            .position
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok())
+            .unwrap_or_default()
+    }
+
+    /// The position to store: `None` while nothing was seen.
+    fn encode(&self) -> Option<String> {
+        (*self != Position::default()).then(|| serde_json::to_string(self).unwrap_or_default())
+    }
 }
 
 /// One page of search results: the posts, newest first, each with its `sortAt` (the earlier
@@ -191,9 +239,10 @@ struct Answer {
     posts: Vec<PostView>,
 }
 
+/// `app.bsky.feed.defs#postView`: the fields vigie reads.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct PostView {
+pub(super) struct PostView {
     uri: String,
     author: Author,
     record: PostRecord,
@@ -218,27 +267,26 @@ struct Author {
 pub fn parse(body: &[u8]) -> Result<Found, SourceError> {
     let answer: Answer = serde_json::from_slice(body)
         .map_err(|e| SourceError::Permanent(format!("malformed searchPosts answer: {e}")))?;
-    let posts = answer
-        .posts
-        .into_iter()
-        .map(|view| {
-            let sort_at = sort_at(view.record.created_at.as_deref(), &view.indexed_at);
-            let handle = view.author.handle;
-            let mut post = view
-                .record
-                .into_post(&view.uri, &handle, format!("@{handle}"));
-            post.author_name = view.author.display_name.filter(|n| !n.trim().is_empty());
-            let counts = [view.like_count, view.repost_count, view.reply_count];
-            if counts.iter().any(Option::is_some) {
-                post.engagement = Some(counts.iter().flatten().sum());
-            }
-            (post, sort_at)
-        })
-        .collect();
+    let posts = answer.posts.into_iter().map(view_post).collect();
     Ok(Found {
         posts,
         cursor: answer.cursor.filter(|c| !c.is_empty()),
     })
+}
+
+/// A `postView` as a post, with its `sortAt`.
+pub(super) fn view_post(view: PostView) -> (Post, String) {
+    let sort_at = sort_at(view.record.created_at.as_deref(), &view.indexed_at);
+    let handle = view.author.handle;
+    let mut post = view
+        .record
+        .into_post(&view.uri, &handle, format!("@{handle}"));
+    post.author_name = view.author.display_name.filter(|n| !n.trim().is_empty());
+    let counts = [view.like_count, view.repost_count, view.reply_count];
+    if counts.iter().any(Option::is_some) {
+        post.engagement = Some(counts.iter().flatten().sum());
+    }
+    (post, sort_at)
 }
 
 /// The earlier of `created` and `indexed` as the API sorts and filters (`since`) on it.
@@ -287,6 +335,14 @@ mod tests {
         assert_eq!(sort_at, "2026-07-04T15:02:41.118Z");
         // An empty display name is no name.
         assert_eq!(found.posts[1].0.author_name, None);
+        // A post that answers nothing is its own thread; a reply names its parent and root.
+        assert_eq!((post.in_reply_to.as_deref(), post.thread.as_deref()), (None, post.id.as_deref()));
+        let root = "at://did:plc:r2zybk6op3ymzpz6jhqpkoy5/app.bsky.feed.post/3mptcq1a2bc2a";
+        let reply = &found.posts[1].0;
+        assert_eq!(
+            (reply.in_reply_to.as_deref(), reply.thread.as_deref()),
+            (Some(root), Some(root))
+        );
         let last = parse(&fixture("searchPosts-2.json")).unwrap();
         assert_eq!(last.cursor, None);
     }

@@ -6,7 +6,8 @@
 //! hashtag added later starts fresh without moving the others). Mastodon pages by the `Link`
 //! header: `rel="prev"` continues towards newer statuses (followed while pages come back full,
 //! so a busy tag catches up), `rel="next"` towards older ones (followed on a stream's first poll,
-//! so it starts with some history). A link to another origin is never followed, so the token
+//! so it starts with some history). The brand accounts' positions (`brand`) live in the same
+//! map under `account:<acct>`. A link to another origin is never followed, so the token
 //! never leaves the instance. The instance's `X-RateLimit-Remaining`/`X-RateLimit-Reset` are
 //! respected: at zero the poll stops and asks the scheduler to wait until the reset.
 //!
@@ -100,12 +101,22 @@ impl Positions {
 
     /// The stream's `min_id`, if it has one.
     pub fn get(&self, stream: &Stream) -> Option<&str> {
-        self.0.get(&stream.key()).map(String::as_str)
+        self.get_key(&stream.key())
     }
 
     /// Moves the stream's `min_id` to `id` if `id` is newer.
     pub fn advance(&mut self, stream: &Stream, id: &str) {
-        let slot = self.0.entry(stream.key()).or_default();
+        self.advance_key(&stream.key(), id)
+    }
+
+    /// The position stored under `key` (a stream's, or a brand account's: `brand::key`).
+    pub fn get_key(&self, key: &str) -> Option<&str> {
+        self.0.get(key).map(String::as_str)
+    }
+
+    /// Moves the position under `key` to `id` if `id` is newer.
+    pub fn advance_key(&mut self, key: &str, id: &str) {
+        let slot = self.0.entry(key.to_string()).or_default();
         if slot.is_empty() || cmp_ids(id, slot).is_gt() {
             *slot = id.to_string();
         }

@@ -5,7 +5,8 @@
 //! both in one transaction, so a crash re-reads at most one poll. It never sleeps or retries; a
 //! failed request fails the whole poll (the cursor stays, the next poll reads the same pages).
 //! A refusal's JSON body (`{"error": "The access token is invalid"}`) is quoted in the error,
-//! since it says what to fix.
+//! since it says what to fix. The brand accounts' statuses (`brand`) join the timelines' posts,
+//! then every post's thread is resolved (`thread`); neither can fail the poll.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,7 +16,9 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use super::api::{self, link, rate_limit_wait, Positions, Stream};
+use super::brand::Brand;
 use super::status::{self, cmp_ids};
+use super::thread::Threads;
 use crate::config::secret::Secret;
 use crate::post::Post;
 use crate::source::fetch::{redact_url, status_error, Body, FetchRequest, Fetched, Fetcher};
@@ -28,11 +31,11 @@ const QUOTED: usize = 200;
 #[derive(Debug)]
 pub struct MastodonSource {
     /// The configured source name.
-    name: String,
+    pub(super) name: String,
     /// The instance's base URL.
-    instance: url::Url,
+    pub(super) instance: url::Url,
     /// The instance's host, which qualifies local handles.
-    host: String,
+    pub(super) host: String,
     /// What to follow, in order.
     streams: Vec<Stream>,
     /// `Accept`, and `Authorization: Bearer …` with a token (never logged: `fetch` names
@@ -42,6 +45,10 @@ pub struct MastodonSource {
     max_bytes: u64,
     /// Whether the last poll skipped statuses that did not read: warned when this changes.
     skipping: AtomicBool,
+    /// The brand accounts whose statuses are read too.
+    pub(super) brand: Brand,
+    /// The roots of the threads seen.
+    pub(super) threads: Threads,
 }
 
 impl MastodonSource {
@@ -89,11 +96,21 @@ impl MastodonSource {
             headers,
             max_bytes,
             skipping: AtomicBool::new(false),
+            brand: Brand::default(),
+            threads: Threads::default(),
         })
     }
 
+    /// The source, also reading the statuses of the brand accounts `handles` (`brand`).
+    pub fn with_brand_accounts(self, handles: &[String]) -> MastodonSource {
+        MastodonSource {
+            brand: Brand::new(handles, &self.host),
+            ..self
+        }
+    }
+
     /// One request; a refusal becomes an error quoting the instance's message.
-    async fn get(&self, fetch: &Fetcher, url: &url::Url) -> Result<Body, SourceError> {
+    pub(super) async fn get(&self, fetch: &Fetcher, url: &url::Url) -> Result<Body, SourceError> {
         // Timelines move with `min_id`, not with validators: no conditional GET.
         let none = Cursor::default();
         let req = FetchRequest::get(url.as_str(), &none, self.max_bytes)
@@ -162,10 +179,18 @@ impl Source for MastodonSource {
                 "Skipped statuses that do not read as Mastodon statuses."
             );
         }
-        // The same status under two hashtags is one post; oldest first.
+        if wait.is_none() {
+            wait = self.brand_statuses(fetch, &mut positions, &mut posts).await;
+        }
+        // The same status under two hashtags (or a brand's) is one post; oldest first.
         let mut seen = HashSet::new();
         posts.retain(|p| seen.insert(p.id.clone()));
         posts.sort_by(|a, b| cmp_ids(a.id.as_deref().unwrap_or(""), b.id.as_deref().unwrap_or("")));
+        // Parents before their replies, so a thread seen in this poll costs no lookup.
+        // With no request left, only what the cache knows.
+        let lookups = wait.is_none();
+        let more = self.resolve_threads(fetch, &mut posts, lookups).await;
+        wait = wait.or(more);
         Ok(Page {
             posts,
             cursor: Cursor {

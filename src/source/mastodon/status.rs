@@ -6,8 +6,11 @@
 //! accounts qualified with the instance's host, so `@bob` on two instances stays two people), the
 //! display name, followers, language, creation time, the text (content warning, then the HTML
 //! content as plain text) and the engagement (replies + boosts + favourites). A boost (`reblog`
-//! set) is not a new post: it is skipped, though its id still moves the cursor. Requests, paging
-//! and the cursor are `poll`'s.
+//! set) is not a new post: it is skipped, though its id still moves the cursor. Thread fields:
+//! `in_reply_to` is the status's `in_reply_to_id` (an id of this instance, like `id`), and a
+//! status that answers nothing is the root of its own thread, keyed by its `uri` (its ActivityPub
+//! id, the same on every server, where `id` is local); a reply's root is looked up by `thread`.
+//! Requests, paging and the cursor are `poll`'s.
 
 use std::cmp::Ordering;
 
@@ -30,6 +33,8 @@ struct Status {
     uri: Option<String>,
     #[serde(default)]
     url: Option<String>,
+    #[serde(default)]
+    in_reply_to_id: Option<String>,
     #[serde(default)]
     replies_count: Option<u64>,
     #[serde(default)]
@@ -65,6 +70,8 @@ pub struct Statuses {
     pub listed: usize,
     /// The newest status id on the page, boosts included: the next `min_id`.
     pub newest: Option<String>,
+    /// The oldest status id on the page, boosts included: where a `since_id` catch-up stops.
+    pub oldest: Option<String>,
     /// Statuses that did not read as statuses, skipped.
     pub skipped: usize,
 }
@@ -82,11 +89,9 @@ pub fn parse(body: &[u8], source: &str, host: &str) -> Result<Statuses, SourceEr
     let items: Vec<serde_json::Value> = serde_json::from_slice(body)
         .map_err(|e| SourceError::Permanent(format!("malformed Mastodon timeline: {e}")))?;
     let listed = items.len();
-    let newest = items
-        .iter()
-        .filter_map(|s| s.get("id")?.as_str())
-        .max_by(|a, b| cmp_ids(a, b))
-        .map(str::to_string);
+    let ids = || items.iter().filter_map(|s| s.get("id")?.as_str());
+    let newest = ids().max_by(|a, b| cmp_ids(a, b)).map(str::to_string);
+    let oldest = ids().min_by(|a, b| cmp_ids(a, b)).map(str::to_string);
     let statuses: Vec<Status> = items
         .into_iter()
         .filter_map(|s| serde_json::from_value(s).ok())
@@ -102,6 +107,7 @@ pub fn parse(body: &[u8], source: &str, host: &str) -> Result<Statuses, SourceEr
         posts,
         listed,
         newest,
+        oldest,
         skipped,
     })
 }
@@ -118,6 +124,12 @@ fn post(s: Status, source: &str, host: &str) -> Post {
         format!("@{}", s.account.acct)
     } else {
         format!("@{}@{host}", s.account.acct)
+    };
+    let in_reply_to = s.in_reply_to_id.filter(|i| !i.is_empty());
+    // A status that answers nothing starts its thread; a reply's root is `thread`'s to find.
+    let thread = match in_reply_to {
+        None => s.uri.clone().filter(|u| !u.is_empty()),
+        Some(_) => None,
     };
     let counts = [s.replies_count, s.reblogs_count, s.favourites_count];
     let engagement = counts
@@ -137,8 +149,8 @@ fn post(s: Status, source: &str, host: &str) -> Post {
         lang: s.language.filter(|l| !l.is_empty()),
         followers: s.account.followers_count,
         engagement,
-        in_reply_to: None,
-        thread: None,
+        in_reply_to,
+        thread,
     }
 }
 
@@ -183,7 +195,7 @@ mod tests {
                 followers: Some(120),
                 engagement: Some(17),
                 in_reply_to: None,
-                thread: None,
+                thread: Some("https://piaille.example/users/alice/statuses/113512000000000300".into()),
             }
         );
         // A local account is qualified with the instance; an empty display name is no name.
@@ -223,6 +235,30 @@ mod tests {
         );
         // The error body of a refused request is not a timeline.
         assert!(parse(&fixture("error-401.json"), "m", "h").is_err());
+    }
+
+    #[test]
+    fn replies_name_their_parent_and_roots_their_own_uri() {
+        let page = parse(&fixture("tag-replies.json"), "m", "mastodon.example").unwrap();
+        let fields: Vec<_> = page
+            .posts
+            .iter()
+            .map(|p| (p.id.as_deref().unwrap(), p.in_reply_to.as_deref(), p.thread.as_deref()))
+            .collect();
+        assert_eq!(
+            fields,
+            [
+                (
+                    "113512000000000620",
+                    None,
+                    Some("https://piaille.example/users/alice/statuses/113512003000000100")
+                ),
+                // A reply's root is not on the page: `thread` looks it up.
+                ("113512000000000650", Some("113512000000000600"), None),
+                ("113512000000000700", Some("113512000000000600"), None),
+            ]
+        );
+        assert_eq!(page.oldest.as_deref(), Some("113512000000000620"));
     }
 
     #[test]
