@@ -12,6 +12,7 @@
 //! section, so the daemon stops rather than retrying a commit that can never succeed.
 
 pub mod alerts;
+pub mod cases;
 pub mod files;
 pub mod health;
 pub mod migrations;
@@ -31,6 +32,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension};
 use crate::detect::Counters;
 
 pub use alerts::AlertPolicy;
+pub use cases::CasePolicy;
 pub use files::{lock, DbLock};
 pub use query::{AlertQuery, AlertRow, HitQuery, HitRow, SourceRow};
 pub use write::{CommitStats, PollOutcome, PollResult, SavedSource};
@@ -139,6 +141,8 @@ pub struct Store {
     counters: Option<Counters>,
     /// Whether to keep `counters` (off only in the tests that compare with the SQL counts).
     counting: bool,
+    /// How commits keep cases (SPEC §5.1); `None`: no case is kept.
+    cases: Option<cases::CasePolicy>,
 }
 
 /// How long a connection waits for a lock before giving up.
@@ -192,6 +196,7 @@ impl Store {
             retention: None,
             counters: None,
             counting: true,
+            cases: None,
         })
     }
 
@@ -213,6 +218,7 @@ impl Store {
             retention: None,
             counters: None,
             counting: true,
+            cases: None,
         })
     }
 
@@ -322,6 +328,18 @@ impl Store {
             .optional()?;
         let bound = bound.unwrap_or_else(|| cutoff.clone());
         let condition = "created_at < ?1 AND created_at <= ?2";
+        // A case goes with its complaint; a reply that goes first leaves the case its answer.
+        tx.execute(
+            &format!("DELETE FROM cases WHERE post_id IN (SELECT id FROM posts WHERE {condition})"),
+            rusqlite::params![cutoff, bound],
+        )?;
+        tx.execute(
+            &format!(
+                "UPDATE cases SET answer_post_id = NULL
+                 WHERE answer_post_id IN (SELECT id FROM posts WHERE {condition})"
+            ),
+            rusqlite::params![cutoff, bound],
+        )?;
         tx.execute(
             &format!(
                 "DELETE FROM posts_fts WHERE rowid IN (SELECT id FROM posts WHERE {condition})"
