@@ -136,6 +136,7 @@ impl Daemon {
                 every: slot.spec.every,
                 source: slot.source.clone(),
                 rules: self.pipeline.rules.clone(),
+                brand: slot.spec.brand_accounts.clone(),
                 fetcher: self.fetcher.clone(),
                 cursor: slot.state.cursor.clone(),
                 failures: slot.state.failures,
@@ -244,6 +245,7 @@ impl Daemon {
         }
         self.progress.reconfigure(writer::Settings {
             policy: AlertPolicy::from_config(&new, true),
+            cases: crate::store::CasePolicy::from_config(&new),
             retention: new.daemon.retention,
         });
         if reload::notifiers_changed(config, &new) {
