@@ -54,6 +54,8 @@ mod jsonl_follow;
 mod fetch;
 // `vigie replay` in event time (sends nothing) and `vigie alerts` on the kept database.
 mod replay;
+// Issue 27, the reply clock: cases opened, answered, reminded, escalated (kill -9), replayed.
+mod cases_clock;
 // `[daemon] retention`: old posts not stored, older ones pruned, by the store and the daemon.
 mod retention;
 // The store under faults with the real daemon: one daemon per database, a damaged file, the
