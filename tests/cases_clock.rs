@@ -499,3 +499,68 @@ fn bad_hours_holidays_and_promises_are_located() {
         assert!(out.stderr.contains(want), "{want}\n{}", out.stderr);
     }
 }
+
+/// What a reminder and an escalation say, in both languages, in the configured zone.
+#[test]
+fn reminder_and_breach_read_as_promised_in_both_languages() {
+    use vigie::config::Language;
+    use vigie::detect::{Alert, AlertKind, AlertPost, CaseRef};
+    use vigie::notify::render::{self, Locale};
+    let opened: DateTime<Utc> = "2026-11-20T09:00:00Z".parse().unwrap();
+    let case = CaseRef {
+        id: 12,
+        opened_at: opened,
+        due_at: opened + chrono::Duration::minutes(30),
+        ack_url: None,
+    };
+    let post = AlertPost {
+        source: "feed".into(),
+        author: Some("@alice".into()),
+        author_name: None,
+        text: "Mon colis est perdu".into(),
+        url: None,
+        created_at: opened,
+        followers: None,
+        engagement: None,
+        matched: vec!["colis".into()],
+    };
+    let at = opened + chrono::Duration::minutes(15);
+    let reminder = Alert::case(
+        AlertKind::Reminder,
+        "livraison",
+        case.clone(),
+        1800,
+        post.clone(),
+        at,
+    );
+    let breach = Alert::case(AlertKind::Breach, "livraison", case, 1800, post, at);
+    let en = Locale::default();
+    let fr = Locale::new(Language::French, chrono_tz::Europe::Paris);
+    assert_eq!(
+        render::title(&reminder, &en),
+        "Reply due in 15 min: case #12 on “livraison”"
+    );
+    assert_eq!(
+        render::title(&breach, &en),
+        "Case #12 on “livraison” breached: no reply after 30 min"
+    );
+    assert_eq!(
+        render::title(&reminder, &fr),
+        "Réponse attendue dans 15 min\u{a0}: cas n°\u{a0}12 sur «\u{a0}livraison\u{a0}»"
+    );
+    assert_eq!(
+        render::title(&breach, &fr),
+        "Cas n°\u{a0}12 sur «\u{a0}livraison\u{a0}» hors délai\u{a0}: pas de réponse après 30 min"
+    );
+    let text = render::text(&breach, &fr);
+    assert!(
+        text.contains("10:30"),
+        "the deadline in Paris time:\n{text}"
+    );
+    assert!(text.contains("Mon colis est perdu"), "{text}");
+    assert_eq!(reminder.reason, "reply due in 15m: case #12 on livraison");
+    assert_eq!(
+        breach.reason,
+        "case #12 on livraison breached: no reply after 30m"
+    );
+}
