@@ -309,10 +309,10 @@ pub fn cancel_pending(tx: &Transaction<'_>, id: i64) -> Result<usize, StoreError
         .execute(params![id])?)
 }
 
-/// Records the reminders and escalations that are due at `now` (of case `only`, or of every
-/// case): a reminder for an open case past its reminder time and before its deadline, an
-/// escalation (state `breached`) for an open case past its deadline. Returns how many alerts
-/// it recorded.
+/// Records the reminders and escalations that are due at `now`: a reminder for an open case
+/// past its reminder time (sent only while its deadline is ahead), an escalation (state
+/// `breached`) for an open case past its deadline, each at its own time, so a replay in event
+/// time records what the daemon's timer did live. Returns how many alerts it recorded.
 pub fn sweep(
     tx: &Transaction<'_>,
     policy: &AlertPolicy,
@@ -348,10 +348,7 @@ fn sweep_cases(
     let mut fired = 0;
     for kind in [AlertKind::Reminder, AlertKind::Breach] {
         let (when, condition) = match kind {
-            AlertKind::Reminder => (
-                "c.remind_at",
-                "c.reminded_at IS NULL AND c.remind_at <= ?1 AND c.due_at > ?1",
-            ),
+            AlertKind::Reminder => ("c.remind_at", "c.reminded_at IS NULL AND c.remind_at <= ?1"),
             _ => ("c.due_at", "c.due_at <= ?1"),
         };
         let sql = format!(
@@ -401,9 +398,11 @@ fn sweep_cases(
             let rule = cases
                 .rules
                 .get(&d.rule)
-                // A complaint first seen after this time (a backfill) is recorded as it would
-                // have gone, but sent to no one: nobody can act on the past (SPEC §5).
-                .filter(|_| d.when >= d.fetched_at);
+                // A complaint first seen after this time (a backfill), or a reminder whose
+                // deadline has passed too (the daemon was down), is recorded as it would have
+                // gone, but sent to no one: nobody can act on the past (SPEC §5).
+                .filter(|_| d.when >= d.fetched_at)
+                .filter(|_| kind != AlertKind::Reminder || d.due_at > now_s);
             // A rule that lost its promise (or was removed) since: recorded, sent to no one.
             let notify = match (kind, rule) {
                 (AlertKind::Reminder, Some(r)) => r.notify.as_slice(),
@@ -744,7 +743,8 @@ mod tests {
                 .unwrap(),
             0
         );
-        let alerts: Vec<String> = rows(&s, "SELECT kind || ' ' || fired_at FROM alerts");
+        let alerts: Vec<String> =
+            rows(&s, "SELECT kind || ' ' || fired_at FROM alerts ORDER BY id");
         assert_eq!(alerts, ["reminder 2026-11-20T10:15:00Z"]);
         assert_eq!(
             s.next_case_at().unwrap(),
@@ -779,8 +779,9 @@ mod tests {
             &[complaint("1", "10:00:00")],
             "10:00:00",
         );
-        // No commit between the complaint and the reply (a replay): the breach is recorded at
-        // its deadline, then the reply answers it, and the escalation is never sent.
+        // No commit between the complaint and the reply (a replay): the reminder and the
+        // breach are recorded at their times, then the reply answers the case; the escalation
+        // is cancelled, the reminder (past its deadline) was never to be sent.
         commit(
             &mut s,
             &rules,
@@ -788,8 +789,15 @@ mod tests {
             &[reply("2", "1", "10:45:00")],
             "10:45:00",
         );
-        let alerts: Vec<String> = rows(&s, "SELECT kind || ' ' || fired_at FROM alerts");
-        assert_eq!(alerts, ["breach 2026-11-20T10:30:00Z"]);
+        let alerts: Vec<String> =
+            rows(&s, "SELECT kind || ' ' || fired_at FROM alerts ORDER BY id");
+        assert_eq!(
+            alerts,
+            [
+                "reminder 2026-11-20T10:15:00Z",
+                "breach 2026-11-20T10:30:00Z"
+            ]
+        );
         let cases: Vec<String> = rows(
             &s,
             "SELECT state || ' ' || response_secs || ' ' || breached_at FROM cases",
