@@ -29,6 +29,7 @@
 //! stages one by one; `main.rs` is the only place that maps errors to exit codes.
 #![warn(missing_docs)]
 
+pub mod cases;
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 /// The layers, top first ("→" reads "may use"): `cli → daemon → store, notify → detect →
-/// source → config → matcher → normalize, post`. A module may use the layers below its own;
+/// source → config → matcher → normalize, post, cases`. A module may use the layers below its own;
 /// modules of one layer (`store` and `notify`, `normalize` and `post`) may not use each other.
 const LAYERS: &[&[&str]] = &[
     &["cli"],
@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["source"],
     &["config"],
     &["matcher"],
-    &["normalize", "post"],
+    &["normalize", "post", "cases"],
 ];
 
 fn layer(module: &str) -> Option<usize> {

@@ -62,6 +62,8 @@ mod replay;
 mod cli_tune;
 // `vigie replay` streaming: shuffled, sorted in runs on disk, on stdin; the same output.
 mod cli_replay_stream;
+// Issue 27, the reply clock: cases opened, answered, reminded, escalated (kill -9), replayed.
+mod cases_clock;
 // `[daemon] retention`: old posts not stored, older ones pruned, by the store and the daemon.
 mod retention;
 // The store under faults with the real daemon: one daemon per database, a damaged file, the

@@ -27,7 +27,7 @@ pub struct AlertsArgs {
     #[arg(long, value_name = "RULE")]
     pub rule: Option<String>,
     /// Only this kind.
-    #[arg(long, value_parser = ["each", "threshold", "spike", "source"])]
+    #[arg(long, value_parser = ["each", "threshold", "spike", "source", "reminder", "breach"])]
     pub kind: Option<String>,
     /// Only alerts with a delivery that failed, or that waits for a retry after an error.
     #[arg(long)]

@@ -26,7 +26,7 @@ use crate::matcher::{Hits, RuleSet, Scratch};
 use crate::notify::render::{self, ChartRef, Locale};
 use crate::notify::{chart, email};
 use crate::source::Cursor;
-use crate::store::{AlertPolicy, AlertQuery, PollOutcome, PollResult, Store};
+use crate::store::{AlertPolicy, AlertQuery, CasePolicy, PollOutcome, PollResult, Store};
 
 /// Arguments of `vigie replay`.
 #[derive(Debug, Args)]
@@ -78,6 +78,9 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
     let mut policy = AlertPolicy::from_config(&config, false);
     policy.sources.clear();
     store.set_alert_policy(policy)?;
+    // Cases in event time too (SPEC §5.1): the brand's posts answer them, never hit a rule.
+    let cases = CasePolicy::from_config(&config);
+    store.set_case_policy(cases.clone());
     let buffer = args.sort_buffer.unwrap_or(sorted::SORT_BUFFER);
     let (mut posts, runs) = input.ordered(&scan, buffer)?;
     if runs > 1 {
@@ -102,7 +105,9 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
                 .unwrap_or_else(|| DEFAULT_SOURCE.to_string());
             post.source = Some(source.clone());
             let mut hits = Hits::default();
-            rules.matches_into(&post, &mut scratch, &mut hits);
+            if !cases.is_brand(&source, post.author.as_deref()) {
+                rules.matches_into(&post, &mut scratch, &mut hits);
+            }
             steps.posts += 1;
             match steps.results[start..].last_mut() {
                 Some(PollResult {
@@ -184,7 +189,74 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
         writeln!(out, "\n{} alert(s) would have fired:", alerts.len())?;
         alerts::write(&mut out, &listing, &alerts)?;
     }
+    case_summary(&mut out, &store)?;
     Ok(out.flush()?)
+}
+
+/// The cases the replay kept, after the alerts (nothing without a rule with `reply_within`):
+/// per rule, how many opened, were answered, breached (answered late or not at all) or are still
+/// open, and the median and 90th percentile of the first-response time, in open time.
+fn case_summary(out: &mut impl Write, store: &Store) -> Result<()> {
+    let mut stmt = store.connection().prepare(
+        "SELECT rule, state, breached_at IS NOT NULL, response_secs FROM cases ORDER BY rule, id",
+    )?;
+    let cases: Vec<(String, String, bool, Option<i64>)> = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<Result<_, _>>()?;
+    if cases.is_empty() {
+        return Ok(());
+    }
+    let mut rows = Vec::new();
+    let mut all = Vec::new();
+    let mut rules: Vec<&str> = cases.iter().map(|c| c.0.as_str()).collect();
+    rules.dedup();
+    for rule in rules {
+        let of: Vec<_> = cases.iter().filter(|c| c.0 == rule).collect();
+        let count = |state: &str| of.iter().filter(|c| c.1 == state).count();
+        let mut secs: Vec<i64> = of.iter().filter_map(|c| c.3).collect();
+        secs.sort_unstable();
+        all.extend_from_slice(&secs);
+        rows.push(vec![
+            json!(rule),
+            json!(of.len()),
+            json!(count("answered")),
+            json!(of.iter().filter(|c| c.2).count()),
+            json!(count("open")),
+            json!(percentile(&secs, 50).map_or(String::new(), human_secs)),
+            json!(percentile(&secs, 90).map_or(String::new(), human_secs)),
+        ]);
+    }
+    all.sort_unstable();
+    let breached = cases.iter().filter(|c| c.2).count();
+    let answered = cases.iter().filter(|c| c.1 == "answered").count();
+    writeln!(
+        out,
+        "\n{} case(s) opened: {answered} answered, {breached} breached; first response median {}, p90 {} (open hours):",
+        cases.len(),
+        percentile(&all, 50).map_or("-".into(), human_secs),
+        percentile(&all, 90).map_or("-".into(), human_secs),
+    )?;
+    let cols = [
+        "rule", "cases", "answered", "breached", "open", "median", "p90",
+    ];
+    output::write(out, Format::Table, &cols, &rows)?;
+    Ok(())
+}
+
+/// The `p`th percentile of sorted `values` (nearest rank), if any.
+fn percentile(values: &[i64], p: usize) -> Option<i64> {
+    let n = values.len();
+    (n > 0).then(|| values[(p * n).div_ceil(100).clamp(1, n) - 1])
+}
+
+/// Seconds as a person reads a response time: `45s`, `12m30s`, `2h05m`.
+fn human_secs(s: i64) -> String {
+    match s {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 && s % 60 == 0 => format!("{}m", s / 60),
+        s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
+        s => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+    }
 }
 
 /// Writes one alert's renderings into `dir` (created if needed): what a reader would receive.

@@ -102,9 +102,23 @@ pub struct DaemonConfig {
     /// Who answers for the brand (`brand_accounts`, SPEC §5.1): their posts are the brand's
     /// replies, never complaints.
     pub brand_accounts: Vec<BrandAccount>,
+    /// Business hours (`hours`, in `timezone`; default: always open): the reply clock runs
+    /// only while open.
+    pub hours: crate::cases::Hours,
+    /// Whole local days closed (`holidays`).
+    pub holidays: Vec<chrono::NaiveDate>,
 }
 
 impl DaemonConfig {
+    /// The reply clock: `hours` and `holidays` in `timezone` (SPEC §5.1).
+    pub fn clock(&self) -> crate::cases::Clock {
+        crate::cases::Clock::new(
+            self.hours.clone(),
+            self.holidays.iter().copied(),
+            self.alert_zone(),
+        )
+    }
+
     /// The zone of the times in alerts: `timezone`, default UTC.
     pub fn alert_zone(&self) -> chrono_tz::Tz {
         self.timezone.unwrap_or(chrono_tz::UTC)

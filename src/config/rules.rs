@@ -72,6 +72,11 @@ pub struct Rule {
     pub cooldown: Duration,
     /// Notifier names.
     pub notify: Vec<String>,
+    /// The reply promise (`reply_within`, SPEC §5.1): each thread the rule hits opens a case
+    /// that must be answered within this much open time.
+    pub reply_within: Option<Duration>,
+    /// Where a breached case goes (`escalate`); empty: to `notify`.
+    pub escalate: Vec<String>,
     /// Texts the rule must match, with where each was written.
     pub should_match: Vec<(String, Origin)>,
     /// Texts the rule must not match, with where each was written.
@@ -90,11 +95,14 @@ const RULE_KEYS: &[&str] = &[
     "window",
     "cooldown",
     "notify",
+    "reply_within",
+    "escalate",
     "should_match",
     "should_not_match",
 ];
 const DEFAULT_KEYS: &[&str] = &[
     "notify",
+    "escalate",
     "window",
     "cooldown",
     "alert",
@@ -116,6 +124,7 @@ const ALERT_KEYS: &[&str] = &[
 #[derive(Default, Clone)]
 struct Shared {
     notify: Option<Vec<At<String>>>,
+    escalate: Option<Vec<At<String>>>,
     window: Option<Duration>,
     cooldown: Option<Duration>,
     alert: Option<Option<AlertSpec>>,
@@ -126,6 +135,7 @@ struct Shared {
 fn shared(r: &mut Reader<'_, '_, '_>) -> Shared {
     Shared {
         notify: r.strings("notify"),
+        escalate: r.strings("escalate"),
         window: r.duration("window").map(|(d, _)| d),
         cooldown: r.duration("cooldown").map(|(d, _)| d),
         alert: r.table("alert").map(|(t, at)| alert(r, t, at)),
@@ -196,7 +206,12 @@ fn alert(r: &mut Reader<'_, '_, '_>, t: &DeTable<'_>, at: usize) -> Option<Alert
 
 /// The position, in the file, of the character at 1-based `column` of a string value written
 /// at `span`: exact for single-line strings without escapes, else the string's start.
-fn column_in_file(file: &File, span: &std::ops::Range<usize>, value: &str, column: usize) -> usize {
+pub(super) fn column_in_file(
+    file: &File,
+    span: &std::ops::Range<usize>,
+    value: &str,
+    column: usize,
+) -> usize {
     let raw = file.text.get(span.clone()).unwrap_or("");
     let quote = raw.chars().next().unwrap_or('"');
     if raw.len() == value.len() + 2
@@ -251,11 +266,11 @@ struct Names<'m> {
 }
 
 impl Names<'_> {
-    /// Reports each name of `notify` that names no notifier.
-    fn check_notify(&self, r: &mut Reader<'_, '_, '_>, notify: &[At<String>]) {
+    /// Reports each name of `notify` (or `escalate`: `key`) that names no notifier.
+    fn check_notify(&self, r: &mut Reader<'_, '_, '_>, key: &str, notify: &[At<String>]) {
         for (n, span) in notify {
             if !self.notifiers.contains(n.as_str()) {
-                r.error(span.start, format!("notify: no notifier named \"{n}\""));
+                r.error(span.start, format!("{key}: no notifier named \"{n}\""));
             }
         }
     }
@@ -393,7 +408,14 @@ fn rule(
         .clone()
         .or(defaults.notify.clone())
         .unwrap_or_default();
-    names.check_notify(&mut r, &notify);
+    names.check_notify(&mut r, "notify", &notify);
+    let escalate = own
+        .escalate
+        .clone()
+        .or(defaults.escalate.clone())
+        .unwrap_or_default();
+    names.check_notify(&mut r, "escalate", &escalate);
+    let reply_within = reply_within(&mut r);
     if let Some(name) = &name {
         names.claim(&mut r, name);
     }
@@ -420,10 +442,25 @@ fn rule(
             .or(defaults.cooldown)
             .unwrap_or(Duration::from_secs(3600)),
         notify: notify.into_iter().map(|(n, _)| n).collect(),
+        reply_within,
+        escalate: escalate.into_iter().map(|(n, _)| n).collect(),
         should_match,
         should_not_match,
         origin: origin(file, at),
     })
+}
+
+/// The rule's `reply_within`: a duration of at least one second.
+fn reply_within(r: &mut Reader<'_, '_, '_>) -> Option<Duration> {
+    let (d, span) = r.duration("reply_within")?;
+    if d < Duration::from_secs(1) {
+        r.error(
+            span.start,
+            "\"reply_within\" must be at least one second (\"30m\": the time the brand promises to answer in)",
+        );
+        return None;
+    }
+    Some(d)
 }
 
 /// The rule's `query`, parsed; an error points at the character inside the rule file, with

@@ -179,8 +179,12 @@ fn daemon(
         })
     });
     let brand_accounts = super::brand::read(&mut r);
+    let hours = hours(&mut r);
+    let holidays = holidays(&mut r);
     r.finish(&[
         "brand_accounts",
+        "hours",
+        "holidays",
         "database",
         "rules",
         "user_agent",
@@ -209,6 +213,8 @@ fn daemon(
         language,
         timezone,
         brand_accounts,
+        hours,
+        holidays,
     }
 }
 
@@ -238,6 +244,36 @@ fn public_url(r: &mut Reader<'_, '_, '_>, listen: bool) -> Option<String> {
         );
     }
     Some(text.trim_end_matches('/').to_string())
+}
+
+/// `[daemon] hours`: business hours, an error at the character that is wrong.
+fn hours(r: &mut Reader<'_, '_, '_>) -> crate::cases::Hours {
+    let Some((text, span)) = r.string("hours") else {
+        return crate::cases::Hours::always();
+    };
+    match crate::cases::Hours::parse(&text) {
+        Ok(h) => h,
+        Err(e) => {
+            let at = super::rules::column_in_file(r.file(), &span, &text, e.offset + 1);
+            r.error(at, e.message);
+            crate::cases::Hours::always()
+        }
+    }
+}
+
+/// `[daemon] holidays`: local dates (`"2026-12-25"`), each checked where it is written.
+fn holidays(r: &mut Reader<'_, '_, '_>) -> Vec<chrono::NaiveDate> {
+    let mut out = Vec::new();
+    for (text, span) in r.strings("holidays").unwrap_or_default() {
+        match chrono::NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d") {
+            Ok(d) => out.push(d),
+            Err(_) => r.error(
+                span.start,
+                format!("holidays: \"{text}\" is not a date such as \"2026-12-25\""),
+            ),
+        }
+    }
+    out
 }
 
 /// Reads `kind`, finds it in `table`, and checks the table's keys against it.

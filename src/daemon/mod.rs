@@ -137,6 +137,7 @@ impl Daemon {
                 every: slot.spec.every,
                 source: slot.source.clone(),
                 rules: self.pipeline.rules.clone(),
+                brand: slot.spec.brand_accounts.clone(),
                 fetcher: self.fetcher.clone(),
                 cursor: slot.state.cursor.clone(),
                 failures: slot.state.failures,
@@ -245,6 +246,7 @@ impl Daemon {
         }
         self.progress.reconfigure(writer::Settings {
             policy: AlertPolicy::from_config(&new, true),
+            cases: crate::store::CasePolicy::from_config(&new),
             retention: new.daemon.retention,
         });
         if reload::notifiers_changed(config, &new) {

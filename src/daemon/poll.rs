@@ -83,6 +83,9 @@ pub(super) struct PollTask {
     pub every: Duration,
     pub source: Arc<dyn Source>,
     pub rules: Arc<RuleSet>,
+    /// The brand's handles on this source (`[daemon] brand_accounts`): their posts are stored
+    /// as the brand's replies, never matched as complaints (SPEC §5.1).
+    pub brand: Vec<String>,
     pub fetcher: Arc<Fetcher>,
     /// Where the source stands before this poll.
     pub cursor: Cursor,
@@ -112,12 +115,25 @@ impl PollTask {
         for mut post in unstored {
             post.source = Some(self.name.clone());
             let started = std::time::Instant::now();
-            let hits = self.rules.matches(&post);
+            let hits = if self.is_brand(&post) {
+                Hits::default()
+            } else {
+                self.rules.matches(&post)
+            };
             self.metrics.matched(started.elapsed());
             posts.push((post, hits));
         }
         self.enrich_hits(&mut posts).await;
         Ok((posts, page.cursor, page.wait, pause))
+    }
+
+    /// Whether `post` is by one of the brand's accounts on this source.
+    fn is_brand(&self, post: &Post) -> bool {
+        post.author.as_deref().is_some_and(|a| {
+            self.brand
+                .iter()
+                .any(|h| crate::config::brand::same_handle(h, a))
+        })
     }
 
     /// Lets the source complete the posts that hit a rule (`Source::enrich`: profiles), then
@@ -326,6 +342,7 @@ mod tests {
             every: Duration::from_secs(60),
             source: Arc::new(Panics),
             rules: Arc::new(RuleSet::compile(&[]).unwrap()),
+            brand: Vec::new(),
             fetcher: Arc::new(Fetcher::new(FetchOptions::default()).unwrap()),
             cursor: cursor.clone(),
             failures: 2,

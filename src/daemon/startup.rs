@@ -191,6 +191,7 @@ fn open_store(config: &Config) -> Result<(DbLock, Store), DaemonError> {
     store
         .set_alert_policy(AlertPolicy::from_config(config, true))
         .map_err(|e| DaemonError::Store(e.to_string()))?;
+    store.set_case_policy(crate::store::CasePolicy::from_config(config));
     if let Some(retention) = config.daemon.retention {
         store.set_retention(retention);
     }

@@ -7,7 +7,10 @@
 //! together, one transaction for the batch. [`Progress`] says whether a batch has been running
 //! for long or the last one failed, for the watchdog and `/health`; settings swapped by a reload
 //! (alert policy, retention) are taken between batches.
-//! A commit that records an alert wakes the dispatcher. With a `[daemon] retention`, the writer
+//! A commit that records an alert wakes the dispatcher. Cases (SPEC §5.1) fall due while no
+//! source may be polled: the writer also wakes at the next reminder or deadline of an open case
+//! and commits its reminder or escalation like any other commit (`Store::sweep_cases`), between
+//! batches, so that it is serialised with them. With a `[daemon] retention`, the writer
 //! also prunes what grew older than it, between commits, a small transaction at a time.
 //! A commit that fails because the database file is damaged (`Store::damaged`) stops the
 //! writer and tells the control loop, which exits 1 with the store's message: retrying such a
@@ -20,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, Notify};
 
-use crate::store::{AlertPolicy, CommitStats, PollResult, Store};
+use crate::store::{AlertPolicy, CasePolicy, CommitStats, PollResult, Store};
 
 /// Where the writer stands, read by the control loop (watchdog) and `/health`.
 #[derive(Debug, Default)]
@@ -40,6 +43,8 @@ pub struct Progress {
 pub struct Settings {
     /// The alert rules of the new config.
     pub policy: AlertPolicy,
+    /// Its reply promises, brand accounts and business hours.
+    pub cases: CasePolicy,
     /// `[daemon] retention`.
     pub retention: Option<Duration>,
 }
@@ -112,11 +117,37 @@ pub fn spawn(
     on_damaged: oneshot::Sender<String>,
 ) -> std::io::Result<(mpsc::Sender<WriteJob>, JoinHandle<()>)> {
     let (tx, mut rx) = mpsc::channel::<WriteJob>(256);
+    // The writer is a thread of its own; it waits for a job or a case's time on the runtime's
+    // timer.
+    let runtime = tokio::runtime::Handle::current();
     let handle = std::thread::Builder::new()
         .name("vigie-writer".into())
         .spawn(move || {
             let mut next_prune = Instant::now();
-            while let Some(first) = rx.blocking_recv() {
+            let mut next_case = next_case_at(&store);
+            loop {
+                let first = match next_case {
+                    None => rx.blocking_recv(),
+                    Some(at) => {
+                        let wait = (at - chrono::Utc::now()).to_std().unwrap_or_default();
+                        // The timer is created inside the runtime's context.
+                        let job = runtime.block_on(async { tokio::time::timeout(wait, rx.recv()).await });
+                        match job {
+                            Ok(job) => job,
+                            Err(_) => {
+                                let next = progress.next.lock().unwrap_or_else(|p| p.into_inner()).take();
+                                if let Some(settings) = next {
+                                    apply(&mut store, settings);
+                                }
+                                next_case = sweep(&mut store, &progress, &on_alert);
+                                continue;
+                            }
+                        }
+                    }
+                };
+                let Some(first) = first else {
+                    break;
+                };
                 let mut jobs = vec![first];
                 while jobs.len() < MAX_BATCH {
                     match rx.try_recv() {
@@ -163,6 +194,7 @@ pub fn spawn(
                 if Instant::now() >= next_prune {
                     next_prune = prune(&mut store);
                 }
+                next_case = next_case_at(&store);
             }
             if let Err(e) = store.checkpoint() {
                 tracing::debug!(error = %e, "Final checkpoint incomplete.");
@@ -171,8 +203,49 @@ pub fn spawn(
     Ok((tx, handle))
 }
 
+/// When the writer must next look at the cases: the earliest reminder or deadline, at most an
+/// hour away (a reload may change the rules meanwhile); `None` without cases.
+fn next_case_at(store: &Store) -> Option<chrono::DateTime<chrono::Utc>> {
+    let cap = chrono::Utc::now() + chrono::Duration::hours(1);
+    match store.next_case_at() {
+        Ok(t) => t.map(|t| t.min(cap)),
+        Err(e) => {
+            tracing::warn!(error = %e, "Cannot read when the next case is due; looking again in a minute.");
+            Some(chrono::Utc::now() + chrono::Duration::minutes(1))
+        }
+    }
+}
+
+/// Commits the reminders and escalations due now (the timer's commit); returns when to look
+/// again.
+fn sweep(
+    store: &mut Store,
+    progress: &Progress,
+    on_alert: &Notify,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    progress
+        .busy_since
+        .store(now_ms().max(1), Ordering::Relaxed);
+    let swept = store.sweep_cases(chrono::Utc::now());
+    progress.busy_since.store(0, Ordering::Relaxed);
+    match swept {
+        Ok(alerts) => {
+            if alerts > 0 {
+                tracing::info!(alerts, "Case reminders and escalations recorded.");
+                on_alert.notify_one();
+            }
+            next_case_at(store)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "Recording case reminders failed; retrying in a few seconds.");
+            Some(chrono::Utc::now() + chrono::Duration::seconds(5))
+        }
+    }
+}
+
 /// Applies a reload's settings to the store.
 fn apply(store: &mut Store, settings: Settings) {
+    store.set_case_policy(settings.cases);
     if let Err(e) = store.set_alert_policy(settings.policy) {
         tracing::error!(error = %e, "Cannot apply the new alert rules.");
     }

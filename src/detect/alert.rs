@@ -32,6 +32,10 @@ pub enum AlertKind {
     Spike,
     /// A source failed or went silent, or recovered (`rule` holds the source's name).
     Source,
+    /// A case (SPEC §5.1) is still unanswered at half its promise: to the rule's notifiers.
+    Reminder,
+    /// A case's promise passed without a reply: to the rule's `escalate` notifiers.
+    Breach,
 }
 
 impl AlertKind {
@@ -42,6 +46,8 @@ impl AlertKind {
             AlertKind::Threshold => "threshold",
             AlertKind::Spike => "spike",
             AlertKind::Source => "source",
+            AlertKind::Reminder => "reminder",
+            AlertKind::Breach => "breach",
         }
     }
 
@@ -52,6 +58,8 @@ impl AlertKind {
             "threshold" => AlertKind::Threshold,
             "spike" => AlertKind::Spike,
             "source" => AlertKind::Source,
+            "reminder" => AlertKind::Reminder,
+            "breach" => AlertKind::Breach,
             _ => return None,
         })
     }
@@ -278,6 +286,47 @@ impl Alert {
             source_state: None,
             error: None,
             case: None,
+        }
+    }
+
+    /// The reminder ([`AlertKind::Reminder`]) or escalation ([`AlertKind::Breach`]) of `case`,
+    /// opened by `rule` with a promise of `promise_secs` open seconds, quoting the complaint
+    /// `post`, at `at` (the reminder's or the deadline's time). `window_secs` holds the promise.
+    pub fn case(
+        kind: AlertKind,
+        rule: &str,
+        case: CaseRef,
+        promise_secs: u64,
+        post: AlertPost,
+        at: DateTime<Utc>,
+    ) -> Alert {
+        let promise = human(Duration::from_secs(promise_secs));
+        let reason = match kind {
+            AlertKind::Breach => format!(
+                "case #{} on {rule} breached: no reply after {promise}",
+                case.id
+            ),
+            _ => format!(
+                "reply due in {}: case #{} on {rule}",
+                human(Duration::from_secs(promise_secs - promise_secs / 2)),
+                case.id
+            ),
+        };
+        Alert {
+            id: 0,
+            rule: rule.to_string(),
+            kind,
+            fired_at: at,
+            window_secs: promise_secs,
+            count: 1,
+            baseline: 0.0,
+            bar: 0.0,
+            reason,
+            posts: vec![post],
+            series: Series::default(),
+            source_state: None,
+            error: None,
+            case: Some(case),
         }
     }
 

@@ -29,6 +29,8 @@ pub fn body(alert: &Alert, loc: &Locale) -> Value {
         AlertKind::Source => 0x00F3_9C12,
         AlertKind::Each => 0x0034_98DB,
         AlertKind::Threshold | AlertKind::Spike => 0x00E7_4C3C,
+        AlertKind::Reminder => 0x00F1_C40F,
+        AlertKind::Breach => 0x0099_2D22,
     };
     json!({
         "username": "vigie",

@@ -171,7 +171,7 @@ fn random_u64() -> u64 {
 }
 
 /// The `each` alert for one new hit of `rule` by `post` (from `source`, at event time
-/// `created_at`), if it fires. The post is quoted only then.
+/// `created_at`), if it fires. The post is quoted only then, with the `case` it opened if any.
 #[allow(clippy::too_many_arguments)]
 pub fn each_hit(
     tx: &Transaction<'_>,
@@ -182,6 +182,7 @@ pub fn each_hit(
     created_at: DateTime<Utc>,
     fetched_at: DateTime<Utc>,
     wall: DateTime<Utc>,
+    case: Option<&crate::detect::CaseRef>,
 ) -> Result<Option<i64>, StoreError> {
     let Some(r) = policy.rules.get(rule) else {
         return Ok(None);
@@ -214,7 +215,8 @@ pub fn each_hit(
         engagement: post.engagement,
         matched: matched_words(matched.as_deref()),
     };
-    let alert = Alert::each(rule, r.window, min_followers, post, fetched_at);
+    let mut alert = Alert::each(rule, r.window, min_followers, post, fetched_at);
+    alert.case = case.cloned();
     record(tx, policy, alert, &r.notify, wall).map(Some)
 }
 
@@ -455,7 +457,7 @@ fn top_posts(
 
 /// The words a hit matched, as written in the post, from its `matched` column (a JSON array
 /// of `{term, text, position}`); none when the column is unreadable.
-fn matched_words(json: Option<&str>) -> Vec<String> {
+pub(super) fn matched_words(json: Option<&str>) -> Vec<String> {
     let items: Vec<serde_json::Value> = json
         .and_then(|j| serde_json::from_str(j).ok())
         .unwrap_or_default();

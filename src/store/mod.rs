@@ -12,6 +12,7 @@
 //! section, so the daemon stops rather than retrying a commit that can never succeed.
 
 pub mod alerts;
+pub mod cases;
 pub mod cases_query;
 pub mod files;
 pub mod health;
@@ -32,6 +33,7 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension};
 use crate::detect::Counters;
 
 pub use alerts::AlertPolicy;
+pub use cases::CasePolicy;
 pub use files::{lock, DbLock};
 pub use query::{AlertQuery, AlertRow, HitQuery, HitRow, SourceRow};
 pub use write::{CommitStats, PollOutcome, PollResult, SavedSource};
@@ -143,6 +145,8 @@ pub struct Store {
     /// Whether commits write the full-text rows behind `vigie hits --search` (off for a
     /// throw-away database, which nobody searches).
     full_text: bool,
+    /// How commits keep cases (SPEC §5.1); `None`: no case is kept.
+    cases: Option<cases::CasePolicy>,
 }
 
 /// How long a connection waits for a lock before giving up.
@@ -205,6 +209,7 @@ impl Store {
             counters: None,
             counting: true,
             full_text: true,
+            cases: None,
         })
     }
 
@@ -227,6 +232,7 @@ impl Store {
             counters: None,
             counting: true,
             full_text: true,
+            cases: None,
         })
     }
 
@@ -342,6 +348,18 @@ impl Store {
             .optional()?;
         let bound = bound.unwrap_or_else(|| cutoff.clone());
         let condition = "created_at < ?1 AND created_at <= ?2";
+        // A case goes with its complaint; a reply that goes first leaves the case its answer.
+        tx.execute(
+            &format!("DELETE FROM cases WHERE post_id IN (SELECT id FROM posts WHERE {condition})"),
+            rusqlite::params![cutoff, bound],
+        )?;
+        tx.execute(
+            &format!(
+                "UPDATE cases SET answer_post_id = NULL
+                 WHERE answer_post_id IN (SELECT id FROM posts WHERE {condition})"
+            ),
+            rusqlite::params![cutoff, bound],
+        )?;
         tx.execute(
             &format!(
                 "DELETE FROM posts_fts WHERE rowid IN (SELECT id FROM posts WHERE {condition})"

@@ -12,6 +12,7 @@ use rusqlite::{params, CachedStatement, OptionalExtension, Transaction};
 use serde::Serialize;
 
 use super::alerts::{self, AlertPolicy};
+use super::cases::{self, CasePolicy};
 use super::health;
 use super::{fmt_time, parse_time, Store, StoreError};
 use crate::detect::Counters;
@@ -170,12 +171,13 @@ impl Store {
         batch.earliest = self.earliest;
         batch.counters = self.counters.as_mut();
         batch.full_text = self.full_text;
+        batch.cases = self.cases.as_ref().filter(|c| !c.rules.is_empty());
         let mut out = Vec::with_capacity(steps.iter().map(|s| s.len()).sum());
         for results in steps {
             for r in *results {
                 out.push(batch.commit_result(r)?);
             }
-            let fired = batch.window_alerts(results)?;
+            let fired = batch.window_alerts(results)? + batch.case_alerts(results)?;
             if let Some(last) = out.last_mut() {
                 last.new_alerts += fired;
             }
@@ -253,6 +255,8 @@ struct Batch<'a> {
     counters: Option<&'a mut Counters>,
     /// Write the full-text rows of hit posts.
     full_text: bool,
+    /// Keep cases (with a rule that has `reply_within`).
+    cases: Option<&'a CasePolicy>,
     insert_post: CachedStatement<'a>,
     insert_fts: CachedStatement<'a>,
     insert_hit: CachedStatement<'a>,
@@ -275,6 +279,7 @@ impl<'a> Batch<'a> {
             earliest: None,
             counters: None,
             full_text: true,
+            cases: None,
             insert_post: tx.prepare_cached(
                 "INSERT OR IGNORE INTO posts (source, source_id, url, author, text, created_at, fetched_at, lang, followers, author_name, engagement, in_reply_to, thread)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -337,18 +342,38 @@ impl<'a> Batch<'a> {
         if cutoff.is_some_and(|c| created_at < c) {
             return Ok(());
         }
-        // Only posts that hit a rule keep their text and details.
-        let keep = !hits.is_empty();
+        // Only posts that hit a rule keep their text and details, and the brand's own posts
+        // (its replies answer cases, SPEC §5.1).
+        let brand = self
+            .cases
+            .is_some_and(|c| c.is_brand(&r.source, post.author.as_deref()));
+        let keep = !hits.is_empty() || brand;
         let created = fmt_time(created_at);
-        if !self.insert_post(&r.source, post, [&created, polled], keep)? {
+        let key = dedup_key(post);
+        let thread = cases::thread_of(self.tx, &r.source, post, &key)?;
+        if !self.insert_post(&r.source, post, [&created, polled], keep, &thread)? {
             return Ok(());
         }
         stats.new_posts += 1;
         self.earliest = Some(self.earliest.map_or(created_at, |e| e.min(created_at)));
-        if !keep {
+        let rowid = self.tx.last_insert_rowid();
+        let case = match (self.policy, self.cases) {
+            (Some(policy), Some(c)) => {
+                let new = cases::NewPost {
+                    source: &r.source,
+                    post,
+                    rowid,
+                    thread: &thread,
+                    created_at,
+                    hits,
+                };
+                cases::on_post(self.tx, policy, c, &new, self.wall)?
+            }
+            _ => None,
+        };
+        if hits.is_empty() {
             return Ok(());
         }
-        let rowid = self.tx.last_insert_rowid();
         if self.full_text {
             self.insert_fts
                 .execute(params![rowid, normalize::folded(&post.text)])?;
@@ -372,6 +397,7 @@ impl<'a> Batch<'a> {
                     created_at,
                     r.polled_at,
                     self.wall,
+                    case.as_ref(),
                 )?;
                 stats.new_alerts += u64::from(fired.is_some());
             }
@@ -380,13 +406,14 @@ impl<'a> Batch<'a> {
     }
 
     /// Inserts the post's row with its event and fetch `times` (its details only when
-    /// `keep`, its thread fields always); false when `UNIQUE(source, source_id)` says it is already stored.
+    /// `keep`, its thread fields always, the `thread` resolved); false when `UNIQUE(source, source_id)` says it is already stored.
     fn insert_post(
         &mut self,
         source: &str,
         post: &Post,
         times: [&str; 2],
         keep: bool,
+        thread: &str,
     ) -> Result<bool, StoreError> {
         let [created, polled] = times;
         let inserted = self.insert_post.execute(params![
@@ -406,9 +433,21 @@ impl<'a> Batch<'a> {
             // Kept for every post, hit or not: a thread is followed through the posts between
             // a complaint and the brand's reply.
             post.in_reply_to.as_deref(),
-            post.thread.as_deref(),
+            thread,
         ])?;
         Ok(inserted > 0)
+    }
+
+    /// The reminders and escalations of cases due at the batch's latest poll time.
+    fn case_alerts(&mut self, results: &[&PollResult]) -> Result<u64, StoreError> {
+        match (
+            self.policy,
+            self.cases,
+            results.iter().map(|r| r.polled_at).max(),
+        ) {
+            (Some(policy), Some(c), Some(now)) => cases::sweep(self.tx, policy, c, now, self.wall),
+            _ => Ok(0),
+        }
     }
 
     /// Every `threshold` and `spike` rule, evaluated once at the batch's latest poll time.

@@ -85,6 +85,40 @@ pub fn title(alert: &Alert, loc: &Locale) -> String {
         AlertKind::Threshold => loc.msg("title-threshold", &args),
         AlertKind::Each => loc.msg("title-each", &args),
         AlertKind::Source => loc.msg(&source_id("title-source", alert.source_state), &args),
+        AlertKind::Reminder => loc.msg("title-reminder", &CaseWords::of(alert, loc).args(&rule)),
+        AlertKind::Breach => loc.msg("title-breach", &CaseWords::of(alert, loc).args(&rule)),
+    }
+}
+
+/// The words a reminder or an escalation says: the case's number, the promise, the time left
+/// at the reminder (the other half of the promise), the deadline.
+struct CaseWords {
+    case: String,
+    promise: String,
+    left: String,
+    due: String,
+}
+
+impl CaseWords {
+    fn of(alert: &Alert, loc: &Locale) -> CaseWords {
+        let promise = alert.window_secs;
+        let case = alert.case.as_ref();
+        CaseWords {
+            case: case.map_or(String::new(), |c| c.id.to_string()),
+            promise: loc.duration(promise),
+            left: loc.duration(promise - promise / 2),
+            due: case.map_or(String::new(), |c| loc.date_time(c.due_at)),
+        }
+    }
+
+    fn args<'a>(&'a self, rule: &'a str) -> [(&'static str, Arg<'a>); 5] {
+        [
+            ("rule", Arg::from(rule)),
+            ("case", Arg::from(&self.case)),
+            ("promise", Arg::from(&self.promise)),
+            ("left", Arg::from(&self.left)),
+            ("due", Arg::from(&self.due)),
+        ]
     }
 }
 
@@ -119,6 +153,8 @@ pub fn why(alert: &Alert, loc: &Locale) -> String {
             None => loc.msg("why-each", &args),
         },
         AlertKind::Source => loc.msg(&source_id("why-source", alert.source_state), &args),
+        AlertKind::Reminder => loc.msg("why-reminder", &CaseWords::of(alert, loc).args(&rule)),
+        AlertKind::Breach => loc.msg("why-breach", &CaseWords::of(alert, loc).args(&rule)),
     }
 }
 
@@ -146,6 +182,16 @@ pub fn facts(alert: &Alert, loc: &Locale) -> Vec<(String, String)> {
             out
         }
         AlertKind::Each => vec![(label("fact-rule"), name(alert)), time],
+        AlertKind::Reminder | AlertKind::Breach => {
+            let mut out = vec![(label("fact-rule"), name(alert))];
+            if let Some(c) = &alert.case {
+                out.push((label("fact-case"), format!("#{}", c.id)));
+                out.push((label("fact-opened"), loc.date_time(c.opened_at)));
+                out.push((label("fact-due"), loc.date_time(c.due_at)));
+            }
+            out.push((label("fact-promise"), loc.duration(alert.window_secs)));
+            out
+        }
         AlertKind::Threshold | AlertKind::Spike => {
             let mut out = vec![
                 (label("fact-rule"), name(alert)),

@@ -46,6 +46,8 @@ title-each = Critical post on “{ $rule }”
 title-source-failing = Source “{ $rule }” is failing
 title-source-silent = Source “{ $rule }” has gone silent
 title-source-recovered = Source “{ $rule }” is working again
+title-reminder = Reply due in { $left }: case #{ $case } on “{ $rule }”
+title-breach = Case #{ $case } on “{ $rule }” breached: no reply after { $promise }
 
 ## Why it fired, in one sentence
 
@@ -72,6 +74,8 @@ why-source-failing = { $count ->
 }: until this source answers, its posts go unwatched.
 why-source-silent = “{ $rule }” has returned nothing for three times its usual gap between posts.
 why-source-recovered = “{ $rule }” answers again: watching this source has resumed.
+why-reminder = This complaint has waited half of the { $promise } promised for a reply, and the brand has not answered in its thread yet: the reply is due by { $due }.
+why-breach = No reply from the brand within the { $promise } promised (due { $due }): the case is escalated.
 
 ## Facts, as label and value
 
@@ -87,6 +91,10 @@ fact-source = Source
 fact-state = State
 fact-error = Last error
 fact-failures = Failures in a row
+fact-case = Case
+fact-opened = Opened
+fact-due = Reply due
+fact-promise = Promise
 ratio = { N($ratio) } times the usual
 state-failing = failing
 state-silent = silent

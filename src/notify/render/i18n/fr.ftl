@@ -44,6 +44,8 @@ title-each = Publication critique sur « { $rule } »
 title-source-failing = La source « { $rule } » est en échec
 title-source-silent = La source « { $rule } » ne renvoie plus rien
 title-source-recovered = La source « { $rule } » fonctionne de nouveau
+title-reminder = Réponse attendue dans { $left } : cas n° { $case } sur « { $rule } »
+title-breach = Cas n° { $case } sur « { $rule } » hors délai : pas de réponse après { $promise }
 
 ## Why it fired, in one sentence
 
@@ -70,6 +72,8 @@ why-source-failing = { $count ->
 } : tant que cette source ne répond pas, ses publications échappent à la veille.
 why-source-silent = « { $rule } » ne renvoie plus rien depuis trois fois son intervalle habituel entre deux publications.
 why-source-recovered = « { $rule } » répond de nouveau : la surveillance de cette source a repris.
+why-reminder = Cette plainte attend une réponse depuis la moitié des { $promise } promises, et la marque n’a pas encore répondu dans son fil : réponse attendue avant le { $due }.
+why-breach = Pas de réponse de la marque dans les { $promise } promises (échéance le { $due }) : le cas est escaladé.
 
 ## Facts, as label and value
 
@@ -85,6 +89,10 @@ fact-source = Source
 fact-state = État
 fact-error = Dernière erreur
 fact-failures = Échecs de suite
+fact-case = Cas
+fact-opened = Ouvert
+fact-due = Réponse attendue
+fact-promise = Délai promis
 ratio = { N($ratio) } fois l’habitude
 state-failing = en échec
 state-silent = silencieuse
