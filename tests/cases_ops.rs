@@ -759,3 +759,48 @@ fn metrics_show_open_cases_the_oldest_open_age_and_breaches_per_rule() {
         None
     );
 }
+
+/// An ack counts its response time in open hours, as a brand reply does: a case whose clock
+/// ran only on holidays (the config closes yesterday, today and tomorrow) was answered after
+/// no open time at all, not after the hour that passed.
+#[test]
+fn cases_ack_counts_open_hours_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let today = Utc::now().date_naive();
+    let days: Vec<String> = [-1i64, 0, 1]
+        .iter()
+        .map(|d| format!("\"{}\"", today + chrono::Duration::days(*d)))
+        .collect();
+    let config = format!(
+        "[daemon]\ndatabase = \"vigie.db\"\nrules = []\nholidays = [{}]\n",
+        days.join(", ")
+    );
+    std::fs::write(dir.path().join("vigie.toml"), config).unwrap();
+    let db = dir.path().join("vigie.db");
+    let ids = seed(
+        &db,
+        &[
+            Seed::open("livraison", Utc::now() - chrono::Duration::minutes(30)),
+            Seed::open("livraison", Utc::now() - chrono::Duration::minutes(30)),
+        ],
+    );
+    let cfg = dir.path().join("vigie.toml");
+    let ack = |id: i64, with_config: bool| {
+        let id = id.to_string();
+        let mut args = vec!["cases", "ack", &id, "--by", "Alice"];
+        let db_arg = s(&db).to_string();
+        if with_config {
+            args.extend(["--config", s(&cfg)]);
+        } else {
+            args.extend(["--db", &db_arg]);
+        }
+        let r = vigie(&args, "");
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    };
+    ack(ids[0], true);
+    assert_eq!(case_row(&db, ids[0])["response_secs"], 0);
+    // With `--db` alone there are no hours to read: the clock is always open.
+    ack(ids[1], false);
+    let secs = case_row(&db, ids[1])["response_secs"].as_i64().unwrap();
+    assert!((1800..1800 + 600).contains(&secs), "response_secs {secs}");
+}

@@ -64,6 +64,8 @@ mod cli_tune;
 mod cli_replay_stream;
 // Issue 27, the reply clock: cases opened, answered, reminded, escalated (kill -9), replayed.
 mod cases_clock;
+// Issue 27 on a Mastodon-shaped server: the brand's reply by thread uri, reminders, hours.
+mod cases_mastodon;
 // `[daemon] retention`: old posts not stored, older ones pruned, by the store and the daemon.
 mod retention;
 // The store under faults with the real daemon: one daemon per database, a damaged file, the

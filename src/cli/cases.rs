@@ -18,6 +18,7 @@ use super::db::{open, DbArg};
 use super::hits::span;
 use super::output::{self, Format};
 use super::{load, Invalid};
+use crate::cases::Clock;
 use crate::store::cases_query::{ack_case, Acked, CaseError, CaseQuery, CaseRow};
 
 /// Arguments of `vigie cases`.
@@ -246,15 +247,16 @@ fn run_ack(config: &Path, args: AckArgs) -> Result<()> {
     if by.is_empty() {
         return Err(Invalid("vigie: --by must name who handled the case".into()).into());
     }
-    let db: PathBuf = match &args.db.db {
+    // With `--db` and no config, the clock is always open (no `hours` to read).
+    let (db, clock): (PathBuf, Clock) = match &args.db.db {
         Some(file) => {
             output::set_zone(None, args.utc);
-            file.clone()
+            (file.clone(), Clock::default())
         }
         None => {
             let config = load(config)?;
             output::set_zone(Some(&config), args.utc);
-            config.daemon.database.clone()
+            (config.daemon.database.clone(), config.daemon.clock())
         }
     };
     let note = args
@@ -262,7 +264,7 @@ fn run_ack(config: &Path, args: AckArgs) -> Result<()> {
         .as_deref()
         .map(str::trim)
         .filter(|n| !n.is_empty());
-    match ack_case(&db, args.id, by, note, Utc::now()).map_err(store_error)? {
+    match ack_case(&db, args.id, by, note, Utc::now(), &clock).map_err(store_error)? {
         Acked::Done { case, cancelled } => {
             let mut line = format!(
                 "case {} marked answered by {by} at {} {}",

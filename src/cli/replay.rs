@@ -19,7 +19,9 @@ use clap::Args;
 use lettre::message::Mailbox;
 use serde_json::{json, Value};
 
+use super::cases::human_secs;
 use super::output::{self, Format};
+use super::stats::response::nearest_rank;
 use super::{alerts, load, Invalid};
 use crate::detect::Alert;
 use crate::matcher::{Hits, RuleSet, Scratch};
@@ -222,8 +224,8 @@ fn case_summary(out: &mut impl Write, store: &Store) -> Result<()> {
             json!(count("answered")),
             json!(of.iter().filter(|c| c.2).count()),
             json!(count("open")),
-            json!(percentile(&secs, 50).map_or(String::new(), human_secs)),
-            json!(percentile(&secs, 90).map_or(String::new(), human_secs)),
+            json!(nearest_rank(&secs, 50.0).map_or(String::new(), human_secs)),
+            json!(nearest_rank(&secs, 90.0).map_or(String::new(), human_secs)),
         ]);
     }
     all.sort_unstable();
@@ -233,30 +235,14 @@ fn case_summary(out: &mut impl Write, store: &Store) -> Result<()> {
         out,
         "\n{} case(s) opened: {answered} answered, {breached} breached; first response median {}, p90 {} (open hours):",
         cases.len(),
-        percentile(&all, 50).map_or("-".into(), human_secs),
-        percentile(&all, 90).map_or("-".into(), human_secs),
+        nearest_rank(&all, 50.0).map_or("-".into(), human_secs),
+        nearest_rank(&all, 90.0).map_or("-".into(), human_secs),
     )?;
     let cols = [
         "rule", "cases", "answered", "breached", "open", "median", "p90",
     ];
     output::write(out, Format::Table, &cols, &rows)?;
     Ok(())
-}
-
-/// The `p`th percentile of sorted `values` (nearest rank), if any.
-fn percentile(values: &[i64], p: usize) -> Option<i64> {
-    let n = values.len();
-    (n > 0).then(|| values[(p * n).div_ceil(100).clamp(1, n) - 1])
-}
-
-/// Seconds as a person reads a response time: `45s`, `12m30s`, `2h05m`.
-fn human_secs(s: i64) -> String {
-    match s {
-        s if s < 60 => format!("{s}s"),
-        s if s < 3600 && s % 60 == 0 => format!("{}m", s / 60),
-        s if s < 3600 => format!("{}m{:02}s", s / 60, s % 60),
-        s => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
-    }
 }
 
 /// Writes one alert's renderings into `dir` (created if needed): what a reader would receive.

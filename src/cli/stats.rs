@@ -6,7 +6,7 @@
 //! the matching hits (`Store::hit_keys`): the database only filters. `--by response` is
 //! another report, on cases rather than hits: `response`'s.
 
-mod response;
+pub(super) mod response;
 
 use std::collections::HashMap;
 use std::io::{self, BufWriter, Write};

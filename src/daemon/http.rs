@@ -49,6 +49,8 @@ pub struct CaseRoutes {
     pub database: std::path::PathBuf,
     /// The pages' language and the zone of their times.
     pub locale: Locale,
+    /// Business hours, to count an ack's response time as a brand reply's.
+    pub clock: crate::cases::Clock,
 }
 
 /// Accepts connections on `listener` until the task is aborted.
@@ -344,8 +346,16 @@ async fn case_route(
         };
     }
     let by = token.by.clone();
+    let clock = routes.clock.clone();
     let acked = tokio::task::spawn_blocking(move || {
-        ack_case(&db, id, &by, Some("one-click link"), chrono::Utc::now())
+        ack_case(
+            &db,
+            id,
+            &by,
+            Some("one-click link"),
+            chrono::Utc::now(),
+            &clock,
+        )
     })
     .await;
     match acked {

@@ -292,6 +292,7 @@ async fn listen(
                 language: config.daemon.language,
                 zone: config.daemon.alert_zone(),
             },
+            clock: config.daemon.clock(),
         }),
     };
     tracing::info!(listen = %addr, "Serving /metrics, /health and the case links.");

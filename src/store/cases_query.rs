@@ -162,13 +162,6 @@ fn is_glob(s: &str) -> bool {
 /// The first-response time of a case whose clock started at `clock_start`, answered at `at`,
 /// in seconds.
 ///
-/// Plain elapsed seconds for now: the business-hours clock (`[daemon] hours`, `holidays`) is
-/// the case-opening code's, and this is the one function to switch to it, so that an ack and
-/// a brand reply count the same way.
-pub fn response_secs(clock_start: DateTime<Utc>, at: DateTime<Utc>) -> i64 {
-    (at - clock_start).num_seconds().max(0)
-}
-
 /// Whether `e` says the `cases` table or view is missing (a database older than migration 7).
 fn no_cases(e: &rusqlite::Error) -> bool {
     e.to_string().contains("no such table")
@@ -274,9 +267,10 @@ pub struct CaseMetrics {
 }
 
 /// Marks case `id` answered by hand at `now`: `answer = 'ack'`, `answered_by = by`, `note`,
-/// `answered_at`, `response_secs` ([`response_secs`] from its clock start), and cancels the
-/// deliveries of its reminder and escalation alerts that are still pending (status
-/// `cancelled`; sent or failed ones stay as they are). A case already answered (by a reply or
+/// `answered_at`, `response_secs` (the open seconds of `clock` from the case's clock start, as
+/// for a brand reply), and cancels the deliveries of its reminder and escalation alerts that
+/// are still pending ([`cases::cancel_pending`](super::cases::cancel_pending); sent or failed
+/// ones stay as they are). A case already answered (by a reply or
 /// by hand) is left as it is: [`Acked::Already`].
 ///
 /// Opens `db` read-write (never creating it) on a connection of its own and writes in one
@@ -287,6 +281,7 @@ pub fn ack_case(
     by: &str,
     note: Option<&str>,
     now: DateTime<Utc>,
+    clock: &crate::cases::Clock,
 ) -> Result<Acked, CaseError> {
     if !db.exists() {
         return Err(StoreError::Missing(db.display().to_string()).into());
@@ -325,17 +320,9 @@ pub fn ack_case(
         by,
         note,
         fmt_time(now),
-        response_secs(start, now)
+        clock.open_secs(start, now).min(i64::MAX as u64) as i64
     ])?;
-    // The case's reminder and escalation alerts carry it in their payload (`case.id`).
-    let cancelled = tx
-        .prepare_cached(
-            "UPDATE deliveries SET status = 'cancelled'
-             WHERE status = 'pending' AND alert_id IN (
-               SELECT id FROM alerts WHERE kind IN ('reminder', 'breach')
-                 AND json_extract(payload, '$.case.id') = ?1)",
-        )?
-        .execute([id])?;
+    let cancelled = super::cases::cancel_pending(&tx, id)?;
     let case = case_on(&tx, id)?.ok_or(CaseError::NotFound(id))?;
     tx.commit()?;
     Ok(Acked::Done { case, cancelled })
