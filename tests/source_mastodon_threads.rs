@@ -192,11 +192,12 @@ fn mastodon_failed_lookups_lose_no_post_and_are_logged_once() {
     d.wait_for("the hashtag's posts", Duration::from_secs(60), || {
         d.count("SELECT COUNT(*) FROM posts WHERE source = 'masto'") == 3
     });
-    // The replies keep their parent; the store can follow it.
+    // The replies keep their parent, and the store follows it: both are in the parent's
+    // thread (keyed by the source and the parent, which it does not hold).
     for reply in ["113512000000000650", "113512000000000700"] {
         assert_eq!(
             thread_of(&d, reply),
-            pair(Some("113512000000000600"), None),
+            pair(Some("113512000000000600"), Some("masto:113512000000000600")),
             "{reply}"
         );
     }
