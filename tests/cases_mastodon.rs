@@ -185,6 +185,28 @@ fn a_mastodon_complaint_is_answered_by_the_brand_reply_and_another_escalates() {
         [("breach".to_string(), bob_case)]
     );
     assert_eq!(case_of(&d, "9002"), "breached|||1|1");
+    // `vigie alerts` lists them without a count against a usual level.
+    let alerts = crate::util::vigie(
+        &[
+            "alerts",
+            "--config",
+            crate::util::s(&d.config()),
+            "--format",
+            "table",
+        ],
+        "",
+    );
+    let lines: Vec<&str> = alerts
+        .stdout
+        .lines()
+        .filter(|l| l.contains("reminder") || l.contains("breach"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{}", alerts.stdout);
+    assert!(
+        lines.iter().all(|l| !l.contains(" vs ")),
+        "{}",
+        alerts.stdout
+    );
     // Alice's case never reminded anyone: it was answered before half its time.
     assert_eq!(
         case_of(&d, "9001"),

@@ -115,11 +115,14 @@ pub fn write(out: &mut impl Write, how: &Listing, rows: &[AlertRow]) -> io::Resu
                         .state
                         .as_ref()
                         .map_or(a.kind.clone(), |s| format!("{} ({s})", a.kind))),
-                    json!(if a.kind == "source" {
-                        String::new()
-                    } else {
-                        format!("{} vs {:.1}", a.count, a.baseline)
-                    }),
+                    // Source and case alerts count nothing against a usual level.
+                    json!(
+                        if matches!(a.kind.as_str(), "source" | "reminder" | "breach") {
+                            String::new()
+                        } else {
+                            format!("{} vs {:.1}", a.count, a.baseline)
+                        }
+                    ),
                     json!(a.ratio.map(|r| format!("{r:.1}×"))),
                 ];
                 if how.deliveries {

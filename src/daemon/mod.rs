@@ -119,10 +119,19 @@ async fn run_async(path: &Path, config: Config, signals: Signals) -> Result<(), 
             _ = hup.recv() => d.reload(path),
             _ = term.recv() => break None,
             _ = int.recv() => break None,
-            Ok(message) = &mut d.damaged => break Some(message),
+            // The writer says the database is damaged, or it is gone (it panicked: nothing
+            // can be stored any more). Either way the daemon stops with the reason; the
+            // receiver is never polled again once it has answered.
+            stopped = &mut d.damaged => break Some(writer_stopped(stopped)),
         }
     };
     d.shutdown(damaged).await
+}
+
+/// Why the daemon stops when its writer's channel answers: the damage it reported, or that
+/// the writer is gone without a word.
+fn writer_stopped(answer: Result<String, tokio::sync::oneshot::error::RecvError>) -> String {
+    answer.unwrap_or_else(|_| "the database writer stopped unexpectedly".to_string())
 }
 
 impl Daemon {
@@ -346,5 +355,28 @@ fn log_change(name: &str, before: &Option<String>, after: &Option<String>) {
         }
         (Some(_), None) => tracing::info!(source = %name, "Source recovered."),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer that died (its sender dropped) stops the daemon with a reason, once, instead
+    /// of the control loop polling a finished channel again (a panic).
+    #[tokio::test]
+    async fn a_vanished_writer_stops_the_daemon_with_a_reason() {
+        let (tx, mut rx) = tokio::sync::oneshot::channel::<String>();
+        drop(tx);
+        let why = tokio::select! {
+            stopped = &mut rx => writer_stopped(stopped),
+        };
+        assert_eq!(why, "the database writer stopped unexpectedly");
+        let (tx, mut rx) = tokio::sync::oneshot::channel::<String>();
+        tx.send("database disk image is malformed".into()).unwrap();
+        let why = tokio::select! {
+            stopped = &mut rx => writer_stopped(stopped),
+        };
+        assert_eq!(why, "database disk image is malformed");
     }
 }
