@@ -656,13 +656,15 @@ fn daily_init_writes_a_starter_that_passes_check() {
         rules.contains(r#"query = '"La Poste" OR colis OR retard* OR "objet cassé"'"#),
         "{rules}"
     );
+    // The handle is the brand's account (its posts never complaints, its replies answer
+    // cases), and a mention of it opens a case.
+    assert!(rules.contains("reply_within = \"30m\""), "{rules}");
+    let config = std::fs::read_to_string(target.join("vigie.toml")).unwrap();
+    assert!(config.contains("http://127.0.0.1:9/latest.rss"), "{config}");
     assert!(
-        rules.contains(r#"exclude_authors = ["@lisalaposte"]"#),
-        "{rules}"
+        config.contains(r#"brand_accounts = ["@lisalaposte"]"#),
+        "{config}"
     );
-    assert!(std::fs::read_to_string(target.join("vigie.toml"))
-        .unwrap()
-        .contains("http://127.0.0.1:9/latest.rss"));
     // The next three commands, each of which works as printed.
     let next: Vec<&str> = r
         .stdout

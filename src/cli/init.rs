@@ -27,8 +27,9 @@ pub struct InitArgs {
     /// name is always watched.
     #[arg(long, value_name = "TERMS", value_delimiter = ',')]
     pub terms: Vec<String>,
-    /// The brand's own account (@lisalaposte): its posts are not complaints, and a mention of
-    /// it alerts at once.
+    /// The brand's own account (@lisalaposte): written as `brand_accounts`, so its posts are
+    /// never complaints and its replies answer cases; a mention of it alerts at once and opens
+    /// a case to answer within 30 minutes.
     #[arg(long, value_name = "@HANDLE")]
     pub handle: Option<String>,
     /// An RSS/Atom feed to poll (a forum, a Mastodon tag, a Reddit search); without it, the
@@ -75,7 +76,10 @@ pub fn run(args: InitArgs) -> Result<()> {
     let rules_path = args.dir.join("rules").join(format!("{slug}.toml"));
     let posts_path = args.dir.join("posts.jsonl");
     let mut files = vec![
-        (config_path.clone(), config(brand, args.feed.as_deref())),
+        (
+            config_path.clone(),
+            config(brand, args.feed.as_deref(), handle.as_deref()),
+        ),
         (
             rules_path,
             rules(brand, &slug, &query, &terms, handle.as_deref()),
@@ -169,7 +173,7 @@ fn toml_str(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
-fn config(brand: &str, feed: Option<&str>) -> String {
+fn config(brand: &str, feed: Option<&str>, handle: Option<&str>) -> String {
     let mut c = String::new();
     let _ = writeln!(
         c,
@@ -179,8 +183,18 @@ fn config(brand: &str, feed: Option<&str>) -> String {
          database = \"vigie.db\"            # beside this file\n\
          rules = [\"rules/*.toml\"]         # every rule file of rules/\n\
          # user_agent = \"vigie/0.1 (+mailto:you@example.org)\"   # say who you are to the sites you poll\n\
-         # retention = \"90d\"               # keep posts and hits this long\n"
+         # retention = \"90d\"               # keep posts and hits this long"
     );
+    if let Some(h) = handle {
+        let _ = writeln!(
+            c,
+            "brand_accounts = [{}]   # who answers for the brand: its replies answer cases\n\
+             # timezone = \"Europe/Paris\"\n\
+             # hours = \"mon-fri 08:00-20:00, sat 09:00-13:00\"   # the reply clock runs only then",
+            toml_str(h)
+        );
+    }
+    c.push('\n');
     match feed {
         Some(url) => {
             let _ = writeln!(
@@ -238,13 +252,6 @@ fn rules(brand: &str, slug: &str, query: &str, terms: &[String], handle: Option<
         toml_str(&format!("{slug}-mentions")),
         toml::Value::String(query.to_string())
     );
-    if let Some(h) = handle {
-        let _ = writeln!(
-            r,
-            "exclude_authors = [{}]   # the brand's own posts are not complaints",
-            toml_str(h)
-        );
-    }
     let _ = writeln!(
         r,
         "alert = {{ spike = 3.0, min_count = 5 }}   # 3x the usual count, at least 5 hits\n\
@@ -258,6 +265,7 @@ fn rules(brand: &str, slug: &str, query: &str, terms: &[String], handle: Option<
              name = {}\n\
              query = {}                   # someone speaks to the brand: answer quickly\n\
              alert = {{ each = true }}          # every hit alerts at once\n\
+             reply_within = \"30m\"            # opens a case; reminds at 15 min (`vigie cases`)\n\
              should_match = [{}]",
             toml_str(&format!("{slug}-interpelle")),
             toml_str(h),
