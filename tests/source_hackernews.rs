@@ -202,7 +202,7 @@ fn hackernews_reads_the_brand_items_with_their_thread_and_survives_their_failure
     });
     assert_eq!(
         d.log()
-            .matches("Reading the brand accounts' items failed")
+            .matches("Reading the brand account's posts failed")
             .count(),
         1,
         "logged once"

@@ -455,7 +455,7 @@ fn reddit_oauth_reads_the_brand_comments_in_their_threads_and_survives_their_fai
     assert_eq!(last_error(&d, "reddit"), None, "the poll did not fail");
     assert_eq!(
         d.log()
-            .matches("Reading the brand account's comments failed")
+            .matches("Reading the brand account's posts failed")
             .count(),
         1
     );

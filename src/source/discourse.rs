@@ -28,7 +28,6 @@ mod parse;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -130,7 +129,7 @@ fn build(spec: &SourceSpec, env: Env<'_>) -> Result<Box<dyn Source>, String> {
         headers,
         max_bytes: spec.max_bytes,
         brand: usernames(&spec.brand_accounts),
-        brand_errors: Mutex::new(BTreeMap::new()),
+        brand_errors: Default::default(),
     }))
 }
 
@@ -156,7 +155,7 @@ pub struct DiscourseSource {
     /// The brand's usernames on the forum, read in `search` mode.
     brand: Vec<String>,
     /// The last failure reading each account's posts, logged when it changes.
-    brand_errors: Mutex<BTreeMap<String, String>>,
+    brand_errors: crate::source::brand_errors::BrandErrors,
 }
 
 /// `Cursor.position`: where the source stands.

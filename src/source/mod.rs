@@ -10,6 +10,7 @@
 //! settings struct, its `build`, and its `poll`/`parse`; `kinds!` below is the one list of
 //! them. Adding a kind is one new file with a `pub const KIND: Kind` and one word in that list.
 
+pub mod brand_errors;
 pub mod fetch;
 pub mod french_time;
 pub mod robots;

@@ -14,7 +14,7 @@
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use crate::source::brand_errors::BrandErrors;
 
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -44,7 +44,7 @@ pub struct HackernewsSource {
     /// The brand's HN usernames, whose items each poll reads too.
     brand: Vec<String>,
     /// The last failure reading the brand's items, logged when it changes.
-    brand_error: Mutex<Option<String>>,
+    brand_errors: BrandErrors,
     /// Whether the last poll left items unread (more than [`MAX_PAGES`] pages): warned once.
     behind: AtomicBool,
     /// Whether the last poll skipped hits that did not read: warned when this changes.
@@ -74,7 +74,7 @@ impl HackernewsSource {
             tags,
             max_bytes,
             brand,
-            brand_error: Mutex::new(None),
+            brand_errors: BrandErrors::default(),
             behind: AtomicBool::new(false),
             skipping: AtomicBool::new(false),
         })
@@ -183,16 +183,9 @@ impl HackernewsSource {
         &self,
         read: Result<search::Results, SourceError>,
     ) -> Option<search::Results> {
-        let error = read.as_ref().err().map(ToString::to_string);
-        let mut last = self.brand_error.lock().unwrap_or_else(|p| p.into_inner());
-        if *last != error {
-            match &error {
-                Some(e) => tracing::warn!(source = %self.name, error = %e, "Reading the brand accounts' items failed; the search's posts are kept."),
-                None => tracing::info!(source = %self.name, "Reading the brand accounts' items works again."),
-            }
-            *last = error;
-        }
-        read.ok()
+        // One request reads every account: its failure is theirs together.
+        self.brand_errors
+            .outcome(&self.name, &self.brand.join(","), read)
     }
 }
 

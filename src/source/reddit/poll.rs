@@ -16,7 +16,6 @@
 //! their own `before` in the cursor (`{"before": …, "brand": {"Posteo": {"before": "t1_…"}}}`):
 //! that is `brand`'s.
 
-use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -67,7 +66,7 @@ pub struct RedditSource {
     /// The brand's Reddit usernames, whose comments each poll reads too.
     brand: Vec<String>,
     /// The last failure reading the brand's comments, by account, logged when it changes.
-    brand_errors: Mutex<BTreeMap<String, String>>,
+    brand_errors: crate::source::brand_errors::BrandErrors,
 }
 
 impl RedditSource {
@@ -90,7 +89,7 @@ impl RedditSource {
             base_url: base_url.map(|b| b.trim_end_matches('/').to_string()),
             token: Mutex::new(None),
             brand,
-            brand_errors: Mutex::new(BTreeMap::new()),
+            brand_errors: Default::default(),
         }
     }
 

@@ -104,22 +104,6 @@ impl RedditSource {
     /// An account's comments if they were read; a failure is logged when it changes (and its
     /// end once), never the poll's failure.
     fn brand_outcome<T>(&self, name: &str, read: Result<T, SourceError>) -> Option<T> {
-        let mut errors = self.brand_errors.lock().unwrap_or_else(|p| p.into_inner());
-        match read {
-            Ok(v) => {
-                if errors.remove(name).is_some() {
-                    tracing::info!(source = %self.name, account = %name, "Reading the brand account's comments works again.");
-                }
-                Some(v)
-            }
-            Err(e) => {
-                let e = e.to_string();
-                if errors.get(name) != Some(&e) {
-                    tracing::warn!(source = %self.name, account = %name, error = %e, "Reading the brand account's comments failed; the listing's posts are kept.");
-                    errors.insert(name.to_string(), e);
-                }
-                None
-            }
-        }
+        self.brand_errors.outcome(&self.name, name, read)
     }
 }
