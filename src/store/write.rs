@@ -982,6 +982,34 @@ mod tests {
         assert_eq!(reads, 1, "last alert read {reads} times in one transaction");
     }
 
+    /// Issue 23 point 2: a throw-away database (replay without `--db`) without the indexes
+    /// that only queries read keeps the ones the commit reads, and its commits leave the same
+    /// sources, down periods, alerts and hits.
+    #[test]
+    fn a_store_without_query_indexes_commits_the_same() {
+        let history = steps_history();
+        let steps: Vec<Vec<&PollResult>> = history.iter().map(|s| s.iter().collect()).collect();
+        let refs: Vec<&[&PollResult]> = steps.iter().map(Vec::as_slice).collect();
+        let mut full = steps_store();
+        full.commit_steps(&refs).unwrap();
+        let mut lean = steps_store();
+        lean.drop_query_indexes().unwrap();
+        let indexes: Vec<String> = lean
+            .conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('posts', 'hits') ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            indexes,
+            ["hits_rule_created_at", "sqlite_autoindex_posts_1"]
+        );
+        lean.commit_steps(&refs).unwrap();
+        assert_eq!(steps_outcome(&full), steps_outcome(&lean));
+    }
+
     /// Issue 23 point 4: once every path of the commit has run, later commits prepare nothing:
     /// each statement stays prepared (same statement, its run count only grows), and SQLite
     /// never prepares one again for a new value bound to it.
