@@ -83,6 +83,9 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
     // Cases in event time too (SPEC §5.1): the brand's posts answer them, never hit a rule.
     let cases = CasePolicy::from_config(&config);
     store.set_case_policy(cases.clone());
+    if args.db.is_none() {
+        store.drop_query_indexes()?;
+    }
     let buffer = args.sort_buffer.unwrap_or(sorted::SORT_BUFFER);
     let (mut posts, runs) = input.ordered(&scan, buffer)?;
     if runs > 1 {

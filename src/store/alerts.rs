@@ -230,6 +230,7 @@ pub fn windows(
     earliest: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
     wall: DateTime<Utc>,
+    memo: &mut WindowMemo,
 ) -> Result<u64, StoreError> {
     let mut fired = 0;
     for (name, r) in &policy.rules {
@@ -252,12 +253,12 @@ pub fn windows(
         }
         let plan = detect::plan(now, r.window, period, earliest);
         debug_assert_eq!(plan.current, (now - window, now));
-        let last = last_alert(tx, name, kind)?;
+        let last = memo.last_alert(tx, name, kind)?;
         if detect::cooling(last, r.cooldown, now) {
             continue;
         }
-        let down = rule_down_periods(tx, r, &plan, now)?;
-        let plan = plan.leave_out(&down);
+        let periods = rule_down_periods(tx, memo, r, &plan, now)?;
+        let plan = plan.leave_out(&periods);
         let counts = count_plan(tx, counters, name, &plan, current)?;
         let Some(d) = detect::evaluate(&r.spec, r.window, r.cooldown, &counts, last, now) else {
             continue;
@@ -266,6 +267,7 @@ pub fn windows(
         let series = series(tx, name, r.window, now)?;
         let alert = Alert::window(name, r.window, d, now, posts, series);
         record(tx, policy, alert, &r.notify, wall)?;
+        memo.fired(name, now);
         fired += 1;
     }
     Ok(fired)
@@ -277,12 +279,14 @@ type Period = (DateTime<Utc>, DateTime<Utc>);
 /// The periods, since the plan's first range, in which a source that `rule` watches was down.
 fn rule_down_periods(
     tx: &Transaction<'_>,
+    memo: &mut WindowMemo,
     rule: &RuleAlert,
     plan: &Plan,
     now: DateTime<Utc>,
 ) -> Result<Vec<Period>, StoreError> {
     let since = plan.trailing.first().map_or(plan.current.0, |r| r.0);
-    Ok(down_periods(tx, since, now)?
+    Ok(memo
+        .periods(tx, since, now)?
         .into_iter()
         .filter(|(source, ..)| rule.watches(source))
         .map(|(_, s, e)| (s, e))
@@ -313,33 +317,89 @@ fn count_plan(
 /// One period a source was down: its name, from, to.
 type Down = (String, DateTime<Utc>, DateTime<Utc>);
 
-/// Periods each source was down that end after `since`: those recorded at its recovery, and
-/// the one still open (failing since, until `now`).
-fn down_periods(
-    tx: &Transaction<'_>,
-    since: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> Result<Vec<Down>, StoreError> {
+/// The rows [`WindowMemo::periods`] reads: a source, the start of its down period, its end
+/// (`None`: still failing), as stored.
+type DownRow = (String, String, Option<String>);
+
+/// What the window checks of one transaction read once: the down periods, kept until the
+/// transaction writes one (a failure, or the recovery that closes a period: see
+/// [`WindowMemo::clear`]), and each rule's last window alert, kept up to date by [`windows`],
+/// the only writer of those. A replay asks for both once per rule per second of posts while
+/// its sources never fail; the answers are those of the queries each time.
+#[derive(Debug, Default)]
+pub struct WindowMemo {
+    /// The `since` the rows were read for (as stored: RFC 3339 strings compare in time
+    /// order), and the rows.
+    rows: Option<(String, Vec<DownRow>)>,
+    /// Each rule's last `threshold` or `spike` alert time, as stored (a rule alerts with one
+    /// of the two kinds only).
+    last: HashMap<String, Option<String>>,
+}
+
+impl WindowMemo {
+    /// Forgets the rows: the transaction changed a source's down periods.
+    pub fn clear(&mut self) {
+        self.rows = None;
+    }
+
+    /// When `rule` last alerted with `kind`, as [`last_alert`] reads it.
+    fn last_alert(
+        &mut self,
+        tx: &Transaction<'_>,
+        rule: &str,
+        kind: AlertKind,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        if !self.last.contains_key(rule) {
+            let at = last_alert(tx, rule, kind)?;
+            self.last.insert(rule.to_string(), at);
+        }
+        Ok(self.last[rule].as_deref().and_then(parse_time))
+    }
+
+    /// `rule` just alerted at `now`.
+    fn fired(&mut self, rule: &str, now: DateTime<Utc>) {
+        let now = fmt_time(now);
+        let last = self.last.entry(rule.to_string()).or_default();
+        if last.as_ref().is_none_or(|l| *l < now) {
+            *last = Some(now);
+        }
+    }
+
+    /// Periods each source was down that end after `since`: those recorded at its recovery,
+    /// and the one still open (failing since, until `now`).
+    fn periods(
+        &mut self,
+        tx: &Transaction<'_>,
+        since: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Down>, StoreError> {
+        let since = fmt_time(since);
+        // Rows read for an earlier `since` hold every row a later one wants.
+        if self.rows.as_ref().is_none_or(|(read, _)| *read > since) {
+            self.rows = Some((since.clone(), down_rows(tx, &since)?));
+        }
+        let now = fmt_time(now);
+        let rows = self.rows.as_ref().map_or(&[][..], |(_, rows)| rows);
+        Ok(rows
+            .iter()
+            .filter(|(_, _, end)| end.as_ref().is_none_or(|e| *e > since))
+            .filter_map(|(source, start, end)| {
+                let end = end.as_deref().unwrap_or(&now);
+                Some((source.clone(), parse_time(start)?, parse_time(end)?))
+            })
+            .collect())
+    }
+}
+
+/// The down periods that end after `since` (recorded ones), and those still open (`None`).
+fn down_rows(tx: &Transaction<'_>, since: &str) -> Result<Vec<DownRow>, StoreError> {
     let mut stmt = tx.prepare_cached(
         "SELECT source, start, end FROM source_downtime WHERE end > ?1
          UNION ALL
-         SELECT name, failing_since, ?2 FROM sources WHERE failing_since IS NOT NULL",
+         SELECT name, failing_since, NULL FROM sources WHERE failing_since IS NOT NULL",
     )?;
-    let rows = stmt.query_map(params![fmt_time(since), fmt_time(now)], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, String>(1)?,
-            r.get::<_, String>(2)?,
-        ))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (source, start, end) = row?;
-        if let (Some(s), Some(e)) = (parse_time(&start), parse_time(&end)) {
-            out.push((source, s, e));
-        }
-    }
-    Ok(out)
+    let rows = stmt.query_map(params![since], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// Hits of `rule` with `start < created_at <= end`: from `counters` when they hold the range,
@@ -406,16 +466,15 @@ pub(super) fn count_hits(
     Ok(n as u64)
 }
 
-/// When `rule` last alerted with `kind`.
+/// When `rule` last alerted with `kind`, as stored.
 fn last_alert(
     tx: &Transaction<'_>,
     rule: &str,
     kind: AlertKind,
-) -> Result<Option<DateTime<Utc>>, StoreError> {
-    let at: Option<String> = tx
+) -> Result<Option<String>, StoreError> {
+    Ok(tx
         .prepare_cached("SELECT MAX(fired_at) FROM alerts WHERE rule = ?1 AND kind = ?2")?
-        .query_row(params![rule, kind.as_str()], |r| r.get(0))?;
-    Ok(at.as_deref().and_then(parse_time))
+        .query_row(params![rule, kind.as_str()], |r| r.get(0))?)
 }
 
 /// Up to five posts of the window (SPEC §5): most engaged posts first, then most followed

@@ -315,6 +315,28 @@ impl Store {
         self.full_text = on;
     }
 
+    /// Drops the indexes that only the query commands, [`Store::prune`], source health and
+    /// (when no rule has `reply_within`) the cases read: `replay` without `--db` keeps a
+    /// throw-away database that none of them reads, and each index costs a B-tree insert per
+    /// post or hit. The indexes the commit path reads stay: posts by `(source, source_id)`
+    /// (deduplication, threads) and hits by `(rule, created_at)` (counts, top posts, charts).
+    pub fn drop_query_indexes(&mut self) -> Result<(), StoreError> {
+        let cases = self.cases.as_ref().is_some_and(|c| !c.rules.is_empty());
+        let mut drop = vec![
+            "posts_source_fetched_at",
+            "posts_created_at",
+            "hits_created_at",
+        ];
+        if !cases {
+            drop.extend(["posts_thread", "hits_post_id"]);
+        }
+        for index in drop {
+            self.conn
+                .execute_batch(&format!("DROP INDEX IF EXISTS {index}"))?;
+        }
+        Ok(())
+    }
+
     /// Keeps posts and hits for `retention` (by the posts' event time); see [`Store::prune`].
     pub fn set_retention(&mut self, retention: Duration) {
         self.retention = chrono::Duration::from_std(retention).ok();

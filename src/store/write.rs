@@ -7,11 +7,13 @@
 //! transaction, so a crash can never leave a cursor ahead of the posts it covers. Deciding
 //! what to poll and when is the scheduler's job; matching is the matcher's.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use rusqlite::{params, CachedStatement, OptionalExtension, Transaction};
 use serde::Serialize;
 
-use super::alerts::{self, AlertPolicy};
+use super::alerts::{self, AlertPolicy, WindowMemo};
 use super::cases::{self, CasePolicy};
 use super::health;
 use super::{fmt_time, parse_time, Store, StoreError};
@@ -182,6 +184,7 @@ impl Store {
                 last.new_alerts += fired;
             }
         }
+        batch.flush_sources()?;
         let earliest = batch.earliest;
         drop(batch);
         tx.commit()?;
@@ -262,6 +265,27 @@ struct Batch<'a> {
     insert_hit: CachedStatement<'a>,
     /// The `matched` column being written, reused from hit to hit.
     json: String,
+    /// What the window checks read once per transaction.
+    memo: WindowMemo,
+    /// Sources whose row this transaction wrote from a page (so it exists and is not failing),
+    /// with the later pages' state not written yet: see [`Batch::write_source`].
+    pages: HashMap<String, Option<SourcePage>>,
+}
+
+/// What the pages of one source after its first in a transaction leave in its row: the last
+/// page's cursor and status, the counts summed.
+#[derive(Debug)]
+struct SourcePage {
+    kind: String,
+    cursor: Cursor,
+    polled: String,
+    status: &'static str,
+    paused: Option<String>,
+    next: String,
+    new_posts: u64,
+    new_hits: u64,
+    /// The last of these pages' polls that brought a new post.
+    last_new: Option<String>,
 }
 
 impl<'a> Batch<'a> {
@@ -290,6 +314,8 @@ impl<'a> Batch<'a> {
                 "INSERT INTO hits (post_id, rule, matched, created_at) VALUES (?1, ?2, ?3, ?4)",
             )?,
             json: String::new(),
+            memo: WindowMemo::default(),
+            pages: HashMap::new(),
         })
     }
 
@@ -303,7 +329,7 @@ impl<'a> Batch<'a> {
                 self.commit_post(r, &polled, post, hits, &mut stats)?;
             }
         }
-        write_source(self.tx, r, &polled, stats)?;
+        self.write_source(r, &polled, stats)?;
         // A paused source (`x` at its daily cap) is quiet on purpose: no `silent` alert.
         let paused = matches!(
             &r.outcome,
@@ -438,6 +464,72 @@ impl<'a> Batch<'a> {
         Ok(inserted > 0)
     }
 
+    /// The source's row after `r`. A page of a source whose row this transaction already
+    /// wrote from a page changes only its cursor, status and counts (nothing closes a down
+    /// period): that state is kept and written once, by [`Batch::flush_sources`], so a replay
+    /// writes each source's row once per transaction rather than once per second of posts.
+    /// Not for a source whose health is judged ([`health::source_health`] reads the row after
+    /// each poll): the daemon commits one poll per transaction, and writes it at once.
+    fn write_source(
+        &mut self,
+        r: &PollResult,
+        polled: &str,
+        stats: CommitStats,
+    ) -> Result<(), StoreError> {
+        let judged = self
+            .policy
+            .is_some_and(|p| p.sources.contains_key(&r.source));
+        if let (
+            PollOutcome::Page {
+                cursor,
+                not_modified,
+                paused,
+                ..
+            },
+            Some(pending),
+            false,
+        ) = (&r.outcome, self.pages.get_mut(&r.source), judged)
+        {
+            let (new_posts, new_hits, last_new) = pending
+                .take()
+                .map_or((0, 0, None), |p| (p.new_posts, p.new_hits, p.last_new));
+            *pending = Some(SourcePage {
+                kind: r.kind.clone(),
+                cursor: cursor.clone(),
+                polled: polled.to_string(),
+                status: page_status(paused.as_ref(), *not_modified),
+                paused: paused.clone(),
+                next: fmt_time(r.next_poll_at),
+                new_posts: new_posts + stats.new_posts,
+                new_hits: new_hits + stats.new_hits,
+                last_new: (stats.new_posts > 0)
+                    .then(|| polled.to_string())
+                    .or(last_new),
+            });
+            return Ok(());
+        }
+        if let Some(Some(p)) = self.pages.remove(&r.source) {
+            write_page(self.tx, &r.source, &p)?;
+        }
+        if write_source(self.tx, r, polled, stats)? {
+            self.memo.clear();
+        }
+        if matches!(r.outcome, PollOutcome::Page { .. }) {
+            self.pages.insert(r.source.clone(), None);
+        }
+        Ok(())
+    }
+
+    /// Writes the sources' rows kept back by [`Batch::write_source`].
+    fn flush_sources(&mut self) -> Result<(), StoreError> {
+        for (source, pending) in std::mem::take(&mut self.pages) {
+            if let Some(p) = pending {
+                write_page(self.tx, &source, &p)?;
+            }
+        }
+        Ok(())
+    }
+
     /// The reminders and escalations of cases due at the batch's latest poll time.
     fn case_alerts(&mut self, results: &[&PollResult]) -> Result<u64, StoreError> {
         match (
@@ -455,7 +547,16 @@ impl<'a> Batch<'a> {
         match (self.policy, results.iter().map(|r| r.polled_at).max()) {
             (Some(policy), Some(now)) => {
                 let counters = self.counters.as_deref();
-                alerts::windows(self.tx, policy, counters, self.earliest, now, self.wall)
+                let (earliest, wall) = (self.earliest, self.wall);
+                alerts::windows(
+                    self.tx,
+                    policy,
+                    counters,
+                    earliest,
+                    now,
+                    wall,
+                    &mut self.memo,
+                )
             }
             _ => Ok(0),
         }
@@ -471,13 +572,50 @@ fn event_time(post: &Post, polled_at: DateTime<Utc>) -> DateTime<Utc> {
         .map_or(polled_at, |t| t.min(polled_at))
 }
 
-/// Upserts the source's row: the cursor moves only on a successful page.
+/// A page's status in the source's row.
+fn page_status(paused: Option<&String>, not_modified: bool) -> &'static str {
+    match (paused, not_modified) {
+        (Some(_), _) => "paused",
+        (None, true) => "not_modified",
+        (None, false) => "ok",
+    }
+}
+
+/// Writes the pages [`Batch::write_source`] kept back into the source's row, which a page of
+/// the same transaction wrote: the same values as writing each page in turn.
+fn write_page(tx: &Transaction<'_>, source: &str, p: &SourcePage) -> Result<(), StoreError> {
+    tx.prepare_cached(
+        "UPDATE sources SET kind = ?2, etag = ?3, last_modified = ?4, cursor = ?5,
+           last_poll_at = ?6, last_status = ?7, last_error = ?8, failures = 0, next_poll_at = ?9,
+           items_seen = items_seen + ?10, hits = hits + ?11,
+           last_new_at = COALESCE(?12, last_new_at)
+         WHERE name = ?1",
+    )?
+    .execute(params![
+        source,
+        p.kind,
+        p.cursor.etag,
+        p.cursor.last_modified,
+        p.cursor.position,
+        p.polled,
+        p.status,
+        p.paused,
+        p.next,
+        p.new_posts as i64,
+        p.new_hits as i64,
+        p.last_new,
+    ])?;
+    Ok(())
+}
+
+/// Upserts the source's row: the cursor moves only on a successful page. True when it
+/// changed the source's down periods (a failure, or a recovery closing one).
 fn write_source(
     tx: &rusqlite::Transaction<'_>,
     r: &PollResult,
     polled: &str,
     stats: CommitStats,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let next = fmt_time(r.next_poll_at);
     tx.prepare_cached(
         "INSERT INTO sources (name, kind, created_at) VALUES (?1, ?2, ?3)
@@ -491,19 +629,16 @@ fn write_source(
             paused,
             ..
         } => {
-            let status = match (paused, not_modified) {
-                (Some(_), _) => "paused",
-                (None, true) => "not_modified",
-                (None, false) => "ok",
-            };
+            let status = page_status(paused.as_ref(), *not_modified);
             // A recovery closes a down period: kept so that the source's usual gap between
             // posts leaves it out.
-            tx.prepare_cached(
-                "INSERT INTO source_downtime (source, start, end)
+            let recovered = tx
+                .prepare_cached(
+                    "INSERT INTO source_downtime (source, start, end)
                  SELECT name, failing_since, ?2 FROM sources
                  WHERE name = ?1 AND failing_since IS NOT NULL",
-            )?
-            .execute(params![r.source, polled])?;
+                )?
+                .execute(params![r.source, polled])?;
             tx.prepare_cached(
                 "UPDATE sources SET etag = ?2, last_modified = ?3, cursor = ?4, last_poll_at = ?5,
                    last_status = ?6, last_error = ?10, failures = 0, next_poll_at = ?7,
@@ -523,6 +658,7 @@ fn write_source(
                 stats.new_hits as i64,
                 paused,
             ])?;
+            Ok(recovered > 0)
         }
         PollOutcome::Failed { error } => {
             tx.prepare_cached(
@@ -531,14 +667,14 @@ fn write_source(
                  WHERE name = ?1",
             )?
             .execute(params![r.source, polled, error, r.failures, next])?;
+            Ok(true)
         }
     }
-    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::{BTreeMap, HashMap};
+    use std::collections::BTreeMap;
     use std::ffi::CStr;
     use std::path::Path;
     use std::time::Duration;
@@ -633,6 +769,245 @@ mod tests {
                 ("2".into(), None, Some("1".into()), thread),
             ]
         );
+    }
+
+    /// A spike rule `s` over `colis` that fires whenever its window holds a hit (no learning,
+    /// no cooldown), so every step of a history pays for its down periods and baseline; the
+    /// health of source `a` is judged (a `source` alert after a minute of failures), that of
+    /// `b` is not.
+    fn steps_store() -> Store {
+        let mut store = Store::open(Path::new(":memory:")).unwrap();
+        let spike = AlertSpec::Spike {
+            factor: 1.0,
+            min_count: 1,
+            p: 1.0,
+            baseline: Duration::from_secs(3_600),
+            learn: Duration::ZERO,
+        };
+        store
+            .set_alert_policy(AlertPolicy {
+                rules: BTreeMap::from([(
+                    "s".to_string(),
+                    RuleAlert {
+                        name: "s".into(),
+                        spec: spike,
+                        window: Duration::from_secs(300),
+                        cooldown: Duration::ZERO,
+                        notify: vec![],
+                        sources: None,
+                    },
+                )]),
+                admin_notify: vec![],
+                source_alert_after: Duration::from_secs(60),
+                sources: HashMap::from([("a".to_string(), Duration::from_secs(60))]),
+                deliver: false,
+            })
+            .unwrap();
+        store
+    }
+
+    /// Two hours of polls, one step a minute: each step a page of `b` (one post, every third
+    /// one with `colis`; every seventh a 304 with nothing), and of `a` except while it fails
+    /// (minutes 40–49 for both, so their down periods cut the baselines after) and while `b`
+    /// fails alone (minutes 80–84).
+    fn steps_history() -> Vec<Vec<PollResult>> {
+        let rules = RuleSet::compile(&[RuleSpec::with_query("s", "colis").unwrap()]).unwrap();
+        let t0: DateTime<Utc> = "2026-11-20T00:00:00Z".parse().unwrap();
+        let poll = |source: &str, n: i64, failing: bool| {
+            let at = t0 + chrono::Duration::minutes(n);
+            let outcome = if failing {
+                PollOutcome::Failed {
+                    error: "HTTP 503".into(),
+                }
+            } else if n % 7 == 6 {
+                PollOutcome::Page {
+                    posts: vec![],
+                    cursor: Cursor::default(),
+                    not_modified: true,
+                    paused: None,
+                }
+            } else {
+                let text = if n % 3 == 0 { "mon colis" } else { "bonjour" };
+                let post = Post {
+                    id: Some(format!("{source}{n}")),
+                    created_at: Some(fmt_time(at)),
+                    ..Post::from_text(text)
+                };
+                let hits = rules.matches(&post);
+                PollOutcome::Page {
+                    posts: vec![(post, hits)],
+                    cursor: Cursor {
+                        position: Some(format!("{n}")),
+                        ..Cursor::default()
+                    },
+                    not_modified: false,
+                    paused: None,
+                }
+            };
+            PollResult {
+                source: source.into(),
+                kind: "rss".into(),
+                polled_at: at,
+                outcome,
+                next_poll_at: at + chrono::Duration::minutes(1),
+                failures: u32::from(failing),
+            }
+        };
+        (0..120)
+            .map(|n| {
+                let down = (40..50).contains(&n);
+                vec![
+                    poll("a", n, down),
+                    poll("b", n, down || (80..85).contains(&n)),
+                ]
+            })
+            .collect()
+    }
+
+    /// What a user can read of a store after a history: every column of the sources, the
+    /// down periods, the alerts and the hits.
+    fn steps_outcome(store: &Store) -> Vec<Vec<String>> {
+        let rows = |sql: &str| -> Vec<Vec<String>> {
+            let mut stmt = store.conn.prepare(sql).unwrap();
+            let cols = stmt.column_count();
+            stmt.query_map([], |r| {
+                (0..cols)
+                    .map(|i| {
+                        r.get::<_, rusqlite::types::Value>(i)
+                            .map(|v| format!("{v:?}"))
+                    })
+                    .collect()
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+        };
+        [
+            "SELECT * FROM sources ORDER BY name",
+            "SELECT * FROM source_downtime ORDER BY source, start",
+            "SELECT rule, kind, fired_at, window_start, count, baseline, ratio, bar, state,
+               reason, payload FROM alerts ORDER BY id",
+            "SELECT post_id, rule, matched, created_at FROM hits ORDER BY id",
+        ]
+        .into_iter()
+        .flat_map(rows)
+        .collect()
+    }
+
+    /// How often statements whose SQL contains `part` ran on the store's connection.
+    fn runs(store: &Store, part: &str) -> i32 {
+        live_statements(store)
+            .values()
+            .filter(|(sql, ..)| sql.contains(part))
+            .map(|(_, runs, _)| runs)
+            .sum()
+    }
+
+    /// Issue 23 point 2: many steps in one transaction (as `replay` commits) leave the same
+    /// sources, down periods, alerts and hits as one commit per step (as the daemon commits),
+    /// through failures, recoveries and pages with nothing new.
+    #[test]
+    fn steps_in_one_transaction_decide_as_one_commit_per_step() {
+        let history = steps_history();
+        let mut alone = steps_store();
+        for step in &history {
+            alone.commit_many(&step.iter().collect::<Vec<_>>()).unwrap();
+        }
+        let mut together = steps_store();
+        let steps: Vec<Vec<&PollResult>> = history.iter().map(|s| s.iter().collect()).collect();
+        let refs: Vec<&[&PollResult]> = steps.iter().map(Vec::as_slice).collect();
+        together.commit_steps(&refs).unwrap();
+        let (a, b) = (steps_outcome(&alone), steps_outcome(&together));
+        assert!(a.len() > 100, "a history with alerts and hits: {a:?}");
+        assert!(
+            a.iter()
+                .any(|row| row.iter().any(|v| v == "Text(\"source\")")),
+            "a source alert: {a:?}"
+        );
+        assert_eq!(a, b);
+    }
+
+    /// Issue 23 point 2: a source whose health nobody judges (a replay's) gets its row written
+    /// once per transaction, not once per step; a judged one still after each poll.
+    #[test]
+    fn steps_write_an_unjudged_source_row_once_per_transaction() {
+        let history = steps_history();
+        let steps: Vec<Vec<&PollResult>> = history
+            .iter()
+            .skip(50)
+            .take(30)
+            .map(|s| s.iter().filter(|r| r.source == "b").collect())
+            .collect();
+        let refs: Vec<&[&PollResult]> = steps.iter().map(Vec::as_slice).collect();
+        let mut store = steps_store();
+        store.commit_steps(&refs).unwrap();
+        let writes = runs(&store, "UPDATE sources SET");
+        assert!(writes <= 2, "{writes} writes of b's row for 30 steps");
+        let items: i64 = store
+            .conn
+            .query_row("SELECT items_seen FROM sources WHERE name = 'b'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(items, 26, "30 pages, four of them 304");
+    }
+
+    /// Issue 23 point 2: the window checks of a transaction read the down periods once while
+    /// no source fails, and each rule's last alert once, however many steps and rule checks
+    /// it holds.
+    #[test]
+    fn steps_read_down_periods_and_last_alerts_once_per_transaction() {
+        let history = steps_history();
+        let steps: Vec<Vec<&PollResult>> = history
+            .iter()
+            .skip(55)
+            .take(20)
+            .map(|s| s.iter().collect())
+            .collect();
+        let refs: Vec<&[&PollResult]> = steps.iter().map(Vec::as_slice).collect();
+        let mut store = steps_store();
+        let fired: u64 = store
+            .commit_steps(&refs)
+            .unwrap()
+            .iter()
+            .map(|s| s.new_alerts)
+            .sum();
+        assert!(fired >= 5, "the spike rule is checked and fires: {fired}");
+        let reads = runs(&store, "FROM source_downtime WHERE end >");
+        assert_eq!(
+            reads, 1,
+            "down periods read {reads} times in one transaction"
+        );
+        let reads = runs(&store, "SELECT MAX(fired_at) FROM alerts");
+        assert_eq!(reads, 1, "last alert read {reads} times in one transaction");
+    }
+
+    /// Issue 23 point 2: a throw-away database (replay without `--db`) without the indexes
+    /// that only queries read keeps the ones the commit reads, and its commits leave the same
+    /// sources, down periods, alerts and hits.
+    #[test]
+    fn a_store_without_query_indexes_commits_the_same() {
+        let history = steps_history();
+        let steps: Vec<Vec<&PollResult>> = history.iter().map(|s| s.iter().collect()).collect();
+        let refs: Vec<&[&PollResult]> = steps.iter().map(Vec::as_slice).collect();
+        let mut full = steps_store();
+        full.commit_steps(&refs).unwrap();
+        let mut lean = steps_store();
+        lean.drop_query_indexes().unwrap();
+        let indexes: Vec<String> = lean
+            .conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('posts', 'hits') ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            indexes,
+            ["hits_rule_created_at", "sqlite_autoindex_posts_1"]
+        );
+        lean.commit_steps(&refs).unwrap();
+        assert_eq!(steps_outcome(&full), steps_outcome(&lean));
     }
 
     /// Issue 23 point 4: once every path of the commit has run, later commits prepare nothing:
