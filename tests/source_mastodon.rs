@@ -211,6 +211,49 @@ fn mastodon_rate_limit_headers_hold_the_next_poll_until_the_reset() {
     assert_eq!(row["last_status"], "ok", "{row}");
 }
 
+/// A 429 from Mastodon names its reset in `X-RateLimit-Reset`, not in `Retry-After`: the next
+/// poll waits for the reset rather than for a short backoff.
+#[test]
+fn mastodon_a_429_waits_for_the_rate_limit_reset() {
+    let server = TestServer::start();
+    let tag = "/api/v1/timelines/tag/colis";
+    let reset = chrono::Utc::now() + chrono::Duration::hours(1);
+    let reset_text = reset.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    server.script(
+        tag,
+        [Reply::new(429)
+            .body(r#"{"error":"Too many requests"}"#)
+            .header("X-RateLimit-Limit", "300")
+            .header("X-RateLimit-Remaining", "0")
+            .header("X-RateLimit-Reset", &reset_text)],
+    );
+    let d = Daemon::start_env(
+        &[
+            ("vigie.toml", &config(&server.url(""), "")),
+            ("rules.toml", RULES),
+        ],
+        &[("TEST_MASTODON_TOKEN", TOKEN)],
+    );
+    d.wait_for("the refused poll recorded", Duration::from_secs(60), || {
+        d.count("SELECT COUNT(*) FROM sources WHERE name = 'masto' AND last_poll_at IS NOT NULL")
+            == 1
+    });
+    let next: String = d
+        .db()
+        .query_row(
+            "SELECT next_poll_at FROM sources WHERE name = 'masto'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("next_poll_at");
+    let next = chrono::DateTime::parse_from_rfc3339(&next).expect("rfc3339");
+    assert!(
+        next >= reset - chrono::Duration::seconds(2),
+        "next poll {next} before the reset {reset}"
+    );
+    assert_eq!(server.requests(tag).len(), 1);
+}
+
 #[test]
 fn mastodon_refusals_show_the_instance_message_and_what_to_do() {
     let server = TestServer::start();

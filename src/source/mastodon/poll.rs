@@ -21,7 +21,9 @@ use super::status::{self, cmp_ids};
 use super::thread::Threads;
 use crate::config::secret::Secret;
 use crate::post::Post;
-use crate::source::fetch::{redact_url, status_error, Body, FetchRequest, Fetched, Fetcher};
+use crate::source::fetch::{
+    parse_retry_after, redact_url, status_error, Body, FetchRequest, Fetched, Fetcher,
+};
 use crate::source::{Cursor, Page, Source, SourceError};
 
 /// Most characters of a platform's error message quoted in an error.
@@ -115,9 +117,20 @@ impl MastodonSource {
         let none = Cursor::default();
         let req = FetchRequest::get(url.as_str(), &none, self.max_bytes)
             .with_headers(&self.headers)
-            .keeping_client_errors();
+            .keeping_client_errors()
+            .keeping_rate_limited();
         match fetch.get(&req).await? {
             Fetched::Body(body) if body.is_success() => Ok(body),
+            // Mastodon says when its window resets in `X-RateLimit-Reset`, rarely in
+            // `Retry-After`: wait for whichever it gives, not for a short backoff.
+            Fetched::Body(body) if body.status == 429 => Err(SourceError::RateLimited {
+                retry_after: body
+                    .header("retry-after")
+                    .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()))
+                    .or_else(|| {
+                        rate_limit_wait(Some("0"), body.header("x-ratelimit-reset"), Utc::now())
+                    }),
+            }),
             Fetched::Body(body) => Err(refusal(&body, url.as_str(), self.has_token())),
             Fetched::NotModified => Err(SourceError::Transient(format!(
                 "unexpected 304 Not Modified from {}",
