@@ -173,7 +173,8 @@ fn bluesky_a_refused_author_feed_does_not_stop_the_search() {
     );
     let log = d.log();
     assert_eq!(
-        log.matches("Brand account posts not read").count(),
+        log.matches("Reading the brand account's posts failed")
+            .count(),
         1,
         "{log}"
     );

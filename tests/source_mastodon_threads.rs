@@ -220,7 +220,8 @@ fn mastodon_failed_lookups_lose_no_post_and_are_logged_once() {
     );
     let log = d.log();
     assert_eq!(
-        log.matches("Brand account statuses not read").count(),
+        log.matches("Reading the brand account's posts failed")
+            .count(),
         1,
         "{log}"
     );

@@ -237,8 +237,8 @@ fn case_facts(c: &CaseRow, loc: &Locale) -> String {
     out
 }
 
-/// "Handled by X on <date>" for an answered case.
-fn handled(c: &CaseRow, loc: &Locale, id: &str) -> String {
+/// The page of an answered case: "Handled by X on <date>" (message `id`) and its facts.
+fn handled(c: &CaseRow, loc: &Locale, title: &str, id: &str) -> Response<Full<Bytes>> {
     let by = c
         .answered_by
         .as_deref()
@@ -250,7 +250,24 @@ fn handled(c: &CaseRow, loc: &Locale, id: &str) -> String {
         .and_then(parse_time)
         .map(|t| loc.date_time(t))
         .unwrap_or_default();
-    loc.msg(id, &[("by", Arg::from(&by)), ("when", Arg::from(&when))])
+    let text = loc.msg(id, &[("by", Arg::from(&by)), ("when", Arg::from(&when))]);
+    let body = format!(
+        "<p>{}</p>\n{}",
+        html_escape::encode_text(&text),
+        case_facts(c, loc)
+    );
+    page(StatusCode::OK, loc, title, &body)
+}
+
+/// A case page with only a message: the case is gone (404), or the database could not be
+/// read or written (503).
+fn case_message(status: StatusCode, loc: &Locale, title: &str) -> Response<Full<Bytes>> {
+    let id = if status == StatusCode::NOT_FOUND {
+        "case-page-missing"
+    } else {
+        "case-page-error"
+    };
+    message(status, loc, title, &loc.msg(id, &[]))
 }
 
 /// `/cases/{id}/ack`: the link's page (GET) or its ack (POST), for a valid link only.
@@ -301,13 +318,7 @@ async fn case_route(
         .await;
         return match read {
             Ok(Ok(Some(c))) if c.answered_at.is_some() => {
-                let text = handled(&c, loc, "case-page-already");
-                let body = format!(
-                    "<p>{}</p>\n{}",
-                    html_escape::encode_text(&text),
-                    case_facts(&c, loc)
-                );
-                page(StatusCode::OK, loc, &title, &body)
+                handled(&c, loc, &title, "case-page-already")
             }
             Ok(Ok(Some(c))) => {
                 let due =
@@ -322,27 +333,12 @@ async fn case_route(
                 );
                 page(StatusCode::OK, loc, &title, &body)
             }
-            Ok(Ok(None)) => message(
-                StatusCode::NOT_FOUND,
-                loc,
-                &title,
-                &loc.msg("case-page-missing", &[]),
-            ),
+            Ok(Ok(None)) => case_message(StatusCode::NOT_FOUND, loc, &title),
             Ok(Err(e)) => {
                 tracing::warn!(case = id, error = %e, "Cannot read a case for its link.");
-                message(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    loc,
-                    &title,
-                    &loc.msg("case-page-error", &[]),
-                )
+                case_message(StatusCode::SERVICE_UNAVAILABLE, loc, &title)
             }
-            Err(_) => message(
-                StatusCode::SERVICE_UNAVAILABLE,
-                loc,
-                &title,
-                &loc.msg("case-page-error", &[]),
-            ),
+            Err(_) => case_message(StatusCode::SERVICE_UNAVAILABLE, loc, &title),
         };
     }
     let by = token.by.clone();
@@ -361,43 +357,14 @@ async fn case_route(
     match acked {
         Ok(Ok(Acked::Done { case, cancelled })) => {
             tracing::info!(case = id, by = %token.by, cancelled, "Case marked handled through its link.");
-            let text = handled(&case, loc, "case-page-done");
-            let body = format!(
-                "<p>{}</p>\n{}",
-                html_escape::encode_text(&text),
-                case_facts(&case, loc)
-            );
-            page(StatusCode::OK, loc, &title, &body)
+            handled(&case, loc, &title, "case-page-done")
         }
-        Ok(Ok(Acked::Already(case))) => {
-            let text = handled(&case, loc, "case-page-already");
-            let body = format!(
-                "<p>{}</p>\n{}",
-                html_escape::encode_text(&text),
-                case_facts(&case, loc)
-            );
-            page(StatusCode::OK, loc, &title, &body)
-        }
-        Ok(Err(CaseError::NotFound(_))) => message(
-            StatusCode::NOT_FOUND,
-            loc,
-            &title,
-            &loc.msg("case-page-missing", &[]),
-        ),
+        Ok(Ok(Acked::Already(case))) => handled(&case, loc, &title, "case-page-already"),
+        Ok(Err(CaseError::NotFound(_))) => case_message(StatusCode::NOT_FOUND, loc, &title),
         Ok(Err(e)) => {
             tracing::warn!(case = id, error = %e, "Cannot mark a case handled through its link.");
-            message(
-                StatusCode::SERVICE_UNAVAILABLE,
-                loc,
-                &title,
-                &loc.msg("case-page-error", &[]),
-            )
+            case_message(StatusCode::SERVICE_UNAVAILABLE, loc, &title)
         }
-        Err(_) => message(
-            StatusCode::SERVICE_UNAVAILABLE,
-            loc,
-            &title,
-            &loc.msg("case-page-error", &[]),
-        ),
+        Err(_) => case_message(StatusCode::SERVICE_UNAVAILABLE, loc, &title),
     }
 }

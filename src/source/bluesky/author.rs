@@ -12,7 +12,6 @@
 //! handles of other platforms in the same list are skipped ([`bluesky_handles`]).
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -22,6 +21,7 @@ use super::search::{view_post, PostView, SearchSource, MAX_PAGES};
 use super::session;
 use crate::post::Post;
 use crate::source::fetch::Fetcher;
+use crate::source::brand_errors::BrandErrors;
 use crate::source::SourceError;
 
 /// Posts asked per request: the lexicon's maximum.
@@ -35,7 +35,8 @@ pub type Seen = BTreeMap<String, String>;
 pub struct Authors {
     /// Handles (or DIDs) without `@`.
     actors: Vec<String>,
-    last_error: Mutex<Option<String>>,
+    /// Each account's last error, logged when it changes.
+    errors: BrandErrors,
 }
 
 impl Authors {
@@ -129,33 +130,16 @@ impl SearchSource {
         seen: &mut Seen,
         posts: &mut Vec<Post>,
     ) -> Option<Duration> {
-        let (mut error, mut wait) = (None, None);
+        let mut wait = None;
         for actor in &self.authors.actors {
-            match self.author_posts(fetch, actor, seen, posts).await {
-                Ok(None) => {}
-                Ok(w) => {
-                    wait = w;
-                    break;
-                }
-                Err(e) => {
-                    if let SourceError::RateLimited { retry_after } = &e {
-                        wait = *retry_after;
-                    }
-                    error = Some(format!("\"{actor}\": {e}"));
-                }
+            let read = self.author_posts(fetch, actor, seen, posts).await;
+            if let Err(SourceError::RateLimited { retry_after }) = &read {
+                wait = *retry_after;
             }
-        }
-        let mut last = self.authors.last_error.lock().unwrap_or_else(|p| p.into_inner());
-        if *last != error {
-            match &error {
-                Some(e) => tracing::warn!(
-                    source = %self.name,
-                    error = %e,
-                    "Brand account posts not read; the search is."
-                ),
-                None => tracing::info!(source = %self.name, "Brand account posts read again."),
+            if let Some(Some(w)) = self.authors.errors.outcome(&self.name, actor, read) {
+                wait = Some(w);
+                break;
             }
-            *last = error;
         }
         wait
     }

@@ -24,6 +24,7 @@ use super::api::{link, rate_limit_wait, Positions, LIMIT, MAX_PAGES};
 use super::poll::MastodonSource;
 use super::status::{self, cmp_ids};
 use crate::post::Post;
+use crate::source::brand_errors::BrandErrors;
 use crate::source::fetch::Fetcher;
 use crate::source::SourceError;
 
@@ -34,8 +35,8 @@ pub struct Brand {
     accts: Vec<String>,
     /// `acct` → local account id.
     ids: Mutex<HashMap<String, String>>,
-    /// The last error, logged when it changes.
-    last_error: Mutex<Option<String>>,
+    /// Each account's last error, logged when it changes.
+    errors: BrandErrors,
 }
 
 /// The `acct` the instance at `host` knows `handle` by: without `@`, without its own host.
@@ -107,33 +108,16 @@ impl MastodonSource {
         positions: &mut Positions,
         posts: &mut Vec<Post>,
     ) -> Option<Duration> {
-        let (mut error, mut wait) = (None, None);
+        let mut wait = None;
         for acct in &self.brand.accts {
-            match self.account_statuses(fetch, acct, positions, posts).await {
-                Ok(None) => {}
-                Ok(w) => {
-                    wait = w;
-                    break;
-                }
-                Err(e) => {
-                    if let SourceError::RateLimited { retry_after } = &e {
-                        wait = *retry_after;
-                    }
-                    error = Some(format!("\"{acct}\": {e}"));
-                }
+            let read = self.account_statuses(fetch, acct, positions, posts).await;
+            if let Err(SourceError::RateLimited { retry_after }) = &read {
+                wait = *retry_after;
             }
-        }
-        let mut last = self.brand.last_error.lock().unwrap_or_else(|p| p.into_inner());
-        if *last != error {
-            match &error {
-                Some(e) => tracing::warn!(
-                    source = %self.name,
-                    error = %e,
-                    "Brand account statuses not read; the timelines are."
-                ),
-                None => tracing::info!(source = %self.name, "Brand account statuses read again."),
+            if let Some(Some(w)) = self.brand.errors.outcome(&self.name, acct, read) {
+                wait = Some(w);
+                break;
             }
-            *last = error;
         }
         wait
     }
