@@ -13,6 +13,7 @@ mod sorted;
 
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -75,8 +76,6 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
     }
     let db = args.db.clone().unwrap_or_else(|| PathBuf::from(":memory:"));
     let mut store = Store::open(&db).with_context(|| format!("cannot open {}", db.display()))?;
-    // Nobody can search a throw-away database.
-    store.set_full_text(args.db.is_some());
     let mut policy = AlertPolicy::from_config(&config, false);
     policy.sources.clear();
     store.set_alert_policy(policy)?;
@@ -84,63 +83,26 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
     let cases = CasePolicy::from_config(&config);
     store.set_case_policy(cases.clone());
     if args.db.is_none() {
-        store.drop_query_indexes()?;
+        store.throw_away()?;
     }
     let buffer = args.sort_buffer.unwrap_or(sorted::SORT_BUFFER);
-    let (mut posts, runs) = input.ordered(&scan, buffer)?;
+    let (posts, runs) = input.ordered(&scan, buffer)?;
     if runs > 1 {
         eprintln!(
             "vigie: the posts are not in time order: sorted in {runs} runs of up to {buffer} posts in the temp dir"
         );
     }
     let bar = output::progress(scan.posts, "posts", true);
-    let mut steps = Steps::default();
-    let mut scratch = Scratch::default();
-    let mut next = posts.next_post()?;
-    // Posts created in the same second are one step: one poll per run of posts of one
-    // source, then one evaluation, as if they had been committed alone.
-    while let Some((at, _)) = &next {
-        let at = *at;
-        let start = steps.results.len();
-        while let Some((_, mut post)) = next.take_if(|(t, _)| *t == at) {
-            next = posts.next_post()?;
-            let source = post
-                .source
-                .clone()
-                .unwrap_or_else(|| DEFAULT_SOURCE.to_string());
-            post.source = Some(source.clone());
-            let mut hits = Hits::default();
-            if !cases.is_brand(&source, post.author.as_deref()) {
-                rules.matches_into(&post, &mut scratch, &mut hits);
-            }
-            steps.posts += 1;
-            match steps.results[start..].last_mut() {
-                Some(PollResult {
-                    source: s,
-                    outcome: PollOutcome::Page { posts, .. },
-                    ..
-                }) if *s == source => posts.push((post, hits)),
-                _ => steps.results.push(PollResult {
-                    source,
-                    kind: "replay".into(),
-                    polled_at: at,
-                    outcome: PollOutcome::Page {
-                        posts: vec![(post, hits)],
-                        cursor: Cursor::default(),
-                        not_modified: false,
-                        paused: None,
-                    },
-                    next_poll_at: at,
-                    failures: 0,
-                }),
-            }
+    // Two stages on two threads: reading, sorting and matching the posts into steps, and
+    // committing them. The matcher's share of the work then costs no time of its own.
+    let (sender, steps) = mpsc::sync_channel(2);
+    std::thread::scope(|scope| -> Result<()> {
+        scope.spawn(|| read_steps(posts, &rules, &cases, sender));
+        for batch in steps {
+            batch?.commit(&mut store, &bar)?;
         }
-        steps.ends.push(steps.results.len());
-        if steps.posts >= TX_POSTS {
-            steps.commit(&mut store, &bar)?;
-        }
-    }
-    steps.commit(&mut store, &bar)?;
+        Ok(())
+    })?;
     bar.finish_and_clear();
     let alerts = store.alerts(&AlertQuery {
         oldest_first: true,
@@ -248,6 +210,69 @@ fn case_summary(out: &mut impl Write, store: &Store) -> Result<()> {
     Ok(())
 }
 
+/// Reads the posts in time order, matches them and sends them in batches of steps of one
+/// second each, until the posts end, an error (sent too) or the receiver hangs up.
+fn read_steps(
+    mut posts: sorted::Ordered,
+    rules: &RuleSet,
+    cases: &CasePolicy,
+    sender: mpsc::SyncSender<Result<Steps>>,
+) {
+    let mut steps = Steps::default();
+    let mut scratch = Scratch::default();
+    let mut next = match posts.next_post() {
+        Ok(next) => next,
+        Err(e) => return drop(sender.send(Err(e))),
+    };
+    // Posts created in the same second are one step: one poll per run of posts of one
+    // source, then one evaluation, as if they had been committed alone.
+    while let Some((at, _)) = &next {
+        let at = *at;
+        let start = steps.results.len();
+        while let Some((_, mut post)) = next.take_if(|(t, _)| *t == at) {
+            next = match posts.next_post() {
+                Ok(next) => next,
+                Err(e) => return drop(sender.send(Err(e))),
+            };
+            let source = post
+                .source
+                .clone()
+                .unwrap_or_else(|| DEFAULT_SOURCE.to_string());
+            post.source = Some(source.clone());
+            let mut hits = Hits::default();
+            if !cases.is_brand(&source, post.author.as_deref()) {
+                rules.matches_into(&post, &mut scratch, &mut hits);
+            }
+            steps.posts += 1;
+            match steps.results[start..].last_mut() {
+                Some(PollResult {
+                    source: s,
+                    outcome: PollOutcome::Page { posts, .. },
+                    ..
+                }) if *s == source => posts.push((post, hits)),
+                _ => steps.results.push(PollResult {
+                    source,
+                    kind: "replay".into(),
+                    polled_at: at,
+                    outcome: PollOutcome::Page {
+                        posts: vec![(post, hits)],
+                        cursor: Cursor::default(),
+                        not_modified: false,
+                        paused: None,
+                    },
+                    next_poll_at: at,
+                    failures: 0,
+                }),
+            }
+        }
+        steps.ends.push(steps.results.len());
+        if steps.posts >= TX_POSTS && sender.send(Ok(std::mem::take(&mut steps))).is_err() {
+            return;
+        }
+    }
+    let _ = sender.send(Ok(steps));
+}
+
 /// Writes one alert's renderings into `dir` (created if needed): what a reader would receive.
 fn dump(dir: &Path, alert: &Alert, locale: &Locale) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -313,16 +338,16 @@ impl Steps {
 
 /// Hits per rule with the first and last hit times.
 fn hit_summary(store: &Store) -> Result<Vec<Vec<Value>>> {
-    let mut stmt = store.connection().prepare(
-        "SELECT rule, COUNT(*), MIN(created_at), MAX(created_at) FROM hits GROUP BY rule ORDER BY rule",
-    )?;
-    let rows = stmt.query_map([], |r| {
-        Ok(vec![
-            json!(r.get::<_, String>(0)?),
-            json!(r.get::<_, i64>(1)?),
-            json!(output::local_time(&r.get::<_, String>(2)?)),
-            json!(output::local_time(&r.get::<_, String>(3)?)),
-        ])
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    Ok(store
+        .hits_per_rule()?
+        .into_iter()
+        .map(|(rule, hits, first, last)| {
+            vec![
+                json!(rule),
+                json!(hits),
+                json!(output::local_time(&first)),
+                json!(output::local_time(&last)),
+            ]
+        })
+        .collect())
 }

@@ -116,6 +116,14 @@ impl Series {
         }
     }
 
+    /// How far back [`Series::day_before`] reaches for `window`: a day, rounded up to whole
+    /// buckets.
+    pub fn reach(window: Duration) -> Duration {
+        let day = DAY.as_secs();
+        let bucket = window.as_secs().max(day / MAX_BARS).max(1);
+        Duration::from_secs(day.div_ceil(bucket) * bucket)
+    }
+
     /// The end of the last bucket (the alert's time).
     pub fn end(&self) -> DateTime<Utc> {
         self.start + chrono::Duration::seconds((self.counts.len() as u64 * self.bucket_secs) as i64)

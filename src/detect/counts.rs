@@ -88,9 +88,12 @@ impl Counters {
     /// Hits of `rule` with `start < t <= end` on whole seconds (as the store's SQL compares
     /// them); `None` when the rule is not counted here or the range reaches before its ring.
     pub fn count(&self, rule: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> Option<u64> {
-        self.rings
-            .get(rule)?
-            .count(start.timestamp() + 1, end.timestamp())
+        self.tally(rule)?.count(start, end)
+    }
+
+    /// `rule`'s counts, looked up once for many ranges (`None`: not counted here).
+    pub fn tally(&self, rule: &str) -> Option<Tally<'_>> {
+        self.rings.get(rule).map(Tally)
     }
 
     /// Forgets every hit at or before `through` (the retention pruned them).
@@ -98,6 +101,17 @@ impl Counters {
         for ring in self.rings.values_mut() {
             ring.forget_through(through.timestamp());
         }
+    }
+}
+
+/// One rule's counts, as [`Counters::tally`] finds them.
+#[derive(Debug, Clone, Copy)]
+pub struct Tally<'a>(&'a Ring);
+
+impl Tally<'_> {
+    /// As [`Counters::count`], for this rule.
+    pub fn count(self, start: DateTime<Utc>, end: DateTime<Utc>) -> Option<u64> {
+        self.0.count(start.timestamp() + 1, end.timestamp())
     }
 }
 

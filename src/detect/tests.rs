@@ -598,3 +598,45 @@ fn the_hour_after_an_outage_is_not_a_spike() {
     assert_eq!(burst.len(), 1);
     assert!((burst[0].baseline - 15.0).abs() < 0.01, "{burst:?}");
 }
+
+proptest::proptest! {
+    /// `rules_out` only ever skips windows that `evaluate` would not fire, whatever the
+    /// same-time days hold: the store may leave them uncounted.
+    #[test]
+    fn rules_out_never_skips_a_window_that_fires(
+        factor in 1.01f64..12.0,
+        min_count in 0u64..30,
+        learn_h in 0u64..200,
+        window_m in 1u64..240,
+        period_h in 1u64..400,
+        history_h in 0u64..500,
+        current in 0u64..400,
+        trailing in 0u64..20_000,
+        same in proptest::collection::vec(0u64..400, 0..20),
+    ) {
+        let spec = AlertSpec::Spike {
+            factor,
+            min_count,
+            p: 0.01,
+            baseline: HOUR * period_h as u32,
+            learn: HOUR * learn_h as u32,
+        };
+        let now = t("2026-10-01T12:00:00Z");
+        let earliest = now - chrono::Duration::hours(history_h as i64);
+        let window = MIN * window_m as u32;
+        let plan = plan(now, window, HOUR * period_h as u32, Some(earliest));
+        let counts = Counts {
+            current,
+            trailing,
+            trailing_windows: plan.trailing_windows,
+            same_time: same.iter().copied().cycle().take(plan.same_time.len()).collect(),
+            history: plan.history,
+        };
+        let fired = evaluate(&spec, window, HOUR, &counts, None, now);
+        if rules_out(&spec, &plan, current, trailing) {
+            proptest::prop_assert!(fired.is_none(), "ruled out but fired: {:?}", fired.map(|d| d.reason));
+        }
+        let threshold = AlertSpec::Threshold { count: 1 };
+        proptest::prop_assert!(!rules_out(&threshold, &plan, current, trailing));
+    }
+}

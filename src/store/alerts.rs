@@ -18,8 +18,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use globset::{Glob, GlobSet, GlobSetBuilder};
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Transaction};
 
+use super::memory::RecentHits;
 use super::{fmt_time, parse_time, StoreError};
 use crate::config::{AlertSpec, Config};
 use crate::detect::alert::TOP_POSTS;
@@ -170,20 +171,40 @@ fn random_u64() -> u64 {
         ^ std::process::id() as u64
 }
 
-/// The `each` alert for one new hit of `rule` by `post` (from `source`, at event time
-/// `created_at`), if it fires. The post is quoted only then, with the `case` it opened if any.
-#[allow(clippy::too_many_arguments)]
+/// One new hit, as [`each_hit`] reads it.
+#[derive(Debug, Clone, Copy)]
+pub struct NewHit<'a> {
+    /// The rule hit.
+    pub rule: &'a str,
+    /// The post's source.
+    pub source: &'a str,
+    /// The post.
+    pub post: &'a Post,
+    /// The hit's `matched` column (JSON).
+    pub matched: &'a str,
+    /// The post's event time.
+    pub created_at: DateTime<Utc>,
+    /// When the poll that found it ran.
+    pub fetched_at: DateTime<Utc>,
+}
+
+/// The `each` alert for one new hit, if it fires. The post is quoted only then, with the
+/// `case` it opened if any.
 pub fn each_hit(
     tx: &Transaction<'_>,
     policy: &AlertPolicy,
-    rule: &str,
-    source: &str,
-    post: &Post,
-    created_at: DateTime<Utc>,
-    fetched_at: DateTime<Utc>,
+    hit: NewHit<'_>,
     wall: DateTime<Utc>,
     case: Option<&crate::detect::CaseRef>,
 ) -> Result<Option<i64>, StoreError> {
+    let NewHit {
+        rule,
+        source,
+        post,
+        matched,
+        created_at,
+        fetched_at,
+    } = hit;
     let Some(r) = policy.rules.get(rule) else {
         return Ok(None);
     };
@@ -199,11 +220,6 @@ pub fn each_hit(
     ) {
         return Ok(None);
     }
-    // `write` calls this right after inserting the hit: its row holds the matched words.
-    let matched: Option<String> = tx
-        .prepare_cached("SELECT matched FROM hits WHERE id = ?1 AND rule = ?2")?
-        .query_row(params![tx.last_insert_rowid(), rule], |r| r.get(0))
-        .optional()?;
     let post = AlertPost {
         source: source.to_string(),
         author: post.author.clone(),
@@ -213,20 +229,30 @@ pub fn each_hit(
         created_at,
         followers: post.followers,
         engagement: post.engagement,
-        matched: matched_words(matched.as_deref()),
+        matched: matched_words(Some(matched)),
     };
     let mut alert = Alert::each(rule, r.window, min_followers, post, fetched_at);
     alert.case = case.cloned();
     record(tx, policy, alert, &r.notify, wall).map(Some)
 }
 
+/// What the window checks read before the tables: the counters (which must hold the hits of
+/// the transaction too), and a throw-away database's hits in memory.
+#[derive(Debug, Clone, Copy)]
+pub struct Held<'a> {
+    /// The rules' counters, if built.
+    pub counters: Option<&'a Counters>,
+    /// The hits a throw-away database holds instead of rows.
+    pub hits: Option<&'a RecentHits>,
+}
+
 /// Evaluates every `threshold` and `spike` rule at `now` and records what fires. The counts
-/// come from `counters` (which must hold the hits of this transaction too) where they answer,
-/// else from SQL range counts, the reference they must agree with.
+/// come from the counters where they answer, else from SQL range counts, the reference they
+/// must agree with; the top posts from the hits held in memory, else from the tables.
 pub fn windows(
     tx: &Transaction<'_>,
     policy: &AlertPolicy,
-    counters: Option<&Counters>,
+    held: Held<'_>,
     earliest: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
     wall: DateTime<Utc>,
@@ -235,8 +261,9 @@ pub fn windows(
     let mut fired = 0;
     for (name, r) in &policy.rules {
         // Cheap looks first: the current window against the lowest possible bar, then the
-        // cooldown. Only a rule that passes both pays for the baseline's counts over days of
-        // history; `detect::evaluate` decides the same either way.
+        // cooldown, then the trailing mean. Only a rule that passes them pays for the
+        // same-time counts over days of history; `detect::evaluate` decides the same either
+        // way (a replay asks every rule at every second).
         let Some(floor) = detect::floor(&r.spec) else {
             continue;
         };
@@ -244,27 +271,68 @@ pub fn windows(
             AlertSpec::Spike { baseline, .. } => (AlertKind::Spike, baseline),
             _ => (AlertKind::Threshold, r.window),
         };
-        // The current window, as `detect::plan` bounds it: most rules stop there, before the
-        // plan's baseline ranges are even laid out (a replay asks every rule at every second).
+        let hits = RuleHits {
+            tx,
+            rule: name,
+            tally: held.counters.and_then(|c| c.tally(name)),
+            in_memory: held.hits.is_some(),
+        };
+        // The current window, as `detect::plan` bounds it.
         let window = chrono::Duration::from_std(r.window).unwrap_or(chrono::Duration::MAX);
-        let current = count(tx, counters, name, now - window, now)?;
+        let current = hits.count(now - window, now)?;
         if current < floor {
             continue;
         }
-        let plan = detect::plan(now, r.window, period, earliest);
-        debug_assert_eq!(plan.current, (now - window, now));
         let last = memo.last_alert(tx, name, kind)?;
         if detect::cooling(last, r.cooldown, now) {
             continue;
         }
-        let periods = rule_down_periods(tx, memo, r, &plan, now)?;
-        let plan = plan.leave_out(&periods);
-        let counts = count_plan(tx, counters, name, &plan, current)?;
+        // The trailing range first: most windows are ruled out by its mean alone, before the
+        // plan lays out (and the counters count) a range per previous day. Not when sources
+        // were down: the plan's cut then decides the trailing ranges.
+        let head = detect::trailing_plan(now, r.window, period, earliest);
+        debug_assert_eq!(head.current, (now - window, now));
+        let periods = rule_down_periods(tx, memo, r, &head, now)?;
+        if periods.is_empty() {
+            let trailing = head
+                .trailing
+                .iter()
+                .map(|&(s, e)| hits.count(s, e))
+                .sum::<Result<u64, _>>()?;
+            if detect::rules_out(&r.spec, &head, current, trailing) {
+                continue;
+            }
+        }
+        let plan = detect::plan(now, r.window, period, earliest).leave_out(&periods);
+        let mut trailing = 0;
+        for &(s, e) in &plan.trailing {
+            trailing += hits.count(s, e)?;
+        }
+        let mut same_time = Vec::with_capacity(plan.same_time.len());
+        for &(s, e) in &plan.same_time {
+            same_time.push(hits.count(s, e)?);
+        }
+        let counts = detect::Counts {
+            current,
+            trailing,
+            trailing_windows: plan.trailing_windows,
+            same_time,
+            history: plan.history,
+        };
         let Some(d) = detect::evaluate(&r.spec, r.window, r.cooldown, &counts, last, now) else {
             continue;
         };
-        let posts = top_posts(tx, name, plan.current.0, now)?;
-        let series = series(tx, name, r.window, now)?;
+        let posts = match held.hits {
+            Some(hits) => hits
+                .top(name, &fmt_time(plan.current.0), &fmt_time(now))
+                .ok_or_else(|| {
+                    StoreError::Corrupt(format!(
+                        "the top posts of {name} are no longer held in memory"
+                    ))
+                })?,
+            None => top_posts(tx, name, plan.current.0, now)?,
+        };
+        let series = hits.series(r.window, now)?;
         let alert = Alert::window(name, r.window, d, now, posts, series);
         record(tx, policy, alert, &r.notify, wall)?;
         memo.fired(name, now);
@@ -293,25 +361,75 @@ fn rule_down_periods(
         .collect())
 }
 
-/// Counts `rule`'s hits in every range of `plan`, reusing `current`, already counted.
-fn count_plan(
-    tx: &Transaction<'_>,
-    counters: Option<&Counters>,
-    rule: &str,
-    plan: &Plan,
-    current: u64,
-) -> Result<detect::Counts, StoreError> {
-    let mut err = None;
-    let counts = plan.counts(|s, e| {
-        if (s, e) == plan.current {
-            return current;
+/// One rule's hits in the transaction: counted by its counters when they hold the range, else
+/// in SQL.
+struct RuleHits<'a> {
+    tx: &'a Transaction<'a>,
+    rule: &'a str,
+    tally: Option<detect::Tally<'a>>,
+    /// The hits are held in memory, not in the table: only the counters can count them.
+    in_memory: bool,
+}
+
+impl RuleHits<'_> {
+    /// Hits with `start < created_at <= end`.
+    fn count(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> Result<u64, StoreError> {
+        match self.tally.and_then(|t| t.count(start, end)) {
+            Some(n) => Ok(n),
+            None if self.in_memory => Err(self.beyond()),
+            None => count_hits(self.tx, self.rule, start, end),
         }
-        count(tx, counters, rule, s, e).unwrap_or_else(|e| {
-            err = Some(e);
-            0
-        })
-    });
-    err.map_or(Ok(counts), Err)
+    }
+
+    /// A range the counters of a throw-away database do not hold (never, with `now` moving
+    /// forward as a replay's does): its hits are in no table either.
+    fn beyond(&self) -> StoreError {
+        StoreError::Corrupt(format!(
+            "the hits of {} before the counters' first minute are not held",
+            self.rule
+        ))
+    }
+
+    /// The hits per window over the day before `now`, for the alert's chart: from the
+    /// counters, one range per bar, when they hold the day (they do past the first day of a
+    /// baseline), else read from the table.
+    fn series(&self, window: Duration, now: DateTime<Utc>) -> Result<Series, StoreError> {
+        let mut series = Series::day_before(window, now);
+        let bucket = chrono::Duration::seconds(series.bucket_secs as i64);
+        let from_counters: Option<Vec<u64>> = self.tally.and_then(|t| {
+            (0..series.counts.len())
+                .map(|i| {
+                    let start = series.start + bucket * i as i32;
+                    t.count(start, start + bucket)
+                })
+                .collect()
+        });
+        match from_counters {
+            Some(counts) => series.counts = counts,
+            None if self.in_memory => return Err(self.beyond()),
+            None => series_from_table(self.tx, self.rule, &mut series, now)?,
+        }
+        Ok(series)
+    }
+}
+
+/// Fills `series` (the day before `now`) from the rule's hits in the table.
+fn series_from_table(
+    tx: &Transaction<'_>,
+    rule: &str,
+    series: &mut Series,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT created_at FROM hits WHERE rule = ?1 AND created_at > ?2 AND created_at <= ?3",
+    )?;
+    let mut rows = stmt.query(params![rule, fmt_time(series.start), fmt_time(now)])?;
+    while let Some(row) = rows.next()? {
+        if let Some(t) = parse_time(&row.get::<_, String>(0)?) {
+            series.add(t);
+        }
+    }
+    Ok(())
 }
 
 /// One period a source was down: its name, from, to.
@@ -321,6 +439,9 @@ type Down = (String, DateTime<Utc>, DateTime<Utc>);
 /// (`None`: still failing), as stored.
 type DownRow = (String, String, Option<String>);
 
+/// A rule's last window alert time: as stored, and parsed.
+type LastAlert = (String, Option<DateTime<Utc>>);
+
 /// What the window checks of one transaction read once: the down periods, kept until the
 /// transaction writes one (a failure, or the recovery that closes a period: see
 /// [`WindowMemo::clear`]), and each rule's last window alert, kept up to date by [`windows`],
@@ -328,12 +449,11 @@ type DownRow = (String, String, Option<String>);
 /// its sources never fail; the answers are those of the queries each time.
 #[derive(Debug, Default)]
 pub struct WindowMemo {
-    /// The `since` the rows were read for (as stored: RFC 3339 strings compare in time
-    /// order), and the rows.
-    rows: Option<(String, Vec<DownRow>)>,
+    /// The `since` the rows were read for, and the rows.
+    rows: Option<(DateTime<Utc>, Vec<DownRow>)>,
     /// Each rule's last `threshold` or `spike` alert time, as stored (a rule alerts with one
-    /// of the two kinds only).
-    last: HashMap<String, Option<String>>,
+    /// of the two kinds only), and parsed.
+    last: HashMap<String, Option<LastAlert>>,
 }
 
 impl WindowMemo {
@@ -349,19 +469,25 @@ impl WindowMemo {
         rule: &str,
         kind: AlertKind,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        if !self.last.contains_key(rule) {
-            let at = last_alert(tx, rule, kind)?;
-            self.last.insert(rule.to_string(), at);
+        if let Some(last) = self.last.get(rule) {
+            return Ok(last.as_ref().and_then(|l| l.1));
         }
-        Ok(self.last[rule].as_deref().and_then(parse_time))
+        let at = last_alert(tx, rule, kind)?.map(|l| {
+            let parsed = parse_time(&l);
+            (l, parsed)
+        });
+        let parsed = at.as_ref().and_then(|l| l.1);
+        self.last.insert(rule.to_string(), at);
+        Ok(parsed)
     }
 
     /// `rule` just alerted at `now`.
     fn fired(&mut self, rule: &str, now: DateTime<Utc>) {
         let now = fmt_time(now);
         let last = self.last.entry(rule.to_string()).or_default();
-        if last.as_ref().is_none_or(|l| *l < now) {
-            *last = Some(now);
+        if last.as_ref().is_none_or(|l| l.0 < now) {
+            let parsed = parse_time(&now);
+            *last = Some((now, parsed));
         }
     }
 
@@ -373,13 +499,16 @@ impl WindowMemo {
         since: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Vec<Down>, StoreError> {
-        let since = fmt_time(since);
         // Rows read for an earlier `since` hold every row a later one wants.
         if self.rows.as_ref().is_none_or(|(read, _)| *read > since) {
-            self.rows = Some((since.clone(), down_rows(tx, &since)?));
+            self.rows = Some((since, down_rows(tx, &fmt_time(since))?));
         }
-        let now = fmt_time(now);
         let rows = self.rows.as_ref().map_or(&[][..], |(_, rows)| rows);
+        if rows.is_empty() {
+            // Sources that never failed: nothing to format or parse.
+            return Ok(Vec::new());
+        }
+        let (since, now) = (fmt_time(since), fmt_time(now));
         Ok(rows
             .iter()
             .filter(|(_, _, end)| end.as_ref().is_none_or(|e| *e > since))
@@ -402,23 +531,8 @@ fn down_rows(tx: &Transaction<'_>, since: &str) -> Result<Vec<DownRow>, StoreErr
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Hits of `rule` with `start < created_at <= end`: from `counters` when they hold the range,
-/// else counted in SQL.
-fn count(
-    tx: &Transaction<'_>,
-    counters: Option<&Counters>,
-    rule: &str,
-    start: DateTime<Utc>,
-    end: DateTime<Utc>,
-) -> Result<u64, StoreError> {
-    match counters.and_then(|c| c.count(rule, start, end)) {
-        Some(n) => Ok(n),
-        None => count_hits(tx, rule, start, end),
-    }
-}
-
 /// Counters for the policy's `threshold` and `spike` rules, each spanning its longest range
-/// (baseline period and window), filled from the database: the hits of each rule's span back
+/// (baseline period and window, or the chart's day), filled from the database: the hits of each rule's span back
 /// from its newest hit.
 pub fn counters(conn: &rusqlite::Connection, policy: &AlertPolicy) -> Result<Counters, StoreError> {
     let spans = policy.rules.values().filter_map(|r| {
@@ -427,7 +541,9 @@ pub fn counters(conn: &rusqlite::Connection, policy: &AlertPolicy) -> Result<Cou
             AlertSpec::Spike { baseline, .. } => baseline,
             _ => r.window,
         };
-        Some((r.name.as_str(), period.saturating_add(r.window)))
+        // The chart's day too, so that an alert's chart is counted here as well.
+        let span = period.saturating_add(r.window).max(Series::reach(r.window));
+        Some((r.name.as_str(), span))
     });
     let mut counters = Counters::new(spans);
     let mut latest = conn.prepare_cached("SELECT MAX(created_at) FROM hits WHERE rule = ?1")?;
@@ -527,24 +643,4 @@ pub(super) fn matched_words(json: Option<&str>) -> Vec<String> {
         .collect();
     words.dedup();
     words
-}
-
-/// The rule's hits over the 24 hours before `now`, in `detect`'s chart buckets.
-fn series(
-    tx: &Transaction<'_>,
-    rule: &str,
-    window: Duration,
-    now: DateTime<Utc>,
-) -> Result<Series, StoreError> {
-    let mut series = Series::day_before(window, now);
-    let mut stmt = tx.prepare_cached(
-        "SELECT created_at FROM hits WHERE rule = ?1 AND created_at > ?2 AND created_at <= ?3",
-    )?;
-    let mut rows = stmt.query(params![rule, fmt_time(series.start), fmt_time(now)])?;
-    while let Some(row) = rows.next()? {
-        if let Some(t) = parse_time(&row.get::<_, String>(0)?) {
-            series.add(t);
-        }
-    }
-    Ok(series)
 }

@@ -2,6 +2,11 @@
 //! the same random history (bursts, backfills, a source's outages, restarts that rebuild the
 //! counters from the database, retention pruning), one counting in memory and one in SQL; every
 //! range of every rule's plan gets the same count, and both record the same alerts.
+//!
+//! And a throw-away store (`replay` without `--db`: posts and hits in memory, no rows) against
+//! a store that writes every row and counts in SQL, on the histories a replay sees (duplicates,
+//! backfills, outages, no restart): the same alerts, to their top posts and charts, and the same
+//! hits per rule.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -240,6 +245,114 @@ proptest! {
             compare_counts(&mut mem, now)?;
             prop_assert_eq!(alerts(&mem), alerts(&sql));
         }
+    }
+}
+
+/// Every alert as recorded: its row's rule, kind, time, and whole payload (top posts, chart).
+fn payloads(store: &Store) -> Vec<String> {
+    let mut stmt = store
+        .connection()
+        .prepare("SELECT rule, kind, fired_at, payload FROM alerts ORDER BY id")
+        .unwrap();
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(format!(
+                "{} {} {} {}",
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })
+        .unwrap();
+    rows.collect::<Result<_, _>>().unwrap()
+}
+
+/// The history's posts: `(seconds before now, words, engagement)`, or an earlier post again.
+fn replay_post() -> impl Strategy<Value = Option<(u32, u8, u8)>> {
+    prop_oneof![
+        8 => (prop_oneof![8 => 0u32..900, 1 => 0u32..40_000], 0u8..4, 0u8..4).prop_map(Some),
+        1 => Just(None),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_throw_away_store_records_the_alerts_of_a_store_with_every_row(
+        steps in proptest::collection::vec(
+            (
+                prop_oneof![6 => 1u32..400, 2 => 400u32..3600, 1 => 3600u32..30_000],
+                prop_oneof![
+                    12 => (any::<bool>(), proptest::collection::vec(replay_post(), 0..7)).prop_map(Some),
+                    2 => Just(None),
+                ],
+            ),
+            20..120,
+        ),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        // As `replay` sets them: no source's health judged.
+        let open = |name: &str, counting: bool| {
+            let mut store = open(&dir.path().join(name), counting);
+            let mut policy = policy();
+            policy.sources.clear();
+            store.set_alert_policy(policy).unwrap();
+            store
+        };
+        let mut lean = open("lean.db", true);
+        lean.throw_away().unwrap();
+        prop_assert!(lean.memory.is_some());
+        let mut full = open("full.db", false);
+        let rules = rules();
+        let mut now: DateTime<Utc> = "2026-11-20T00:00:00Z".parse().unwrap();
+        let (mut failures, mut sent) = (0, Vec::<Post>::new());
+        for (advance, step) in steps {
+            now += chrono::Duration::seconds(advance as i64);
+            let r = match step {
+                Some((a, posts)) => {
+                    failures = 0;
+                    let source = if a { "a" } else { "b" };
+                    let posts = posts
+                        .into_iter()
+                        .map(|p| {
+                            let post = match (p, sent.len()) {
+                                (Some(_), _) | (None, 0) => {
+                                    // A repeat with nothing sent yet is a new post.
+                                    let (back, words, likes) = p.unwrap_or((0, 1, 0));
+                                    let text = ["bonjour", "alpha", "beta", "alpha beta"][words as usize];
+                                    Post {
+                                        id: Some(format!("p{}", sent.len())),
+                                        created_at: Some(fmt_time(now - chrono::Duration::seconds(back as i64))),
+                                        source: Some(source.into()),
+                                        engagement: Some(u64::from(likes)),
+                                        author: Some(format!("@u{}", sent.len() % 5)),
+                                        ..Post::from_text(text)
+                                    }
+                                }
+                                (None, n) => sent[(advance as usize) % n].clone(),
+                            };
+                            sent.push(post.clone());
+                            let hits = rules.matches(&post);
+                            (post, hits)
+                        })
+                        .collect();
+                    let page = PollOutcome::Page { posts, cursor: Cursor::default(), not_modified: false, paused: None };
+                    result(source, now, failures, page)
+                }
+                None => {
+                    failures += 1;
+                    result("a", now, failures, PollOutcome::Failed { error: "HTTP 503".into() })
+                }
+            };
+            prop_assert_eq!(lean.commit(&r).unwrap(), full.commit(&r).unwrap());
+        }
+        prop_assert_eq!(payloads(&lean), payloads(&full));
+        prop_assert_eq!(lean.hit_count().unwrap(), full.hit_count().unwrap());
+        prop_assert_eq!(lean.hits_per_rule().unwrap(), full.hits_per_rule().unwrap());
+        let rows: i64 = lean.connection().query_row("SELECT COUNT(*) FROM posts", [], |r| r.get(0)).unwrap();
+        prop_assert_eq!(rows, 0, "a throw-away store writes no post row");
     }
 }
 

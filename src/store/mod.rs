@@ -16,6 +16,7 @@ pub mod cases;
 pub mod cases_query;
 pub mod files;
 pub mod health;
+mod memory;
 pub mod migrations;
 pub mod outbox;
 pub mod query;
@@ -147,6 +148,9 @@ pub struct Store {
     full_text: bool,
     /// How commits keep cases (SPEC §5.1); `None`: no case is kept.
     cases: Option<cases::CasePolicy>,
+    /// The posts and hits a throw-away database keeps in memory instead of as rows (see
+    /// [`Store::throw_away`]); `None`: every post and hit is a row.
+    memory: Option<memory::Memory>,
 }
 
 /// How long a connection waits for a lock before giving up.
@@ -210,6 +214,7 @@ impl Store {
             counting: true,
             full_text: true,
             cases: None,
+            memory: None,
         })
     }
 
@@ -233,6 +238,7 @@ impl Store {
             counting: true,
             full_text: true,
             cases: None,
+            memory: None,
         })
     }
 
@@ -309,10 +315,22 @@ impl Store {
         Ok(())
     }
 
-    /// Makes later commits skip (`false`) or write the full-text index rows of hit posts:
-    /// `replay` without `--db` skips them, as no one can search its throw-away database.
-    pub fn set_full_text(&mut self, on: bool) {
-        self.full_text = on;
+    /// Makes a fresh database a throw-away one (`replay` without `--db`), whose commits decide
+    /// as any other's but keep only what the commit path reads back: no full-text rows (no
+    /// one can search it), no indexes that only queries read ([`Store::drop_query_indexes`]),
+    /// and, unless cases follow threads or sources' health is judged (a replay judges none),
+    /// no post or hit rows at all: their keys and the hits
+    /// that alerts quote stay in memory ([`memory`]); [`Store::hit_count`] and
+    /// [`Store::hits_per_rule`] answer from there. Call it after [`Store::set_alert_policy`]
+    /// and [`Store::set_case_policy`].
+    pub fn throw_away(&mut self) -> Result<(), StoreError> {
+        self.full_text = false;
+        // Source health reads the posts' times, and cases their threads: rows for those.
+        let health = self.policy.as_ref().is_some_and(|p| !p.sources.is_empty());
+        if !health && self.cases.as_ref().is_none_or(|c| c.rules.is_empty()) {
+            self.memory = Some(memory::Memory::new(self.policy.as_ref()));
+        }
+        self.drop_query_indexes()
     }
 
     /// Drops the indexes that only the query commands, [`Store::prune`], source health and

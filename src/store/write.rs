@@ -16,6 +16,7 @@ use serde::Serialize;
 use super::alerts::{self, AlertPolicy, WindowMemo};
 use super::cases::{self, CasePolicy};
 use super::health;
+use super::memory::{HeldPost, Memory};
 use super::{fmt_time, parse_time, Store, StoreError};
 use crate::detect::Counters;
 use crate::matcher::{Hits, Match};
@@ -150,6 +151,11 @@ impl Store {
         &mut self,
         steps: &[&[&PollResult]],
     ) -> Result<Vec<CommitStats>, StoreError> {
+        if self.memory.as_ref().is_some_and(|m| m.broken) {
+            return Err(StoreError::Corrupt(
+                "a commit to this throw-away database failed, and its posts and hits in memory cannot be taken back".into(),
+            ));
+        }
         if self.counters.is_none() {
             // A failed commit left them behind the database (or a rebuild failed): counted in
             // SQL meanwhile.
@@ -160,6 +166,9 @@ impl Store {
             // The counters took this commit's hits, which the rollback took back.
             self.counters = None;
             let _ = self.rebuild_counters();
+        }
+        if let (Some(memory), Err(_)) = (&mut self.memory, &out) {
+            memory.broken = true;
         }
         out
     }
@@ -174,6 +183,7 @@ impl Store {
         batch.counters = self.counters.as_mut();
         batch.full_text = self.full_text;
         batch.cases = self.cases.as_ref().filter(|c| !c.rules.is_empty());
+        batch.memory = self.memory.as_mut();
         let mut out = Vec::with_capacity(steps.iter().map(|s| s.len()).sum());
         for results in steps {
             for r in *results {
@@ -232,8 +242,31 @@ impl Store {
         Ok(self.saved_sources()?.into_iter().find(|s| s.name == name))
     }
 
+    /// Per rule with hits, by name: its hits, and its first and last hit's event time as
+    /// stored (RFC 3339, UTC).
+    pub fn hits_per_rule(&self) -> Result<Vec<(String, u64, String, String)>, StoreError> {
+        if let Some(m) = &self.memory {
+            return Ok(m.hits.per_rule());
+        }
+        let mut stmt = self.conn.prepare(
+            "SELECT rule, COUNT(*), MIN(created_at), MAX(created_at) FROM hits GROUP BY rule ORDER BY rule",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, i64>(1)? as u64,
+                r.get(2)?,
+                r.get(3)?,
+            ))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The number of stored hits (for tests and summaries).
     pub fn hit_count(&self) -> Result<u64, StoreError> {
+        if let Some(m) = &self.memory {
+            return Ok(m.hits.count());
+        }
         let n: Option<i64> = self
             .conn
             .query_row("SELECT COUNT(*) FROM hits", [], |r| r.get(0))
@@ -260,6 +293,8 @@ struct Batch<'a> {
     full_text: bool,
     /// Keep cases (with a rule that has `reply_within`).
     cases: Option<&'a CasePolicy>,
+    /// The posts and hits kept in memory instead of as rows (a throw-away database), if so.
+    memory: Option<&'a mut Memory>,
     insert_post: CachedStatement<'a>,
     insert_fts: CachedStatement<'a>,
     insert_hit: CachedStatement<'a>,
@@ -304,6 +339,7 @@ impl<'a> Batch<'a> {
             counters: None,
             full_text: true,
             cases: None,
+            memory: None,
             insert_post: tx.prepare_cached(
                 "INSERT OR IGNORE INTO posts (source, source_id, url, author, text, created_at, fetched_at, lang, followers, author_name, engagement, in_reply_to, thread)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -374,10 +410,13 @@ impl<'a> Batch<'a> {
             .cases
             .is_some_and(|c| c.is_brand(&r.source, post.author.as_deref()));
         let keep = !hits.is_empty() || brand;
-        let created = fmt_time(created_at);
         let key = dedup_key(post);
+        if self.memory.is_some() {
+            return self.remember_post(r, post, hits, &key, created_at, stats);
+        }
+        let created = fmt_time(created_at);
         let thread = cases::thread_of(self.tx, &r.source, post, &key)?;
-        if !self.insert_post(&r.source, post, [&created, polled], keep, &thread)? {
+        if !self.insert_post(&r.source, post, &key, [&created, polled], keep, &thread)? {
             return Ok(());
         }
         stats.new_posts += 1;
@@ -417,11 +456,14 @@ impl<'a> Batch<'a> {
                 let fired = alerts::each_hit(
                     self.tx,
                     policy,
-                    hit.rule,
-                    &r.source,
-                    post,
-                    created_at,
-                    r.polled_at,
+                    alerts::NewHit {
+                        rule: hit.rule,
+                        source: &r.source,
+                        post,
+                        matched: &self.json,
+                        created_at,
+                        fetched_at: r.polled_at,
+                    },
                     self.wall,
                     case.as_ref(),
                 )?;
@@ -431,12 +473,63 @@ impl<'a> Batch<'a> {
         Ok(())
     }
 
-    /// Inserts the post's row with its event and fetch `times` (its details only when
-    /// `keep`, its thread fields always, the `thread` resolved); false when `UNIQUE(source, source_id)` says it is already stored.
+    /// [`Batch::commit_post`] for a throw-away database ([`Memory`]): the post is new unless
+    /// its key was seen, and its hits are counted and held for the alerts, without a row.
+    fn remember_post(
+        &mut self,
+        r: &PollResult,
+        post: &Post,
+        hits: &Hits,
+        key: &str,
+        created_at: DateTime<Utc>,
+        stats: &mut CommitStats,
+    ) -> Result<(), StoreError> {
+        let memory = self.memory.as_deref_mut().expect("called with memory");
+        if !memory.seen.insert(&r.source, key) {
+            return Ok(());
+        }
+        stats.new_posts += 1;
+        self.earliest = Some(self.earliest.map_or(created_at, |e| e.min(created_at)));
+        if hits.is_empty() {
+            return Ok(());
+        }
+        let created: std::sync::Arc<str> = fmt_time(created_at).into();
+        let held = std::sync::Arc::new(HeldPost::new(&r.source, post));
+        for hit in hits.iter() {
+            self.json.clear();
+            matched_json(&post.text, hit.matched(), &mut self.json);
+            let memory = self.memory.as_deref_mut().expect("called with memory");
+            memory
+                .hits
+                .add(hit.rule, created_at, &created, &held, &self.json);
+            stats.new_hits += 1;
+            if let Some(c) = self.counters.as_deref_mut() {
+                c.add(hit.rule, created_at);
+            }
+            if let Some(policy) = self.policy {
+                let new = alerts::NewHit {
+                    rule: hit.rule,
+                    source: &r.source,
+                    post,
+                    matched: &self.json,
+                    created_at,
+                    fetched_at: r.polled_at,
+                };
+                let fired = alerts::each_hit(self.tx, policy, new, self.wall, None)?;
+                stats.new_alerts += u64::from(fired.is_some());
+            }
+        }
+        Ok(())
+    }
+
+    /// Inserts the post's row under `key` with its event and fetch `times` (its details only
+    /// when `keep`, its thread fields always, the `thread` resolved); false when
+    /// `UNIQUE(source, source_id)` says it is already stored.
     fn insert_post(
         &mut self,
         source: &str,
         post: &Post,
+        key: &str,
         times: [&str; 2],
         keep: bool,
         thread: &str,
@@ -444,7 +537,7 @@ impl<'a> Batch<'a> {
         let [created, polled] = times;
         let inserted = self.insert_post.execute(params![
             source,
-            dedup_key(post),
+            key,
             keep.then_some(post.url.as_deref()).flatten(),
             keep.then_some(post.author.as_deref()).flatten(),
             keep.then_some(post.text.as_str()),
@@ -546,17 +639,12 @@ impl<'a> Batch<'a> {
     fn window_alerts(&mut self, results: &[&PollResult]) -> Result<u64, StoreError> {
         match (self.policy, results.iter().map(|r| r.polled_at).max()) {
             (Some(policy), Some(now)) => {
-                let counters = self.counters.as_deref();
+                let held = alerts::Held {
+                    counters: self.counters.as_deref(),
+                    hits: self.memory.as_deref().map(|m| &m.hits),
+                };
                 let (earliest, wall) = (self.earliest, self.wall);
-                alerts::windows(
-                    self.tx,
-                    policy,
-                    counters,
-                    earliest,
-                    now,
-                    wall,
-                    &mut self.memo,
-                )
+                alerts::windows(self.tx, policy, held, earliest, now, wall, &mut self.memo)
             }
             _ => Ok(0),
         }
