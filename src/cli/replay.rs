@@ -71,9 +71,6 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
         RuleSet::compile(config.rule_specs()).map_err(|e| Invalid(format!("vigie: {e}")))?;
     let mut input = sorted::Input::open(&args.file)?;
     let scan = input.scan()?;
-    if scan.skipped > 0 {
-        eprintln!("vigie: {} line(s) skipped: a replayed post needs \"id\", \"created_at\" (RFC 3339) and \"text\"", scan.skipped);
-    }
     let db = args.db.clone().unwrap_or_else(|| PathBuf::from(":memory:"));
     let mut store = Store::open(&db).with_context(|| format!("cannot open {}", db.display()))?;
     let mut policy = AlertPolicy::from_config(&config, false);
@@ -96,13 +93,22 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
     // Two stages on two threads: reading, sorting and matching the posts into steps, and
     // committing them. The matcher's share of the work then costs no time of its own.
     let (sender, steps) = mpsc::sync_channel(2);
-    std::thread::scope(|scope| -> Result<()> {
-        scope.spawn(|| read_steps(posts, &rules, &cases, sender));
+    let (recycle, recycled) = mpsc::channel();
+    let read = std::thread::scope(|scope| -> Result<Read> {
+        let reader = scope.spawn(|| read_steps(posts, &rules, &cases, sender, recycled));
         for batch in steps {
-            batch?.commit(&mut store, &bar)?;
+            let batch = batch?;
+            batch.commit(&mut store, &bar)?;
+            // The reader frees the posts (and reuses the room): not this thread's time.
+            let _ = recycle.send(batch);
         }
-        Ok(())
+        reader
+            .join()
+            .map_err(|_| anyhow::anyhow!("the thread reading the posts stopped"))
     })?;
+    if read.skipped > 0 {
+        eprintln!("vigie: {} line(s) skipped: a replayed post needs \"id\", \"created_at\" (RFC 3339) and \"text\"", read.skipped);
+    }
     bar.finish_and_clear();
     let alerts = store.alerts(&AlertQuery {
         oldest_first: true,
@@ -128,7 +134,7 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
         alerts::write(&mut out, &listing, &alerts)?;
         eprintln!(
             "vigie: replayed {} posts, {} hits, {} alerts",
-            scan.posts,
+            read.posts,
             store.hit_count()?,
             alerts.len()
         );
@@ -138,7 +144,7 @@ pub fn run(config: &Path, args: ReplayArgs) -> Result<()> {
     writeln!(
         out,
         "Replayed {} posts: {} hits.",
-        scan.posts,
+        read.posts,
         store.hit_count()?
     )?;
     if !summary.is_empty() {
@@ -210,19 +216,32 @@ fn case_summary(out: &mut impl Write, store: &Store) -> Result<()> {
     Ok(())
 }
 
+/// What reading the file found: the posts replayed, the lines skipped.
+#[derive(Debug, Clone, Copy, Default)]
+struct Read {
+    posts: u64,
+    skipped: u64,
+}
+
 /// Reads the posts in time order, matches them and sends them in batches of steps of one
-/// second each, until the posts end, an error (sent too) or the receiver hangs up.
+/// second each, until the posts end, an error (sent too) or the receiver hangs up. Batches
+/// come back through `recycled` once committed, to be freed and reused here.
 fn read_steps(
     mut posts: sorted::Ordered,
     rules: &RuleSet,
     cases: &CasePolicy,
     sender: mpsc::SyncSender<Result<Steps>>,
-) {
+    recycled: mpsc::Receiver<Steps>,
+) -> Read {
+    let mut read = Read::default();
     let mut steps = Steps::default();
     let mut scratch = Scratch::default();
     let mut next = match posts.next_post() {
         Ok(next) => next,
-        Err(e) => return drop(sender.send(Err(e))),
+        Err(e) => {
+            let _ = sender.send(Err(e));
+            return read;
+        }
     };
     // Posts created in the same second are one step: one poll per run of posts of one
     // source, then one evaluation, as if they had been committed alone.
@@ -232,7 +251,10 @@ fn read_steps(
         while let Some((_, mut post)) = next.take_if(|(t, _)| *t == at) {
             next = match posts.next_post() {
                 Ok(next) => next,
-                Err(e) => return drop(sender.send(Err(e))),
+                Err(e) => {
+                    let _ = sender.send(Err(e));
+                    return read;
+                }
             };
             let source = post
                 .source
@@ -244,6 +266,7 @@ fn read_steps(
                 rules.matches_into(&post, &mut scratch, &mut hits);
             }
             steps.posts += 1;
+            read.posts += 1;
             match steps.results[start..].last_mut() {
                 Some(PollResult {
                     source: s,
@@ -266,11 +289,20 @@ fn read_steps(
             }
         }
         steps.ends.push(steps.results.len());
-        if steps.posts >= TX_POSTS && sender.send(Ok(std::mem::take(&mut steps))).is_err() {
-            return;
+        if steps.posts >= TX_POSTS {
+            let mut empty = recycled.try_recv().unwrap_or_default();
+            empty.clear();
+            if sender
+                .send(Ok(std::mem::replace(&mut steps, empty)))
+                .is_err()
+            {
+                return read;
+            }
         }
     }
+    read.skipped = posts.skipped();
     let _ = sender.send(Ok(steps));
+    read
 }
 
 /// Writes one alert's renderings into `dir` (created if needed): what a reader would receive.
@@ -315,8 +347,15 @@ struct Steps {
 }
 
 impl Steps {
+    /// Empties the steps, keeping their room.
+    fn clear(&mut self) {
+        self.results.clear();
+        self.ends.clear();
+        self.posts = 0;
+    }
+
     /// Commits the steps in one transaction, each evaluated at its own time.
-    fn commit(&mut self, store: &mut Store, bar: &indicatif::ProgressBar) -> Result<()> {
+    fn commit(&self, store: &mut Store, bar: &indicatif::ProgressBar) -> Result<()> {
         if self.ends.is_empty() {
             return Ok(());
         }
@@ -329,9 +368,6 @@ impl Steps {
         }
         store.commit_steps(&steps)?;
         bar.inc(self.posts as u64);
-        self.results.clear();
-        self.ends.clear();
-        self.posts = 0;
         Ok(())
     }
 }

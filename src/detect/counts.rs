@@ -113,6 +113,12 @@ impl Tally<'_> {
     pub fn count(self, start: DateTime<Utc>, end: DateTime<Utc>) -> Option<u64> {
         self.0.count(start.timestamp() + 1, end.timestamp())
     }
+
+    /// Hits in the `secs` seconds up to `end` (a Unix time): `(end - secs, end]`.
+    pub fn last_secs(self, end: i64, secs: i64) -> Option<u64> {
+        self.0
+            .count(end.saturating_sub(secs).saturating_add(1), end)
+    }
 }
 
 /// The minute of a second.

@@ -278,8 +278,7 @@ pub fn windows(
             in_memory: held.hits.is_some(),
         };
         // The current window, as `detect::plan` bounds it.
-        let window = chrono::Duration::from_std(r.window).unwrap_or(chrono::Duration::MAX);
-        let current = hits.count(now - window, now)?;
+        let current = hits.current(now, r.window)?;
         if current < floor {
             continue;
         }
@@ -291,7 +290,13 @@ pub fn windows(
         // plan lays out (and the counters count) a range per previous day. Not when sources
         // were down: the plan's cut then decides the trailing ranges.
         let head = detect::trailing_plan(now, r.window, period, earliest);
-        debug_assert_eq!(head.current, (now - window, now));
+        debug_assert_eq!(
+            head.current,
+            (
+                now - chrono::Duration::from_std(r.window).unwrap_or(chrono::Duration::MAX),
+                now
+            )
+        );
         let periods = rule_down_periods(tx, memo, r, &head, now)?;
         if periods.is_empty() {
             let trailing = head
@@ -378,6 +383,25 @@ impl RuleHits<'_> {
             Some(n) => Ok(n),
             None if self.in_memory => Err(self.beyond()),
             None => count_hits(self.tx, self.rule, start, end),
+        }
+    }
+
+    /// Hits in the window up to `now`, `(now - window, now]`: the counters count it in whole
+    /// seconds, without date arithmetic (a replay asks every rule at every second).
+    fn current(&self, now: DateTime<Utc>, window: Duration) -> Result<u64, StoreError> {
+        let secs = (window.subsec_nanos() == 0)
+            .then(|| i64::try_from(window.as_secs()).ok())
+            .flatten();
+        let counted = self
+            .tally
+            .zip(secs)
+            .and_then(|(t, secs)| t.last_secs(now.timestamp(), secs));
+        match counted {
+            Some(n) => Ok(n),
+            None => {
+                let w = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
+                self.count(now - w, now)
+            }
         }
     }
 

@@ -1,14 +1,15 @@
 //! The posts of a replayed file in event-time order, streamed with bounded memory.
 //!
 //! SPEC §2 lets a replayed file list its posts in any order, but most exports are already in
-//! time order. [`Input::scan`] reads the file once, counting the posts and the skipped lines
-//! and checking the order; [`Input::ordered`] then reads it again in order: straight through
+//! time order. [`Input::scan`] reads the file once at a glance (two fields of each line, nothing
+//! copied), checking the order; [`Input::ordered`] then reads it again in order: straight through
 //! when it already is, else by an external sort — runs of at most [`SORT_BUFFER`] posts (or
 //! [`RUN_BYTES`] of lines) sorted in memory and written to a private folder under the temp dir,
 //! then merged. A file that fits in one run is sorted in memory. Stdin is spooled to that
 //! folder first, since it can be read only once. The order is the one replay always had: by
 //! creation time (to the nanosecond), then by line, posts grouped by the second afterwards.
-//! Matching, committing and printing are `replay`'s.
+//! Each post is read whole once, as it comes out in order; the lines it skips are counted
+//! then. Matching, committing and printing are `replay`'s.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -59,6 +60,41 @@ fn parse(bytes: &[u8]) -> Line {
     }
 }
 
+/// What a first look at one line finds, without reading the post: much cheaper than
+/// [`parse`] (nothing is copied), and never more strict. A line it takes for a post may still
+/// fail [`parse`] (an `id` that is not a string…): the last read skips and counts it then.
+enum Glance {
+    /// Nothing but white space.
+    Blank,
+    /// Not JSON, or no `id`, or no `created_at` in RFC 3339.
+    Skipped,
+    /// Looks like a post created at this time.
+    Post(DateTime<Utc>),
+}
+
+/// The two fields a first look reads; every other is skipped unread.
+#[derive(serde::Deserialize)]
+struct Shape<'a> {
+    #[serde(default)]
+    id: Option<serde::de::IgnoredAny>,
+    #[serde(default, borrow)]
+    created_at: Option<std::borrow::Cow<'a, str>>,
+}
+
+fn glance(bytes: &[u8]) -> Glance {
+    let line = decode_lossy(bytes);
+    if line.trim().is_empty() {
+        return Glance::Blank;
+    }
+    match serde_json::from_str::<Shape>(&line) {
+        Ok(Shape {
+            id: Some(_),
+            created_at: Some(at),
+        }) => parse_time(&at).map_or(Glance::Skipped, Glance::Post),
+        _ => Glance::Skipped,
+    }
+}
+
 /// The sort key: creation time (seconds, nanoseconds), then the line's rank in the file.
 type Key = (i64, u32, u64);
 
@@ -66,14 +102,13 @@ fn key(at: DateTime<Utc>, rank: u64) -> Key {
     (at.timestamp(), at.timestamp_subsec_nanos(), rank)
 }
 
-/// What the first pass found.
+/// What the first pass found, at a glance ([`glance`]).
 #[derive(Debug, Clone, Copy)]
 pub struct Scan {
-    /// Posts replay will use.
+    /// Lines that look like posts: the posts replay will use, or a few more.
     pub posts: u64,
-    /// Lines skipped (not blank, not a usable post).
-    pub skipped: u64,
-    /// Whether the posts are already in time order.
+    /// Whether the posts are already in time order (the lines that look like posts are, and
+    /// the posts are among them).
     pub sorted: bool,
 }
 
@@ -154,20 +189,18 @@ impl Input {
         })
     }
 
-    /// The first pass: posts, skipped lines, and whether the posts are in time order.
+    /// The first pass, at a glance: about how many posts, and whether they are in time order.
     pub fn scan(&self) -> Result<Scan> {
         let mut scan = Scan {
             posts: 0,
-            skipped: 0,
             sorted: true,
         };
         let mut last: Option<(i64, u32)> = None;
         let mut lines = self.lines()?;
         while let Some(bytes) = lines.next_line()? {
-            match parse(bytes) {
-                Line::Blank => {}
-                Line::Skipped => scan.skipped += 1,
-                Line::Post(at, _) => {
+            match glance(bytes) {
+                Glance::Blank | Glance::Skipped => {}
+                Glance::Post(at) => {
                     scan.posts += 1;
                     let k = (at.timestamp(), at.timestamp_subsec_nanos());
                     scan.sorted &= last.is_none_or(|l| l <= k);
@@ -183,37 +216,59 @@ impl Input {
     pub fn ordered(&mut self, scan: &Scan, buffer: usize) -> Result<(Ordered, usize)> {
         let mut lines = self.lines()?;
         if scan.sorted {
-            return Ok((Ordered::Straight(lines), 0));
+            return Ok((Ordered::new(Way::Straight(lines), 0), 0));
         }
+        let mut skipped = 0;
         let buffer = buffer.max(1);
         let mut run: Vec<(Key, Vec<u8>)> = Vec::new();
         let mut bytes = 0;
         let mut files = Vec::new();
         let mut rank = 0u64;
-        while let Some(line) = lines.next_line()? {
-            rank += 1;
-            let Line::Post(at, _) = parse(line) else {
-                continue;
-            };
-            bytes += line.len();
-            run.push((key(at, rank), line.to_vec()));
-            if run.len() >= buffer || bytes >= RUN_BYTES {
-                files.push(self.write_run(&mut run, files.len())?);
-                bytes = 0;
+        // Each full run is sorted and written on a second thread while this one reads the
+        // next: one run at a time in flight, so at most two runs are held.
+        std::thread::scope(|scope| -> Result<()> {
+            let mut writing: Option<std::thread::ScopedJoinHandle<'_, Result<PathBuf>>> = None;
+            while let Some(line) = lines.next_line()? {
+                rank += 1;
+                let at = match glance(line) {
+                    Glance::Post(at) => at,
+                    Glance::Skipped => {
+                        skipped += 1;
+                        continue;
+                    }
+                    Glance::Blank => continue,
+                };
+                bytes += line.len();
+                run.push((key(at, rank), line.to_vec()));
+                if run.len() >= buffer || bytes >= RUN_BYTES {
+                    if let Some(w) = writing.take() {
+                        files.push(joined(w)?);
+                    }
+                    let path = self.run_path(files.len())?;
+                    let full = std::mem::take(&mut run);
+                    writing = Some(scope.spawn(move || write_run(full, path)));
+                    bytes = 0;
+                }
             }
-        }
+            if let Some(w) = writing.take() {
+                files.push(joined(w)?);
+            }
+            Ok(())
+        })?;
         if files.is_empty() {
             // One run: sorted in memory, nothing written.
             run.sort_unstable_by_key(|(k, _)| *k);
             let posts = run.into_iter().map(|(_, line)| line).collect::<Vec<_>>();
-            return Ok((Ordered::Memory(posts.into_iter()), 1));
+            return Ok((Ordered::new(Way::Memory(posts.into_iter()), skipped), 1));
         }
         if !run.is_empty() {
-            files.push(self.write_run(&mut run, files.len())?);
+            let path = self.run_path(files.len())?;
+            files.push(write_run(run, path)?);
         }
         let count = files.len();
         let mut merge = Merge {
             runs: Vec::new(),
+            current: Vec::new(),
             heap: BinaryHeap::new(),
         };
         for path in files {
@@ -227,28 +282,37 @@ impl Input {
             let i = merge.runs.len() - 1;
             merge.refill(i)?;
         }
-        Ok((Ordered::Merge(merge), count))
+        Ok((Ordered::new(Way::Merge(merge), skipped), count))
     }
 
-    /// Sorts `run` and writes it as run file number `n` (each line: its key, a tab, the
-    /// post's line), leaving `run` empty.
-    fn write_run(&mut self, run: &mut Vec<(Key, Vec<u8>)>, n: usize) -> Result<PathBuf> {
+    /// Where run file number `n` goes, in the private folder (made when first needed).
+    fn run_path(&mut self, n: usize) -> Result<PathBuf> {
         if self.spool.is_none() {
             self.spool = Some(Spool::new().context("cannot create a folder in the temp dir")?);
         }
         let dir = &self.spool.as_ref().expect("made above").dir;
-        let path = dir.join(format!("run-{n}"));
-        let fail = || format!("cannot write {}", path.display());
-        let mut out = BufWriter::new(File::create(&path).with_context(fail)?);
-        run.sort_unstable_by_key(|(k, _)| *k);
-        for ((s, ns, rank), line) in run.drain(..) {
-            write!(out, "{s} {ns} {rank}\t").with_context(fail)?;
-            out.write_all(&line).with_context(fail)?;
-            out.write_all(b"\n").with_context(fail)?;
-        }
-        out.flush().with_context(fail)?;
-        Ok(path)
+        Ok(dir.join(format!("run-{n}")))
     }
+}
+
+/// Sorts `run` and writes it to `path` (each line: its key, a tab, the post's line).
+fn write_run(mut run: Vec<(Key, Vec<u8>)>, path: PathBuf) -> Result<PathBuf> {
+    let fail = || format!("cannot write {}", path.display());
+    let mut out = BufWriter::new(File::create(&path).with_context(fail)?);
+    run.sort_unstable_by_key(|(k, _)| *k);
+    for ((s, ns, rank), line) in run {
+        write!(out, "{s} {ns} {rank}\t").with_context(fail)?;
+        out.write_all(&line).with_context(fail)?;
+        out.write_all(b"\n").with_context(fail)?;
+    }
+    out.flush().with_context(fail)?;
+    Ok(path)
+}
+
+/// The path a run's thread wrote, or its error.
+fn joined(w: std::thread::ScopedJoinHandle<'_, Result<PathBuf>>) -> Result<PathBuf> {
+    w.join()
+        .map_err(|_| anyhow::anyhow!("the thread sorting the posts stopped"))?
 }
 
 /// A file's lines (without their `\n`), one buffer reused.
@@ -278,6 +342,8 @@ impl Lines {
 /// The k-way merge of sorted runs: each run's next line, smallest key first.
 pub struct Merge {
     runs: Vec<Lines>,
+    /// The line [`Merge::next`] returned last.
+    current: Vec<u8>,
     /// (key, run) of each run's current line, which `current` holds.
     heap: BinaryHeap<Reverse<(Key, usize)>>,
 }
@@ -303,23 +369,28 @@ impl Merge {
         Ok(())
     }
 
-    fn next(&mut self) -> Result<Option<Timed>> {
+    /// The next line, without its key.
+    fn next(&mut self) -> Result<Option<&[u8]>> {
         let Some(Reverse((_, i))) = self.heap.pop() else {
             return Ok(None);
         };
-        let line = &self.runs[i].buf;
-        let tab = line.iter().position(|&b| b == b'\t').unwrap_or(0);
-        let post = match parse(&line[tab + 1..]) {
-            Line::Post(at, p) => (at.trunc_subsecs(0), p),
-            _ => anyhow::bail!("{} is damaged", self.runs[i].name),
-        };
+        // The run's line moves to `current` while the run reads its next one.
+        std::mem::swap(&mut self.current, &mut self.runs[i].buf);
         self.refill(i)?;
-        Ok(Some(post))
+        let tab = self.current.iter().position(|&b| b == b'\t').unwrap_or(0);
+        Ok(Some(&self.current[tab + 1..]))
     }
 }
 
-/// The posts in time order, from one of the three ways of getting them.
-pub enum Ordered {
+/// The posts in time order, and the lines skipped on the way.
+pub struct Ordered {
+    way: Way,
+    /// Lines skipped: by the first look while sorting, then by the last read.
+    skipped: u64,
+}
+
+/// The three ways of getting the posts in order.
+enum Way {
     /// The file was in order: read again, straight through.
     Straight(Lines),
     /// One run, sorted in memory.
@@ -329,23 +400,38 @@ pub enum Ordered {
 }
 
 impl Ordered {
+    fn new(way: Way, skipped: u64) -> Ordered {
+        Ordered { way, skipped }
+    }
+
     /// The next post (its time cut to the second), `None` at the end.
     pub fn next_post(&mut self) -> Result<Option<Timed>> {
         loop {
-            let line = match self {
-                Ordered::Straight(lines) => match lines.next_line()? {
+            let line = match &mut self.way {
+                Way::Straight(lines) => match lines.next_line()? {
                     Some(l) => parse(l),
                     None => return Ok(None),
                 },
-                Ordered::Memory(it) => match it.next() {
+                Way::Memory(it) => match it.next() {
                     Some(l) => parse(&l),
                     None => return Ok(None),
                 },
-                Ordered::Merge(m) => return m.next(),
+                Way::Merge(m) => match m.next()? {
+                    Some(l) => parse(l),
+                    None => return Ok(None),
+                },
             };
-            if let Line::Post(at, p) = line {
-                return Ok(Some((at.trunc_subsecs(0), p)));
+            match line {
+                Line::Post(at, p) => return Ok(Some((at.trunc_subsecs(0), p))),
+                Line::Skipped => self.skipped += 1,
+                Line::Blank => {}
             }
         }
+    }
+
+    /// Lines that were not posts replay can use (not blank, no `id`, `created_at` or `text`,
+    /// or not JSON), so far.
+    pub fn skipped(&self) -> u64 {
+        self.skipped
     }
 }
