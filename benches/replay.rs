@@ -1,7 +1,8 @@
 //! Replay throughput (issue 23): writes a generated history — N French posts over D days, R
 //! rules (half `spike`, half `threshold`), most of them hit by a third of the posts or more —
-//! and, given a `vigie` binary, times `vigie replay` and `vigie match --count` on it under
-//! `/usr/bin/time -v`: posts per second of each, their ratio, and peak resident memory. It also
+//! and, given a `vigie` binary, times `vigie replay` (on the file in time order, then on the
+//! same posts shuffled) and `vigie match --count` on it under `/usr/bin/time -v`: posts per
+//! second of each, their ratio, and peak resident memory. It also
 //! prints the hit rate (the share of posts that hit a rule, matched in-process as it writes
 //! them) and the cores it ran on; `--save FILE` keeps replay's JSON alerts, to diff two builds.
 //!
@@ -10,7 +11,8 @@
 //!     --vigie target/release/vigie
 //! ```
 //!
-//! Without `--vigie` it only writes `posts.jsonl`, `rules.toml` and `vigie.toml` into `--out`.
+//! Without `--vigie` it only writes `posts.jsonl`, `posts-sorted.jsonl`, `rules.toml` and
+//! `vigie.toml` into `--out`.
 //! The posts come from `corpus.rs` (the matcher benchmark's generator), spread over the days
 //! with a daily rhythm (busy afternoons, quiet nights) and a few bursts of complaints, so that
 //! spike rules see a baseline, same-time-of-day windows and spikes.
@@ -92,8 +94,11 @@ fn times(rng: &mut corpus::Rng, n: usize, days: u64) -> Vec<i64> {
 }
 
 /// Writes the posts, the rules and the config into `--out`; returns the posts' path and how
-/// many posts hit at least one rule (matched here, with the library, as replay will).
-fn write_files(a: &Args) -> (PathBuf, u64) {
+/// many posts hit at least one rule (matched here, with the library, as replay will). The
+/// posts are written twice: `posts.jsonl` in the order drawn (not in time order: replay sorts
+/// it on disk first) and `posts-sorted.jsonl`, the same lines in time order, as most exports
+/// are.
+fn write_files(a: &Args) -> (PathBuf, PathBuf, u64) {
     std::fs::create_dir_all(&a.out).expect("create --out");
     let rules: Vec<(String, String)> = corpus::rules(a.seed, 20 * a.rules)
         .into_iter()
@@ -110,6 +115,7 @@ fn write_files(a: &Args) -> (PathBuf, u64) {
     let path = a.out.join("posts.jsonl");
     let mut posts = BufWriter::new(std::fs::File::create(&path).expect("create posts"));
     let mut post = Post::default();
+    let mut lines = Vec::with_capacity(a.posts);
     for (i, t) in times(&mut rng, a.posts, a.days).into_iter().enumerate() {
         post.text.clear();
         corpus::post(&mut rng, &mut post.text);
@@ -122,9 +128,18 @@ fn write_files(a: &Args) -> (PathBuf, u64) {
             "author": format!("@u{}", rng.range(0, 5000)),
             "text": post.text,
         });
+        let line = line.to_string();
         writeln!(posts, "{line}").expect("write posts");
+        lines.push((t, line));
     }
     posts.flush().expect("write posts");
+    lines.sort_by_key(|(t, _)| *t);
+    let sorted = a.out.join("posts-sorted.jsonl");
+    let mut out = BufWriter::new(std::fs::File::create(&sorted).expect("create posts"));
+    for (_, line) in lines {
+        writeln!(out, "{line}").expect("write posts");
+    }
+    out.flush().expect("write posts");
     let mut toml = String::new();
     for (i, (name, q)) in rules.into_iter().enumerate() {
         let alert = if i % 2 == 0 {
@@ -144,7 +159,7 @@ fn write_files(a: &Args) -> (PathBuf, u64) {
         "[daemon]\ndatabase = \"vigie.db\"\nrules = [\"rules.toml\"]\n",
     )
     .expect("write config");
-    (path, hit)
+    (path, sorted, hit)
 }
 
 /// Runs `vigie ARGS` under `/usr/bin/time -v`: seconds, peak RSS in MB, stdout.
@@ -179,7 +194,7 @@ fn timed(vigie: &Path, config: &Path, args: &[&str]) -> (f64, f64, String) {
 fn main() {
     let a = args();
     let t0 = Instant::now();
-    let (posts, hit_posts) = write_files(&a);
+    let (posts, sorted, hit_posts) = write_files(&a);
     let config = a.out.join("vigie.toml");
     eprintln!(
         "wrote {} posts over {} days, {} rules into {} ({:.1} s)",
@@ -201,7 +216,14 @@ fn main() {
         .filter(|l| !l.ends_with("posts read"))
         .filter_map(|l| l.split_whitespace().next()?.parse::<u64>().ok())
         .sum();
+    let in_order = sorted.to_str().expect("a UTF-8 path");
+    let (s_secs, s_rss, s_alerts) =
+        timed(vigie, &config, &["replay", "--format", "json", in_order]);
     let (r_secs, r_rss, alerts) = timed(vigie, &config, &["replay", "--format", "json", file]);
+    assert_eq!(
+        s_alerts, alerts,
+        "the same alerts, whatever the order of the file"
+    );
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
         "posts {} days {} rules {} ({} spike) cores {cores}",
@@ -219,17 +241,21 @@ fn main() {
         "match --count: {m_secs:.2} s, {:.0} posts/s, peak RSS {m_rss:.0} MB",
         n / m_secs
     );
-    println!(
-        "replay: {r_secs:.2} s, {:.0} posts/s, peak RSS {r_rss:.0} MB, {} alerts",
-        n / r_secs,
-        alerts.lines().count()
-    );
-    println!(
-        "replay / match --count: {:.1}x the time ({:.0} vs {:.0} posts/s)",
-        r_secs / m_secs,
-        n / r_secs,
-        n / m_secs
-    );
+    for (what, secs, rss) in [
+        ("replay, file in time order", s_secs, s_rss),
+        (
+            "replay, shuffled file (sorted on disk first)",
+            r_secs,
+            r_rss,
+        ),
+    ] {
+        println!(
+            "{what}: {secs:.2} s, {:.0} posts/s, peak RSS {rss:.0} MB, {} alerts; {:.1}x the time of match --count",
+            n / secs,
+            alerts.lines().count(),
+            secs / m_secs,
+        );
+    }
     if let Some(path) = &a.save {
         std::fs::write(path, &alerts).expect("write --save");
     }

@@ -7,7 +7,9 @@
 //! with `now` = the post's time. Each second of posts is one step, decided alone; many steps
 //! share a transaction ([`Store::commit_steps`]), so the cost of a commit is paid once per
 //! thousands of posts. Nothing is sent: the policy writes no outbox rows. The database is a
-//! throw-away in-memory one (without the full-text index) unless `--db` names a file.
+//! throw-away in-memory one unless `--db` names a file: no full-text index, and the posts and
+//! hits in memory rather than as rows ([`Store::throw_away`]). Reading, sorting and matching
+//! run on a second thread ([`read_steps`]) while this one commits.
 
 mod sorted;
 
@@ -38,8 +40,8 @@ pub struct ReplayArgs {
     /// (and optionally "source", "author", "followers"…); `-` reads stdin.
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
-    /// Keep the replay's database in this file, to query it with `vigie hits --db FILE`
-    /// [default: a throw-away database].
+    /// Keep the replay's database in this file, every post and hit as rows, to query it with
+    /// `vigie hits --db FILE` (slower) [default: a throw-away database in memory].
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
     /// Output format [default: table, also when piped]: table (hits per rule, then alerts), or
