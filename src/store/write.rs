@@ -18,7 +18,7 @@ use super::cases::{self, CasePolicy};
 use super::health;
 use super::memory::{HeldPost, Memory};
 use super::{fmt_time, parse_time, Store, StoreError};
-use crate::detect::Counters;
+use crate::detect::{CaseRef, Counters};
 use crate::matcher::{Hits, Match};
 use crate::normalize;
 use crate::post::Post;
@@ -449,28 +449,37 @@ impl<'a> Batch<'a> {
             self.insert_hit
                 .execute(params![rowid, hit.rule, self.json, created])?;
             stats.new_hits += 1;
-            if let Some(c) = self.counters.as_deref_mut() {
-                c.add(hit.rule, created_at);
-            }
-            if let Some(policy) = self.policy {
-                let fired = alerts::each_hit(
-                    self.tx,
-                    policy,
-                    alerts::NewHit {
-                        rule: hit.rule,
-                        source: &r.source,
-                        post,
-                        matched: &self.json,
-                        created_at,
-                        fetched_at: r.polled_at,
-                    },
-                    self.wall,
-                    case.as_ref(),
-                )?;
-                stats.new_alerts += u64::from(fired.is_some());
-            }
+            stats.new_alerts += self.count_hit(r, post, hit.rule, created_at, case.as_ref())?;
         }
         Ok(())
+    }
+
+    /// After a hit of `rule` on `post` is stored (its `matched` column in `self.json`): the
+    /// counters count it, and an `each` rule alerts on it (returns the alerts recorded).
+    fn count_hit(
+        &mut self,
+        r: &PollResult,
+        post: &Post,
+        rule: &str,
+        created_at: DateTime<Utc>,
+        case: Option<&CaseRef>,
+    ) -> Result<u64, StoreError> {
+        if let Some(c) = self.counters.as_deref_mut() {
+            c.add(rule, created_at);
+        }
+        let Some(policy) = self.policy else {
+            return Ok(0);
+        };
+        let new = alerts::NewHit {
+            rule,
+            source: &r.source,
+            post,
+            matched: &self.json,
+            created_at,
+            fetched_at: r.polled_at,
+        };
+        let fired = alerts::each_hit(self.tx, policy, new, self.wall, case)?;
+        Ok(u64::from(fired.is_some()))
     }
 
     /// [`Batch::commit_post`] for a throw-away database ([`Memory`]): the post is new unless
@@ -503,21 +512,7 @@ impl<'a> Batch<'a> {
                 .hits
                 .add(hit.rule, created_at, &created, &held, &self.json);
             stats.new_hits += 1;
-            if let Some(c) = self.counters.as_deref_mut() {
-                c.add(hit.rule, created_at);
-            }
-            if let Some(policy) = self.policy {
-                let new = alerts::NewHit {
-                    rule: hit.rule,
-                    source: &r.source,
-                    post,
-                    matched: &self.json,
-                    created_at,
-                    fetched_at: r.polled_at,
-                };
-                let fired = alerts::each_hit(self.tx, policy, new, self.wall, None)?;
-                stats.new_alerts += u64::from(fired.is_some());
-            }
+            stats.new_alerts += self.count_hit(r, post, hit.rule, created_at, None)?;
         }
         Ok(())
     }
