@@ -454,18 +454,23 @@ impl Store {
         if self.cases.is_none() {
             return Ok(None);
         }
-        let t: Option<String> = self
-            .conn
-            .prepare_cached(
-                "SELECT MIN(t) FROM (
-                   SELECT MIN(remind_at) AS t FROM cases
-                   WHERE state = 'open' AND reminded_at IS NULL
-                   UNION ALL
-                   SELECT MIN(due_at) FROM cases WHERE state = 'open')",
-            )?
-            .query_row([], |r| r.get(0))?;
-        Ok(t.as_deref().and_then(parse_time))
+        next_at(&self.conn)
     }
+}
+
+/// [`Store::next_case_at`], on any connection or transaction: before it, [`sweep`] finds
+/// nothing due.
+pub fn next_at(conn: &rusqlite::Connection) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let t: Option<String> = conn
+        .prepare_cached(
+            "SELECT MIN(t) FROM (
+               SELECT MIN(remind_at) AS t FROM cases
+               WHERE state = 'open' AND reminded_at IS NULL
+               UNION ALL
+               SELECT MIN(due_at) FROM cases WHERE state = 'open')",
+        )?
+        .query_row([], |r| r.get(0))?;
+    Ok(t.as_deref().and_then(parse_time))
 }
 
 #[cfg(test)]

@@ -295,6 +295,8 @@ struct Batch<'a> {
     cases: Option<&'a CasePolicy>,
     /// The posts and hits kept in memory instead of as rows (a throw-away database), if so.
     memory: Option<&'a mut Memory>,
+    /// When the next case is due, as last read (`None`: to be read again).
+    next_case: Option<Option<DateTime<Utc>>>,
     insert_post: CachedStatement<'a>,
     insert_fts: CachedStatement<'a>,
     insert_hit: CachedStatement<'a>,
@@ -340,6 +342,7 @@ impl<'a> Batch<'a> {
             full_text: true,
             cases: None,
             memory: None,
+            next_case: None,
             insert_post: tx.prepare_cached(
                 "INSERT OR IGNORE INTO posts (source, source_id, url, author, text, created_at, fetched_at, lang, followers, author_name, engagement, in_reply_to, thread)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
@@ -436,6 +439,10 @@ impl<'a> Batch<'a> {
             }
             _ => None,
         };
+        if case.is_some() {
+            // A new case: due sooner, maybe, than the one the batch knew of.
+            self.next_case = None;
+        }
         if hits.is_empty() {
             return Ok(());
         }
@@ -618,16 +625,26 @@ impl<'a> Batch<'a> {
         Ok(())
     }
 
-    /// The reminders and escalations of cases due at the batch's latest poll time.
+    /// The reminders and escalations of cases due at the batch's latest poll time. The next
+    /// time one is due is read once and kept until a sweep or a new case changes it (answers
+    /// only take cases away), so the steps of a replay sweep only when something is due.
     fn case_alerts(&mut self, results: &[&PollResult]) -> Result<u64, StoreError> {
-        match (
+        let (Some(policy), Some(c), Some(now)) = (
             self.policy,
             self.cases,
             results.iter().map(|r| r.polled_at).max(),
-        ) {
-            (Some(policy), Some(c), Some(now)) => cases::sweep(self.tx, policy, c, now, self.wall),
-            _ => Ok(0),
+        ) else {
+            return Ok(0);
+        };
+        let next = match self.next_case {
+            Some(next) => next,
+            None => *self.next_case.insert(cases::next_at(self.tx)?),
+        };
+        if next.is_none_or(|t| t > now) {
+            return Ok(0);
         }
+        self.next_case = None;
+        cases::sweep(self.tx, policy, c, now, self.wall)
     }
 
     /// Every `threshold` and `spike` rule, evaluated once at the batch's latest poll time.
