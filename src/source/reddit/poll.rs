@@ -93,14 +93,8 @@ impl RedditSource {
         }
     }
 
-    /// The URL of one listing: the feed or the API, `new` or `search`, from `before`. An
-    /// unparseable `base_url` (the config checks it) is an error, never a fall back to Reddit.
+    /// The URL of one listing: the feed or the API, `new` or `search`, from `before`.
     fn listing_url(&self, before: Option<&str>) -> Result<String, SourceError> {
-        let base = match (&self.base_url, &self.oauth) {
-            (Some(base), _) => base.as_str(),
-            (None, Some(_)) => OAUTH_API,
-            (None, None) => WWW,
-        };
         let feed = self.oauth.is_none();
         let path = match (&self.query, feed) {
             (None, true) => "new/.rss",
@@ -108,15 +102,34 @@ impl RedditSource {
             (Some(_), true) => "search.rss",
             (Some(_), false) => "search",
         };
-        let mut url = url::Url::parse(&format!("{base}/r/{}/{path}", self.subs)).map_err(|e| {
+        let search = self.query.as_deref().map_or(Vec::new(), |q| {
+            vec![("q", q), ("restrict_sr", "on"), ("sort", "new")]
+        });
+        self.endpoint(&format!("r/{}/{path}", self.subs), &search, before)
+    }
+
+    /// The URL of `path` under `base_url`, or Reddit's feed or API host, with `params`, then the
+    /// page size, `raw_json` for the API, and `before`. An unparseable `base_url` (the config
+    /// checks it) is an error, never a fall back to Reddit.
+    pub(super) fn endpoint(
+        &self,
+        path: &str,
+        params: &[(&str, &str)],
+        before: Option<&str>,
+    ) -> Result<String, SourceError> {
+        let feed = self.oauth.is_none();
+        let base = match (&self.base_url, feed) {
+            (Some(base), _) => base.as_str(),
+            (None, false) => OAUTH_API,
+            (None, true) => WWW,
+        };
+        let mut url = url::Url::parse(&format!("{base}/{path}")).map_err(|e| {
             SourceError::Permanent(format!("invalid base_url {}: {e}", redact_url(base)))
         })?;
         {
             let mut q = url.query_pairs_mut();
-            if let Some(query) = &self.query {
-                q.append_pair("q", query)
-                    .append_pair("restrict_sr", "on")
-                    .append_pair("sort", "new");
+            for (k, v) in params {
+                q.append_pair(k, v);
             }
             q.append_pair("limit", &LIMIT.to_string());
             if !feed {

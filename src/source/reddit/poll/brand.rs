@@ -11,35 +11,20 @@ use std::time::Instant;
 use super::super::feed;
 use super::super::listing::{self, Parsed};
 use super::super::pace::{host_of, take_feed_slot, Position};
-use super::{client_error, RedditSource, LIMIT, OAUTH_API, WWW};
+use super::{client_error, RedditSource};
 use crate::config::secret::Secret;
-use crate::source::fetch::{redact_url, FetchRequest, Fetched, Fetcher};
+use crate::source::fetch::{FetchRequest, Fetched, Fetcher};
 use crate::source::{Cursor, Page, SourceError};
 
 impl RedditSource {
     /// The URL of a brand account's comments: the feed or the API, from `before`.
     pub(super) fn brand_url(&self, name: &str, before: Option<&str>) -> Result<String, SourceError> {
-        let feed = self.oauth.is_none();
-        let base = match (&self.base_url, feed) {
-            (Some(base), _) => base.as_str(),
-            (None, false) => OAUTH_API,
-            (None, true) => WWW,
+        let path = if self.oauth.is_none() {
+            "comments/.rss"
+        } else {
+            "comments"
         };
-        let path = if feed { "comments/.rss" } else { "comments" };
-        let mut url = url::Url::parse(&format!("{base}/user/{name}/{path}")).map_err(|e| {
-            SourceError::Permanent(format!("invalid base_url {}: {e}", redact_url(base)))
-        })?;
-        {
-            let mut q = url.query_pairs_mut();
-            q.append_pair("limit", &LIMIT.to_string());
-            if !feed {
-                q.append_pair("raw_json", "1");
-            }
-            if let Some(before) = before {
-                q.append_pair("before", before);
-            }
-        }
-        Ok(url.to_string())
+        self.endpoint(&format!("user/{name}/{path}"), &[], before)
     }
 
     /// Adds the brand accounts' new comments to `page` (read after the listing), and their
