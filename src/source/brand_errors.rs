@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use super::SourceError;
 
@@ -39,6 +40,29 @@ impl BrandErrors {
             }
         }
     }
+
+    /// [`BrandErrors::outcome`] of one account's read on a rate-limited service, where a read
+    /// gives `Ok(Some(wait))` when the limit ran out after it: that wait goes into `wait` and
+    /// the answer is true (read no more accounts this poll). A `RateLimited` error leaves its
+    /// retry time in `wait`, and the next accounts are still tried.
+    pub fn with_wait(
+        &self,
+        source: &str,
+        account: &str,
+        read: Result<Option<Duration>, SourceError>,
+        wait: &mut Option<Duration>,
+    ) -> bool {
+        if let Err(SourceError::RateLimited { retry_after }) = &read {
+            *wait = *retry_after;
+        }
+        match self.outcome(source, account, read) {
+            Some(Some(w)) => {
+                *wait = Some(w);
+                true
+            }
+            _ => false,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -55,5 +79,21 @@ mod tests {
         assert_eq!(errors.0.lock().unwrap().len(), 1);
         assert_eq!(errors.outcome("s", "a", Ok(2)), Some(2));
         assert!(errors.0.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_limit_that_ran_out_stops_the_accounts_a_429_only_waits() {
+        let errors = BrandErrors::default();
+        let secs = |n| Some(Duration::from_secs(n));
+        let mut wait = None;
+        assert!(!errors.with_wait("s", "a", Ok(None), &mut wait));
+        assert_eq!(wait, None);
+        let limited = Err(SourceError::RateLimited {
+            retry_after: secs(30),
+        });
+        assert!(!errors.with_wait("s", "b", limited, &mut wait));
+        assert_eq!(wait, secs(30));
+        assert!(errors.with_wait("s", "c", Ok(secs(60)), &mut wait));
+        assert_eq!(wait, secs(60));
     }
 }

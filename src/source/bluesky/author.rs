@@ -133,11 +133,7 @@ impl SearchSource {
         let mut wait = None;
         for actor in &self.authors.actors {
             let read = self.author_posts(fetch, actor, seen, posts).await;
-            if let Err(SourceError::RateLimited { retry_after }) = &read {
-                wait = *retry_after;
-            }
-            if let Some(Some(w)) = self.authors.errors.outcome(&self.name, actor, read) {
-                wait = Some(w);
+            if self.authors.errors.with_wait(&self.name, actor, read, &mut wait) {
                 break;
             }
         }

@@ -111,11 +111,7 @@ impl MastodonSource {
         let mut wait = None;
         for acct in &self.brand.accts {
             let read = self.account_statuses(fetch, acct, positions, posts).await;
-            if let Err(SourceError::RateLimited { retry_after }) = &read {
-                wait = *retry_after;
-            }
-            if let Some(Some(w)) = self.brand.errors.outcome(&self.name, acct, read) {
-                wait = Some(w);
+            if self.brand.errors.with_wait(&self.name, acct, read, &mut wait) {
                 break;
             }
         }
