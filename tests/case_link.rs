@@ -4,8 +4,6 @@
 //! says who and when; a second use changes nothing; forged, altered and expired links get a
 //! 403 and change nothing.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::Path;
 use std::time::Duration;
 
@@ -13,33 +11,12 @@ use chrono::Utc;
 use rusqlite::{Connection, OpenFlags};
 use serde_json::Value;
 
-use crate::cases_ops::{case_alert, free_port, seed, Seed};
+use crate::cases_ops::{case_alert, seed, Seed};
 use crate::daemon_util::Daemon;
+use crate::util::client::{free_port, request};
 use crate::util::http::{Reply, TestServer};
 
 const WAIT: Duration = Duration::from_secs(60);
-
-/// One HTTP request to the listener: status, raw headers, body.
-fn request(port: u16, method: &str, target: &str) -> (u16, String, String) {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return (0, String::new(), String::new());
-    };
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(
-        s,
-        "{method} {target} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    let _ = s.read_to_string(&mut raw);
-    let code = raw
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    (code, head.to_ascii_lowercase(), body.to_string())
-}
 
 /// The path and query of a link, checking that it starts with the configured base.
 fn target(link: &str, base: &str) -> String {

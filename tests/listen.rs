@@ -2,87 +2,21 @@
 //! (the `prometheus_client` Python package) with counters moving as posts flow, and `/health`
 //! turning 503 while another connection holds the database's write lock.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::io::Write;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::daemon_util::Daemon;
+use crate::util::client::{free_port, get, scrape};
 
 const WAIT: Duration = Duration::from_secs(60);
 
 const RULES: &str = "[[rule]]\nname = \"livraison\"\nquery = 'colis AND retard*'\n";
 
-/// A port nobody listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn post(i: usize) -> String {
     serde_json::json!({"id": format!("p{i}"), "text": format!("colis {i} en retard")}).to_string()
         + "\n"
-}
-
-/// `GET path`: the status code and the body (empty if nothing listens yet).
-fn get(port: u16, path: &str) -> (u16, String) {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return (0, String::new());
-    };
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    let _ = s.read_to_string(&mut raw);
-    let code = raw
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_string();
-    (code, body)
-}
-
-/// Every sample of `/metrics`, parsed by the reference parser: `(name, labels, value)`.
-fn scrape(port: u16) -> Vec<(String, Value, f64)> {
-    let (code, text) = get(port, "/metrics");
-    assert_eq!(code, 200, "GET /metrics");
-    let script = r#"
-import json, sys
-from prometheus_client.openmetrics.parser import text_string_to_metric_families
-out = []
-for family in text_string_to_metric_families(sys.stdin.read()):
-    for s in family.samples:
-        out.append([s.name, s.labels, s.value])
-print(json.dumps(out))
-"#;
-    let mut py = Command::new("python3")
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 (tests/requirements.txt: prometheus-client)");
-    py.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let out = py.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "the parser refused /metrics: {}\n{text}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let samples: Vec<(String, Value, f64)> = serde_json::from_slice(&out.stdout).unwrap();
-    samples
 }
 
 fn value(samples: &[(String, Value, f64)], name: &str, label: (&str, &str)) -> f64 {
