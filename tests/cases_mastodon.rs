@@ -18,13 +18,7 @@ const LOOKUP: &str = "/api/v1/accounts/lookup";
 const BRAND: &str = "/api/v1/accounts/109350000000000042/statuses";
 
 fn fixture(name: &str) -> Value {
-    let text = std::fs::read_to_string(
-        crate::util::root()
-            .join("tests/fixtures/mastodon")
-            .join(name),
-    )
-    .expect("fixture");
-    serde_json::from_str(&text).expect("json")
+    serde_json::from_str(&crate::util::fixture("mastodon", name)).expect("json")
 }
 
 fn time(t: DateTime<Utc>) -> String {

@@ -17,12 +17,7 @@ const PROFILES: &str = "/xrpc/app.bsky.actor.getProfiles";
 const PASSWORD: &str = "abcd-efgh-SECRET-ijkl";
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(
-        crate::util::root()
-            .join("tests/fixtures/bluesky")
-            .join(name),
-    )
-    .expect("fixture")
+    crate::util::fixture("bluesky", name)
 }
 
 fn json(body: String) -> Reply {

@@ -26,12 +26,7 @@ const PAUL_ROOT: &str = "at://did:plc:r2zybk6op3ymzpz6jhqpkoy5/app.bsky.feed.pos
 const CAMILLE: &str = "at://did:plc:r2zybk6op3ymzpz6jhqpkoy5/app.bsky.feed.post/3mptd4kq2ls2a";
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(
-        crate::util::root()
-            .join("tests/fixtures/bluesky")
-            .join(name),
-    )
-    .expect("fixture")
+    crate::util::fixture("bluesky", name)
 }
 
 fn json(body: String) -> Reply {

@@ -14,12 +14,7 @@ const RULES: &str = "[[rule]]\nname = \"plainte\"\nquery = 'colis OR retard OR r
 const SEARCH: &str = "/api/v1/search_by_date";
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(
-        crate::util::root()
-            .join("tests/fixtures/hackernews")
-            .join(name),
-    )
-    .expect("fixture")
+    crate::util::fixture("hackernews", name)
 }
 
 fn config(base: &str, extra: &str) -> String {

@@ -16,12 +16,7 @@ const RULES: &str = "[[rule]]\nname = \"plainte\"\nquery = 'colis OR retard OR l
 const TOKEN: &str = "masto-token-9c41e7";
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(
-        crate::util::root()
-            .join("tests/fixtures/mastodon")
-            .join(name),
-    )
-    .expect("fixture")
+    crate::util::fixture("mastodon", name)
 }
 
 fn config(base: &str, extra: &str) -> String {

@@ -25,12 +25,7 @@ const ALICE_THREAD: &str = "https://piaille.example/users/alice/statuses/1135120
 const LEA_THREAD: &str = "https://social.example/users/lea/statuses/109876543210987654";
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(
-        crate::util::root()
-            .join("tests/fixtures/mastodon")
-            .join(name),
-    )
-    .expect("fixture")
+    crate::util::fixture("mastodon", name)
 }
 
 fn config(base: &str) -> String {

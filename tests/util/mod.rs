@@ -8,6 +8,12 @@ pub mod client;
 pub mod http;
 pub mod smtp;
 
+/// The text of the recorded response `tests/fixtures/<dir>/<name>`.
+pub fn fixture(dir: &str, name: &str) -> String {
+    let path = root().join("tests/fixtures").join(dir).join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 /// The repository root.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
