@@ -3,7 +3,7 @@
 //! buffer (sorted in runs on disk, then merged) and when it comes on stdin; skipped lines are
 //! still counted; nothing is left in the temp dir.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::eq_golden;
 use crate::util::{s, tree, vigie_env, Run};
@@ -114,6 +114,34 @@ fn replay(config: &Path, file: &str, stdin: &str, tmp: &Path, args: &[&str]) -> 
     r
 }
 
+/// The config, the posts in order and shuffled, and an empty temp dir, in one folder.
+struct Files {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+    tmp: PathBuf,
+    sorted: String,
+    shuffled: String,
+}
+
+fn files(posts: &[String]) -> Files {
+    let dir = tree(&[
+        ("vigie.toml", CONFIG),
+        ("rules.toml", RULES),
+        ("sorted.jsonl", &lines(posts)),
+        ("shuffled.jsonl", &lines(&shuffled(posts))),
+        ("tmp/.keep", ""),
+    ]);
+    let tmp = dir.path().join("tmp");
+    std::fs::remove_file(tmp.join(".keep")).unwrap();
+    Files {
+        config: dir.path().join("vigie.toml"),
+        tmp,
+        sorted: s(&dir.path().join("sorted.jsonl")).to_string(),
+        shuffled: s(&dir.path().join("shuffled.jsonl")).to_string(),
+        dir,
+    }
+}
+
 /// Whether `dir` holds nothing.
 fn empty(dir: &Path) -> bool {
     std::fs::read_dir(dir).expect("read dir").next().is_none()
@@ -122,17 +150,13 @@ fn empty(dir: &Path) -> bool {
 #[test]
 fn replay_of_shuffled_posts_prints_what_the_sorted_file_prints() {
     let posts = sorted_posts();
-    let d = tree(&[
-        ("vigie.toml", CONFIG),
-        ("rules.toml", RULES),
-        ("sorted.jsonl", &lines(&posts)),
-        ("shuffled.jsonl", &lines(&shuffled(&posts))),
-        ("tmp/.keep", ""),
-    ]);
-    let (c, tmp) = (d.path().join("vigie.toml"), d.path().join("tmp"));
-    std::fs::remove_file(tmp.join(".keep")).unwrap();
-    let sorted = s(&d.path().join("sorted.jsonl")).to_string();
-    let shuffled = s(&d.path().join("shuffled.jsonl")).to_string();
+    let Files {
+        dir: _d,
+        config: c,
+        tmp,
+        sorted,
+        shuffled,
+    } = files(&posts);
     for format in ["table", "json"] {
         let want = replay(&c, &sorted, "", &tmp, &["--format", format]);
         let got = replay(&c, &shuffled, "", &tmp, &["--format", format]);
@@ -154,17 +178,13 @@ fn replay_of_shuffled_posts_prints_what_the_sorted_file_prints() {
 fn replay_sorts_a_file_larger_than_its_sort_buffer_in_runs_on_disk() {
     let posts = sorted_posts();
     assert!(posts.len() > 100, "{} posts", posts.len());
-    let d = tree(&[
-        ("vigie.toml", CONFIG),
-        ("rules.toml", RULES),
-        ("sorted.jsonl", &lines(&posts)),
-        ("shuffled.jsonl", &lines(&shuffled(&posts))),
-        ("tmp/.keep", ""),
-    ]);
-    let (c, tmp) = (d.path().join("vigie.toml"), d.path().join("tmp"));
-    std::fs::remove_file(tmp.join(".keep")).unwrap();
-    let sorted = s(&d.path().join("sorted.jsonl")).to_string();
-    let shuffled = s(&d.path().join("shuffled.jsonl")).to_string();
+    let Files {
+        dir: _d,
+        config: c,
+        tmp,
+        sorted,
+        shuffled,
+    } = files(&posts);
     // The line that only looks like a post is sorted with the posts.
     let runs = (posts.len() + 1).div_ceil(7);
     for format in ["table", "json"] {
