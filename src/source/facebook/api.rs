@@ -359,10 +359,11 @@ impl Source for FacebookSource {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn fixture(name: &str) -> Vec<u8> {
+    /// A recorded Graph API response of `tests/fixtures/facebook`.
+    pub(in crate::source::facebook) fn fixture(name: &str) -> Vec<u8> {
         let path = format!(
             "{}/tests/fixtures/facebook/{name}",
             env!("CARGO_MANIFEST_DIR")

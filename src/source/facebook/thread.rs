@@ -40,14 +40,7 @@ pub fn thread_comments(post_id: &str, comments: &mut [Post]) {
 mod tests {
     use super::*;
     use crate::source::facebook::api::parse;
-
-    fn fixture(name: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/tests/fixtures/facebook/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read(path).expect("fixture")
-    }
+    use crate::source::facebook::api::tests::fixture;
 
     #[test]
     fn comments_thread_under_their_top_level_comment() {
