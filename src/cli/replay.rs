@@ -30,7 +30,6 @@ use crate::detect::Alert;
 use crate::matcher::{Hits, RuleSet, Scratch};
 use crate::notify::render::{self, ChartRef, Locale};
 use crate::notify::{chart, email};
-use crate::source::Cursor;
 use crate::store::{AlertPolicy, AlertQuery, CasePolicy, PollOutcome, PollResult, Store};
 
 /// Arguments of `vigie replay`.
@@ -275,19 +274,11 @@ fn read_steps(
                     outcome: PollOutcome::Page { posts, .. },
                     ..
                 }) if *s == source => posts.push((post, hits)),
-                _ => steps.results.push(PollResult {
-                    source,
-                    kind: "replay".into(),
-                    polled_at: at,
-                    outcome: PollOutcome::Page {
-                        posts: vec![(post, hits)],
-                        cursor: Cursor::default(),
-                        not_modified: false,
-                        paused: None,
-                    },
-                    next_poll_at: at,
-                    failures: 0,
-                }),
+                _ => {
+                    steps
+                        .results
+                        .push(PollResult::page(&source, "replay", at, vec![(post, hits)]))
+                }
             }
         }
         steps.ends.push(steps.results.len());

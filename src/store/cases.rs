@@ -479,8 +479,7 @@ mod tests {
 
     use super::*;
     use crate::matcher::{RuleSet, RuleSpec};
-    use crate::source::Cursor;
-    use crate::store::{PollOutcome, PollResult};
+    use crate::store::PollResult;
 
     const BRAND: &str = "@LaPoste";
 
@@ -548,19 +547,7 @@ mod tests {
             })
             .collect();
         store
-            .commit(&PollResult {
-                source: source.into(),
-                kind: "jsonl".into(),
-                polled_at: now,
-                outcome: PollOutcome::Page {
-                    posts,
-                    cursor: Cursor::default(),
-                    not_modified: false,
-                    paused: None,
-                },
-                next_poll_at: now,
-                failures: 0,
-            })
+            .commit(&PollResult::page(source, "jsonl", now, posts))
             .unwrap();
     }
 

@@ -22,7 +22,6 @@ use crate::config::AlertSpec;
 use crate::detect;
 use crate::matcher::{RuleSet, RuleSpec};
 use crate::post::Post;
-use crate::source::Cursor;
 
 const MIN: u64 = 60;
 
@@ -224,8 +223,7 @@ proptest! {
                             (post, hits)
                         })
                         .collect();
-                    let page = PollOutcome::Page { posts, cursor: Cursor::default(), not_modified: false, paused: None };
-                    let r = result(source, now, failures, page);
+                    let r = PollResult::page(source, "rss", now, posts);
                     prop_assert_eq!(mem.commit(&r).unwrap(), sql.commit(&r).unwrap());
                 }
                 Step::Fail => {
@@ -339,8 +337,7 @@ proptest! {
                             (post, hits)
                         })
                         .collect();
-                    let page = PollOutcome::Page { posts, cursor: Cursor::default(), not_modified: false, paused: None };
-                    result(source, now, failures, page)
+                    PollResult::page(source, "rss", now, posts)
                 }
                 None => {
                     failures += 1;
@@ -374,20 +371,8 @@ fn a_burst_fires_through_the_counters() {
             ..Post::from_text("alpha")
         };
         let hits = rules.matches(&post);
-        mem.commit(&PollResult {
-            source: "b".into(),
-            kind: "rss".into(),
-            polled_at: now,
-            outcome: PollOutcome::Page {
-                posts: vec![(post, hits)],
-                cursor: Cursor::default(),
-                not_modified: false,
-                paused: None,
-            },
-            next_poll_at: now,
-            failures: 0,
-        })
-        .unwrap();
+        mem.commit(&PollResult::page("b", "rss", now, vec![(post, hits)]))
+            .unwrap();
     }
     let fired: BTreeMap<String, usize> = alerts(&mem).iter().fold(BTreeMap::new(), |mut m, a| {
         *m.entry(a.split(' ').take(2).collect::<Vec<_>>().join(" "))

@@ -64,6 +64,26 @@ pub enum PollOutcome {
     },
 }
 
+impl PollResult {
+    /// A poll of `source` (of `kind`) at `at` that worked and brought `posts`, with no cursor
+    /// to keep: what `replay` commits for each second of posts, and what tests commit.
+    pub fn page(source: &str, kind: &str, at: DateTime<Utc>, posts: Vec<(Post, Hits)>) -> Self {
+        PollResult {
+            source: source.to_string(),
+            kind: kind.to_string(),
+            polled_at: at,
+            outcome: PollOutcome::Page {
+                posts,
+                cursor: Cursor::default(),
+                not_modified: false,
+                paused: None,
+            },
+            next_poll_at: at,
+            failures: 0,
+        }
+    }
+}
+
 /// What a commit added.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CommitStats {
@@ -834,22 +854,15 @@ mod tests {
         };
         let now: DateTime<Utc> = "2026-11-20T10:01:00Z".parse().unwrap();
         store
-            .commit(&PollResult {
-                source: "m".into(),
-                kind: "mastodon".into(),
-                polled_at: now,
-                outcome: PollOutcome::Page {
-                    posts: vec![
-                        post("1", "mon colis", None),
-                        post("2", "bonjour", Some("1")),
-                    ],
-                    cursor: Cursor::default(),
-                    not_modified: false,
-                    paused: None,
-                },
-                next_poll_at: now,
-                failures: 0,
-            })
+            .commit(&PollResult::page(
+                "m",
+                "mastodon",
+                now,
+                vec![
+                    post("1", "mon colis", None),
+                    post("2", "bonjour", Some("1")),
+                ],
+            ))
             .unwrap();
         let mut stmt = store
             .conn
