@@ -298,21 +298,20 @@ pub fn windows(
             )
         );
         let periods = rule_down_periods(tx, memo, r, &head, now)?;
+        let mut trailing = None;
         if periods.is_empty() {
-            let trailing = head
-                .trailing
-                .iter()
-                .map(|&(s, e)| hits.count(s, e))
-                .sum::<Result<u64, _>>()?;
-            if detect::rules_out(&r.spec, &head, current, trailing) {
+            let counted = hits.sum(&head.trailing)?;
+            if detect::rules_out(&r.spec, &head, current, counted) {
                 continue;
             }
+            // Nothing to leave out: the whole plan has these same trailing ranges.
+            trailing = Some(counted);
         }
         let plan = detect::plan(now, r.window, period, earliest).leave_out(&periods);
-        let mut trailing = 0;
-        for &(s, e) in &plan.trailing {
-            trailing += hits.count(s, e)?;
-        }
+        let trailing = match trailing {
+            Some(t) => t,
+            None => hits.sum(&plan.trailing)?,
+        };
         let mut same_time = Vec::with_capacity(plan.same_time.len());
         for &(s, e) in &plan.same_time {
             same_time.push(hits.count(s, e)?);
@@ -384,6 +383,11 @@ impl RuleHits<'_> {
             None if self.in_memory => Err(self.beyond()),
             None => count_hits(self.tx, self.rule, start, end),
         }
+    }
+
+    /// Hits in all of `ranges`.
+    fn sum(&self, ranges: &[Period]) -> Result<u64, StoreError> {
+        ranges.iter().map(|&(s, e)| self.count(s, e)).sum()
     }
 
     /// Hits in the window up to `now`, `(now - window, now]`: the counters count it in whole
@@ -463,9 +467,6 @@ type Down = (String, DateTime<Utc>, DateTime<Utc>);
 /// (`None`: still failing), as stored.
 type DownRow = (String, String, Option<String>);
 
-/// A rule's last window alert time: as stored, and parsed.
-type LastAlert = (String, Option<DateTime<Utc>>);
-
 /// What the window checks of one transaction read once: the down periods, kept until the
 /// transaction writes one (a failure, or the recovery that closes a period: see
 /// [`WindowMemo::clear`]), and each rule's last window alert, kept up to date by [`windows`],
@@ -475,9 +476,9 @@ type LastAlert = (String, Option<DateTime<Utc>>);
 pub struct WindowMemo {
     /// The `since` the rows were read for, and the rows.
     rows: Option<(DateTime<Utc>, Vec<DownRow>)>,
-    /// Each rule's last `threshold` or `spike` alert time, as stored (a rule alerts with one
-    /// of the two kinds only), and parsed.
-    last: HashMap<String, Option<LastAlert>>,
+    /// Each rule's last `threshold` or `spike` alert time, as stored: to the second (a rule
+    /// alerts with one of the two kinds only).
+    last: HashMap<String, Option<DateTime<Utc>>>,
 }
 
 impl WindowMemo {
@@ -493,25 +494,20 @@ impl WindowMemo {
         rule: &str,
         kind: AlertKind,
     ) -> Result<Option<DateTime<Utc>>, StoreError> {
-        if let Some(last) = self.last.get(rule) {
-            return Ok(last.as_ref().and_then(|l| l.1));
+        if let Some(&last) = self.last.get(rule) {
+            return Ok(last);
         }
-        let at = last_alert(tx, rule, kind)?.map(|l| {
-            let parsed = parse_time(&l);
-            (l, parsed)
-        });
-        let parsed = at.as_ref().and_then(|l| l.1);
+        let at = last_alert(tx, rule, kind)?.as_deref().and_then(parse_time);
         self.last.insert(rule.to_string(), at);
-        Ok(parsed)
+        Ok(at)
     }
 
-    /// `rule` just alerted at `now`.
+    /// `rule` just alerted at `now` (stored to the second, as `record` writes it).
     fn fired(&mut self, rule: &str, now: DateTime<Utc>) {
-        let now = fmt_time(now);
+        let now = parse_time(&fmt_time(now));
         let last = self.last.entry(rule.to_string()).or_default();
-        if last.as_ref().is_none_or(|l| l.0 < now) {
-            let parsed = parse_time(&now);
-            *last = Some((now, parsed));
+        if *last < now {
+            *last = now;
         }
     }
 
