@@ -327,13 +327,11 @@ pub fn windows(
             continue;
         };
         let posts = match held.hits {
-            Some(hits) => hits
-                .top(name, &fmt_time(plan.current.0), &fmt_time(now))
-                .ok_or_else(|| {
-                    StoreError::Corrupt(format!(
-                        "the top posts of {name} are no longer held in memory"
-                    ))
-                })?,
+            Some(hits) => hits.top(name, plan.current.0, now).ok_or_else(|| {
+                StoreError::Corrupt(format!(
+                    "the top posts of {name} are no longer held in memory"
+                ))
+            })?,
             None => top_posts(tx, name, plan.current.0, now)?,
         };
         let series = hits.series(r.window, now)?;

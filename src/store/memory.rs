@@ -19,7 +19,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::alerts::{matched_words, AlertPolicy};
-use super::parse_time;
+use super::{fmt_time, parse_time};
 use crate::detect::alert::TOP_POSTS;
 use crate::detect::{self, AlertPost};
 use crate::post::Post;
@@ -228,16 +228,20 @@ impl RecentHits {
     /// The top posts of `rule`'s hits in `(start, end]`, chosen and ordered as the store's
     /// query does (engagement, followers, time, then the latest hit first); `None` when
     /// hits before `start` are no longer held.
-    pub fn top(&self, rule: &str, start: &str, end: &str) -> Option<Vec<AlertPost>> {
+    pub fn top(
+        &self,
+        rule: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Option<Vec<AlertPost>> {
         let Some(held) = self.windows.get(rule) else {
             return Some(Vec::new());
         };
-        if held
-            .from
-            .is_some_and(|f| parse_time(start).is_none_or(|s| s < f))
-        {
+        if held.from.is_some_and(|f| start < f) {
             return None;
         }
+        // Compared as the query compares them: as stored, to the second.
+        let (start, end) = (fmt_time(start), fmt_time(end));
         let mut hits: Vec<&HeldHit> = held
             .hits
             .iter()
@@ -255,7 +259,7 @@ impl RecentHits {
                 .then_with(|| b.created.cmp(&a.created))
                 .then_with(|| b.id.cmp(&a.id))
         });
-        let end_time = parse_time(end);
+        let end_time = parse_time(&end);
         Some(
             hits.into_iter()
                 .take(TOP_POSTS)
