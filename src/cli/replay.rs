@@ -235,28 +235,33 @@ fn read_steps(
     recycled: mpsc::Receiver<Steps>,
 ) -> Read {
     let mut read = Read::default();
+    let batches = send_steps(&mut posts, rules, cases, &sender, &recycled, &mut read);
+    if let Err(e) = batches {
+        let _ = sender.send(Err(e));
+    }
+    read.skipped = posts.skipped();
+    read
+}
+
+/// [`read_steps`]' loop: an error reading the posts ends it.
+fn send_steps(
+    posts: &mut sorted::Ordered,
+    rules: &RuleSet,
+    cases: &CasePolicy,
+    sender: &mpsc::SyncSender<Result<Steps>>,
+    recycled: &mpsc::Receiver<Steps>,
+    read: &mut Read,
+) -> Result<()> {
     let mut steps = Steps::default();
     let mut scratch = Scratch::default();
-    let mut next = match posts.next_post() {
-        Ok(next) => next,
-        Err(e) => {
-            let _ = sender.send(Err(e));
-            return read;
-        }
-    };
+    let mut next = posts.next_post()?;
     // Posts created in the same second are one step: one poll per run of posts of one
     // source, then one evaluation, as if they had been committed alone.
     while let Some((at, _)) = &next {
         let at = *at;
         let start = steps.results.len();
         while let Some((_, mut post)) = next.take_if(|(t, _)| *t == at) {
-            next = match posts.next_post() {
-                Ok(next) => next,
-                Err(e) => {
-                    let _ = sender.send(Err(e));
-                    return read;
-                }
-            };
+            next = posts.next_post()?;
             let source = post
                 .source
                 .clone()
@@ -289,13 +294,13 @@ fn read_steps(
                 .send(Ok(std::mem::replace(&mut steps, empty)))
                 .is_err()
             {
-                return read;
+                // The committing thread stopped (on an error of its own).
+                return Ok(());
             }
         }
     }
-    read.skipped = posts.skipped();
     let _ = sender.send(Ok(steps));
-    read
+    Ok(())
 }
 
 /// Writes one alert's renderings into `dir` (created if needed): what a reader would receive.
