@@ -319,10 +319,9 @@ impl Store {
     /// as any other's but keep only what the commit path reads back: no full-text rows (no
     /// one can search it), no indexes that only queries read ([`Store::drop_query_indexes`]),
     /// and, unless cases follow threads or sources' health is judged (a replay judges none),
-    /// no post or hit rows at all: their keys and the hits
-    /// that alerts quote stay in memory ([`memory`]); [`Store::hit_count`] and
-    /// [`Store::hits_per_rule`] answer from there. Call it after [`Store::set_alert_policy`]
-    /// and [`Store::set_case_policy`].
+    /// no post or hit rows at all: their keys and the hits that alerts quote stay in memory
+    /// ([`memory`]); [`Store::hit_count`] and [`Store::hits_per_rule`] answer from there.
+    /// Call it after [`Store::set_alert_policy`] and [`Store::set_case_policy`].
     pub fn throw_away(&mut self) -> Result<(), StoreError> {
         self.full_text = false;
         // Source health reads the posts' times, and cases their threads: rows for those.

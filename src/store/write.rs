@@ -442,8 +442,7 @@ impl<'a> Batch<'a> {
         if !self.insert_post(&r.source, post, &key, [&created, polled], keep, &thread)? {
             return Ok(());
         }
-        stats.new_posts += 1;
-        self.earliest = Some(self.earliest.map_or(created_at, |e| e.min(created_at)));
+        self.new_post(created_at, stats);
         let rowid = self.tx.last_insert_rowid();
         let case = match (self.policy, self.cases) {
             (Some(policy), Some(c)) => {
@@ -479,6 +478,13 @@ impl<'a> Batch<'a> {
             stats.new_alerts += self.count_hit(r, post, hit.rule, created_at, case.as_ref())?;
         }
         Ok(())
+    }
+
+    /// A post seen for the first time, created at `created_at`: counted, and the history
+    /// reaches back to it.
+    fn new_post(&mut self, created_at: DateTime<Utc>, stats: &mut CommitStats) {
+        stats.new_posts += 1;
+        self.earliest = Some(self.earliest.map_or(created_at, |e| e.min(created_at)));
     }
 
     /// After a hit of `rule` on `post` is stored (its `matched` column in `self.json`): the
@@ -524,8 +530,7 @@ impl<'a> Batch<'a> {
         if !memory.seen.insert(&r.source, key) {
             return Ok(());
         }
-        stats.new_posts += 1;
-        self.earliest = Some(self.earliest.map_or(created_at, |e| e.min(created_at)));
+        self.new_post(created_at, stats);
         if hits.is_empty() {
             return Ok(());
         }
